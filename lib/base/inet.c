@@ -3,6 +3,10 @@
 #include "base/inet.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,4 +101,102 @@ int pn_cidr_match(const pn_cidr *cidr, const pn_inet_addr *addr)
         return 1;
     uint8_t mask = (uint8_t)(0xff << (8 - rest));
     return (cidr->net.bytes[full] & mask) == (addr->bytes[full] & mask);
+}
+
+void pn_inet_my_hostname(pn_buf *out, const char *domain)
+{
+    char name[256];
+    if (gethostname(name, sizeof(name) - 1) < 0)
+        snprintf(name, sizeof(name), "localhost");
+    name[sizeof(name) - 1] = 0;
+    pn_buf_puts(out, name);
+    if (strchr(name, '.') == NULL)
+        pn_buf_printf(out, ".%s", domain && *domain ? domain : "localdomain");
+}
+
+/* network_of: the address with the bits past prefix cleared. */
+static void network_of(pn_inet_addr *addr, int prefix)
+{
+    int bits = addr_bits(addr->family);
+    for (int i = prefix; i < bits; i++)
+        addr->bytes[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+}
+
+static int prefix_of(const struct sockaddr *mask, int family)
+{
+    const uint8_t *bytes = family == AF_INET
+                               ? (const uint8_t *)&((const struct sockaddr_in *)mask)->sin_addr
+                               : (const uint8_t *)&((const struct sockaddr_in6 *)mask)->sin6_addr;
+    int n = 0;
+    for (int i = 0; i < addr_bits(family) / 8; i++)
+        n += __builtin_popcount(bytes[i]);
+    return n;
+}
+
+static int class_prefix(const pn_inet_addr *addr)
+{
+    uint8_t first = addr->bytes[0];
+    if (first < 128)
+        return 8;
+    if (first < 192)
+        return 16;
+    if (first < 224)
+        return 24;
+    return 32;
+}
+
+static void add_network(pn_buf *out, int family, const pn_inet_addr *addr, int prefix)
+{
+    char text[INET6_ADDRSTRLEN];
+    pn_buf item = PN_BUF_INIT;
+    inet_ntop(family, addr->bytes, text, sizeof(text));
+    if (family == AF_INET)
+        pn_buf_printf(&item, "%s/%d", text, prefix);
+    else
+        pn_buf_printf(&item, "[%s]/%d", text, prefix);
+    /* Skip duplicates: two interfaces on one subnet. */
+    pn_buf padded = PN_BUF_INIT;
+    pn_buf_printf(&padded, " %s ", pn_buf_str(out));
+    pn_buf needle = PN_BUF_INIT;
+    pn_buf_printf(&needle, " %s ", item.data);
+    if (strstr(padded.data, needle.data) == NULL) {
+        if (out->len)
+            pn_buf_putc(out, ' ');
+        pn_buf_puts(out, item.data);
+    }
+    pn_buf_release(&item);
+    pn_buf_release(&padded);
+    pn_buf_release(&needle);
+}
+
+void pn_inet_my_networks(pn_buf *out, const char *style)
+{
+    struct ifaddrs *list;
+    if (getifaddrs(&list) < 0) {
+        pn_buf_puts(out, "127.0.0.0/8 [::1]/128");
+        return;
+    }
+    static const int families[] = {AF_INET, AF_INET6};
+    for (int f = 0; f < 2; f++) {
+        int family = families[f];
+        for (struct ifaddrs *ifa = list; ifa; ifa = ifa->ifa_next) {
+            if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != family)
+                continue;
+            pn_inet_addr addr;
+            memset(&addr, 0, sizeof(addr));
+            addr.family = family;
+            if (family == AF_INET)
+                memcpy(addr.bytes, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr, 4);
+            else
+                memcpy(addr.bytes, &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr, 16);
+            int prefix = addr_bits(family);
+            if (strcmp(style, "host") != 0 && ifa->ifa_netmask)
+                prefix = prefix_of(ifa->ifa_netmask, family);
+            if (strcmp(style, "class") == 0 && family == AF_INET)
+                prefix = class_prefix(&addr) < prefix ? class_prefix(&addr) : prefix;
+            network_of(&addr, prefix);
+            add_network(out, family, &addr, prefix);
+        }
+    }
+    freeifaddrs(list);
 }

@@ -24,4 +24,12 @@ void pn_inet_unmap(pn_inet_addr *addr);
 int pn_cidr_parse(const char *text, pn_cidr *out, pn_buf *why);
 int pn_cidr_match(const pn_cidr *cidr, const pn_inet_addr *addr);
 
+/* pn_inet_my_hostname: this host's name; a name without a dot gets ".domain" appended
+ * (domain when given, else "localdomain"). */
+void pn_inet_my_hostname(pn_buf *out, const char *domain);
+/* pn_inet_my_networks: the networks of this host's interfaces in mynetworks syntax, for
+ * style "host" (each address alone), "subnet" (attached subnets) or "class" (IPv4 class
+ * networks); IPv4 first, then IPv6 in [brackets]. */
+void pn_inet_my_networks(pn_buf *out, const char *style);
+
 #endif
