@@ -51,26 +51,38 @@ static int read_physical(pn_cfline *r)
             return fail(r, r->lineno, "line contains a NUL byte (not a text file?)");
         if (r->pending.len && r->pending.data[r->pending.len - 1] == '\r')
             pn_buf_truncate(&r->pending, r->pending.len - 1);
-        const char *first = r->pending.data + strspn(r->pending.data, " \t\r\v\f");
-        if (*first == 0 || *first == '#')
+        if (pn_cfline_is_skipped(r->pending.data))
             continue;
         return 1;
     }
 }
 
-static void append_piece(pn_cfline *r, pn_buf *out, const char *piece)
+void pn_cfline_join(pn_buf *out, const char *piece, int join)
 {
-    if (r->join == PN_CFLINE_JOIN_RAW) {
+    if (join == PN_CFLINE_JOIN_RAW) {
         pn_buf_puts(out, piece);
         return;
     }
-    char *copy = (char *)piece; /* trimmed in place: pending is ours */
-    copy = pn_trim(copy);
-    if (*copy == 0)
+    size_t start = strspn(piece, PN_BLANKS);
+    size_t len = strlen(piece + start);
+    while (len > 0 && strchr(PN_BLANKS, piece[start + len - 1]))
+        len--;
+    if (len == 0)
         return;
     if (out->len)
         pn_buf_putc(out, ' ');
-    pn_buf_puts(out, copy);
+    pn_buf_append(out, piece + start, len);
+}
+
+int pn_cfline_is_skipped(const char *line)
+{
+    const char *first = line + strspn(line, " \t\r\v\f");
+    return *first == 0 || *first == '#';
+}
+
+static void append_piece(pn_cfline *r, pn_buf *out, const char *piece)
+{
+    pn_cfline_join(out, piece, r->join);
 }
 
 int pn_cfline_next(pn_cfline *r, pn_buf *out)

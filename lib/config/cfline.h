@@ -27,6 +27,10 @@ typedef struct pn_cfline {
 
 void pn_cfline_init(pn_cfline *reader, pn_stream *stream, const char *path, int join);
 void pn_cfline_release(pn_cfline *reader);
+/* pn_cfline_join: append one physical line's text to a logical line, as the join mode says. */
+void pn_cfline_join(pn_buf *logical, const char *piece, int join);
+/* pn_cfline_is_skipped: blank or comment line. */
+int pn_cfline_is_skipped(const char *line);
 /* pn_cfline_next: 1 with the logical line in out, 0 at the end, -1 with reader->error set
  * (prefixed "PATH, line N: "). */
 int pn_cfline_next(pn_cfline *reader, pn_buf *out);
