@@ -265,7 +265,7 @@ void pn_master_format(const pn_master_entry *e, int fold, pn_buf *out)
         } else {
             put_arg(&word, arg);
         }
-        if (fold && (is_option || out->len - line_start + 1 + word.len > 80)) {
+        if (fold && (is_option || out->len - line_start + 1 + word.len >= 80)) {
             pn_buf_puts(out, "\n    ");
             line_start = out->len - 4;
         } else {

@@ -39,7 +39,7 @@ pn_master_entry *pn_master_parse_entry(const char *line, pn_buf *err);
 void pn_master_entry_free(pn_master_entry *entry);
 void pn_master_free(pn_master *master);
 pn_master_entry *pn_master_find(const pn_master *master, const char *service, const char *type);
-/* pn_master_format: the entry as postconf -M prints it; fold wraps at 80 columns. */
+/* pn_master_format: the entry as postconf -M prints it; fold keeps lines under 80 columns. */
 void pn_master_format(const pn_master_entry *entry, int fold, pn_buf *out);
 /* pn_master_command: the command and arguments as one line (the "command" field). */
 void pn_master_command(const pn_master_entry *entry, pn_buf *out);

@@ -502,11 +502,17 @@ const char *pn_config_get_hostname(const char *name)
     return cached;
 }
 
+int pn_config_is_used(const char *name)
+{
+    init_once();
+    return pn_param_find(name) != NULL || pn_htable_has(cf.referenced, name);
+}
+
 void pn_config_warn_unused(void)
 {
     const char **names = pn_config_setting_names();
     for (size_t i = 0; names[i]; i++) {
-        if (pn_param_find(names[i]) || pn_htable_has(cf.referenced, names[i]))
+        if (pn_config_is_used(names[i]))
             continue;
         pn_warn("%s: unused parameter: %s=%s", pn_config_main_path(), names[i],
                 pn_config_setting(names[i]));

@@ -47,6 +47,8 @@ long pn_config_get_time(const char *name);
  * with '/' names a file whose first line is the value. */
 const char *pn_config_get_hostname(const char *name);
 
+/* pn_config_is_used: a known name, or a main.cf name that some value refers to as $name. */
+int pn_config_is_used(const char *name);
 /* pn_config_warn_unused: "unused parameter" warnings for unknown main.cf names. */
 void pn_config_warn_unused(void);
 /* pn_config_reset: forget everything (tests, reload). */
