@@ -67,7 +67,19 @@ char *pn_strtok_grouped(char **cursor, const char *delims, const char **err)
         return NULL;
     }
     if (*start != '{') {
-        char *end = start + strcspn(start, delims);
+        /* A plain token may hold a braced part, as in inline:{ a=1, b=2 }. */
+        char *end = start;
+        int depth = 0;
+        for (; *end && (depth > 0 || strchr(delims, *end) == NULL); end++) {
+            if (*end == '{')
+                depth++;
+            else if (*end == '}' && depth > 0)
+                depth--;
+        }
+        if (depth > 0) {
+            *err = "missing '}'";
+            return NULL;
+        }
         if (*end)
             *end++ = 0;
         *cursor = end;

@@ -17,7 +17,8 @@ void pn_argv_free(pn_argv *argv);
 /* pn_argv_split: tokens separated by any of delims. */
 pn_argv *pn_argv_split(const char *str, const char *delims);
 /* pn_strtok_grouped: like pn_strtok, but a token that starts with '{' runs to the matching
- * '}'; the braces and the blanks just inside them are removed. On bad syntax returns NULL
+ * '}'; the braces and the blanks just inside them are removed. Other tokens may hold a
+ * braced part ("inline:{ a=1, b=2 }") that delimiters do not split. On bad syntax returns NULL
  * and sets *err to a static message. */
 char *pn_strtok_grouped(char **cursor, const char *delims, const char **err);
 /* pn_argv_split_grouped: all grouped tokens; NULL with *err set on bad syntax. */

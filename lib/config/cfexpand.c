@@ -350,5 +350,7 @@ int pn_expand(const pn_expand_ctx *ec, const char *text, pn_buf *out, pn_buf *er
     st.ec = ec;
     st.depth = 0;
     st.err = err;
+    if (ec->self)
+        st.stack[st.depth++] = ec->self;
     return expand_text(&st, text, strlen(text), out);
 }

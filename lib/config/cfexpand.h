@@ -17,6 +17,7 @@ typedef struct pn_expand_ctx {
     pn_expand_undefined undefined; /* may be NULL */
     void *ctx;
     int flags;
+    const char *self; /* the name whose value is being expanded, for loop detection */
 } pn_expand_ctx;
 
 /* pn_expand: appends the expansion of text to out. Returns 0, or -1 with err set. */

@@ -399,7 +399,7 @@ static const char *raw_lookup(const char *name, void *ctx)
 
 int pn_config_expand_text(const char *text, pn_buf *out, pn_buf *err)
 {
-    pn_expand_ctx ec = {raw_lookup, NULL, NULL, PN_EXPAND_RECURSE};
+    pn_expand_ctx ec = {raw_lookup, NULL, NULL, PN_EXPAND_RECURSE, NULL};
     return pn_expand(&ec, text, out, err);
 }
 
@@ -424,16 +424,12 @@ const char *pn_config_get(const char *name)
         pn_panic("pn_config_get: unknown parameter \"%s\"", name);
     pn_buf out = PN_BUF_INIT, err = PN_BUF_INIT;
     pn_buf_init(&out);
-    pn_expand_ctx ec = {raw_lookup, NULL, NULL, PN_EXPAND_RECURSE};
-    /* Seed the loop detector with this name by expanding "$name". */
-    pn_buf ref = PN_BUF_INIT;
-    pn_buf_printf(&ref, "${%s}", name);
-    if (pn_expand(&ec, ref.data, &out, &err) < 0) {
+    pn_expand_ctx ec = {raw_lookup, NULL, NULL, PN_EXPAND_RECURSE, name};
+    if (pn_expand(&ec, raw, &out, &err) < 0) {
         pn_buf msg = PN_BUF_INIT;
         where(&msg, name);
         pn_fatal("%sparameter %s: %s", pn_buf_str(&msg), name, err.data);
     }
-    pn_buf_release(&ref);
     pn_buf_release(&err);
     pn_htable_put(cf.cache, name, pn_buf_steal(&out));
     return pn_htable_get(cf.cache, name);

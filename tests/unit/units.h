@@ -1,0 +1,16 @@
+/* units.h: the Check suites of the unit-test runner, one per library area. */
+#ifndef PN_TESTS_UNITS_H
+#define PN_TESTS_UNITS_H
+#include <check.h>
+
+Suite *base_suite(void);
+Suite *expand_suite(void);
+Suite *config_suite(void);
+Suite *dict_suite(void);
+
+/* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
+const char *unit_tmpdir(void);
+/* unit_write: create dir/name with the given text; returns the path (static storage). */
+const char *unit_write(const char *name, const char *text);
+
+#endif
