@@ -133,6 +133,15 @@ void master_show_fields(const pn_master *master, char **selectors)
     pn_buf_release(&value);
 }
 
+/* compare_names: "name=value" strings by name. */
+static int compare_names(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t nx = strcspn(x, "="), ny = strcspn(y, "=");
+    int rc = strncmp(x, y, nx < ny ? nx : ny);
+    return rc ? rc : (nx > ny) - (nx < ny);
+}
+
 void master_show_params(const pn_master *master, char **selectors)
 {
     static char *all[] = {"", NULL};
@@ -147,13 +156,14 @@ void master_show_params(const pn_master *master, char **selectors)
             if (!selector_matches(&sel, e))
                 continue;
             pn_argv *overrides = pn_master_overrides(e);
+            qsort(overrides->items, overrides->len, sizeof(char *), compare_names);
             for (size_t j = 0; j < overrides->len; j++) {
                 char *name = pn_strdup(overrides->items[j]);
                 char *eq = strchr(name, '=');
                 *eq = 0;
                 if (sel.count < 3 || *sel.parts[2] == 0 || strcmp(sel.parts[2], name) == 0) {
-                    printf("%s/%s/%s = %s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE],
-                           name, eq + 1);
+                    printf("%s/%s/%s =%s%s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE],
+                           name, eq[1] ? " " : "", eq + 1);
                     found = 1;
                 }
                 free(name);
