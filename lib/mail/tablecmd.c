@@ -106,8 +106,13 @@ static void store(pn_dict *dict, const char *key, const char *value, const char 
     int rc = pn_dict_update(dict, key, value);
     if (rc < 0)
         pn_fatal("%s", pn_buf_str(&dict->error));
-    if (rc == 1 && !opt->quiet_dups)
-        pn_warn("%s: duplicate entry: \"%s\"", where, key);
+    if (rc == 1 && !opt->quiet_dups) {
+        char *shown = pn_strdup(key);
+        if ((dict->flags & PN_DICT_FOLD_KEYS) && !(dict->flags & PN_DICT_NO_FOLD))
+            pn_lowercase(shown);
+        pn_warn("%s: duplicate entry: \"%s\"", where, shown);
+        free(shown);
+    }
 }
 
 /* add_alias_extras: the entries the reference's postalias writes: "@" (database complete,
