@@ -103,6 +103,23 @@ START_TEST(main_cf_values)
 }
 END_TEST
 
+START_TEST(debian_mailname_rule)
+{
+    pn_config_reset();
+    const char *mailname = unit_write("mailname", "  mail.example.net  \nsecond line\n");
+    pn_buf text = PN_BUF_INIT;
+    pn_buf_printf(&text, "myorigin = %s\nmyhostname = plain.example\n", mailname);
+    unit_write("main.cf", text.data);
+    pn_config_set_directory(unit_tmpdir());
+    pn_config_load();
+    ck_assert_str_eq(pn_config_get("myorigin"), mailname); /* what postconf shows */
+    ck_assert_str_eq(pn_config_get_hostname("myorigin"), "mail.example.net");
+    ck_assert_str_eq(pn_config_get_hostname("myhostname"), "plain.example");
+    pn_buf_release(&text);
+    pn_config_reset();
+}
+END_TEST
+
 START_TEST(main_cf_errors)
 {
     pn_buf err = PN_BUF_INIT;
@@ -205,6 +222,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, logical_lines);
     tcase_add_test(tc, nul_bytes_are_refused);
     tcase_add_test(tc, main_cf_values);
+    tcase_add_test(tc, debian_mailname_rule);
     tcase_add_test(tc, main_cf_errors);
     tcase_add_test(tc, master_columns);
     tcase_add_test(tc, master_errors);
