@@ -106,7 +106,9 @@ END_TEST
 START_TEST(debian_mailname_rule)
 {
     pn_config_reset();
-    const char *mailname = unit_write("mailname", "  mail.example.net  \nsecond line\n");
+    char mailname[512];
+    snprintf(mailname, sizeof(mailname), "%s",
+             unit_write("mailname", "  mail.example.net  \nsecond line\n"));
     pn_buf text = PN_BUF_INIT;
     pn_buf_printf(&text, "myorigin = %s\nmyhostname = plain.example\n", mailname);
     unit_write("main.cf", text.data);
