@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     int flags = 0, edit = 0, remove = 0, comment = 0;
     char mode = 0; /* 0 = main.cf, 'M', 'F', 'P', 'm', 'a', 'A', 'l' */
     const char *config_dir = getenv("MAIL_CONFIG");
-    pn_argv *overrides = pn_argv_new();
+    static pn_argv *overrides;
     int ch;
 
     pn_log_init(argv[0], PN_LOG_STDERR);
@@ -105,7 +105,11 @@ int main(int argc, char **argv)
         case 'h': flags |= PC_VALUE_ONLY; break;
         case 'H': flags |= PC_NAME_ONLY; break;
         case 'n': flags |= PC_NONDEFAULT; break;
-        case 'o': pn_argv_add(overrides, optarg); break;
+        case 'o':
+            if (overrides == NULL)
+                overrides = pn_argv_new();
+            pn_argv_add(overrides, optarg);
+            break;
         case 'v': pn_verbose++; break;
         case 'x': flags |= PC_EXPAND; break;
         case 'X': remove = 1; break;
@@ -171,7 +175,7 @@ int main(int argc, char **argv)
     }
     if (!(flags & PC_DEFAULTS))
         pn_config_load();
-    for (size_t i = 0; i < overrides->len; i++) {
+    for (size_t i = 0; overrides && i < overrides->len; i++) {
         char *name = pn_strdup(overrides->items[i]);
         char *eq = strchr(name, '=');
         if (eq == NULL)
