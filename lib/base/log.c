@@ -20,6 +20,17 @@ static int destinations = PN_LOG_STDERR;
 static int syslog_open;
 static int file_fd = -1;
 static void (*fatal_hook)(void);
+static int stderr_level;
+
+void pn_log_set_prefix(const char *prefix)
+{
+    snprintf(progname, sizeof(progname), "%s", prefix);
+}
+
+void pn_log_set_stderr_level(int level)
+{
+    stderr_level = level;
+}
 
 void pn_log_init(const char *name, int dest)
 {
@@ -61,7 +72,7 @@ static void emit(int priority, const char *level, const char *fmt, va_list ap)
 {
     char text[4096];
     vsnprintf(text, sizeof(text), fmt, ap);
-    if (destinations & PN_LOG_STDERR) {
+    if ((destinations & PN_LOG_STDERR) && !(stderr_level > 0 && priority > LOG_WARNING)) {
         if (level)
             fprintf(stderr, "%s: %s: %s\n", progname, level, text);
         else

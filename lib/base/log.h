@@ -12,6 +12,11 @@ extern int pn_verbose; /* -v count */
 void pn_log_init(const char *progname, int destinations);
 /* pn_log_set_tag: the syslog tag; "postfix" and "postconf" give "postfix/postconf". */
 void pn_log_set_tag(const char *syslog_name, const char *process_name);
+/* pn_log_set_prefix: what stderr lines start with, when it is not the program name. */
+void pn_log_set_prefix(const char *prefix);
+/* pn_log_set_stderr_level: 0 = every message on stderr (when enabled), 1 = warnings and
+ * worse only. */
+void pn_log_set_stderr_level(int level);
 void pn_log_set_file(const char *path); /* maillog_file; NULL or "" turns it off */
 void pn_log_set_destinations(int destinations);
 /* pn_log_set_fatal_hook: called once before a fatal exit (e.g. to remove a temporary file). */

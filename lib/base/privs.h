@@ -1,0 +1,15 @@
+/* privs.h: giving up privileges for good: chroot, then supplementary groups, gid and uid,
+ * with no way back. */
+#ifndef PN_BASE_PRIVS_H
+#define PN_BASE_PRIVS_H
+#include <sys/types.h>
+
+/* pn_privs_lookup: uid and gid of a user name; fatal when unknown. */
+void pn_privs_lookup(const char *user, uid_t *uid, gid_t *gid);
+/* pn_privs_chroot: chroot(dir) and chdir("/"); fatal on failure. */
+void pn_privs_chroot(const char *dir);
+/* pn_privs_drop: setgroups(none), setresgid, setresuid; fatal on failure, and fatal when
+ * root could be regained. */
+void pn_privs_drop(uid_t uid, gid_t gid);
+
+#endif

@@ -1,0 +1,347 @@
+/* server.c: the daemon skeletons (single, multi, trigger). Start-up order, for every daemon:
+ * options; main.cf and -o; logging; chdir to the queue; pre-jail hook as root; chroot; drop
+ * to mail_owner; post-jail hook; then the accept loop, reporting "taken" and "available" to
+ * master. A skeleton never trusts a client: a failed accept or read just ends that client. */
+#include "ipc/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/argv.h"
+#include "base/event.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/privs.h"
+#include "base/sock.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "ipc/master_proto.h"
+
+#define MAX_LISTENERS 64
+
+static struct {
+    pn_server *server;
+    const char *progname;
+    const char *service;
+    int chroot;
+    int unpriv;
+    int stand_alone;
+    int solitary;
+    int unlimited;
+    int listen_count;
+    int have_status;
+    unsigned generation;
+    long max_use;
+    long max_idle;
+    long uses;
+    int clients;
+    int retiring;
+} sk;
+
+static void report(int state)
+{
+    if (!sk.have_status)
+        return;
+    pn_status_record rec = {(int32_t)getpid(), sk.generation, state};
+    if (write(PN_MASTER_STATUS_FD, &rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
+        if (errno == EPIPE)
+            exit(0); /* master went away or reloaded: retire quietly */
+        pn_warn("write status record to master: %s", strerror(errno));
+    }
+}
+
+static void on_sigterm(int signo)
+{
+    (void)signo;
+    _exit(0);
+}
+
+static void apply_overrides(pn_argv *overrides)
+{
+    for (size_t i = 0; i < overrides->len; i++) {
+        char *copy = pn_strdup(overrides->items[i]);
+        char *eq = strchr(copy, '=');
+        if (eq == NULL)
+            pn_fatal("-o option requires name=value, found \"%s\"", copy);
+        *eq = 0;
+        pn_config_override(copy, eq + 1);
+        free(copy);
+    }
+}
+
+static void server_init(int argc, char **argv, pn_server *s)
+{
+    const char *slash = strrchr(argv[0], '/');
+    pn_argv *overrides = pn_argv_new();
+    int ch, to_stderr = 0;
+
+    memset(&sk, 0, sizeof(sk));
+    sk.server = s;
+    sk.progname = slash ? slash + 1 : argv[0];
+    sk.listen_count = 1;
+    if (getenv("TZ") == NULL)
+        setenv("TZ", ":/etc/localtime", 1);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGTERM, on_sigterm);
+    pn_log_init(sk.progname, PN_LOG_SYSLOG);
+    if (getenv("MAIL_CONFIG"))
+        pn_config_set_directory(getenv("MAIL_CONFIG"));
+    if (getenv("GENERATION"))
+        sk.generation = (unsigned)strtoul(getenv("GENERATION"), NULL, 8);
+    optind = 1;
+    while ((ch = getopt(argc, argv, "+cdDi:lm:n:o:r:s:St:uvVz")) != -1) {
+        switch (ch) {
+        case 'c': sk.chroot = 1; break;
+        case 'd': case 'D': case 'r': case 't': break;
+        case 'i': {
+            pn_buf setting = PN_BUF_INIT;
+            pn_buf_printf(&setting, "max_idle=%s", optarg);
+            pn_argv_add(overrides, setting.data);
+            pn_buf_release(&setting);
+            break;
+        }
+        case 'l': sk.solitary = 1; break;
+        case 'm': {
+            pn_buf setting = PN_BUF_INIT;
+            pn_buf_printf(&setting, "max_use=%s", optarg);
+            pn_argv_add(overrides, setting.data);
+            pn_buf_release(&setting);
+            break;
+        }
+        case 'n': sk.service = optarg; break;
+        case 'o': pn_argv_add(overrides, optarg); break;
+        case 's': sk.listen_count = atoi(optarg); break;
+        case 'S': sk.stand_alone = 1; break;
+        case 'u': sk.unpriv = 1; break;
+        case 'v': pn_verbose++; break;
+        case 'V': to_stderr = 1; break;
+        case 'z': sk.unlimited = 1; break;
+        default: pn_fatal("invalid option -%c", optopt);
+        }
+    }
+    if (sk.listen_count < 1 || sk.listen_count > MAX_LISTENERS)
+        pn_fatal("bad listener count: %d", sk.listen_count);
+    if (sk.service == NULL)
+        sk.service = sk.progname;
+    s->argc = argc - optind;
+    s->argv = argv + optind;
+    if (to_stderr)
+        pn_log_set_destinations(PN_LOG_SYSLOG | PN_LOG_STDERR);
+
+    pn_config_load();
+    apply_overrides(overrides);
+    pn_argv_free(overrides);
+    pn_config_set_process(sk.progname, sk.service);
+    pn_log_set_tag(pn_config_get("syslog_name"), sk.progname);
+    pn_log_set_file(pn_config_get("maillog_file"));
+
+    sk.have_status = !sk.stand_alone && fcntl(PN_MASTER_STATUS_FD, F_GETFD) >= 0;
+    if (sk.have_status && s->process_limit == 1 && !sk.solitary)
+        pn_fatal("service %s requires a process limit of 1", sk.service);
+    if (sk.have_status && s->process_limit == 0 && !sk.unlimited)
+        pn_fatal("service %s requires a process limit of 0", sk.service);
+    if (s->needs_root && sk.unpriv)
+        pn_fatal("service %s requires privileged operation", sk.service);
+
+    const char *queue = pn_config_get("queue_directory");
+    if (chdir(queue) < 0)
+        pn_fatal("chdir(\"%s\"): %s", queue, strerror(errno));
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int root = geteuid() == 0;
+    if (sk.unpriv && root)
+        pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+    if (s->pre_jail)
+        s->pre_jail(s->ctx);
+    if (sk.chroot && root)
+        pn_privs_chroot(queue);
+    if (sk.unpriv && root)
+        pn_privs_drop(uid, gid);
+    if (s->post_jail)
+        s->post_jail(s->ctx);
+    sk.max_use = s->max_use >= 0 ? s->max_use : pn_config_get_int("max_use");
+    sk.max_idle = s->max_idle >= 0 ? s->max_idle : pn_config_get_time("max_idle");
+}
+
+/* retire_check: between clients; 1 when this process is done. */
+static int retire_check(void)
+{
+    if (sk.max_use > 0 && sk.uses >= sk.max_use)
+        return 1;
+    if (sk.server->must_retire && sk.server->must_retire(sk.server->ctx))
+        return 1;
+    return 0;
+}
+
+/* wait_for_client: index of a readable listener, -1 to retire. */
+static int wait_for_client(void)
+{
+    struct pollfd fds[MAX_LISTENERS + 1];
+    for (int i = 0; i < sk.listen_count; i++)
+        fds[i] = (struct pollfd){.fd = PN_MASTER_LISTEN_FD + i, .events = POLLIN};
+    int n = sk.listen_count;
+    if (sk.have_status)
+        fds[n++] = (struct pollfd){.fd = PN_MASTER_STATUS_FD, .events = 0};
+    for (;;) {
+        int rc = poll(fds, (nfds_t)n, sk.max_idle > 0 ? (int)(sk.max_idle * 1000) : -1);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            pn_fatal("poll: %s", strerror(errno));
+        if (rc == 0)
+            return -1; /* max_idle */
+        if (sk.have_status && fds[n - 1].revents)
+            return -1; /* master disconnect */
+        for (int i = 0; i < sk.listen_count; i++)
+            if (fds[i].revents)
+                return i;
+    }
+}
+
+int pn_single_server_main(int argc, char **argv, pn_server *s)
+{
+    server_init(argc, argv, s);
+    if (sk.stand_alone) {
+        s->serve(0, s->ctx);
+        return 0;
+    }
+    for (;;) {
+        int which = wait_for_client();
+        if (which < 0)
+            return 0;
+        report(PN_STATUS_TAKEN);
+        int fd = accept4(PN_MASTER_LISTEN_FD + which, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            pn_sock_nonblock(fd, 0);
+            sk.uses++;
+            s->serve(fd, s->ctx);
+            close(fd);
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
+            pn_warn("accept: %s", strerror(errno));
+        }
+        if (retire_check())
+            return 0;
+        report(PN_STATUS_AVAILABLE);
+    }
+}
+
+/* read_trigger: the bytes of one trigger, from a fifo or a stream connection. */
+static void read_trigger(int listener)
+{
+    char data[1024];
+    struct stat st;
+    ssize_t n = 0;
+    if (fstat(listener, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        n = read(listener, data, sizeof(data));
+    } else {
+        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        size_t got = 0;
+        while (got < sizeof(data) && poll(&pfd, 1, 1000) > 0) {
+            ssize_t r = read(fd, data + got, sizeof(data) - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        close(fd);
+        n = (ssize_t)got;
+    }
+    if (n > 0) {
+        sk.uses++;
+        sk.server->trigger(data, (size_t)n, sk.server->ctx);
+    }
+}
+
+int pn_trigger_server_main(int argc, char **argv, pn_server *s)
+{
+    server_init(argc, argv, s);
+    for (;;) {
+        int which = wait_for_client();
+        if (which < 0)
+            return 0;
+        report(PN_STATUS_TAKEN);
+        read_trigger(PN_MASTER_LISTEN_FD + which);
+        if (retire_check())
+            return 0;
+        report(PN_STATUS_AVAILABLE);
+    }
+}
+
+static void multi_idle(void *ctx)
+{
+    (void)ctx;
+    if (sk.clients == 0)
+        exit(0);
+}
+
+static void multi_status(int fd, int events, void *ctx)
+{
+    (void)ctx;
+    if (events & PN_EVENT_ERROR) {
+        pn_event_unwatch(fd);
+        sk.retiring = 1;
+        if (sk.clients == 0)
+            exit(0);
+    }
+}
+
+static void multi_accept(int listener, int events, void *ctx)
+{
+    (void)events;
+    (void)ctx;
+    if (sk.retiring)
+        return;
+    report(PN_STATUS_TAKEN);
+    int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    report(PN_STATUS_AVAILABLE);
+    if (fd < 0)
+        return;
+    pn_sock_nonblock(fd, 0);
+    sk.clients++;
+    sk.uses++;
+    pn_event_cancel(multi_idle, NULL);
+    if (retire_check()) {
+        /* Serve this client, accept no more. */
+        sk.retiring = 1;
+        for (int i = 0; i < sk.listen_count; i++)
+            pn_event_unwatch(PN_MASTER_LISTEN_FD + i);
+    }
+    sk.server->serve(fd, sk.server->ctx);
+}
+
+void pn_server_disconnect(int fd)
+{
+    (void)fd;
+    if (--sk.clients > 0)
+        return;
+    if (sk.retiring)
+        exit(0);
+    if (sk.max_idle > 0)
+        pn_event_timer(multi_idle, NULL, sk.max_idle * 1000);
+}
+
+int pn_multi_server_main(int argc, char **argv, pn_server *s)
+{
+    server_init(argc, argv, s);
+    for (int i = 0; i < sk.listen_count; i++)
+        pn_event_watch(PN_MASTER_LISTEN_FD + i, PN_EVENT_READ | PN_EVENT_EXCLUSIVE, multi_accept,
+                       NULL);
+    if (sk.have_status)
+        pn_event_watch(PN_MASTER_STATUS_FD, 0, multi_status, NULL);
+    if (sk.max_idle > 0)
+        pn_event_timer(multi_idle, NULL, sk.max_idle * 1000);
+    for (;;)
+        pn_event_run_once(-1);
+}

@@ -1,0 +1,66 @@
+/* main.c: echo-service, a tiny daemon for testing master and the server skeleton. It answers
+ * one line per request: "param NAME" (the value as the daemon sees it), "pid", "sleep N",
+ * "quit". With the argument "die-at-start" it fails before serving anyone. It must stay
+ * small: it shows what a daemon built on the skeleton looks like. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/stream.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "ipc/server.h"
+
+static void answer(pn_stream *client, const char *request)
+{
+    long seconds;
+    if (pn_has_prefix(request, "param ")) {
+        const char *name = request + 6;
+        pn_stream_printf(client, "%s\n", pn_param_find(name) || pn_config_setting(name)
+                                             ? pn_config_get(name)
+                                             : "(unknown parameter)");
+    } else if (strcmp(request, "pid") == 0) {
+        pn_stream_printf(client, "%ld\n", (long)getpid());
+    } else if (pn_has_prefix(request, "sleep ") && pn_parse_long(request + 6, &seconds) == 0 &&
+               seconds >= 0 && seconds <= 60) {
+        sleep((unsigned)seconds);
+        pn_stream_puts(client, "done\n");
+    } else {
+        pn_stream_puts(client, "unknown request\n");
+    }
+}
+
+static void serve(int fd, void *ctx)
+{
+    (void)ctx;
+    pn_stream *client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(client, 30000);
+    pn_buf line = PN_BUF_INIT;
+    while (pn_stream_get_line(client, &line, 1024) == PN_LINE_OK) {
+        if (strcmp(pn_buf_str(&line), "quit") == 0)
+            break;
+        answer(client, pn_buf_str(&line));
+        if (pn_stream_flush(client) < 0)
+            break;
+    }
+    pn_buf_release(&line);
+    pn_stream_release(client);
+}
+
+static void pre_jail(void *ctx)
+{
+    pn_server *server = ctx;
+    for (int i = 0; i < server->argc; i++)
+        if (strcmp(server->argv[i], "die-at-start") == 0)
+            pn_fatal("told to fail at start-up");
+}
+
+int main(int argc, char **argv)
+{
+    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .max_use = -1,
+                               .max_idle = -1, .process_limit = -1};
+    server.ctx = &server;
+    return pn_single_server_main(argc, argv, &server);
+}
