@@ -1,10 +1,11 @@
 /* main.c: echo-service, a tiny daemon for testing master and the server skeleton. It answers
- * one line per request: "param NAME" (the value as the daemon sees it), "pid", "sleep N",
- * "quit". With the argument "die-at-start" it fails before serving anyone. It must stay
+ * one line per request: "param NAME" (the value as the daemon sees it), "pid", "sleep MS",
+ * "quit", and logs each request (a wakeup from master shows as "request: W"). With the argument "die-at-start" it fails before serving anyone. It must stay
  * small: it shows what a daemon built on the skeleton looks like. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -15,7 +16,7 @@
 
 static void answer(pn_stream *client, const char *request)
 {
-    long seconds;
+    long ms;
     if (pn_has_prefix(request, "param ")) {
         const char *name = request + 6;
         pn_stream_printf(client, "%s\n", pn_param_find(name) || pn_config_setting(name)
@@ -23,9 +24,10 @@ static void answer(pn_stream *client, const char *request)
                                              : "(unknown parameter)");
     } else if (strcmp(request, "pid") == 0) {
         pn_stream_printf(client, "%ld\n", (long)getpid());
-    } else if (pn_has_prefix(request, "sleep ") && pn_parse_long(request + 6, &seconds) == 0 &&
-               seconds >= 0 && seconds <= 60) {
-        sleep((unsigned)seconds);
+    } else if (pn_has_prefix(request, "sleep ") && pn_parse_long(request + 6, &ms) == 0 &&
+               ms >= 0 && ms <= 60000) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
         pn_stream_puts(client, "done\n");
     } else {
         pn_stream_puts(client, "unknown request\n");
@@ -38,8 +40,10 @@ static void serve(int fd, void *ctx)
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, 30000);
     pn_buf line = PN_BUF_INIT;
-    while (pn_stream_get_line(client, &line, 1024) == PN_LINE_OK) {
-        if (strcmp(pn_buf_str(&line), "quit") == 0)
+    int rc;
+    while ((rc = pn_stream_get_line(client, &line, 1024)) == PN_LINE_OK || rc == PN_LINE_LAST) {
+        pn_info("request: %s", pn_buf_str(&line));
+        if (rc == PN_LINE_LAST || strcmp(pn_buf_str(&line), "quit") == 0)
             break;
         answer(client, pn_buf_str(&line));
         if (pn_stream_flush(client) < 0)

@@ -7,6 +7,7 @@ import tempfile
 import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LIBEXEC = os.path.join(TOP, "libexec")
 DATA = os.path.join(TOP, "tests", "data")
 
 

@@ -1,0 +1,145 @@
+"""A private Postern instance for integration tests: its own configuration, queue and data
+directories, the build tree's daemons, a log file, and loopback ports. Every process it
+starts is stopped again, even when a test fails."""
+import grp
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from harness import LIBEXEC, run
+
+
+def ensure_mail_users():
+    """As root: the postfix user and the postdrop group, as Debian's package creates them."""
+    if os.getuid() != 0:
+        return
+    try:
+        grp.getgrnam("postdrop")
+    except KeyError:
+        subprocess.run(["groupadd", "--system", "postdrop"], check=True)
+    try:
+        pwd.getpwnam("postfix")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--home-dir", "/var/spool/postfix", "--shell", "/usr/sbin/nologin",
+                        "postfix"], check=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def poll(condition, timeout=10.0, interval=0.05):
+    """Wait until condition() is true, at most timeout seconds; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+class Instance:
+    def __init__(self, master_cf, main_cf=""):
+        ensure_mail_users()
+        self.dir = tempfile.mkdtemp(prefix="postern-inst-")
+        os.chmod(self.dir, 0o755)
+        self.etc = os.path.join(self.dir, "etc")
+        self.queue = os.path.join(self.dir, "spool")
+        self.log_path = os.path.join(self.dir, "maillog")
+        os.mkdir(self.etc)
+        open(self.log_path, "w").close()
+        os.chmod(self.log_path, 0o666)
+        self.write_main(main_cf)
+        self.write_master(master_cf)
+
+    def write_main(self, extra=""):
+        with open(os.path.join(self.etc, "main.cf"), "w") as fp:
+            fp.write(f"queue_directory = {self.queue}\n"
+                     f"data_directory = {self.dir}/data\n"
+                     f"daemon_directory = {LIBEXEC}\n"
+                     f"maillog_file = {self.log_path}\n"
+                     "compatibility_level = 3.6\n"
+                     "inet_interfaces = 127.0.0.1\n"
+                     "service_throttle_time = 2s\n" + extra)
+
+    def write_master(self, text):
+        with open(os.path.join(self.etc, "master.cf"), "w") as fp:
+            fp.write(text)
+
+    def postfix(self, *args, **kw):
+        return run(["postfix", "-c", self.etc] + list(args), **kw)
+
+    def start(self):
+        res = self.postfix("start")
+        if res.rc != 0:
+            raise AssertionError(f"postfix start failed: {res}\nlog:\n{self.log()}")
+        return res
+
+    def log(self):
+        with open(self.log_path, errors="replace") as fp:
+            return fp.read()
+
+    def master_pid(self):
+        try:
+            with open(os.path.join(self.queue, "pid", "master.pid")) as fp:
+                return int(fp.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def processes(self, name=None):
+        """pids of live processes started from this instance (by their process group)."""
+        pid = self.master_pid()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fp:
+                    fields = fp.read().rsplit(")", 1)[1].split()
+                if fields[0] == "Z" or pid is None or int(fields[2]) != pid:
+                    continue
+                with open(f"/proc/{entry}/cmdline", "rb") as fp:
+                    argv = fp.read().split(b"\0")
+            except (OSError, IndexError):
+                continue
+            if name is None or os.path.basename(argv[0].decode()) == name:
+                found.append(int(entry))
+        return found
+
+    def unix_path(self, service, private=True):
+        return os.path.join(self.queue, "private" if private else "public", service)
+
+    def cleanup(self):
+        pid = self.master_pid()
+        if self.postfix("status").rc == 0:
+            self.postfix("stop")
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def converse(address, lines, timeout=10):
+    """Send request lines to an echo-service endpoint; returns the answer lines."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family) as s:
+        s.settimeout(timeout)
+        s.connect(address)
+        s.sendall("".join(line + "\n" for line in lines + ["quit"]).encode())
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode().splitlines()
