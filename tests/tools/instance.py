@@ -68,14 +68,27 @@ class Instance:
                      f"maillog_file = {self.log_path}\n"
                      "compatibility_level = 3.6\n"
                      "inet_interfaces = 127.0.0.1\n"
-                     "service_throttle_time = 2s\n" + extra)
+                     "service_throttle_time = 2s\n"
+                     "import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C "
+                     "ASAN_OPTIONS UBSAN_OPTIONS\n" + extra)
 
     def write_master(self, text):
         with open(os.path.join(self.etc, "master.cf"), "w") as fp:
             fp.write(text)
 
+    def sanitizer_env(self):
+        """Sanitizer reports of daemons (whose stderr is /dev/null) go to files here."""
+        prefix = os.path.join(self.dir, "sanitizer")
+        return {"ASAN_OPTIONS": f"detect_leaks=0:log_path={prefix}",
+                "UBSAN_OPTIONS": f"halt_on_error=1:print_stacktrace=1:log_path={prefix}"}
+
+    def sanitizer_reports(self):
+        return [name for name in os.listdir(self.dir) if name.startswith("sanitizer")]
+
     def postfix(self, *args, **kw):
-        return run(["postfix", "-c", self.etc] + list(args), **kw)
+        env = dict(self.sanitizer_env())
+        env.update(kw.pop("env", {}) or {})
+        return run(["postfix", "-c", self.etc] + list(args), env=env, **kw)
 
     def start(self):
         res = self.postfix("start")
@@ -126,7 +139,13 @@ class Instance:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
+        reports = []
+        for name in self.sanitizer_reports():
+            with open(os.path.join(self.dir, name), errors="replace") as fp:
+                reports.append(fp.read())
         shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer reports:\n" + "\n".join(reports))
 
 
 def converse(address, lines, timeout=10):
