@@ -191,3 +191,8 @@ int pn_stream_printf(pn_stream *s, const char *fmt, ...)
         return pn_stream_flush(s);
     return 0;
 }
+
+size_t pn_stream_buffered(const pn_stream *s)
+{
+    return s->rlen - s->rpos;
+}

@@ -31,5 +31,8 @@ int pn_stream_write(pn_stream *stream, const void *data, size_t len);
 int pn_stream_puts(pn_stream *stream, const char *str);
 int pn_stream_printf(pn_stream *stream, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pn_stream_flush(pn_stream *stream);
+/* pn_stream_buffered: bytes already read from the descriptor and not yet consumed (an event
+ * loop must not wait for readability while these remain). */
+size_t pn_stream_buffered(const pn_stream *stream);
 
 #endif

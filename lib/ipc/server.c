@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,28 +185,44 @@ static int retire_check(void)
     return 0;
 }
 
-/* wait_for_client: index of a readable listener, -1 to retire. */
+/* wait_for_client: index of a readable listener, -1 to retire. Idle processes of one
+ * service share the listeners; EPOLLEXCLUSIVE wakes one of them per connection, and a
+ * non-blocking accept that finds nothing just means another process won. */
 static int wait_for_client(void)
 {
-    struct pollfd fds[MAX_LISTENERS + 1];
-    for (int i = 0; i < sk.listen_count; i++)
-        fds[i] = (struct pollfd){.fd = PN_MASTER_LISTEN_FD + i, .events = POLLIN};
-    int n = sk.listen_count;
-    if (sk.have_status)
-        fds[n++] = (struct pollfd){.fd = PN_MASTER_STATUS_FD, .events = 0};
+    static int epfd = -1;
+    if (epfd < 0) {
+        epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (epfd < 0)
+            pn_fatal("epoll_create1: %s", strerror(errno));
+        for (int i = 0; i < sk.listen_count; i++) {
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t)i};
+            if (epoll_ctl(epfd, EPOLL_CTL_ADD, PN_MASTER_LISTEN_FD + i, &ev) < 0)
+                pn_fatal("listener %d: %s", PN_MASTER_LISTEN_FD + i, strerror(errno));
+        }
+        if (sk.have_status) {
+            struct epoll_event ev = {.events = 0, .data.u32 = MAX_LISTENERS};
+            if (epoll_ctl(epfd, EPOLL_CTL_ADD, PN_MASTER_STATUS_FD, &ev) < 0)
+                pn_fatal("status descriptor: %s", strerror(errno));
+        }
+    }
     for (;;) {
-        int rc = poll(fds, (nfds_t)n, sk.max_idle > 0 ? (int)(sk.max_idle * 1000) : -1);
-        if (rc < 0 && errno == EINTR)
+        struct epoll_event ready[MAX_LISTENERS + 1];
+        int n = epoll_wait(epfd, ready, MAX_LISTENERS + 1,
+                           sk.max_idle > 0 ? (int)(sk.max_idle * 1000) : -1);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (rc < 0)
-            pn_fatal("poll: %s", strerror(errno));
-        if (rc == 0)
+        if (n < 0)
+            pn_fatal("epoll_wait: %s", strerror(errno));
+        if (n == 0)
             return -1; /* max_idle */
-        if (sk.have_status && fds[n - 1].revents)
-            return -1; /* master disconnect */
-        for (int i = 0; i < sk.listen_count; i++)
-            if (fds[i].revents)
-                return i;
+        int which = -1;
+        for (int i = 0; i < n; i++) {
+            if (ready[i].data.u32 == MAX_LISTENERS)
+                return -1; /* master disconnect or reload */
+            which = (int)ready[i].data.u32;
+        }
+        return which;
     }
 }
 

@@ -292,3 +292,47 @@ class Privileges(MasterTest):
         self.assertEqual(status["Uid"].split()[0], str(nobody.pw_uid))
         self.assertEqual(os.readlink(f"/proc/{pid}/root"), "/")
         self.assertEqual(inst.log().count("not as root"), 1)
+
+
+class ServerKinds(MasterTest):
+    def test_multi_server_serves_many_clients_in_one_process(self):
+        inst = self.make("multi unix - - n - 1 echo-service multi\n")
+        inst.start()
+        conns = []
+        for _ in range(5):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(inst.unix_path("multi"))
+            s.sendall(b"pid\n")
+            conns.append((s, s.makefile()))
+        pids = {int(f.readline()) for s, f in conns}
+        self.assertEqual(len(pids), 1)  # one process, five clients at once
+        for s, f in conns:
+            s.sendall(b"param mail_version\nquit\n")
+            self.assertEqual(f.readline().strip(), "3.7.11")
+            s.close()
+        self.assertEqual(len(inst.processes("echo-service")), 1)
+
+    def test_fifo_and_unix_triggers(self):
+        inst = self.make("tfifo fifo - - n 1 1 echo-service -o syslog_name=postfix/tfifo "
+                         "trigger\n"
+                         "tsock unix - - n - 1 echo-service trigger\n")
+        inst.start()
+        self.assertTrue(poll(lambda: "postfix/tfifo/echo-service" in inst.log() and
+                             "trigger: W" in inst.log(), timeout=5))
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(inst.unix_path("tsock"))
+            s.sendall(b"I")
+        self.assertTrue(poll(lambda: "trigger: I" in inst.log()))
+        fd = os.open(inst.unix_path("tfifo"), os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"D")
+        os.close(fd)
+        self.assertTrue(poll(lambda: "trigger: D" in inst.log()))
+
+    def test_bare_port_listens_on_inet_interfaces(self):
+        port = free_port()
+        inst = self.make(f"{port} inet n - n - 2 echo-service\n",
+                         "inet_interfaces = 127.0.0.1\n")
+        inst.start()
+        self.assertTrue(converse(("127.0.0.1", port), ["pid"])[0].isdigit())
+        self.assertTrue(os.path.exists(os.path.join(inst.queue, "pid", f"inet.{port}")))

@@ -1,13 +1,16 @@
-/* main.c: echo-service, a tiny daemon for testing master and the server skeleton. It answers
- * one line per request: "param NAME" (the value as the daemon sees it), "pid", "sleep MS",
- * "quit", and logs each request (a wakeup from master shows as "request: W"). With the argument "die-at-start" it fails before serving anyone. It must stay
- * small: it shows what a daemon built on the skeleton looks like. */
+/* main.c: echo-service, a tiny daemon for testing master and the server skeletons. It
+ * answers one line per request: "param NAME" (the value as the daemon sees it), "pid",
+ * "sleep MS", "quit", and logs each request (a wakeup from master shows as "request: W").
+ * Arguments: "multi" runs it as a multi-client server, "trigger" as a trigger server that
+ * logs what it receives, "die-at-start" makes it fail before serving anyone. It stays small:
+ * it shows what a daemon built on the skeletons looks like. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/event.h"
 #include "base/log.h"
 #include "base/stream.h"
 #include "base/strutil.h"
@@ -34,23 +37,63 @@ static void answer(pn_stream *client, const char *request)
     }
 }
 
+/* one_request: read and answer one line; 0 when the client is done. */
+static int one_request(pn_stream *client)
+{
+    pn_buf line = PN_BUF_INIT;
+    int rc = pn_stream_get_line(client, &line, 1024);
+    int more = rc == PN_LINE_OK;
+    if (rc == PN_LINE_OK || rc == PN_LINE_LAST) {
+        pn_info("request: %s", pn_buf_str(&line));
+        if (strcmp(pn_buf_str(&line), "quit") == 0)
+            more = 0;
+        else if (more)
+            answer(client, pn_buf_str(&line));
+    }
+    if (pn_stream_flush(client) < 0)
+        more = 0;
+    pn_buf_release(&line);
+    return more;
+}
+
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, 30000);
-    pn_buf line = PN_BUF_INIT;
-    int rc;
-    while ((rc = pn_stream_get_line(client, &line, 1024)) == PN_LINE_OK || rc == PN_LINE_LAST) {
-        pn_info("request: %s", pn_buf_str(&line));
-        if (rc == PN_LINE_LAST || strcmp(pn_buf_str(&line), "quit") == 0)
-            break;
-        answer(client, pn_buf_str(&line));
-        if (pn_stream_flush(client) < 0)
-            break;
-    }
-    pn_buf_release(&line);
+    while (one_request(client))
+        ;
     pn_stream_release(client);
+}
+
+/* The multi-client form: each client is watched by the event loop. */
+static void multi_readable(int fd, int events, void *ctx)
+{
+    pn_stream *client = ctx;
+    (void)events;
+    int more;
+    do
+        more = one_request(client);
+    while (more && pn_stream_buffered(client) > 0);
+    if (!more) {
+        pn_event_unwatch(fd);
+        pn_stream_close(client);
+        pn_server_disconnect(fd);
+    }
+}
+
+static void multi_serve(int fd, void *ctx)
+{
+    (void)ctx;
+    pn_stream *client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(client, 30000);
+    pn_event_watch(fd, PN_EVENT_READ, multi_readable, client);
+}
+
+static void trigger(const char *data, size_t len, void *ctx)
+{
+    (void)ctx;
+    pn_info("trigger: %.*s", (int)len, data);
 }
 
 static void pre_jail(void *ctx)
@@ -63,8 +106,16 @@ static void pre_jail(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .max_use = -1,
-                               .max_idle = -1, .process_limit = -1};
+    static pn_server server = {.serve = serve, .trigger = trigger, .pre_jail = pre_jail,
+                               .max_use = -1, .max_idle = -1, .process_limit = -1};
     server.ctx = &server;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "trigger") == 0)
+            return pn_trigger_server_main(argc, argv, &server);
+        if (strcmp(argv[i], "multi") == 0) {
+            server.serve = multi_serve;
+            return pn_multi_server_main(argc, argv, &server);
+        }
+    }
     return pn_single_server_main(argc, argv, &server);
 }
