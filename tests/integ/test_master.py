@@ -336,3 +336,40 @@ class ServerKinds(MasterTest):
         inst.start()
         self.assertTrue(converse(("127.0.0.1", port), ["pid"])[0].isdigit())
         self.assertTrue(os.path.exists(os.path.join(inst.queue, "pid", f"inet.{port}")))
+
+
+class Foreground(MasterTest):
+    def test_start_fg_stays_in_the_foreground(self):
+        import subprocess
+        from harness import program
+        inst = self.make("echo unix - - n - 1 echo-service\n")
+        env = dict(os.environ, **inst.sanitizer_env())
+        proc = subprocess.Popen([program("postfix"), "-c", inst.etc, "start-fg"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            self.assertTrue(poll(lambda: inst.postfix("status").rc == 0))
+            self.assertEqual(inst.master_pid(), proc.pid)  # postfix became master
+            self.assertTrue(converse(inst.unix_path("echo"), ["pid"])[0].isdigit())
+            self.assertEqual(inst.postfix("stop").rc, 0)
+            self.assertEqual(proc.wait(timeout=10), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    def test_check_and_set_permissions(self):
+        inst = self.make("echo unix - - n - 1 echo-service\n")
+        self.assertEqual(inst.postfix("check").rc, 0)
+        incoming = os.path.join(inst.queue, "incoming")
+        os.chmod(incoming, 0o777)
+        res = inst.postfix("check")
+        self.assertEqual(res.rc, 0)
+        self.assertIn(f"{incoming}: owner", res.err)
+        self.assertIn("mode 0777", res.err)
+        self.assertEqual(inst.postfix("set-permissions").rc, 0)
+        self.assertEqual(os.stat(incoming).st_mode & 0o7777, 0o700)
+        self.assertNotIn("incoming", inst.postfix("check").err)
+        os.unlink(os.path.join(inst.etc, "master.cf"))
+        res = inst.postfix("check")
+        self.assertEqual(res.rc, 1)
+        self.assertIn("master.cf", res.err)
