@@ -288,12 +288,7 @@ pn_dict *pn_dict_db_open(const char *type, const char *name, int flags, pn_buf *
             pn_buf_printf(err, "open database %s: %s", open_path, strerror(rc));
         else
             pn_buf_printf(err, "open database %s: %s", open_path, db_strerror(rc));
-        if (d->tmp_path)
-            unlink(d->tmp_path);
-        db_free(dict);
-        free(dict->name);
-        pn_buf_release(&dict->error);
-        free(d);
+        pn_dict_abort(dict);
         return NULL;
     }
     if (mode && (open_flags & DB_CREATE))
