@@ -7,6 +7,7 @@ Suite *base_suite(void);
 Suite *expand_suite(void);
 Suite *config_suite(void);
 Suite *dict_suite(void);
+Suite *attr_suite(void);
 
 /* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
 const char *unit_tmpdir(void);
