@@ -8,6 +8,7 @@ Suite *expand_suite(void);
 Suite *config_suite(void);
 Suite *dict_suite(void);
 Suite *attr_suite(void);
+Suite *queue_suite(void);
 
 /* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
 const char *unit_tmpdir(void);

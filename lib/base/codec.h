@@ -1,0 +1,22 @@
+/* codec.h: checksums and encodings: CRC32C (queue files), xtext (RFC 3461 DSN values) and
+ * big-endian integer helpers for the binary formats. */
+#ifndef PN_BASE_CODEC_H
+#define PN_BASE_CODEC_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+/* pn_crc32c: continue a CRC32C (Castagnoli) over data; start with crc = 0. */
+uint32_t pn_crc32c(uint32_t crc, const void *data, size_t len);
+void pn_put_be16(unsigned char *p, uint16_t v);
+void pn_put_be32(unsigned char *p, uint32_t v);
+void pn_put_be64(unsigned char *p, uint64_t v);
+uint16_t pn_get_be16(const unsigned char *p);
+uint32_t pn_get_be32(const unsigned char *p);
+uint64_t pn_get_be64(const unsigned char *p);
+/* pn_xtext_decode: "a+2Bb" -> "a+b"; -1 on bad syntax. */
+int pn_xtext_decode(const char *text, pn_buf *out);
+void pn_xtext_encode(const char *text, pn_buf *out);
+
+#endif

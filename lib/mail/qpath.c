@@ -1,0 +1,126 @@
+/* qpath.c: queue IDs and queue file names. An ID is derived from the creation time and the
+ * file's inode, as the reference does, because IDs appear in logs, Message-IDs and admin
+ * commands; a rename that would replace another file is retried with a fresh ID. */
+#include "mail/qpath.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/argv.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+
+static const char base52[] = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
+
+static void put_base(pn_buf *out, unsigned long long value, unsigned base, int min_width)
+{
+    char digits[32];
+    int n = 0;
+    do {
+        digits[n++] = base52[value % base];
+        value /= base;
+    } while (value && n < 31);
+    while (n < min_width)
+        digits[n++] = '0';
+    while (n > 0)
+        pn_buf_putc(out, digits[--n]);
+}
+
+void pn_qid_make(const struct timeval *tv, ino_t ino, int long_form, pn_buf *out)
+{
+    pn_buf_reset(out);
+    if (!long_form) {
+        pn_buf_printf(out, "%05X%llX", (unsigned)tv->tv_usec, (unsigned long long)ino);
+        return;
+    }
+    put_base(out, (unsigned long long)tv->tv_sec, 52, 6);
+    put_base(out, (unsigned long long)tv->tv_usec, 52, 4);
+    pn_buf_putc(out, 'z');
+    put_base(out, (unsigned long long)ino, 51, 1);
+}
+
+int pn_qid_valid(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++)
+        if (!isalnum((unsigned char)id[n]))
+            return 0;
+    return n >= 6 && n < PN_QID_MAX;
+}
+
+int pn_queue_hashed(const char *queue)
+{
+    pn_argv *names = pn_argv_split(pn_config_get("hash_queue_names"), PN_SEPARATORS);
+    int found = 0;
+    for (size_t i = 0; i < names->len; i++)
+        found |= strcmp(names->items[i], queue) == 0;
+    pn_argv_free(names);
+    return found;
+}
+
+void pn_queue_path(const char *queue, const char *id, pn_buf *out)
+{
+    pn_buf_reset(out);
+    pn_buf_puts(out, queue);
+    if (pn_queue_hashed(queue)) {
+        long depth = pn_config_get_int("hash_queue_depth");
+        for (long i = 0; i < depth && id[i]; i++)
+            pn_buf_printf(out, "/%c", id[i]);
+    }
+    pn_buf_printf(out, "/%s", id);
+}
+
+int pn_queue_create(const char *queue, int long_form, pn_buf *id, struct timeval *created,
+                    pn_buf *why)
+{
+    pn_buf tmp = PN_BUF_INIT, path = PN_BUF_INIT;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        pn_buf_reset(&tmp);
+        pn_buf_printf(&tmp, "%s/%ld.%ld.%d", queue, (long)tv.tv_usec, (long)getpid(), attempt);
+        fd = open(tmp.data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                continue;
+            pn_buf_printf(why, "create file %s: %s", tmp.data, strerror(errno));
+            break;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            pn_buf_printf(why, "fstat %s: %s", tmp.data, strerror(errno));
+            close(fd);
+            unlink(tmp.data);
+            fd = -1;
+            break;
+        }
+        gettimeofday(&tv, NULL);
+        pn_qid_make(&tv, st.st_ino, long_form, id);
+        pn_queue_path(queue, id->data, &path);
+        if (renameat2(AT_FDCWD, tmp.data, AT_FDCWD, path.data, RENAME_NOREPLACE) < 0) {
+            int saved = errno;
+            close(fd);
+            fd = -1;
+            if (saved == EEXIST) {
+                unlink(tmp.data);
+                continue;
+            }
+            pn_buf_printf(why, "rename %s to %s: %s", tmp.data, path.data, strerror(saved));
+            unlink(tmp.data);
+            break;
+        }
+        if (created)
+            *created = tv;
+    }
+    if (fd < 0 && why->len == 0)
+        pn_buf_printf(why, "cannot create a file in %s", queue);
+    pn_buf_release(&tmp);
+    pn_buf_release(&path);
+    return fd;
+}

@@ -1,0 +1,27 @@
+/* qpath.h: queue names, queue IDs (the reference's short hex and long base-52 forms) and the
+ * paths of queue files, hashed for the queues named in hash_queue_names. */
+#ifndef PN_MAIL_QPATH_H
+#define PN_MAIL_QPATH_H
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include "base/buf.h"
+
+#define PN_QID_MAX 32
+
+/* pn_qid_make: the ID for a file created at tv with inode ino. */
+void pn_qid_make(const struct timeval *tv, ino_t ino, int long_form, pn_buf *out);
+/* pn_qid_valid: only letters and digits, of a sane length. */
+int pn_qid_valid(const char *id);
+/* pn_queue_hashed: the queue hashes its file names (hash_queue_names). */
+int pn_queue_hashed(const char *queue);
+/* pn_queue_path: "queue/ID", or "queue/C/ID" (depth 1) for hashed queues; relative to the
+ * queue directory. */
+void pn_queue_path(const char *queue, const char *id, pn_buf *out);
+/* pn_queue_create: create a new file in queue (relative to the queue directory, where the
+ * process runs): a temporary name, then renamed to its ID without replacing anything. Returns
+ * the open descriptor (mode 0600) with the ID in id, or -1 with why set. */
+int pn_queue_create(const char *queue, int long_form, pn_buf *id, struct timeval *created,
+                    pn_buf *why);
+
+#endif

@@ -1,0 +1,164 @@
+/* check_queue.c: unit tests for queue IDs, queue paths and the MQ1 file format: round trip,
+ * status updates, and corruption of every kind (which must be detected, never crash). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/codec.h"
+#include "mail/qfile.h"
+#include "mail/qpath.h"
+#include "units.h"
+
+START_TEST(queue_ids)
+{
+    struct timeval tv = {1700000000, 0xC3CD2};
+    pn_buf id = PN_BUF_INIT;
+    pn_qid_make(&tv, 0x1F3E90, 0, &id);
+    ck_assert_str_eq(id.data, "C3CD21F3E90");
+    ck_assert(pn_qid_valid(id.data));
+    pn_qid_make(&tv, 123456, 1, &id);
+    ck_assert(strchr(id.data, 'z') != NULL);
+    ck_assert(pn_qid_valid(id.data));
+    ck_assert(!pn_qid_valid("../etc"));
+    ck_assert(!pn_qid_valid("ABC"));
+    ck_assert(!pn_qid_valid("ABCDEF/G"));
+    pn_buf_release(&id);
+    ck_assert_uint_eq(pn_crc32c(0, "123456789", 9), 0xE3069283u);
+}
+END_TEST
+
+static void build(pn_qwriter *w, size_t body_size)
+{
+    struct timeval tv = {1700000000, 42};
+    pn_qw_init(w, &tv);
+    pn_qw_attr(w, "rewrite_context", "remote");
+    pn_qw_attr(w, "client_addr", "192.0.2.1");
+    pn_qw_sender(w, "sender@example.org");
+    pn_qw_rcpt(w, "a@example.com", "A@Example.com", "rfc822;A@Example.com", PN_NOTIFY_FAILURE);
+    pn_qw_rcpt(w, "b@example.com", NULL, NULL, 0);
+    pn_qw_content(w);
+    pn_qw_header(w, "Subject: test", 13);
+    pn_qw_header(w, "X-Folded: a\n\tb", 14);
+    char *body = malloc(body_size + 1);
+    for (size_t i = 0; i < body_size; i++)
+        body[i] = i % 61 == 60 ? '\n' : (char)('a' + i % 26);
+    pn_qw_body(w, body, body_size);
+    free(body);
+    pn_qw_finish(w);
+}
+
+static int write_file(pn_qwriter *w)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/qf", unit_tmpdir());
+    unlink(path);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    pn_buf why = PN_BUF_INIT;
+    ck_assert_int_eq(pn_qw_install(w, fd, &why), 0);
+    pn_buf_release(&why);
+    return fd;
+}
+
+START_TEST(round_trip_and_marks)
+{
+    pn_qwriter w;
+    build(&w, 200000); /* several B records */
+    int fd = write_file(&w);
+    pn_qfile q;
+    pn_buf why = PN_BUF_INIT, v = PN_BUF_INIT, content = PN_BUF_INIT;
+    ck_assert_msg(pn_qfile_open(&q, fd, &why) == 0, "%s", why.data);
+    ck_assert_uint_eq(q.rcpt_total, 2);
+    ck_assert_uint_eq(q.content_len, 13 + 1 + 14 + 1 + 1 + 200000);
+    ck_assert_str_eq(pn_qfile_attr(&q, "client_addr", &v), "192.0.2.1");
+    ck_assert_ptr_null(pn_qfile_attr(&q, "client", &v));
+    ck_assert_int_eq(pn_qfile_sender(&q, &v), 1);
+    ck_assert_str_eq(v.data, "sender@example.org");
+    size_t pos = 0, len, first_rcpt = 0;
+    int type, n = 0;
+    const char *payload;
+    pn_qrcpt r;
+    pn_qrcpt_init(&r);
+    for (size_t at = pos; pn_qfile_next(&q, &pos, &type, &payload, &len); at = pos) {
+        if (type != 'R')
+            continue;
+        ck_assert_int_eq(pn_qfile_rcpt_parse(payload, len, PN_QF_HEADER_SIZE + at, &r), 0);
+        if (n++ == 0) {
+            first_rcpt = r.offset;
+            ck_assert_str_eq(r.addr.data, "a@example.com");
+            ck_assert_str_eq(r.orcpt.data, "rfc822;A@Example.com");
+            ck_assert_int_eq(r.notify, PN_NOTIFY_FAILURE);
+            ck_assert_int_eq(r.status, PN_RCPT_TODO);
+        }
+    }
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(pn_qfile_read_content(&q, &content, &why), 0);
+    ck_assert_uint_eq(content.len, q.content_len);
+    ck_assert(strncmp(content.data, "Subject: test\nX-Folded: a\n\tb\n\nabc", 33) == 0);
+    ck_assert_int_eq(pn_qfile_mark(fd, first_rcpt, PN_RCPT_DONE, &why), 0);
+    ck_assert_int_eq(pn_qfile_mark(fd, first_rcpt, PN_RCPT_DONE, &why), -1); /* not TODO */
+    ck_assert_int_eq(pn_qfile_mark(fd, first_rcpt + 1, PN_RCPT_DONE, &why), -1);
+    pn_qfile_release(&q);
+    ck_assert_int_eq(pn_qfile_open(&q, fd, &why), 0); /* status bytes are outside the CRCs */
+    pn_qfile_release(&q);
+    pn_qrcpt_release(&r);
+    close(fd);
+    pn_qw_release(&w);
+    pn_buf_release(&why);
+    pn_buf_release(&v);
+    pn_buf_release(&content);
+}
+END_TEST
+
+START_TEST(corruption_is_detected)
+{
+    pn_qwriter w;
+    build(&w, 3000);
+    size_t size = w.file.len;
+    char *good = malloc(size);
+    memcpy(good, w.file.data, size);
+    srand(7);
+    int detected = 0;
+    for (int round = 0; round < 3000; round++) {
+        memcpy(w.file.data, good, size);
+        /* Any byte of the header, the content or the extracted segment; envelope payloads
+         * are not checksummed (their record structure is checked in another round). */
+        size_t at = (size_t)rand() % (size - w.content_off + PN_QF_HEADER_SIZE);
+        if (at >= PN_QF_HEADER_SIZE)
+            at += w.content_off - PN_QF_HEADER_SIZE;
+        w.file.data[at] ^= (char)(1 + rand() % 255);
+        if (round % 10 == 0)
+            w.file.len = (size_t)rand() % size; /* truncated */
+        else
+            w.file.len = size;
+        int fd = write_file(&w);
+        pn_qfile q;
+        pn_buf why = PN_BUF_INIT, content = PN_BUF_INIT;
+        int ok = pn_qfile_open(&q, fd, &why) == 0 && pn_qfile_read_content(&q, &content, &why) == 0;
+        if (!ok)
+            detected++;
+        pn_qfile_release(&q);
+        close(fd);
+        pn_buf_release(&why);
+        pn_buf_release(&content);
+    }
+    ck_assert_int_eq(detected, 3000);
+    w.file.len = size;
+    memcpy(w.file.data, good, size);
+    free(good);
+    pn_qw_release(&w);
+}
+END_TEST
+
+Suite *queue_suite(void)
+{
+    Suite *s = suite_create("queue");
+    TCase *tc = tcase_create("queue");
+    tcase_add_test(tc, queue_ids);
+    tcase_add_test(tc, round_trip_and_marks);
+    tcase_add_test(tc, corruption_is_detected);
+    suite_add_tcase(s, tc);
+    return s;
+}
