@@ -63,6 +63,11 @@ int pn_maps_find(pn_maps *maps, const char *key, pn_buf *value)
     return find(maps, key, 0, value);
 }
 
+int pn_maps_find_fixed(pn_maps *maps, const char *key, pn_buf *value)
+{
+    return find(maps, key, 1, value);
+}
+
 int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int flags,
                       pn_buf *value)
 {

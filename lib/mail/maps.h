@@ -23,6 +23,9 @@ pn_maps *pn_maps_open(const char *title, const char *spec, int dict_flags, pn_bu
 void pn_maps_free(pn_maps *maps);
 /* pn_maps_find: the first table that has the key wins. 1 found, 0 not, -1 table error. */
 int pn_maps_find(pn_maps *maps, const char *key, pn_buf *value);
+/* pn_maps_find_fixed: key in the fixed-string tables only (partial keys such as "@domain"
+ * or ".parent" mean nothing to regexp and cidr tables). */
+int pn_maps_find_fixed(pn_maps *maps, const char *key, pn_buf *value);
 /* pn_maps_find_addr: user+ext@domain, user@domain, (with LOCALPART) user+ext, user, then
  * @domain. Pattern tables see only the whole address. delims: recipient_delimiter. */
 int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int flags,

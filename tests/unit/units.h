@@ -9,6 +9,7 @@ Suite *config_suite(void);
 Suite *dict_suite(void);
 Suite *attr_suite(void);
 Suite *queue_suite(void);
+Suite *resolve_suite(void);
 
 /* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
 const char *unit_tmpdir(void);

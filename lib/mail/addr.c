@@ -1,0 +1,97 @@
+/* addr.c: address splitting and the local-context rewrite. The rules are the reference's, in
+ * its order; each is a parameter (swap_bangpath, allow_percent_hack, append_at_myorigin,
+ * append_dot_mydomain). */
+#include "mail/addr.h"
+
+#include <string.h>
+
+#include "base/strutil.h"
+#include "config/cfparams.h"
+
+const char *pn_addr_at(const char *addr)
+{
+    const char *at = NULL;
+    int quoted = 0;
+    for (const char *cp = addr; *cp; cp++) {
+        if (*cp == '\\' && cp[1]) {
+            cp++;
+            continue;
+        }
+        if (*cp == '"')
+            quoted = !quoted;
+        else if (*cp == '@' && !quoted)
+            at = cp;
+    }
+    return at;
+}
+
+void pn_addr_domain(const char *addr, pn_buf *out)
+{
+    const char *at = pn_addr_at(addr);
+    pn_buf_set(out, at ? at + 1 : "");
+    pn_lowercase(out->data);
+}
+
+void pn_addr_localpart(const char *addr, pn_buf *out)
+{
+    const char *at = pn_addr_at(addr);
+    pn_buf_reset(out);
+    pn_buf_append(out, addr, at ? (size_t)(at - addr) : strlen(addr));
+}
+
+void pn_addr_rewrite_local(const char *addr, pn_buf *out)
+{
+    pn_buf_set(out, addr);
+    if (strcmp(out->data, "@") == 0)
+        pn_buf_reset(out);
+    if (out->len == 0)
+        return;
+    /* @a,@b:user@dom -> user@dom */
+    if (out->data[0] == '@') {
+        char *colon = strchr(out->data, ':');
+        if (colon) {
+            pn_buf rest = PN_BUF_INIT;
+            pn_buf_set(&rest, colon + 1);
+            pn_buf_set(out, rest.data);
+            pn_buf_release(&rest);
+        }
+    }
+    if (pn_addr_at(out->data) == NULL) {
+        char *bang = strchr(out->data, '!');
+        char *percent = strrchr(out->data, '%');
+        if (bang && pn_config_get_bool("swap_bangpath")) {
+            pn_buf swapped = PN_BUF_INIT;
+            pn_buf_printf(&swapped, "%s@%.*s", bang + 1, (int)(bang - out->data), out->data);
+            pn_buf_set(out, swapped.data);
+            pn_buf_release(&swapped);
+        } else if (percent && pn_config_get_bool("allow_percent_hack")) {
+            *percent = '@';
+        } else if (pn_config_get_bool("append_at_myorigin")) {
+            pn_buf_printf(out, "@%s", pn_config_get_hostname("myorigin"));
+        }
+    }
+    const char *at = pn_addr_at(out->data);
+    if (at && pn_config_get_bool("append_dot_mydomain") && at[1] && at[1] != '[' &&
+        strchr(at + 1, '.') == NULL)
+        pn_buf_printf(out, ".%s", pn_config_get("mydomain"));
+    at = pn_addr_at(out->data);
+    if (at && out->len > 2 && out->data[out->len - 1] == '.' && out->data[out->len - 2] != '.' &&
+        out->data[out->len - 2] != '@')
+        pn_buf_truncate(out, out->len - 1);
+}
+
+int pn_addr_strip_extension(const char *addr, const char *delims, pn_buf *out)
+{
+    const char *at = pn_addr_at(addr);
+    size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
+    size_t n = delims && *delims ? strcspn(addr, delims) : local_len;
+    if (n == 0 || n >= local_len) {
+        pn_buf_set(out, addr);
+        return 0;
+    }
+    pn_buf_reset(out);
+    pn_buf_append(out, addr, n);
+    if (at)
+        pn_buf_puts(out, at);
+    return 1;
+}

@@ -1,0 +1,18 @@
+/* addr.h: envelope address handling: splitting into local part and domain (quoted local
+ * parts respected), the extension at recipient_delimiter, and canonicalisation in the local
+ * context (FACTS 5.1: source routes, bang paths, the percent hack, @$myorigin, .$mydomain). */
+#ifndef PN_MAIL_ADDR_H
+#define PN_MAIL_ADDR_H
+#include "base/buf.h"
+
+/* pn_addr_at: the '@' that separates local part and domain, or NULL. */
+const char *pn_addr_at(const char *addr);
+/* pn_addr_domain: the domain (lower-cased) or "" when there is none. */
+void pn_addr_domain(const char *addr, pn_buf *out);
+void pn_addr_localpart(const char *addr, pn_buf *out);
+/* pn_addr_rewrite_local: the address in standard form, as trivial-rewrite's "local" rule. */
+void pn_addr_rewrite_local(const char *addr, pn_buf *out);
+/* pn_addr_strip_extension: "user+ext@dom" -> "user@dom" with delimiters; 1 when stripped. */
+int pn_addr_strip_extension(const char *addr, const char *delims, pn_buf *out);
+
+#endif

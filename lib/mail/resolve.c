@@ -1,0 +1,247 @@
+/* resolve.c: address resolution, a pure function of the configuration and its tables. The
+ * order is the reference's: strip local domains while the local part still routes, pick the
+ * class, take its transport, let transport_maps override (not for virtual aliases), and
+ * report a table failure as "try again" rather than guessing a route. */
+#include "mail/resolve.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "mail/addr.h"
+#include "mail/domlist.h"
+#include "mail/maps.h"
+
+struct pn_resolver {
+    pn_domlist *mydestination;
+    pn_domlist *alias_domains;
+    pn_domlist *mailbox_domains;
+    pn_domlist *relay_domains;
+    pn_maps *transport_maps;
+};
+
+void pn_resolved_init(pn_resolved *r)
+{
+    pn_buf_init(&r->transport);
+    pn_buf_init(&r->nexthop);
+    pn_buf_init(&r->recipient);
+    r->flags = 0;
+}
+
+void pn_resolved_release(pn_resolved *r)
+{
+    pn_buf_release(&r->transport);
+    pn_buf_release(&r->nexthop);
+    pn_buf_release(&r->recipient);
+}
+
+pn_resolver *pn_resolver_open(pn_buf *err)
+{
+    pn_resolver *r = pn_calloc(1, sizeof(*r));
+    if ((r->mydestination = pn_domlist_open("mydestination", pn_config_get("mydestination"),
+                                            err)) == NULL ||
+        (r->alias_domains = pn_domlist_open("virtual_alias_domains",
+                                            pn_config_get("virtual_alias_domains"), err)) ==
+            NULL ||
+        (r->mailbox_domains = pn_domlist_open("virtual_mailbox_domains",
+                                              pn_config_get("virtual_mailbox_domains"), err)) ==
+            NULL ||
+        (r->relay_domains = pn_domlist_open("relay_domains", pn_config_get("relay_domains"),
+                                            err)) == NULL ||
+        (r->transport_maps = pn_maps_open("transport_maps", pn_config_get("transport_maps"),
+                                          PN_DICT_DEFAULT_FLAGS, err)) == NULL) {
+        pn_resolver_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void pn_resolver_free(pn_resolver *r)
+{
+    if (r == NULL)
+        return;
+    pn_domlist_free(r->mydestination);
+    pn_domlist_free(r->alias_domains);
+    pn_domlist_free(r->mailbox_domains);
+    pn_domlist_free(r->relay_domains);
+    pn_maps_free(r->transport_maps);
+    free(r);
+}
+
+static int list_changed(const pn_domlist *l)
+{
+    for (size_t i = 0; l && i < l->count; i++)
+        if (l->tables[i] && pn_maps_changed(l->tables[i]))
+            return 1;
+    return 0;
+}
+
+int pn_resolver_changed(const pn_resolver *r)
+{
+    return list_changed(r->mydestination) || list_changed(r->alias_domains) ||
+           list_changed(r->mailbox_domains) || list_changed(r->relay_domains) ||
+           pn_maps_changed(r->transport_maps);
+}
+
+const char *pn_resolve_class_name(int flags)
+{
+    switch (flags & PN_RESOLVE_CLASS_MASK) {
+    case PN_RESOLVE_CLASS_LOCAL: return "local";
+    case PN_RESOLVE_CLASS_ALIAS: return "alias";
+    case PN_RESOLVE_CLASS_VIRTUAL: return "virtual";
+    case PN_RESOLVE_CLASS_RELAY: return "relay";
+    case PN_RESOLVE_CLASS_DEFAULT: return "default";
+    default: return "none";
+    }
+}
+
+/* set_transport: "transport:nexthop" from a *_transport parameter; without a nexthop part
+ * the class's own next hop stays. */
+static void set_transport(pn_resolved *out, const char *value, const char *dflt_nexthop)
+{
+    const char *colon = strchr(value, ':');
+    pn_buf_reset(&out->transport);
+    pn_buf_append(&out->transport, value, colon ? (size_t)(colon - value) : strlen(value));
+    pn_buf_set(&out->nexthop, colon && colon[1] ? colon + 1 : dflt_nexthop);
+}
+
+static int is_numeric_domain(const char *domain)
+{
+    if (*domain == 0)
+        return 0;
+    for (const char *cp = domain; *cp; cp++)
+        if (!isdigit((unsigned char)*cp) && *cp != '.')
+            return 0;
+    return 1;
+}
+
+/* lookup_transport_maps: the reference's key order; 1 with value, 0, -1 on table error. */
+static int lookup_transport_maps(pn_resolver *r, const char *addr, const char *domain,
+                                 pn_buf *value)
+{
+    if (r->transport_maps->count == 0)
+        return 0;
+    int rc = pn_maps_find(r->transport_maps, addr, value);
+    pn_buf stripped = PN_BUF_INIT;
+    if (rc == 0 && pn_addr_strip_extension(addr, pn_config_get("recipient_delimiter"),
+                                           &stripped))
+        rc = pn_maps_find_fixed(r->transport_maps, stripped.data, value);
+    pn_buf_release(&stripped);
+    if (rc == 0 && *domain)
+        rc = pn_maps_find_fixed(r->transport_maps, domain, value);
+    for (const char *dot = strchr(domain, '.'); rc == 0 && dot; dot = strchr(dot + 1, '.'))
+        rc = pn_maps_find_fixed(r->transport_maps, dot, value);
+    if (rc == 0)
+        rc = pn_maps_find_fixed(r->transport_maps, "*", value);
+    return rc;
+}
+
+static void apply_transport_map(pn_resolved *out, const char *value, const char *domain)
+{
+    const char *colon = strchr(value, ':');
+    size_t tlen = colon ? (size_t)(colon - value) : strlen(value);
+    const char *nexthop = colon ? colon + 1 : "";
+    if (tlen == 0 && *nexthop == 0)
+        return; /* ":" alone: no change */
+    if (tlen > 0) {
+        pn_buf_reset(&out->transport);
+        pn_buf_append(&out->transport, value, tlen);
+        pn_buf_set(&out->nexthop, *nexthop ? nexthop : domain);
+    } else {
+        pn_buf_set(&out->nexthop, nexthop);
+    }
+}
+
+void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
+{
+    pn_buf addr = PN_BUF_INIT, domain = PN_BUF_INIT, local = PN_BUF_INIT, value = PN_BUF_INIT;
+    pn_buf_init(&addr);
+    out->flags = 0;
+    pn_buf_reset(&out->transport);
+    pn_buf_reset(&out->nexthop);
+    const char *myhostname = pn_config_get_hostname("myhostname");
+    if (*addr_in == 0)
+        pn_buf_printf(&addr, "%s@%s", pn_config_get("empty_address_recipient"), myhostname);
+    else
+        pn_buf_set(&addr, addr_in);
+    if (pn_addr_at(addr.data) == NULL)
+        pn_buf_printf(&addr, "@%s", myhostname);
+
+    /* While the domain is local, what is left of the local part may still route. */
+    int is_local = 0;
+    for (int round = 0; round < 10; round++) {
+        pn_addr_domain(addr.data, &domain);
+        int m = pn_domlist_match(r->mydestination, domain.data);
+        if (m < 0)
+            goto fail;
+        is_local = m;
+        if (!is_local)
+            break;
+        pn_addr_localpart(addr.data, &local);
+        char *bang = strchr(local.data, '!');
+        char *percent = strrchr(local.data, '%');
+        if (pn_addr_at(local.data)) {
+            pn_buf_set(&addr, local.data);
+        } else if (percent && pn_config_get_bool("allow_percent_hack")) {
+            *percent = '@';
+            pn_buf_set(&addr, local.data);
+        } else if (bang && pn_config_get_bool("swap_bangpath")) {
+            pn_buf_reset(&addr);
+            pn_buf_printf(&addr, "%s@%.*s", bang + 1, (int)(bang - local.data), local.data);
+        } else {
+            break;
+        }
+        out->flags |= PN_RESOLVE_ROUTED;
+    }
+    pn_buf_set(&out->recipient, addr.data);
+
+    if (is_numeric_domain(domain.data) && !pn_config_get_bool("resolve_numeric_domain")) {
+        out->flags |= PN_RESOLVE_ERROR;
+        pn_buf_set(&out->transport, "error");
+        pn_buf_set(&out->nexthop, "5.1.2 bad address syntax");
+        goto done;
+    }
+    const char *relayhost = pn_config_get("relayhost");
+    const char *remote_hop = *relayhost ? relayhost : domain.data;
+    int m;
+    if (is_local) {
+        out->flags |= PN_RESOLVE_CLASS_LOCAL;
+        set_transport(out, pn_config_get("local_transport"), myhostname);
+    } else if ((m = pn_domlist_match(r->alias_domains, domain.data)) != 0) {
+        if (m < 0)
+            goto fail;
+        out->flags |= PN_RESOLVE_CLASS_ALIAS;
+        pn_buf_set(&out->transport, "error");
+        pn_buf_set(&out->nexthop, "5.1.1 User unknown in virtual alias table");
+        goto done;
+    } else if ((m = pn_domlist_match(r->mailbox_domains, domain.data)) != 0) {
+        if (m < 0)
+            goto fail;
+        out->flags |= PN_RESOLVE_CLASS_VIRTUAL;
+        set_transport(out, pn_config_get("virtual_transport"), domain.data);
+    } else if ((m = pn_domlist_match(r->relay_domains, domain.data)) != 0) {
+        if (m < 0)
+            goto fail;
+        out->flags |= PN_RESOLVE_CLASS_RELAY;
+        set_transport(out, pn_config_get("relay_transport"), remote_hop);
+    } else {
+        out->flags |= PN_RESOLVE_CLASS_DEFAULT;
+        set_transport(out, pn_config_get("default_transport"), remote_hop);
+    }
+    int rc = lookup_transport_maps(r, addr.data, domain.data, &value);
+    if (rc < 0)
+        goto fail;
+    if (rc > 0)
+        apply_transport_map(out, value.data, domain.data);
+    goto done;
+fail:
+    out->flags |= PN_RESOLVE_FAIL;
+done:
+    pn_buf_release(&addr);
+    pn_buf_release(&domain);
+    pn_buf_release(&local);
+    pn_buf_release(&value);
+}
