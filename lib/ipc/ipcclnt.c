@@ -1,0 +1,136 @@
+/* ipcclnt.c: kept connections to internal services. A request is never sent twice after the
+ * server has seen it: the one retry happens only when writing to a kept connection fails or
+ * the connection was found closed before any reply byte arrived. */
+#include "ipc/ipcclnt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/event.h"
+#include "base/mem.h"
+#include "base/sock.h"
+#include "config/cfparams.h"
+
+struct pn_ipc_client {
+    char *path;
+    char *proto;
+    pn_stream *stream;
+    long long opened_ms;
+    long long used_ms;
+    long long generation;
+};
+
+pn_ipc_client *pn_ipc_client_new(const char *path, const char *proto)
+{
+    pn_ipc_client *c = pn_calloc(1, sizeof(*c));
+    c->path = pn_strdup(path);
+    c->proto = pn_strdup(proto);
+    return c;
+}
+
+static void disconnect(pn_ipc_client *c)
+{
+    if (c->stream)
+        pn_stream_close(c->stream);
+    c->stream = NULL;
+}
+
+void pn_ipc_client_free(pn_ipc_client *c)
+{
+    if (c == NULL)
+        return;
+    disconnect(c);
+    free(c->path);
+    free(c->proto);
+    free(c);
+}
+
+long long pn_ipc_generation(const pn_ipc_client *c)
+{
+    return c->generation;
+}
+
+static int connect_service(pn_ipc_client *c, pn_buf *why)
+{
+    int fd = pn_sock_connect_unix(c->path, why);
+    if (fd < 0)
+        return -1;
+    c->stream = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(c->stream, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_buf hello = PN_BUF_INIT;
+    pn_attrs attrs;
+    const char *proto;
+    size_t len;
+    int64_t version = 0, gen = 0;
+    int rc = pn_attr_read_frame(c->stream, &hello);
+    if (rc <= 0 || pn_attr_parse(hello.data, hello.len, &attrs, why) < 0 ||
+        pn_attr_get_str(&attrs, "proto", &proto, &len) != 1 || len != strlen(c->proto) ||
+        memcmp(proto, c->proto, len) != 0 || pn_attr_get_int(&attrs, "ver", &version) != 1 ||
+        version != 1) {
+        if (why->len == 0)
+            pn_buf_printf(why, "%s: bad or missing hello from the %s service", c->path,
+                          c->proto);
+        pn_buf_release(&hello);
+        disconnect(c);
+        return -1;
+    }
+    pn_attr_get_int(&attrs, "gen", &gen);
+    c->generation = gen;
+    pn_buf_release(&hello);
+    c->opened_ms = c->used_ms = pn_event_now_ms();
+    return 0;
+}
+
+int pn_ipc_call(pn_ipc_client *c, pn_attr_out *request, pn_buf *storage, pn_attrs *reply,
+                pn_buf *why)
+{
+    long long now = pn_event_now_ms();
+    if (c->stream && (now - c->used_ms > pn_config_get_time("ipc_idle") * 1000 ||
+                      now - c->opened_ms > pn_config_get_time("ipc_ttl") * 1000))
+        disconnect(c);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int kept = c->stream != NULL;
+        if (!kept && connect_service(c, why) < 0)
+            return -1;
+        if (pn_attr_write_frame(c->stream, request) < 0) {
+            disconnect(c);
+            if (kept)
+                continue;
+            pn_buf_printf(why, "%s: write: %s", c->path, strerror(errno));
+            return -1;
+        }
+        int rc = pn_attr_read_frame(c->stream, storage);
+        if (rc == 0 && kept) {
+            disconnect(c); /* the server retired between requests */
+            continue;
+        }
+        if (rc <= 0) {
+            pn_buf_printf(why, "%s: no reply from the %s service", c->path, c->proto);
+            disconnect(c);
+            return -1;
+        }
+        if (pn_attr_parse(storage->data, storage->len, reply, why) < 0) {
+            disconnect(c);
+            return -1;
+        }
+        c->used_ms = pn_event_now_ms();
+        return 0;
+    }
+    pn_buf_printf(why, "%s: the %s service keeps closing the connection", c->path, c->proto);
+    return -1;
+}
+
+int pn_ipc_send_hello(pn_stream *stream, const char *proto, long long generation)
+{
+    pn_attr_out hello;
+    pn_attr_begin(&hello);
+    pn_attr_put_cstr(&hello, "proto", proto);
+    pn_attr_put_int(&hello, "ver", 1);
+    if (generation)
+        pn_attr_put_int(&hello, "gen", generation);
+    int rc = pn_attr_write_frame(stream, &hello);
+    pn_attr_release(&hello);
+    return rc;
+}

@@ -1,0 +1,132 @@
+/* main.c: trivial-rewrite, the address rewriting and resolving service (private/rewrite).
+ * Many clients per process on kept connections: {req=rewrite, rule, addr} -> {status, addr};
+ * {req=resolve, sender, rcpt:G{addr}...} -> {status, result:G{transport, nexthop, recipient,
+ * flags}...}. Tables are opened before the jail; a changed table retires the process. A
+ * malformed request drops that client and nothing else. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/event.h"
+#include "base/log.h"
+#include "base/stream.h"
+#include "config/cfparams.h"
+#include "ipc/attr.h"
+#include "ipc/ipcclnt.h"
+#include "ipc/server.h"
+#include "mail/addr.h"
+#include "mail/resolve.h"
+
+static pn_resolver *resolver;
+static long long generation;
+
+static void resolve_all(const pn_attrs *req, pn_attr_out *reply)
+{
+    size_t cursor = 0;
+    pn_attrs rcpt;
+    pn_buf addr = PN_BUF_INIT;
+    pn_resolved res;
+    pn_resolved_init(&res);
+    pn_attr_put_int(reply, "status", 0);
+    while (pn_attr_next_group(req, "rcpt", &cursor, &rcpt) > 0) {
+        if (pn_attr_copy_str(&rcpt, "addr", &addr) != 1)
+            pn_buf_reset(&addr);
+        pn_resolve(resolver, pn_buf_str(&addr), &res);
+        pn_attr_group_begin(reply, "result");
+        pn_attr_put_str(reply, "transport", res.transport.data, res.transport.len);
+        pn_attr_put_str(reply, "nexthop", res.nexthop.data, res.nexthop.len);
+        pn_attr_put_str(reply, "recipient", res.recipient.data, res.recipient.len);
+        pn_attr_put_int(reply, "flags", res.flags);
+        pn_attr_group_end(reply);
+    }
+    pn_resolved_release(&res);
+    pn_buf_release(&addr);
+}
+
+/* handle: one request; -1 drops the client. */
+static int handle(const pn_buf *frame, pn_attr_out *reply)
+{
+    pn_attrs req;
+    pn_buf why = PN_BUF_INIT, kind = PN_BUF_INIT, addr = PN_BUF_INIT, out = PN_BUF_INIT;
+    int rc = 0;
+    if (pn_attr_parse(frame->data, frame->len, &req, &why) < 0 ||
+        pn_attr_copy_str(&req, "req", &kind) != 1) {
+        pn_warn("malformed request: %s", why.len ? why.data : "no req attribute");
+        rc = -1;
+    } else if (strcmp(kind.data, "rewrite") == 0 && pn_attr_copy_str(&req, "addr", &addr) == 1) {
+        pn_addr_rewrite_local(addr.data, &out);
+        pn_attr_put_int(reply, "status", 0);
+        pn_attr_put_str(reply, "addr", out.data, out.len);
+    } else if (strcmp(kind.data, "resolve") == 0 || strcmp(kind.data, "verify") == 0) {
+        resolve_all(&req, reply);
+    } else {
+        pn_attr_put_int(reply, "status", -1);
+        pn_attr_put_cstr(reply, "reason", "unknown request");
+    }
+    pn_buf_release(&why);
+    pn_buf_release(&kind);
+    pn_buf_release(&addr);
+    pn_buf_release(&out);
+    return rc;
+}
+
+static void readable(int fd, int events, void *ctx)
+{
+    pn_stream *client = ctx;
+    pn_buf frame = PN_BUF_INIT;
+    (void)events;
+    int alive = 1;
+    do {
+        if (pn_attr_read_frame(client, &frame) <= 0) {
+            alive = 0;
+            break;
+        }
+        pn_attr_out reply;
+        pn_attr_begin(&reply);
+        alive = handle(&frame, &reply) == 0 && pn_attr_write_frame(client, &reply) == 0;
+        pn_attr_release(&reply);
+    } while (alive && pn_stream_buffered(client) > 0);
+    pn_buf_release(&frame);
+    if (!alive) {
+        pn_event_unwatch(fd);
+        pn_stream_close(client);
+        pn_server_disconnect(fd);
+    }
+}
+
+static void serve(int fd, void *ctx)
+{
+    (void)ctx;
+    pn_stream *client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    if (pn_ipc_send_hello(client, "rewrite", generation) < 0) {
+        pn_stream_close(client);
+        pn_server_disconnect(fd);
+        return;
+    }
+    pn_event_watch(fd, PN_EVENT_READ, readable, client);
+}
+
+static void pre_jail(void *ctx)
+{
+    (void)ctx;
+    pn_buf err = PN_BUF_INIT;
+    resolver = pn_resolver_open(&err);
+    if (resolver == NULL)
+        pn_fatal("%s", err.data);
+    struct stat st;
+    if (stat(pn_config_main_path(), &st) == 0)
+        generation = (long long)st.st_mtime;
+}
+
+static int must_retire(void *ctx)
+{
+    (void)ctx;
+    return pn_resolver_changed(resolver);
+}
+
+int main(int argc, char **argv)
+{
+    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .must_retire = must_retire,
+                               .max_use = -1, .max_idle = -1, .process_limit = -1};
+    return pn_multi_server_main(argc, argv, &server);
+}
