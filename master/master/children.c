@@ -23,6 +23,7 @@
 #include "base/strutil.h"
 #include "config/cfparams.h"
 #include "ipc/master_proto.h"
+#include "ipc/trigger.h"
 #include "master.h"
 
 #define STRESS_TIME_MS (1000 * 1000LL)
@@ -416,34 +417,11 @@ static void reap(int signo)
     services_reap_removed();
 }
 
-/* send_wakeup: the "W" trigger to a service's own endpoint, never blocking master. */
-static void send_wakeup(pn_service *svc)
-{
-    int fd = -1;
-    if (strcmp(svc->type, "fifo") == 0) {
-        fd = open(svc->endpoint, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    } else if (strcmp(svc->type, "unix") == 0) {
-        struct sockaddr_un sun;
-        memset(&sun, 0, sizeof(sun));
-        sun.sun_family = AF_UNIX;
-        snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", svc->endpoint);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    if (fd >= 0) {
-        (void)!write(fd, "W", 1);
-        close(fd);
-    }
-}
-
 static void wakeup(void *ctx)
 {
     pn_service *svc = ctx;
     if (!throttled(svc) && !(svc->wakeup_conditional && !svc->used))
-        send_wakeup(svc);
+        pn_trigger_send(svc->endpoint, "W", 1); /* a busy service just misses one */
     pn_event_timer(wakeup, svc, svc->wakeup * 1000L);
 }
 

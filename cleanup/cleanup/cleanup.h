@@ -1,0 +1,50 @@
+/* cleanup.h: one message on its way into the queue, as the parts of cleanup see it. */
+#ifndef PN_CLEANUP_H
+#define PN_CLEANUP_H
+#include <sys/time.h>
+
+#include "base/argv.h"
+#include "base/buf.h"
+#include "mail/maps.h"
+
+/* Status bits of the reply (DESIGN.md section 5.3). */
+#define CLEANUP_STAT_PROTO 0x01
+#define CLEANUP_STAT_WRITE 0x02
+#define CLEANUP_STAT_SIZE 0x04
+#define CLEANUP_STAT_CONTENT 0x08
+#define CLEANUP_STAT_HOPS 0x10
+#define CLEANUP_STAT_RCPT 0x20
+#define CLEANUP_STAT_DEFER 0x40
+
+typedef struct cleanup_rcpt {
+    char *addr;
+    char *orig;
+    char *orcpt;
+    int notify;
+} cleanup_rcpt;
+
+typedef struct cleanup_msg {
+    pn_buf queue_id;
+    struct timeval arrival;
+    int fd;
+    int status;
+    pn_buf reason;
+    pn_argv *attrs;   /* "name=value" */
+    pn_buf sender;
+    cleanup_rcpt *rcpts;
+    size_t rcpt_count;
+    pn_argv *headers; /* header fields as received (folded, without the final LF) */
+    size_t header_bytes;
+    pn_buf body;
+    int in_content;
+} cleanup_msg;
+
+/* envelope.c */
+void envelope_init(void);
+void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, int notify);
+void envelope_finish(cleanup_msg *msg);
+int envelope_tables_changed(void);
+/* headers.c */
+void headers_finish(cleanup_msg *msg);
+
+#endif

@@ -1,0 +1,100 @@
+/* headers.c: header processing: Return-Path removed, hop count checked, header_size_limit
+ * enforced, and Message-ID, Date and From added when missing and the rewrite context allows
+ * it (FACTS 4.1). Logs "ID: message-id=<...>". */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "cleanup.h"
+#include "config/cfparams.h"
+
+static int field_is(const char *field, const char *name)
+{
+    size_t n = strlen(name);
+    return strncasecmp(field, name, n) == 0 && field[n] == ':';
+}
+
+/* field_value: the value of the first header field called name, or NULL. */
+static const char *field_value(const cleanup_msg *msg, const char *name)
+{
+    for (size_t i = 0; i < msg->headers->len; i++) {
+        const char *f = msg->headers->items[i];
+        if (field_is(f, name)) {
+            const char *v = f + strlen(name) + 1;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void add_missing(cleanup_msg *msg)
+{
+    pn_buf field = PN_BUF_INIT;
+    const char *myhostname = pn_config_get_hostname("myhostname");
+    if (field_value(msg, "Message-ID") == NULL) {
+        char stamp[32];
+        struct tm tm;
+        gmtime_r(&msg->arrival.tv_sec, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+        pn_buf_printf(&field, "Message-Id: <%s.%s@%s>", stamp, msg->queue_id.data, myhostname);
+        pn_argv_add(msg->headers, field.data);
+    }
+    if (field_value(msg, "Date") == NULL) {
+        char date[64];
+        struct tm tm;
+        localtime_r(&msg->arrival.tv_sec, &tm);
+        strftime(date, sizeof(date), "%a, %e %b %Y %H:%M:%S %z (%Z)", &tm);
+        pn_buf_reset(&field);
+        pn_buf_printf(&field, "Date: %s", date);
+        pn_argv_add(msg->headers, field.data);
+    }
+    if (field_value(msg, "From") == NULL) {
+        pn_buf_reset(&field);
+        pn_buf_printf(&field, "From: %s", msg->sender.len ? msg->sender.data : "MAILER-DAEMON");
+        pn_argv_add(msg->headers, field.data);
+    }
+    pn_buf_release(&field);
+}
+
+void headers_finish(cleanup_msg *msg)
+{
+    pn_argv *kept = pn_argv_new();
+    long hops = 0, limit = pn_config_get_int("header_size_limit");
+    size_t bytes = 0;
+    for (size_t i = 0; i < msg->headers->len; i++) {
+        const char *f = msg->headers->items[i];
+        if (field_is(f, "Return-Path"))
+            continue;
+        if (field_is(f, "Received") || field_is(f, "Delivered-To"))
+            hops++;
+        bytes += strlen(f) + 1;
+        if ((long)bytes > limit)
+            break; /* the rest of the header is dropped, as the reference does */
+        pn_argv_add(kept, f);
+    }
+    pn_argv_free(msg->headers);
+    msg->headers = kept;
+    if (hops >= pn_config_get_int("hopcount_limit")) {
+        msg->status |= CLEANUP_STAT_HOPS;
+        pn_buf_set(&msg->reason, "too many hops");
+    }
+    const char *context = NULL;
+    for (size_t i = 0; i < msg->attrs->len; i++)
+        if (strncmp(msg->attrs->items[i], "rewrite_context=", 16) == 0)
+            context = msg->attrs->items[i] + 16;
+    if ((context && strcmp(context, "local") == 0) ||
+        *pn_config_get("remote_header_rewrite_domain") ||
+        pn_config_get_bool("always_add_missing_headers"))
+        add_missing(msg);
+    const char *id = field_value(msg, "Message-ID");
+    if (id)
+        pn_info("%s: message-id=%s", msg->queue_id.data, id);
+    else
+        pn_info("%s: message-id=<>", msg->queue_id.data);
+}

@@ -1,0 +1,310 @@
+/* main.c: cleanup, the only way into incoming/. A client (smtpd, pickup, bounce) opens a
+ * message, streams its records, and gets a reply only after the queue file is complete and
+ * fsynced (DESIGN.md sections 5.2 and 6.3). A partial file never survives an error, an abort,
+ * a lost client or SIGTERM. Untrusted input costs at most a protocol-error reply. */
+#include <errno.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/codec.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/stream.h"
+#include "cleanup.h"
+#include "config/cfparams.h"
+#include "ipc/attr.h"
+#include "ipc/ipcclnt.h"
+#include "ipc/server.h"
+#include "ipc/trigger.h"
+#include "mail/qfile.h"
+#include "mail/qpath.h"
+
+static char current_path[256]; /* the file being written, for removal on SIGTERM */
+
+static void on_term(int signo)
+{
+    (void)signo;
+    if (current_path[0])
+        unlink(current_path);
+    _exit(0);
+}
+
+static const char *const trusted_attrs[] = {
+    "rewrite_context", "client_name", "client_addr", "client_port", "client_helo",
+    "client_proto", "sasl_method", "sasl_username", "sasl_sender", "log_ident", "encoding",
+    "envid", "ret", "smtputf8", NULL,
+};
+
+static void msg_init(cleanup_msg *msg)
+{
+    memset(msg, 0, sizeof(*msg));
+    pn_buf_init(&msg->queue_id);
+    pn_buf_init(&msg->reason);
+    pn_buf_init(&msg->sender);
+    pn_buf_init(&msg->body);
+    msg->attrs = pn_argv_new();
+    msg->headers = pn_argv_new();
+    msg->fd = -1;
+}
+
+static void msg_release(cleanup_msg *msg)
+{
+    for (size_t i = 0; i < msg->rcpt_count; i++) {
+        free(msg->rcpts[i].addr);
+        free(msg->rcpts[i].orig);
+        free(msg->rcpts[i].orcpt);
+    }
+    free(msg->rcpts);
+    pn_argv_free(msg->attrs);
+    pn_argv_free(msg->headers);
+    pn_buf_release(&msg->queue_id);
+    pn_buf_release(&msg->reason);
+    pn_buf_release(&msg->sender);
+    pn_buf_release(&msg->body);
+    if (msg->fd >= 0)
+        close(msg->fd);
+}
+
+static void discard_file(void)
+{
+    if (current_path[0])
+        unlink(current_path);
+    current_path[0] = 0;
+}
+
+static void replace_stray_cr(char *data, size_t len)
+{
+    if (!pn_config_get_bool("cleanup_replace_stray_cr_lf"))
+        return;
+    for (char *cp = memchr(data, '\r', len); cp; cp = memchr(cp, '\r', len - (size_t)(cp - data)))
+        *cp = ' ';
+}
+
+/* take_record: one record of the submission stream; 1 more, 0 end ('.'), -1 lost client. */
+static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
+{
+    unsigned char head[5];
+    size_t got = 0;
+    while (got < 5) {
+        ssize_t n = pn_stream_read(client, head + got, 5 - got);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    uint32_t len = pn_get_be32(head + 1);
+    if (len > PN_QF_MAX_RECORD)
+        return -1;
+    char *payload = pn_malloc(len + 1);
+    got = 0;
+    while (got < len) {
+        ssize_t n = pn_stream_read(client, payload + got, len - got);
+        if (n <= 0) {
+            free(payload);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    payload[len] = 0;
+    int more = 1;
+    long size_limit = pn_config_get_int("message_size_limit");
+    switch (head[0]) {
+    case 'A': {
+        for (int i = 0; trusted_attrs[i]; i++) {
+            size_t n = strlen(trusted_attrs[i]);
+            if (strncmp(payload, trusted_attrs[i], n) == 0 && payload[n] == '=')
+                pn_argv_add(msg->attrs, payload);
+        }
+        break;
+    }
+    case 'S':
+        pn_buf_set(&msg->sender, payload);
+        break;
+    case 'R': {
+        pn_qrcpt r;
+        pn_qrcpt_init(&r);
+        if (pn_qfile_rcpt_parse(payload, len, 0, &r) < 0 || r.status != PN_RCPT_TODO)
+            msg->status |= CLEANUP_STAT_PROTO;
+        else
+            envelope_add_rcpt(msg, r.addr.data, r.orcpt.data, r.notify);
+        pn_qrcpt_release(&r);
+        break;
+    }
+    case 'M':
+        msg->in_content = 1;
+        break;
+    case 'H':
+        replace_stray_cr(payload, len);
+        msg->header_bytes += len + 1;
+        if (msg->in_content && memchr(payload, 0, len) == NULL)
+            pn_argv_add(msg->headers, payload);
+        else
+            msg->status |= CLEANUP_STAT_PROTO;
+        break;
+    case 'B':
+        if (size_limit > 0 && msg->body.len + msg->header_bytes + len > (size_t)size_limit) {
+            msg->status |= CLEANUP_STAT_SIZE;
+            break;
+        }
+        replace_stray_cr(payload, len);
+        pn_buf_append(&msg->body, payload, len);
+        break;
+    case 'X':
+        break;
+    case '.':
+        more = 0;
+        break;
+    case '!':
+        *aborted = 1;
+        more = 0;
+        break;
+    default:
+        msg->status |= CLEANUP_STAT_PROTO;
+    }
+    free(payload);
+    return more;
+}
+
+static void write_file(cleanup_msg *msg)
+{
+    pn_qwriter w;
+    pn_qw_init(&w, &msg->arrival);
+    for (size_t i = 0; i < msg->attrs->len; i++) {
+        char *copy = pn_strdup(msg->attrs->items[i]);
+        char *eq = strchr(copy, '=');
+        *eq = 0;
+        pn_qw_attr(&w, copy, eq + 1);
+        free(copy);
+    }
+    pn_qw_sender(&w, msg->sender.data);
+    for (size_t i = 0; i < msg->rcpt_count; i++)
+        pn_qw_rcpt(&w, msg->rcpts[i].addr, msg->rcpts[i].orig, msg->rcpts[i].orcpt,
+                   msg->rcpts[i].notify);
+    pn_qw_content(&w);
+    for (size_t i = 0; i < msg->headers->len; i++)
+        pn_qw_header(&w, msg->headers->items[i], strlen(msg->headers->items[i]));
+    pn_qw_body(&w, msg->body.data, msg->body.len);
+    pn_qw_finish(&w);
+    pn_buf why = PN_BUF_INIT;
+    if (pn_qw_install(&w, msg->fd, &why) < 0) {
+        pn_warn("%s: %s", msg->queue_id.data, why.data);
+        msg->status |= CLEANUP_STAT_WRITE;
+    }
+    pn_buf_release(&why);
+    pn_qw_release(&w);
+}
+
+static void reply(pn_stream *client, int status, const char *reason, const char *queue_id)
+{
+    pn_attr_out out;
+    pn_attr_begin(&out);
+    pn_attr_put_int(&out, "status", status);
+    if (reason && *reason)
+        pn_attr_put_cstr(&out, "reason", reason);
+    if (queue_id)
+        pn_attr_put_cstr(&out, "queue_id", queue_id);
+    pn_attr_write_frame(client, &out);
+    pn_attr_release(&out);
+}
+
+/* one_message: after {req=open}; 0 to go on with the next message, -1 to drop the client. */
+static int one_message(pn_stream *client)
+{
+    cleanup_msg msg;
+    msg_init(&msg);
+    pn_buf why = PN_BUF_INIT, path = PN_BUF_INIT;
+    msg.fd = pn_queue_create("incoming", pn_config_get_bool("enable_long_queue_ids"),
+                             &msg.queue_id, &msg.arrival, &why);
+    if (msg.fd < 0) {
+        pn_warn("%s", why.data);
+        reply(client, CLEANUP_STAT_WRITE, "4.3.0 queue file write error", NULL);
+        pn_buf_release(&why);
+        msg_release(&msg);
+        return -1;
+    }
+    pn_queue_path("incoming", msg.queue_id.data, &path);
+    snprintf(current_path, sizeof(current_path), "%s", path.data);
+    reply(client, 0, NULL, msg.queue_id.data);
+    int aborted = 0, rc;
+    while ((rc = take_record(client, &msg, &aborted)) > 0)
+        ;
+    int result = 0;
+    if (rc < 0) {
+        discard_file(); /* lost client: no reply */
+        result = -1;
+    } else if (aborted) {
+        discard_file();
+        reply(client, 0, NULL, NULL);
+    } else {
+        if (msg.status == 0)
+            envelope_finish(&msg);
+        if (msg.status == 0)
+            headers_finish(&msg);
+        if (msg.status == 0)
+            write_file(&msg);
+        if (msg.status != 0) {
+            discard_file();
+        } else {
+            current_path[0] = 0;
+            pn_trigger_send("public/qmgr", "I", 1);
+        }
+        reply(client, msg.status, msg.reason.data, NULL);
+    }
+    pn_buf_release(&why);
+    pn_buf_release(&path);
+    msg_release(&msg);
+    return result;
+}
+
+static void serve(int fd, void *ctx)
+{
+    (void)ctx;
+    pn_stream *client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT, kind = PN_BUF_INIT;
+    if (pn_ipc_send_hello(client, "cleanup", 0) == 0) {
+        while (pn_attr_read_frame(client, &frame) > 0) {
+            pn_attrs req;
+            pn_buf_reset(&why);
+            if (pn_attr_parse(frame.data, frame.len, &req, &why) < 0 ||
+                pn_attr_copy_str(&req, "req", &kind) != 1 || strcmp(kind.data, "open") != 0) {
+                pn_warn("protocol error from client: %s", why.len ? why.data : "expected open");
+                break;
+            }
+            if (one_message(client) < 0)
+                break;
+        }
+    }
+    pn_buf_release(&frame);
+    pn_buf_release(&why);
+    pn_buf_release(&kind);
+    pn_stream_release(client);
+}
+
+static void pre_jail(void *ctx)
+{
+    (void)ctx;
+    envelope_init();
+}
+
+static void post_jail(void *ctx)
+{
+    (void)ctx;
+    signal(SIGTERM, on_term);
+}
+
+static int must_retire(void *ctx)
+{
+    (void)ctx;
+    return envelope_tables_changed();
+}
+
+int main(int argc, char **argv)
+{
+    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .post_jail = post_jail,
+                               .must_retire = must_retire, .max_use = -1, .max_idle = -1,
+                               .process_limit = 0};
+    return pn_single_server_main(argc, argv, &server);
+}

@@ -1,0 +1,129 @@
+"""cleanup as a running service: a message submitted on its socket becomes a complete MQ1
+file in incoming/ (mode 0700) with rewritten and alias-expanded recipients and the missing
+headers added; every failure removes the partial file and answers with the right status."""
+import os
+import socket
+import struct
+import unittest
+
+import mq1
+from attr import frame, get, read_frame
+from instance import Instance, poll
+
+
+def record(kind, payload=b""):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return kind.encode() + struct.pack(">I", len(payload)) + payload
+
+
+def rcpt(addr, orcpt="", notify=0):
+    def s16(text):
+        return struct.pack(">H", len(text.encode())) + text.encode()
+    return record("R", b"T" + bytes([notify]) + s16(addr) + s16(addr) + s16(orcpt))
+
+
+class Cleanup(unittest.TestCase):
+    def setUp(self):
+        self.inst = Instance(
+            "cleanup unix n - n - 0 cleanup\n",
+            "myhostname = mail.example.org\nmyorigin = example.org\n"
+            "mydestination = localhost, $myhostname\n"
+            "message_size_limit = 20000\n"
+            "virtual_alias_maps = inline:{ alias@example.org=real@example.org, "
+            "{ list@example.org = a@example.org, b@example.org, a@example.org }, "
+            "self@example.org=self@example.org, @catch.example=all@example.org }\n")
+        self.addCleanup(self.inst.cleanup)
+        self.inst.start()
+
+    def session(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.inst.unix_path("cleanup", private=False))
+        self.assertEqual(get(read_frame(s), "proto"), "cleanup")
+        return s
+
+    def open_message(self, s):
+        s.sendall(frame([("req", "open"), ("flags", 0)]))
+        reply = read_frame(s)
+        self.assertEqual(get(reply, "status"), 0)
+        qid = get(reply, "queue_id")
+        self.assertRegex(qid, r"^[0-9A-F]{6,}$")
+        return qid
+
+    def incoming(self):
+        return os.listdir(os.path.join(self.inst.queue, "incoming"))
+
+    def test_message_is_queued(self):
+        s = self.session()
+        qid = self.open_message(s)
+        self.assertEqual(self.incoming(), [qid])  # the file exists from "open" on
+        self.assertEqual(os.stat(os.path.join(self.inst.queue, "incoming", qid)).st_mode
+                         & 0o777, 0o600)
+        s.sendall(record("A", "rewrite_context=local") + record("A", "client_addr=127.0.0.1") +
+                  record("A", "evil_attr=1") + record("S", "sender") +
+                  rcpt("alias@example.org", "rfc822;alias@example.org", 4) +
+                  rcpt("list@example.org") + rcpt("self@example.org") +
+                  rcpt("x@catch.example") + rcpt("bob") +
+                  record("M") + record("H", "Received: from x by y") +
+                  record("H", "Return-Path: <forged@example>") + record("H", "Subject: hi") +
+                  record("B", "line one\nline\rtwo\n") + record("."))
+        reply = read_frame(s)
+        self.assertEqual(get(reply, "status"), 0, reply)
+        path = os.path.join(self.inst.queue, "incoming", qid)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o700)
+        q = mq1.read(path)
+        self.assertEqual(q["sender"], "sender@example.org")
+        self.assertEqual([r["addr"] for r in q["rcpts"]],
+                         ["real@example.org", "a@example.org", "b@example.org",
+                          "self@example.org", "all@example.org", "bob@example.org"])
+        self.assertEqual(q["rcpts"][0]["orig"], "alias@example.org")
+        self.assertEqual(q["rcpts"][0]["orcpt"], "rfc822;alias@example.org")
+        self.assertEqual(q["rcpts"][0]["notify"], 4)
+        self.assertEqual(q["rcpt_total"], 6)
+        self.assertEqual(q["attrs"], {"rewrite_context": "local", "client_addr": "127.0.0.1"})
+        names = [h.split(":")[0] for h in q["headers"]]
+        self.assertEqual(names, ["Received", "Subject", "Message-Id", "Date", "From"])
+        self.assertRegex(q["headers"][2], r"^Message-Id: <\d{14}\." + qid +
+                         r"@mail\.example\.org>$")
+        self.assertEqual(q["headers"][4], "From: sender@example.org")
+        self.assertEqual(q["body"], b"line one\nline two\n")
+        self.assertEqual(q["content_len"], sum(len(h) + 1 for h in q["headers"]) + 1 +
+                         len(q["body"]))
+        self.assertIn(f"{qid}: message-id=<", self.inst.log())
+        # the same connection serves the next message
+        qid2 = self.open_message(s)
+        s.sendall(record("S", "") + rcpt("someone@example.net") + record("M") +
+                  record("B", "x\n") + record("."))
+        self.assertEqual(get(read_frame(s), "status"), 0)
+        q2 = mq1.read(os.path.join(self.inst.queue, "incoming", qid2))
+        self.assertEqual(q2["sender"], "")
+        self.assertEqual([h.split(":")[0] for h in q2["headers"]], [])  # remote context
+        s.close()
+
+    def test_failures_leave_no_file(self):
+        s = self.session()
+        self.open_message(s)
+        s.sendall(record("S", "a@b.example") + record("M") + record("B", "x\n") + record("."))
+        reply = read_frame(s)
+        self.assertEqual((get(reply, "status"), get(reply, "reason")),
+                         (0x20, "No recipients specified"))
+        self.open_message(s)
+        s.sendall(record("S", "a@b.example") + rcpt("c@d.example") + record("M") +
+                  record("B", "y" * 30000) + record("."))
+        self.assertEqual(get(read_frame(s), "status"), 0x04)
+        self.open_message(s)
+        s.sendall(record("S", "a@b.example") + rcpt("c@d.example") + record("!"))
+        self.assertEqual(get(read_frame(s), "status"), 0)
+        self.open_message(s)
+        s.sendall(record("Q", "bogus") + record("."))
+        self.assertEqual(get(read_frame(s), "status") & 0x01, 0x01)
+        self.open_message(s)
+        s.sendall(record("S", "a@b.example"))
+        s.close()  # lost client mid-stream
+        s = self.session()  # a new client is served; the partial files are gone
+        self.open_message(s)
+        s.sendall(record("!"))
+        read_frame(s)
+        s.close()
+        self.assertTrue(poll(lambda: self.incoming() == []), self.incoming())
