@@ -1,0 +1,224 @@
+/* mailbox.c: writing one message into a Maildir or an mbox file, in a child process that has
+ * already become the mailbox owner, so that nothing runs as root while message bytes are
+ * handled. Maildir: tmp/ then link into new/ after fsync. mbox: exclusive lock, append with
+ * "From " quoting, truncated back on any error. The content checksum is verified before the
+ * message becomes visible. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/lock.h"
+#include "base/privs.h"
+#include "config/cfparams.h"
+#include "virtual.h"
+
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int make_dirs(const char *path)
+{
+    char *copy = strdup(path);
+    for (char *cp = copy + 1; *cp; cp++) {
+        if (*cp != '/')
+            continue;
+        *cp = 0;
+        if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+            free(copy);
+            return -1;
+        }
+        *cp = '/';
+    }
+    int rc = mkdir(copy, 0700) < 0 && errno != EEXIST ? -1 : 0;
+    free(copy);
+    return rc;
+}
+
+/* has_loop: a Delivered-To header with this recipient already in the message. */
+static int has_loop(const char *content, const char *recipient)
+{
+    size_t rlen = strlen(recipient);
+    for (const char *line = content; *line && *line != '\n';) {
+        if (strncasecmp(line, "Delivered-To:", 13) == 0) {
+            const char *v = line + 13;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            if (strncasecmp(v, recipient, rlen) == 0 && (v[rlen] == '\n' || v[rlen] == 0))
+                return 1;
+        }
+        const char *nl = strchr(line, '\n');
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    return 0;
+}
+
+static int maildir(const char *dir, const pn_buf *msg, pn_buf *text)
+{
+    static unsigned long count;
+    pn_buf sub = PN_BUF_INIT, tmp = PN_BUF_INIT, fresh = PN_BUF_INIT;
+    int rc = MAILBOX_DEFER;
+    const char *parts[] = {"tmp", "new", "cur"};
+    for (int i = 0; i < 3; i++) {
+        pn_buf_reset(&sub);
+        pn_buf_printf(&sub, "%s%s", dir, parts[i]);
+        if (make_dirs(sub.data) < 0) {
+            pn_buf_printf(text, "create maildir file %s: %s", sub.data, strerror(errno));
+            goto out;
+        }
+    }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    pn_buf name = PN_BUF_INIT;
+    pn_buf_printf(&name, "%ld.P%dQ%luM%ld.%s", (long)tv.tv_sec, (int)getpid(), ++count,
+                  (long)tv.tv_usec, pn_config_get_hostname("myhostname"));
+    pn_buf_printf(&tmp, "%stmp/%s", dir, name.data);
+    pn_buf_printf(&fresh, "%snew/%s", dir, name.data);
+    pn_buf_release(&name);
+    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        pn_buf_printf(text, "create maildir file %s: %s", tmp.data, strerror(errno));
+        goto out;
+    }
+    if (write_all(fd, msg->data, msg->len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+        pn_buf_printf(text, "write maildir file %s: %s", tmp.data, strerror(errno));
+        unlink(tmp.data);
+        goto out;
+    }
+    if (link(tmp.data, fresh.data) < 0) {
+        pn_buf_printf(text, "link maildir file %s: %s", fresh.data, strerror(errno));
+        unlink(tmp.data);
+        goto out;
+    }
+    unlink(tmp.data);
+    pn_buf_puts(text, "delivered to maildir");
+    rc = MAILBOX_SENT;
+out:
+    pn_buf_release(&sub);
+    pn_buf_release(&tmp);
+    pn_buf_release(&fresh);
+    return rc;
+}
+
+static int mbox(const char *path, const char *sender, const pn_buf *msg, pn_buf *text)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        pn_buf_printf(text, "cannot open mailbox %s: %s", path, strerror(errno));
+        return MAILBOX_DEFER;
+    }
+    if (pn_lock_fd(fd, PN_LOCK_EXCLUSIVE) < 0) {
+        pn_buf_printf(text, "cannot lock mailbox %s: %s", path, strerror(errno));
+        close(fd);
+        return MAILBOX_DEFER;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    pn_buf out = PN_BUF_INIT;
+    time_t now = time(NULL);
+    char date[32];
+    ctime_r(&now, date);
+    pn_buf_printf(&out, "From %s  %s", *sender ? sender : "MAILER-DAEMON", date);
+    for (const char *line = msg->data; line < msg->data + msg->len;) {
+        const char *nl = memchr(line, '\n', (size_t)(msg->data + msg->len - line));
+        size_t n = nl ? (size_t)(nl - line) + 1 : (size_t)(msg->data + msg->len - line);
+        if (strncmp(line, "From ", 5) == 0)
+            pn_buf_putc(&out, '>');
+        pn_buf_append(&out, line, n);
+        line += n;
+    }
+    pn_buf_putc(&out, '\n');
+    int rc = MAILBOX_SENT;
+    if (write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
+        pn_buf_printf(text, "write mailbox %s: %s", path, strerror(errno));
+        if (ftruncate(fd, st.st_size) < 0)
+            pn_buf_puts(text, " (and it could not be truncated back)");
+        rc = MAILBOX_DEFER;
+    } else {
+        pn_buf_puts(text, "delivered to mailbox");
+    }
+    close(fd);
+    pn_buf_release(&out);
+    return rc;
+}
+
+/* in_child: what the child does as the mailbox owner; the exit code is the outcome. */
+static int in_child(const pn_qfile *q, const char *path, const char *sender,
+                    const char *recipient, pn_buf *text)
+{
+    pn_buf content = PN_BUF_INIT, msg = PN_BUF_INIT, why = PN_BUF_INIT;
+    if (pn_qfile_read_content(q, &content, &why) < 0) {
+        pn_buf_set(text, why.data);
+        return MAILBOX_DEFER;
+    }
+    if (has_loop(content.data, recipient)) {
+        pn_buf_printf(text, "mail forwarding loop for %s", recipient);
+        return MAILBOX_BOUNCE;
+    }
+    pn_buf_printf(&msg, "Return-Path: <%s>\nDelivered-To: %s\n", sender, recipient);
+    pn_buf_append(&msg, content.data, content.len);
+    size_t len = strlen(path);
+    return len && path[len - 1] == '/' ? maildir(path, &msg, text) : mbox(path, sender, &msg, text);
+}
+
+int mailbox_deliver(const pn_qfile *q, const char *path, uid_t uid, gid_t gid,
+                    const char *sender, const char *recipient, pn_buf *text)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        pn_buf_printf(text, "pipe: %s", strerror(errno));
+        return MAILBOX_DEFER;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        pn_buf_printf(text, "fork: %s", strerror(errno));
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return MAILBOX_DEFER;
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        if (geteuid() == 0)
+            pn_privs_drop(uid, gid);
+        pn_buf out = PN_BUF_INIT;
+        int rc = in_child(q, path, sender, recipient, &out);
+        (void)!write(pipefd[1], pn_buf_str(&out), out.len);
+        _exit(rc);
+    }
+    close(pipefd[1]);
+    char reply[1024];
+    ssize_t n, total = 0;
+    while (total < (ssize_t)sizeof(reply) - 1 &&
+           (n = read(pipefd[0], reply + total, sizeof(reply) - 1 - (size_t)total)) > 0)
+        total += n;
+    reply[total] = 0;
+    close(pipefd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    pn_buf_set(text, reply);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) > MAILBOX_DEFER) {
+        pn_buf_set(text, "mailbox writer died unexpectedly");
+        return MAILBOX_DEFER;
+    }
+    return WEXITSTATUS(status);
+}
