@@ -427,8 +427,9 @@ static void wakeup(void *ctx)
 
 void children_arm_timers(pn_service *svc)
 {
+    /* The first wakeup goes out at once, so that qmgr and pickup run from the start. */
     if (svc->wakeup > 0 && !(svc->wakeup_conditional && !svc->used))
-        pn_event_timer(wakeup, svc, svc->wakeup * 1000L);
+        pn_event_timer(wakeup, svc, 0);
     if (throttled(svc))
         pn_event_timer(unthrottle, svc, (long)(svc->throttle_until - pn_event_now_ms()));
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/event.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sock.h"
@@ -163,12 +164,15 @@ static void adopt(pn_service *fresh, pn_service *old)
     fresh->listen_fds = old->listen_fds;
     old->listen_fds = NULL;
     fresh->listen_count = old->listen_count;
+    /* The event loop must not keep pointing at the old entry. */
+    for (int i = 0; old->listening && i < fresh->listen_count; i++)
+        pn_event_unwatch(fresh->listen_fds[i]);
     fresh->status_fd[0] = old->status_fd[0];
     fresh->status_fd[1] = old->status_fd[1];
     fresh->generation = old->generation;
     fresh->total = old->total;
     fresh->available = old->available;
-    fresh->listening = old->listening;
+    fresh->listening = 0; /* children_update_listening() watches again, for fresh */
     fresh->used = old->used;
     fresh->throttle_until = old->throttle_until;
     fresh->stress_until = old->stress_until;

@@ -1,0 +1,127 @@
+"""The pipeline after smtpd: a message handed to cleanup is picked up by qmgr, resolved by
+trivial-rewrite and written by virtual into a Maildir or mbox owned by the mailbox's uid;
+unknown mailboxes bounce, unreachable transports defer, and the queue is left clean."""
+import os
+import pwd
+import socket
+import unittest
+
+from attr import frame, get, read_frame
+from instance import Instance, poll
+from test_cleanup import rcpt, record
+
+SERVICES = ("cleanup unix n - n - 0 cleanup\n"
+            "qmgr unix n - n 300 1 qmgr\n"
+            "rewrite unix - - n - - trivial-rewrite\n"
+            "virtual unix - n n - - virtual\n")
+
+
+@unittest.skipUnless(os.getuid() == 0, "the virtual agent needs root")
+class Delivery(unittest.TestCase):
+    def setUp(self):
+        self.owner = pwd.getpwnam("nobody")
+        self.inst = Instance(SERVICES, "")
+        self.addCleanup(self.inst.cleanup)
+        self.vmail = os.path.join(self.inst.dir, "vmail")
+        os.mkdir(self.vmail)
+        os.chown(self.vmail, self.owner.pw_uid, self.owner.pw_gid)
+        self.inst.write_main(
+            "myhostname = mail.example.org\nmyorigin = example.org\n"
+            "mydestination = localhost\n"
+            "virtual_mailbox_domains = example.org\n"
+            f"virtual_mailbox_base = {self.vmail}\n"
+            "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/, "
+            "box@example.org=example.org/box, @example.net=example.net/catchall/ }\n"
+            "virtual_mailbox_domains = example.org, example.net\n"
+            f"virtual_uid_maps = static:{self.owner.pw_uid}\n"
+            f"virtual_gid_maps = static:{self.owner.pw_gid}\n"
+            "virtual_alias_maps = inline:{ alias@example.org=info@example.org }\n")
+        self.inst.start()
+
+    def submit(self, sender, recipients, body="Hello.\n", headers=("Subject: test",)):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.inst.unix_path("cleanup", private=False))
+        read_frame(s)
+        s.sendall(frame([("req", "open"), ("flags", 0)]))
+        qid = get(read_frame(s), "queue_id")
+        data = record("A", "rewrite_context=local") + record("S", sender)
+        for r in recipients:
+            data += rcpt(r)
+        data += record("M")
+        for h in headers:
+            data += record("H", h)
+        data += record("B", body) + record(".")
+        s.sendall(data)
+        self.assertEqual(get(read_frame(s), "status"), 0)
+        s.close()
+        return qid
+
+    def maildir_files(self, *parts):
+        new = os.path.join(self.vmail, *parts, "new")
+        return [os.path.join(new, f) for f in os.listdir(new)] if os.path.isdir(new) else []
+
+    def queue_empty(self):
+        for sub in ("incoming", "active", "deferred"):
+            for _, _, files in os.walk(os.path.join(self.inst.queue, sub)):
+                if files:
+                    return False
+        return True
+
+    def test_maildir_and_mbox_delivery(self):
+        qid = self.submit("sender@example.com", ["info@example.org", "alias@example.org",
+                                                 "box@example.org", "who@example.net"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        files = self.maildir_files("example.org", "info")
+        self.assertEqual(len(files), 1)  # alias@ expanded to info@: duplicates removed
+        st = os.stat(files[0])
+        self.assertEqual((st.st_uid, st.st_gid), (self.owner.pw_uid, self.owner.pw_gid))
+        text = open(files[0]).read()
+        self.assertTrue(text.startswith("Return-Path: <sender@example.com>\n"
+                                        "Delivered-To: info@example.org\n"), text)
+        self.assertIn("\nSubject: test\n", text)
+        self.assertIn(f"Message-Id: <", text)
+        self.assertTrue(text.endswith("\n\nHello.\n"))
+        self.assertEqual(os.listdir(os.path.join(self.vmail, "example.org", "info", "tmp")), [])
+        mbox = open(os.path.join(self.vmail, "example.org", "box")).read()
+        self.assertTrue(mbox.startswith("From sender@example.com "), mbox)
+        self.assertEqual(len(self.maildir_files("example.net", "catchall")), 1)
+        log = self.inst.log()
+        self.assertIn(f"{qid}: from=<sender@example.com>, size=", log)
+        self.assertIn("nrcpt=3 (queue active)", log)
+        self.assertRegex(log, qid + r": to=<info@example\.org>, relay=virtual, delay=[0-9.]+, "
+                         r"delays=[0-9.]+/0/0/[0-9.]+, dsn=2\.0\.0, status=sent "
+                         r"\(delivered to maildir\)")
+        self.assertIn("to=<box@example.org>, relay=virtual", log)
+        self.assertIn("status=sent (delivered to mailbox)", log)
+        self.assertTrue(self.queue_empty())
+
+    def test_unknown_user_bounces_and_unreachable_transport_defers(self):
+        qid = self.submit("s@example.com", ["nobody-here@example.org"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15))
+        self.assertIn(f"{qid}: to=<nobody-here@example.org>, relay=virtual", self.inst.log())
+        self.assertIn('dsn=5.1.1, status=bounced (unknown user: "nobody-here@example.org")',
+                      self.inst.log())
+        qid = self.submit("s@example.com", ["far@remote.example"])
+        deferred = os.path.join(self.inst.queue, "deferred", qid[0], qid)
+        self.assertTrue(poll(lambda: os.path.exists(deferred), timeout=15), self.inst.log())
+        self.assertIn(f"{qid}: to=<far@remote.example>, relay=none", self.inst.log())
+        self.assertIn("status=deferred (delivery temporarily suspended: connect to "
+                      "private/smtp", self.inst.log())
+        self.assertGreater(os.stat(deferred).st_mtime, os.stat(self.inst.log_path).st_mtime + 200)
+
+    def test_crash_left_in_active_is_delivered_after_restart(self):
+        self.inst.write_master(SERVICES.replace("qmgr unix", "#qmgr unix"))
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        self.assertTrue(poll(lambda: "reload -- version" in self.inst.log()))
+        qid = self.submit("s@example.com", ["info@example.org"])
+        incoming = os.path.join(self.inst.queue, "incoming", qid)
+        self.assertTrue(os.path.exists(incoming))  # no qmgr: it waits in incoming/
+        os.rename(incoming, os.path.join(self.inst.queue, "active", qid))  # as if mid-delivery
+        self.inst.write_master(SERVICES)
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        self.assertEqual(len(self.maildir_files("example.org", "info")), 1)
+        self.assertTrue(self.queue_empty())
