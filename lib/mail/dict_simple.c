@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/htable.h"
 #include "base/mem.h"
 #include "mail/dict.h"
 
@@ -64,43 +65,75 @@ pn_dict *pn_dict_fail_open(const char *type, const char *name, int flags, pn_buf
     return dict;
 }
 
-static int passwd_lookup(pn_dict *dict, const char *key, pn_buf *value)
+/* The unix: tables are read whole at open, so that a daemon that opens them before its
+ * chroot can still answer inside it. Daemons are short-lived, so the copy stays fresh. */
+typedef struct dict_unix {
+    pn_dict dict;
+    pn_htable *entries;
+} dict_unix;
+
+static int unix_lookup(pn_dict *dict, const char *key, pn_buf *value)
 {
-    (void)dict;
-    struct passwd *pw = getpwnam(key);
-    if (pw == NULL)
+    const char *found = pn_htable_get(((dict_unix *)dict)->entries, key);
+    if (found == NULL)
         return 0;
-    pn_buf_reset(value);
-    pn_buf_printf(value, "%s:%s:%ld:%ld:%s:%s:%s", pw->pw_name, pw->pw_passwd, (long)pw->pw_uid,
-                  (long)pw->pw_gid, pw->pw_gecos, pw->pw_dir, pw->pw_shell);
+    pn_buf_set(value, found);
     return 1;
 }
 
-static int group_lookup(pn_dict *dict, const char *key, pn_buf *value)
+static void unix_free(pn_dict *dict)
 {
-    (void)dict;
-    struct group *gr = getgrnam(key);
-    if (gr == NULL)
-        return 0;
-    pn_buf_reset(value);
-    pn_buf_printf(value, "%s:%s:%ld:", gr->gr_name, gr->gr_passwd, (long)gr->gr_gid);
-    for (char **mem = gr->gr_mem; *mem; mem++)
-        pn_buf_printf(value, "%s%s", mem == gr->gr_mem ? "" : ",", *mem);
-    return 1;
+    pn_htable_free(((dict_unix *)dict)->entries, free);
+}
+
+static void load_passwd(pn_htable *entries)
+{
+    struct passwd *pw;
+    setpwent();
+    while ((pw = getpwent()) != NULL) {
+        pn_buf line = PN_BUF_INIT;
+        pn_buf_printf(&line, "%s:%s:%ld:%ld:%s:%s:%s", pw->pw_name, pw->pw_passwd,
+                      (long)pw->pw_uid, (long)pw->pw_gid, pw->pw_gecos, pw->pw_dir,
+                      pw->pw_shell);
+        if (!pn_htable_has(entries, pw->pw_name))
+            pn_htable_put(entries, pw->pw_name, pn_buf_steal(&line));
+        pn_buf_release(&line);
+    }
+    endpwent();
+}
+
+static void load_group(pn_htable *entries)
+{
+    struct group *gr;
+    setgrent();
+    while ((gr = getgrent()) != NULL) {
+        pn_buf line = PN_BUF_INIT;
+        pn_buf_printf(&line, "%s:%s:%ld:", gr->gr_name, gr->gr_passwd, (long)gr->gr_gid);
+        for (char **mem = gr->gr_mem; *mem; mem++)
+            pn_buf_printf(&line, "%s%s", mem == gr->gr_mem ? "" : ",", *mem);
+        if (!pn_htable_has(entries, gr->gr_name))
+            pn_htable_put(entries, gr->gr_name, pn_buf_steal(&line));
+        pn_buf_release(&line);
+    }
+    endgrent();
 }
 
 pn_dict *pn_dict_unix_open(const char *type, const char *name, int flags, pn_buf *err)
 {
-    int (*lookup)(pn_dict *, const char *, pn_buf *) = NULL;
+    void (*load)(pn_htable *) = NULL;
     if (strcmp(name, "passwd.byname") == 0)
-        lookup = passwd_lookup;
+        load = load_passwd;
     else if (strcmp(name, "group.byname") == 0)
-        lookup = group_lookup;
-    if (lookup == NULL) {
+        load = load_group;
+    if (load == NULL) {
         pn_buf_printf(err, "unknown table: %s:%s", type, name);
         return NULL;
     }
-    pn_dict *dict = pn_dict_alloc(type, name, flags & ~PN_DICT_FOLD_KEYS, sizeof(pn_dict));
-    dict->lookup = lookup;
-    return dict;
+    dict_unix *d = (dict_unix *)pn_dict_alloc(type, name, flags & ~PN_DICT_FOLD_KEYS,
+                                              sizeof(dict_unix));
+    d->entries = pn_htable_new(256);
+    load(d->entries);
+    d->dict.lookup = unix_lookup;
+    d->dict.free_backend = unix_free;
+    return &d->dict;
 }

@@ -1,0 +1,92 @@
+/* main.c: smtpd, the SMTP server: one client per process, restarted by master. Tables are
+ * opened before the jail; then the process serves sessions until max_use or a table change.
+ * The client's address is taken from the socket (IPv4-mapped addresses as IPv4); without DNS
+ * the client name is "unknown". */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "config/cfparams.h"
+#include "ipc/server.h"
+#include "smtpd.h"
+
+static void peer(int fd, smtpd_session *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char text[INET6_ADDRSTRLEN] = "unknown";
+    int port = 0;
+    memset(&s->inet, 0, sizeof(s->inet));
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+            s->inet.family = AF_INET;
+            memcpy(s->inet.bytes, &sin->sin_addr, 4);
+            port = ntohs(sin->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+            s->inet.family = AF_INET6;
+            memcpy(s->inet.bytes, &sin6->sin6_addr, 16);
+            port = ntohs(sin6->sin6_port);
+            pn_inet_unmap(&s->inet);
+        }
+        if (s->inet.family)
+            inet_ntop(s->inet.family, s->inet.bytes, text, sizeof(text));
+    }
+    pn_buf_set(&s->addr, text);
+    pn_buf_reset(&s->port);
+    pn_buf_printf(&s->port, "%d", port);
+    pn_buf_set(&s->name, "unknown");
+}
+
+static void serve(int fd, void *ctx)
+{
+    (void)ctx;
+    smtpd_session s;
+    memset(&s, 0, sizeof(s));
+    pn_buf_init(&s.name);
+    pn_buf_init(&s.addr);
+    pn_buf_init(&s.port);
+    pn_buf_init(&s.helo);
+    pn_buf_init(&s.sender);
+    pn_buf_init(&s.queue_id);
+    pn_buf_init(&s.bdat);
+    s.rcpts = pn_argv_new();
+    s.client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(s.client, (int)(pn_config_get_time("smtpd_timeout") * 1000));
+    peer(fd, &s);
+    smtpd_session_run(&s);
+    pn_stream_flush(s.client);
+    pn_stream_release(s.client);
+    pn_argv_free(s.rcpts);
+    pn_buf_release(&s.name);
+    pn_buf_release(&s.addr);
+    pn_buf_release(&s.port);
+    pn_buf_release(&s.helo);
+    pn_buf_release(&s.sender);
+    pn_buf_release(&s.queue_id);
+    pn_buf_release(&s.bdat);
+}
+
+static void pre_jail(void *ctx)
+{
+    (void)ctx;
+    smtpd_restrict_init();
+}
+
+static int must_retire(void *ctx)
+{
+    (void)ctx;
+    return smtpd_restrict_changed();
+}
+
+int main(int argc, char **argv)
+{
+    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .must_retire = must_retire,
+                               .max_use = -1, .max_idle = -1, .process_limit = -1};
+    return pn_single_server_main(argc, argv, &server);
+}

@@ -1,0 +1,371 @@
+/* restrict.c: the restriction lists smtpd evaluates at RCPT time (smtpd_delay_reject): client,
+ * helo, sender, relay and recipient restrictions, in that order, then the check that the
+ * recipient exists. Each list is parsed once at start; a restriction this version does not
+ * implement is a configuration error, answered with 451 4.3.5 (mail is never accepted
+ * unchecked). Reply texts and codes are the reference's. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/argv.h"
+#include "base/inet.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "ipc/ipcclnt.h"
+#include "mail/addr.h"
+#include "mail/maps.h"
+#include "mail/resolve.h"
+#include "smtpd.h"
+
+enum verdict { DUNNO, PERMIT, REFUSE };
+
+typedef struct rule {
+    char *name;
+    pn_maps *table; /* check_*_access */
+} rule;
+
+typedef struct rule_list {
+    const char *param;
+    rule *rules;
+    size_t count;
+} rule_list;
+
+static rule_list lists[5] = {{"smtpd_client_restrictions", NULL, 0},
+                             {"smtpd_helo_restrictions", NULL, 0},
+                             {"smtpd_sender_restrictions", NULL, 0},
+                             {"smtpd_relay_restrictions", NULL, 0},
+                             {"smtpd_recipient_restrictions", NULL, 0}};
+static pn_cidr *mynetworks;
+static size_t mynetworks_count;
+static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
+static pn_ipc_client *rewrite;
+
+static pn_maps *open_maps(const char *param, const char *value)
+{
+    pn_buf err = PN_BUF_INIT, spec = PN_BUF_INIT;
+    /* proxy: tables are read directly until proxymap exists */
+    pn_argv *items = pn_argv_split(value, PN_SEPARATORS);
+    for (size_t i = 0; i < items->len; i++)
+        pn_buf_printf(&spec, "%s%s", i ? ", " : "",
+                      pn_has_prefix(items->items[i], "proxy:") ? items->items[i] + 6
+                                                               : items->items[i]);
+    pn_argv_free(items);
+    pn_maps *maps = pn_maps_open(param, pn_buf_str(&spec), PN_DICT_DEFAULT_FLAGS, &err);
+    if (maps == NULL)
+        pn_fatal("%s", err.data);
+    pn_buf_release(&err);
+    pn_buf_release(&spec);
+    return maps;
+}
+
+static void parse_list(rule_list *list)
+{
+    const char *why = NULL;
+    pn_argv *words = pn_argv_split_grouped(pn_config_get(list->param), PN_SEPARATORS, &why);
+    if (words == NULL)
+        pn_fatal("%s: %s", list->param, why);
+    for (size_t i = 0; i < words->len; i++) {
+        list->rules = pn_reallocarray(list->rules, list->count + 1, sizeof(rule));
+        rule *r = &list->rules[list->count++];
+        r->name = pn_lowercase(pn_strdup(words->items[i]));
+        r->table = NULL;
+        if (pn_has_prefix(r->name, "check_") && strstr(r->name, "_access") && i + 1 < words->len)
+            r->table = open_maps(list->param, words->items[++i]);
+    }
+    pn_argv_free(words);
+}
+
+void smtpd_restrict_init(void)
+{
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        parse_list(&lists[i]);
+    pn_argv *nets = pn_argv_split(pn_config_get("mynetworks"), PN_SEPARATORS);
+    mynetworks = pn_calloc(nets->len + 1, sizeof(pn_cidr));
+    for (size_t i = 0; i < nets->len; i++) {
+        pn_buf why = PN_BUF_INIT;
+        if (pn_cidr_parse(nets->items[i], &mynetworks[mynetworks_count], &why) == 0)
+            mynetworks_count++;
+        else
+            pn_warn("mynetworks: %s: ignored", why.data);
+        pn_buf_release(&why);
+    }
+    pn_argv_free(nets);
+    local_rcpt_maps = open_maps("local_recipient_maps", pn_config_get("local_recipient_maps"));
+    alias_maps = open_maps("virtual_alias_maps", pn_config_get("virtual_alias_maps"));
+    mailbox_maps = open_maps("virtual_mailbox_maps", pn_config_get("virtual_mailbox_maps"));
+    relay_rcpt_maps = open_maps("relay_recipient_maps", pn_config_get("relay_recipient_maps"));
+    rewrite = pn_ipc_client_new("private/rewrite", "rewrite");
+}
+
+int smtpd_restrict_changed(void)
+{
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        for (size_t j = 0; j < lists[i].count; j++)
+            if (lists[i].rules[j].table && pn_maps_changed(lists[i].rules[j].table))
+                return 1;
+    return pn_maps_changed(local_rcpt_maps) || pn_maps_changed(alias_maps) ||
+           pn_maps_changed(mailbox_maps) || pn_maps_changed(relay_rcpt_maps);
+}
+
+int smtpd_in_mynetworks(const smtpd_session *s)
+{
+    for (size_t i = 0; i < mynetworks_count; i++)
+        if (pn_cidr_match(&mynetworks[i], &s->inet))
+            return 1;
+    return 0;
+}
+
+/* resolve_class: the address class of rcpt; -1 on a lookup failure. */
+static int resolve_class(const char *rcpt)
+{
+    pn_attr_out req;
+    pn_attr_begin(&req);
+    pn_attr_put_cstr(&req, "req", "resolve");
+    pn_attr_put_cstr(&req, "sender", "");
+    pn_attr_group_begin(&req, "rcpt");
+    pn_attr_put_cstr(&req, "addr", rcpt);
+    pn_attr_group_end(&req);
+    pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_attrs reply, result;
+    int64_t flags = -1;
+    size_t cursor = 0;
+    if (pn_ipc_call(rewrite, &req, &storage, &reply, &why) < 0)
+        pn_warn("resolve %s: %s", rcpt, why.data);
+    else if (pn_attr_next_group(&reply, "result", &cursor, &result) > 0)
+        pn_attr_get_int(&result, "flags", &flags);
+    pn_attr_release(&req);
+    pn_buf_release(&storage);
+    pn_buf_release(&why);
+    if (flags < 0 || (flags & PN_RESOLVE_FAIL))
+        return -1;
+    return (int)flags;
+}
+
+static int valid_hostname(const char *name)
+{
+    if (*name == 0 || strlen(name) > 255)
+        return 0;
+    if (name[0] == '[')
+        return name[strlen(name) - 1] == ']';
+    for (const char *cp = name; *cp; cp++)
+        if (!isalnum((unsigned char)*cp) && *cp != '-' && *cp != '.' && *cp != '_')
+            return 0;
+    return name[0] != '.' && name[0] != '-';
+}
+
+/* access_action: an access-map result as a verdict. */
+static enum verdict access_action(const char *value, const char *subject, const char *what,
+                                  pn_buf *reply)
+{
+    char *copy = pn_strdup(value), *text = pn_trim(copy);
+    size_t word = strcspn(text, " \t");
+    const char *rest = text + word + strspn(text + word, " \t");
+    enum verdict v = DUNNO;
+    if (strncasecmp(text, "OK", word) == 0 && word == 2) {
+        v = PERMIT;
+    } else if (word == 6 && strncasecmp(text, "REJECT", 6) == 0) {
+        pn_buf_printf(reply, "554 5.7.1 <%s>: %s rejected: %s", subject, what,
+                      *rest ? rest : "Access denied");
+        v = REFUSE;
+    } else if (word == 5 && strncasecmp(text, "DEFER", 5) == 0) {
+        pn_buf_printf(reply, "450 4.7.1 <%s>: %s rejected: %s", subject, what,
+                      *rest ? rest : "Access denied");
+        v = REFUSE;
+    } else if (word == 3 && (text[0] == '4' || text[0] == '5') && isdigit((unsigned char)text[1]) &&
+               isdigit((unsigned char)text[2])) {
+        pn_buf_printf(reply, "%.3s %c.7.1 <%s>: %s rejected: %s", text, text[0], subject, what,
+                      *rest ? rest : "Access denied");
+        v = REFUSE;
+    } else if (!(word == 5 && strncasecmp(text, "DUNNO", 5) == 0)) {
+        pn_warn("access table: unsupported action \"%s\" for %s", text, subject);
+    }
+    free(copy);
+    return v;
+}
+
+static int lookup_access(pn_maps *table, const char *key, int address, pn_buf *value)
+{
+    int rc = pn_maps_find(table, key, value);
+    if (rc != 0 || !address)
+        return rc;
+    pn_buf domain = PN_BUF_INIT, stripped = PN_BUF_INIT;
+    if (pn_addr_strip_extension(key, pn_config_get("recipient_delimiter"), &stripped))
+        rc = pn_maps_find_fixed(table, stripped.data, value);
+    pn_addr_domain(key, &domain);
+    if (rc == 0 && domain.len)
+        rc = pn_maps_find_domain(table, domain.data, PN_MAPS_PARENT_PLAIN | PN_MAPS_PARENT_DOT,
+                                 value);
+    if (rc == 0 && pn_addr_at(key)) {
+        pn_buf local = PN_BUF_INIT;
+        pn_addr_localpart(key, &local);
+        pn_buf_putc(&local, '@');
+        rc = pn_maps_find_fixed(table, local.data, value);
+        pn_buf_release(&local);
+    }
+    pn_buf_release(&domain);
+    pn_buf_release(&stripped);
+    return rc;
+}
+
+static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, int stage,
+                             pn_buf *reply)
+{
+    static const char *const what[] = {"Client host", "Helo command", "Sender address",
+                                       "Recipient address", "Recipient address"};
+    const char *name = r->name;
+    const char *helo = s->helo.len ? s->helo.data : NULL;
+    if (strcmp(name, "permit") == 0)
+        return PERMIT;
+    if (strcmp(name, "reject") == 0 || strcmp(name, "defer") == 0) {
+        int defer = name[0] == 'd';
+        const char *subject = stage >= 3 ? rcpt : stage == 2 ? s->sender.data
+                              : stage == 1 && helo ? helo : s->addr.data;
+        pn_buf_printf(reply, "%s <%s>: %s rejected: Access denied",
+                      defer ? "450 4.7.1" : "554 5.7.1", subject, what[stage]);
+        return REFUSE;
+    }
+    if (strcmp(name, "permit_mynetworks") == 0)
+        return smtpd_in_mynetworks(s) ? PERMIT : DUNNO;
+    if (strcmp(name, "permit_sasl_authenticated") == 0)
+        return DUNNO; /* no SASL yet: nobody is authenticated */
+    if (strcmp(name, "reject_unauth_destination") == 0 ||
+        strcmp(name, "defer_unauth_destination") == 0 ||
+        strcmp(name, "permit_auth_destination") == 0) {
+        int flags = resolve_class(rcpt);
+        if (flags < 0) {
+            pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
+            return REFUSE;
+        }
+        int authorized = (flags & PN_RESOLVE_CLASS_MASK) != PN_RESOLVE_CLASS_DEFAULT &&
+                         !(flags & PN_RESOLVE_ROUTED);
+        if (name[0] == 'p')
+            return authorized ? PERMIT : DUNNO;
+        if (authorized)
+            return DUNNO;
+        pn_buf_printf(reply, "%s <%s>: Relay access denied",
+                      name[0] == 'd' ? "454 4.7.1" : "554 5.7.1", rcpt);
+        return REFUSE;
+    }
+    if (strcmp(name, "reject_invalid_helo_hostname") == 0 ||
+        strcmp(name, "reject_invalid_hostname") == 0) {
+        if (helo && !valid_hostname(helo)) {
+            pn_buf_printf(reply, "501 5.5.2 <%s>: Helo command rejected: Invalid name", helo);
+            return REFUSE;
+        }
+        return DUNNO;
+    }
+    if (strcmp(name, "reject_non_fqdn_helo_hostname") == 0 ||
+        strcmp(name, "reject_non_fqdn_hostname") == 0) {
+        if (helo && helo[0] != '[' && strchr(helo, '.') == NULL) {
+            pn_buf_printf(reply, "504 5.5.2 <%s>: Helo command rejected: need fully-qualified "
+                                 "hostname", helo);
+            return REFUSE;
+        }
+        return DUNNO;
+    }
+    if (strcmp(name, "reject_non_fqdn_recipient") == 0 ||
+        strcmp(name, "reject_non_fqdn_sender") == 0) {
+        const char *addr = name[16] == 'r' ? rcpt : s->sender.data;
+        const char *at = pn_addr_at(addr);
+        if (*addr && (at == NULL || strchr(at, '.') == NULL)) {
+            pn_buf_printf(reply, "504 5.5.2 <%s>: %s rejected: need fully-qualified address",
+                          addr, name[16] == 'r' ? "Recipient address" : "Sender address");
+            return REFUSE;
+        }
+        return DUNNO;
+    }
+    if (r->table) {
+        const char *key = strstr(name, "recipient") ? rcpt
+                          : strstr(name, "sender")  ? s->sender.data
+                          : strstr(name, "helo")    ? (helo ? helo : "")
+                                                    : s->addr.data;
+        int address = strstr(name, "recipient") || strstr(name, "sender");
+        pn_buf value = PN_BUF_INIT;
+        int rc = lookup_access(r->table, key, address, &value);
+        enum verdict v = DUNNO;
+        if (rc < 0) {
+            pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", key);
+            v = REFUSE;
+        } else if (rc > 0) {
+            v = access_action(value.data, key, what[stage], reply);
+        }
+        pn_buf_release(&value);
+        return v;
+    }
+    pn_warn("unknown smtpd restriction: \"%s\"", name);
+    pn_buf_puts(reply, "451 4.3.5 Server configuration error");
+    return REFUSE;
+}
+
+/* unlisted: the recipient does not exist in the table its class is checked against. */
+static int unlisted(const char *rcpt, pn_buf *reply)
+{
+    int flags = resolve_class(rcpt);
+    if (flags < 0) {
+        pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
+        return 1;
+    }
+    pn_buf value = PN_BUF_INIT, local = PN_BUF_INIT;
+    const char *table = NULL;
+    int rc = 1;
+    switch (flags & PN_RESOLVE_CLASS_MASK) {
+    case PN_RESOLVE_CLASS_LOCAL:
+        if (local_rcpt_maps->count) {
+            pn_addr_localpart(rcpt, &local);
+            pn_addr_strip_extension(local.data, pn_config_get("recipient_delimiter"), &local);
+            rc = pn_maps_find(local_rcpt_maps, pn_lowercase(local.data), &value);
+            table = "local recipient table";
+        }
+        break;
+    case PN_RESOLVE_CLASS_ALIAS:
+        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get("recipient_delimiter"), 0, &value);
+        table = "virtual alias table";
+        break;
+    case PN_RESOLVE_CLASS_VIRTUAL:
+        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get("recipient_delimiter"), 0, &value);
+        if (rc == 0)
+            rc = pn_maps_find_addr(mailbox_maps, rcpt, pn_config_get("recipient_delimiter"), 0,
+                                   &value);
+        table = "virtual mailbox table";
+        break;
+    case PN_RESOLVE_CLASS_RELAY:
+        if (relay_rcpt_maps->count) {
+            rc = pn_maps_find_addr(relay_rcpt_maps, rcpt, pn_config_get("recipient_delimiter"),
+                                   0, &value);
+            table = "relay recipient table";
+        }
+        break;
+    }
+    pn_buf_release(&value);
+    pn_buf_release(&local);
+    if (rc < 0) {
+        pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
+        return 1;
+    }
+    if (rc == 0 && table) {
+        pn_buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s",
+                      rcpt, table);
+        return 1;
+    }
+    return 0;
+}
+
+int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
+{
+    for (int stage = 0; stage < 5; stage++) {
+        rule_list *list = &lists[stage];
+        for (size_t i = 0; i < list->count; i++) {
+            enum verdict v = evaluate(s, &list->rules[i], rcpt, stage, reply);
+            if (v == REFUSE)
+                return -1;
+            if (v == PERMIT)
+                break;
+        }
+    }
+    if (pn_config_get_bool("smtpd_reject_unlisted_recipient") && unlisted(rcpt, reply))
+        return -1;
+    return 0;
+}

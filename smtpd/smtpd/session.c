@@ -1,0 +1,351 @@
+/* session.c: the SMTP command loop: one line at a time (bounded, CR LF or LF ended), a
+ * command table, the reference's replies, error counting with the soft and hard limits, the
+ * pipelining check for clients that did not say EHLO, and the log lines a log parser expects
+ * (NOQUEUE rejects, the disconnect statistics). */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "ipc/trigger.h"
+#include "mail/addr.h"
+#include "smtpd.h"
+
+static const char *const cmd_names[CMD_COUNT] = {
+    "helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt",
+    "data", "bdat", "rset", "noop", "vrfy", "etrn", "quit", "unknown",
+};
+
+void smtpd_reply(smtpd_session *s, const char *fmt, ...)
+{
+    va_list ap;
+    pn_buf line = PN_BUF_INIT;
+    va_start(ap, fmt);
+    pn_buf_vprintf(&line, fmt, ap);
+    va_end(ap);
+    pn_buf_puts(&line, "\r\n");
+    if (pn_stream_write(s->client, line.data, line.len) < 0 || pn_stream_flush(s->client) < 0)
+        s->quit = 1;
+    if (line.data[0] == '4' || line.data[0] == '5')
+        s->errors++;
+    pn_buf_release(&line);
+}
+
+const char *smtpd_proto(const smtpd_session *s)
+{
+    return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+void smtpd_reset_transaction(smtpd_session *s)
+{
+    submit_abort(s);
+    s->in_mail = 0;
+    pn_buf_reset(&s->sender);
+    pn_argv_free(s->rcpts);
+    s->rcpts = pn_argv_new();
+    s->rcpt_attempts = 0;
+    s->message_size = 0;
+    pn_buf_reset(&s->queue_id);
+    pn_buf_reset(&s->bdat);
+    s->bdat_active = s->bdat_failed = 0;
+}
+
+static void reject_log(smtpd_session *s, const char *stage, const char *reply,
+                       const char *rcpt)
+{
+    pn_buf line = PN_BUF_INIT;
+    pn_buf_printf(&line, "%s: reject: %s from %s[%s]: %s; from=<%s>",
+                  s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->name.data,
+                  s->addr.data, reply, s->sender.data);
+    if (rcpt)
+        pn_buf_printf(&line, " to=<%s>", rcpt);
+    pn_buf_printf(&line, " proto=%s", smtpd_proto(s));
+    if (s->helo.len)
+        pn_buf_printf(&line, " helo=<%s>", s->helo.data);
+    pn_info("%s", line.data);
+    pn_buf_release(&line);
+}
+
+/* parse_path: "<addr>" after FROM:/TO:, with optional blanks; the rest are parameters. */
+static int parse_path(const char *arg, const char *keyword, pn_buf *addr, const char **params)
+{
+    size_t klen = strlen(keyword);
+    if (strncasecmp(arg, keyword, klen) != 0)
+        return -1;
+    arg += klen;
+    while (*arg == ' ')
+        arg++;
+    if (*arg != '<')
+        return -1;
+    const char *end = strchr(arg, '>');
+    if (end == NULL)
+        return -1;
+    pn_buf_reset(addr);
+    pn_buf_append(addr, arg + 1, (size_t)(end - arg - 1));
+    *params = end + 1;
+    return 0;
+}
+
+static int address_ok(const char *addr)
+{
+    for (const char *cp = addr; *cp; cp++)
+        if ((unsigned char)*cp < 32 || *cp == ' ' || *cp == '<' || *cp == '>')
+            return 0;
+    return strlen(addr) <= 1000;
+}
+
+static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
+{
+    if (*arg == 0) {
+        smtpd_reply(s, "501 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+        return;
+    }
+    smtpd_reset_transaction(s);
+    pn_buf_set(&s->helo, arg);
+    s->esmtp = esmtp;
+    const char *host = pn_config_get_hostname("myhostname");
+    if (!esmtp) {
+        smtpd_reply(s, "250 %s", host);
+        return;
+    }
+    pn_buf reply = PN_BUF_INIT;
+    long size = pn_config_get_int("message_size_limit");
+    pn_buf_printf(&reply, "250-%s\r\n250-PIPELINING\r\n", host);
+    if (size > 0)
+        pn_buf_printf(&reply, "250-SIZE %ld\r\n", size);
+    else
+        pn_buf_puts(&reply, "250-SIZE\r\n");
+    if (!pn_config_get_bool("disable_vrfy_command"))
+        pn_buf_puts(&reply, "250-VRFY\r\n");
+    pn_buf_puts(&reply, "250-ETRN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n");
+    const char *utf8 = pn_config_get("smtputf8_enable");
+    if (strcasecmp(utf8, "yes") == 0)
+        pn_buf_puts(&reply, "250-SMTPUTF8\r\n");
+    pn_buf_puts(&reply, "250 CHUNKING");
+    smtpd_reply(s, "%s", reply.data);
+    pn_buf_release(&reply);
+}
+
+static void cmd_mail(smtpd_session *s, const char *arg)
+{
+    pn_buf addr = PN_BUF_INIT;
+    const char *params;
+    if (s->in_mail) {
+        smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
+    } else if (pn_config_get_bool("smtpd_helo_required") && s->helo.len == 0) {
+        smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+    } else if (parse_path(arg, "FROM:", &addr, &params) < 0) {
+        smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+    } else if (!address_ok(addr.data)) {
+        smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
+    } else {
+        long limit = pn_config_get_int("message_size_limit"), size = 0;
+        const char *sz = strcasestr(params, "SIZE=");
+        if (sz)
+            size = strtol(sz + 5, NULL, 10);
+        if (limit > 0 && size > limit) {
+            smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+        } else {
+            pn_buf canon = PN_BUF_INIT;
+            if (addr.len)
+                pn_addr_rewrite_local(addr.data, &canon);
+            pn_buf_set(&s->sender, pn_buf_str(&canon));
+            pn_buf_release(&canon);
+            s->in_mail = 1;
+            s->message_size = size;
+            s->counts[CMD_MAIL][0]++;
+            smtpd_reply(s, "250 2.1.0 Ok");
+        }
+    }
+    pn_buf_release(&addr);
+}
+
+static void cmd_rcpt(smtpd_session *s, const char *arg)
+{
+    pn_buf addr = PN_BUF_INIT, reply = PN_BUF_INIT, why = PN_BUF_INIT, canon = PN_BUF_INIT;
+    const char *params;
+    if (!s->in_mail) {
+        smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
+    } else if (parse_path(arg, "TO:", &addr, &params) < 0) {
+        smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+    } else if (addr.len == 0 || !address_ok(addr.data)) {
+        smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
+    } else if ((long)s->rcpts->len >= pn_config_get_int("smtpd_recipient_limit")) {
+        smtpd_reply(s, "452 4.5.3 Error: too many recipients");
+    } else {
+        s->rcpt_attempts++;
+        pn_addr_rewrite_local(addr.data, &canon);
+        if (smtpd_check_rcpt(s, canon.data, &reply) < 0) {
+            reject_log(s, "RCPT", reply.data, canon.data);
+            smtpd_reply(s, "%s", reply.data);
+        } else if (s->queue_id.len == 0 && submit_open(s, &why) < 0) {
+            pn_warn("cleanup: %s", why.data);
+            smtpd_reply(s, "451 4.3.0 Error: queue file write error");
+        } else {
+            submit_envelope_rcpt(s, canon.data);
+            pn_argv_add(s->rcpts, canon.data);
+            s->counts[CMD_RCPT][0]++;
+            smtpd_reply(s, "250 2.1.5 Ok");
+        }
+    }
+    pn_buf_release(&addr);
+    pn_buf_release(&reply);
+    pn_buf_release(&why);
+    pn_buf_release(&canon);
+}
+
+static int dispatch(smtpd_session *s, const char *line)
+{
+    char verb[16];
+    size_t n = strcspn(line, " ");
+    if (n >= sizeof(verb))
+        n = sizeof(verb) - 1;
+    memcpy(verb, line, n);
+    verb[n] = 0;
+    const char *arg = line + strcspn(line, " ");
+    while (*arg == ' ')
+        arg++;
+    static const struct {
+        const char *name;
+        enum smtpd_cmd cmd;
+    } table[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL},
+                 {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"BDAT", CMD_BDAT},
+                 {"RSET", CMD_RSET}, {"NOOP", CMD_NOOP}, {"VRFY", CMD_VRFY},
+                 {"ETRN", CMD_ETRN}, {"QUIT", CMD_QUIT}};
+    enum smtpd_cmd cmd = CMD_UNKNOWN;
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (strcasecmp(verb, table[i].name) == 0)
+            cmd = table[i].cmd;
+    s->counts[cmd][1]++;
+    int errors_before = s->errors;
+    if (s->bdat_active && cmd != CMD_BDAT && cmd != CMD_QUIT && cmd != CMD_RSET) {
+        smtpd_reply(s, "503 5.5.1 Error: BDAT command sequence");
+        return 0;
+    }
+    switch (cmd) {
+    case CMD_HELO: cmd_helo(s, arg, 0); break;
+    case CMD_EHLO: cmd_helo(s, arg, 1); break;
+    case CMD_MAIL: cmd_mail(s, arg); return 0;
+    case CMD_RCPT: cmd_rcpt(s, arg); return 0;
+    case CMD_DATA:
+        if (*arg)
+            smtpd_reply(s, "501 5.5.4 Syntax: DATA");
+        else
+            smtpd_cmd_data(s);
+        return 0;
+    case CMD_BDAT: smtpd_cmd_bdat(s, arg); return 0;
+    case CMD_RSET:
+        smtpd_reset_transaction(s);
+        smtpd_reply(s, "250 2.0.0 Ok");
+        break;
+    case CMD_NOOP: smtpd_reply(s, "250 2.0.0 Ok"); break;
+    case CMD_VRFY:
+        if (pn_config_get_bool("disable_vrfy_command"))
+            smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
+        else if (*arg == 0)
+            smtpd_reply(s, "501 5.5.4 Syntax: VRFY address");
+        else
+            smtpd_reply(s, "252 2.0.0 %s", arg);
+        break;
+    case CMD_ETRN:
+        if (*arg == 0) {
+            smtpd_reply(s, "500 Syntax: ETRN domain");
+        } else if (s->in_mail) {
+            smtpd_reply(s, "503 Error: MAIL transaction in progress");
+        } else {
+            pn_trigger_send("public/qmgr", "D", 1);
+            smtpd_reply(s, "250 Queuing started");
+        }
+        break;
+    case CMD_QUIT:
+        smtpd_reply(s, "221 2.0.0 Bye");
+        s->quit = 1;
+        break;
+    default:
+        smtpd_reply(s, "500 5.5.2 Error: command not recognized");
+        break;
+    }
+    if (s->errors == errors_before)
+        s->counts[cmd][0]++;
+    return 0;
+}
+
+static void log_disconnect(smtpd_session *s)
+{
+    pn_buf line = PN_BUF_INIT;
+    int ok = 0, total = 0;
+    pn_buf_printf(&line, "disconnect from %s[%s]", s->name.data, s->addr.data);
+    for (int c = 0; c < CMD_COUNT; c++) {
+        if (s->counts[c][1] == 0)
+            continue;
+        ok += s->counts[c][0];
+        total += s->counts[c][1];
+        if (s->counts[c][0] == s->counts[c][1])
+            pn_buf_printf(&line, " %s=%d", cmd_names[c], s->counts[c][0]);
+        else
+            pn_buf_printf(&line, " %s=%d/%d", cmd_names[c], s->counts[c][0], s->counts[c][1]);
+    }
+    if (ok == total)
+        pn_buf_printf(&line, " commands=%d", ok);
+    else
+        pn_buf_printf(&line, " commands=%d/%d", ok, total);
+    pn_info("%s", line.data);
+    pn_buf_release(&line);
+}
+
+void smtpd_session_run(smtpd_session *s)
+{
+    pn_info("connect from %s[%s]", s->name.data, s->addr.data);
+    smtpd_reply(s, "220 %s", pn_config_get("smtpd_banner"));
+    pn_buf line = PN_BUF_INIT;
+    long soft = pn_config_get_int("smtpd_soft_error_limit");
+    long hard = pn_config_get_int("smtpd_hard_error_limit");
+    const char *host = pn_config_get_hostname("myhostname");
+    while (!s->quit) {
+        int rc = pn_stream_get_line(s->client, &line, (size_t)pn_config_get_int("line_length_limit"));
+        if (rc == PN_LINE_ERROR) {
+            pn_info("timeout after %s from %s[%s]", "command", s->name.data, s->addr.data);
+            smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", host);
+            break;
+        }
+        if (rc == PN_LINE_EOF || rc == PN_LINE_LAST) {
+            pn_info("lost connection after command from %s[%s]", s->name.data, s->addr.data);
+            break;
+        }
+        if (rc == PN_LINE_TOO_LONG) {
+            pn_buf rest = PN_BUF_INIT;
+            while (pn_stream_get_line(s->client, &rest, 4096) == PN_LINE_TOO_LONG)
+                ;
+            pn_buf_release(&rest);
+            s->counts[CMD_UNKNOWN][1]++;
+            smtpd_reply(s, "500 5.5.2 Error: command not recognized");
+            continue;
+        }
+        if (line.len && line.data[line.len - 1] == '\r')
+            pn_buf_truncate(&line, line.len - 1);
+        if (pn_config_get_bool("smtpd_forbid_unauth_pipelining") && !s->esmtp &&
+            pn_stream_buffered(s->client) > 0) {
+            pn_info("improper command pipelining after %.*s from %s[%s]",
+                    (int)strcspn(line.data, " "), line.data, s->name.data, s->addr.data);
+            smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+            break;
+        }
+        dispatch(s, line.data);
+        if (s->errors >= hard) {
+            smtpd_reply(s, "421 4.7.0 %s Error: too many errors", host);
+            break;
+        }
+        if (s->errors > soft)
+            sleep((unsigned)pn_config_get_time("smtpd_error_sleep_time"));
+    }
+    pn_buf_release(&line);
+    smtpd_reset_transaction(s);
+    log_disconnect(s);
+}

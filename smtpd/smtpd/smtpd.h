@@ -1,0 +1,59 @@
+/* smtpd.h: one SMTP session as the parts of smtpd share it. */
+#ifndef PN_SMTPD_H
+#define PN_SMTPD_H
+#include "base/argv.h"
+#include "base/buf.h"
+#include "base/inet.h"
+#include "base/stream.h"
+#include "ipc/ipcclnt.h"
+
+/* Commands counted in the disconnect line, in the reference's order. */
+enum smtpd_cmd {
+    CMD_HELO, CMD_EHLO, CMD_XCLIENT, CMD_XFORWARD, CMD_STARTTLS, CMD_AUTH, CMD_MAIL, CMD_RCPT,
+    CMD_DATA, CMD_BDAT, CMD_RSET, CMD_NOOP, CMD_VRFY, CMD_ETRN, CMD_QUIT, CMD_UNKNOWN, CMD_COUNT
+};
+
+typedef struct smtpd_session {
+    pn_stream *client;
+    pn_buf name;        /* client host name ("unknown" without DNS) */
+    pn_buf addr;        /* client address, IPv4-mapped addresses unmapped */
+    pn_buf port;
+    pn_inet_addr inet;
+    pn_buf helo;
+    int esmtp;          /* EHLO seen */
+    int in_mail;        /* MAIL accepted */
+    pn_buf sender;
+    pn_argv *rcpts;     /* accepted recipients */
+    int rcpt_attempts;
+    pn_buf queue_id;    /* set when cleanup opened the message */
+    long message_size;  /* SIZE= from MAIL */
+    int errors;
+    int quit;
+    int counts[CMD_COUNT][2]; /* [ok, total] */
+    pn_buf bdat;        /* BDAT content collected so far */
+    int bdat_active;
+    int bdat_failed;
+} smtpd_session;
+
+/* session.c */
+void smtpd_reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void smtpd_session_run(smtpd_session *s);
+const char *smtpd_proto(const smtpd_session *s);
+void smtpd_reset_transaction(smtpd_session *s);
+/* data.c */
+void smtpd_cmd_data(smtpd_session *s);
+void smtpd_cmd_bdat(smtpd_session *s, const char *args);
+/* restrict.c */
+void smtpd_restrict_init(void);
+int smtpd_restrict_changed(void);
+/* smtpd_check_rcpt: 0 accept; otherwise the reply was composed into reply. */
+int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply);
+int smtpd_in_mynetworks(const smtpd_session *s);
+/* submit.c: the message on its way to cleanup */
+int submit_open(smtpd_session *s, pn_buf *why);
+int submit_envelope_rcpt(smtpd_session *s, const char *rcpt);
+int submit_content(smtpd_session *s, const pn_buf *headers_and_body, int too_big, int *status,
+                   pn_buf *reason);
+void submit_abort(smtpd_session *s);
+
+#endif
