@@ -1,0 +1,218 @@
+"""Mail in, end to end: an SMTP client on loopback talks to smtpd (chrooted, as
+mail_owner), the message goes through cleanup, qmgr, trivial-rewrite and virtual into a
+Maildir. Replies are checked code for code against the reference's texts."""
+import os
+import pwd
+import smtplib
+import socket
+import time
+import unittest
+
+from instance import Instance, free_port, poll
+
+
+def services(port):
+    return (f"127.0.0.1:{port} inet n - y - - smtpd\n"
+            "cleanup unix n - y - 0 cleanup\n"
+            "qmgr unix n - n 300 1 qmgr\n"
+            "rewrite unix - - y - - trivial-rewrite\n"
+            "virtual unix - n n - - virtual\n")
+
+
+@unittest.skipUnless(os.getuid() == 0, "privileged agents and chroot need root")
+class Smtp(unittest.TestCase):
+    extra = ""
+
+    def setUp(self):
+        self.port = free_port()
+        self.inst = Instance(services(self.port))
+        self.addCleanup(self.inst.cleanup)
+        self.owner = pwd.getpwnam("nobody")
+        self.vmail = os.path.join(self.inst.dir, "vmail")
+        os.mkdir(self.vmail)
+        os.chown(self.vmail, self.owner.pw_uid, self.owner.pw_gid)
+        self.inst.write_main(
+            "myhostname = mail.example.org\nmyorigin = example.org\n"
+            "mydestination = localhost\nalias_maps =\n"
+            "mynetworks = 127.0.0.0/8\n"
+            "virtual_mailbox_domains = example.org\n"
+            f"virtual_mailbox_base = {self.vmail}\n"
+            "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/ }\n"
+            "virtual_alias_maps = inline:{ alias@example.org=info@example.org }\n"
+            f"virtual_uid_maps = static:{self.owner.pw_uid}\n"
+            f"virtual_gid_maps = static:{self.owner.pw_gid}\n" + self.extra)
+        self.inst.start()
+
+    def smtp(self):
+        client = smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.example",
+                              timeout=20)
+        self.addCleanup(client.close)
+        return client
+
+    def delivered(self):
+        new = os.path.join(self.vmail, "example.org", "info", "new")
+        return [open(os.path.join(new, f)).read() for f in os.listdir(new)] \
+            if os.path.isdir(new) else []
+
+    def raw(self, data, wait_for=b"\r\n", timeout=10):
+        """EHLO, then data sent at once (pipelined, as EHLO allows); the replies to data."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        self.addCleanup(s.close)
+        out = b""
+        while not out.endswith(b"\r\n"):
+            out += s.recv(1024)
+        self.assertTrue(out.startswith(b"220 mail.example.org ESMTP Postern"), out)
+        s.sendall(b"EHLO client.example\r\n")
+        out = b""
+        while not out.endswith(b"CHUNKING\r\n"):
+            out += s.recv(4096)
+        s.sendall(data)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while not out.endswith(wait_for) and time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        return out.decode()
+
+
+class Delivery(Smtp):
+    def test_message_reaches_the_maildir(self):
+        c = self.smtp()
+        code, text = c.ehlo()
+        self.assertEqual(code, 250)
+        self.assertEqual(text.decode().split("\n"),
+                         ["mail.example.org", "PIPELINING", "SIZE 10240000", "VRFY", "ETRN",
+                          "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"])
+        self.assertEqual(c.mail("sender@example.com"), (250, b"2.1.0 Ok"))
+        self.assertEqual(c.rcpt("alias@example.org"), (250, b"2.1.5 Ok"))
+        code, text = c.data(b"Subject: hello\r\n\r\nFirst line.\r\n.dot line\r\n")
+        self.assertEqual(code, 250)
+        self.assertRegex(text.decode(), r"^2\.0\.0 Ok: queued as [0-9A-F]+$")
+        qid = text.decode().split()[-1]
+        self.assertEqual(c.quit()[0], 221)
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        [msg] = self.delivered()
+        self.assertTrue(msg.startswith("Return-Path: <sender@example.com>\n"
+                                       "Delivered-To: info@example.org\n"
+                                       "Received: from client.example (unknown [127.0.0.1])\n"
+                                       "\tby mail.example.org (Postern) with ESMTP id " + qid +
+                                       "\n\tfor <alias@example.org>; "), msg)
+        self.assertIn("\nSubject: hello\n", msg)
+        self.assertTrue(msg.endswith("\n\nFirst line.\n.dot line\n"), msg)
+        log = self.inst.log()
+        self.assertIn("postfix/smtpd[", log)
+        self.assertIn("connect from unknown[127.0.0.1]", log)
+        self.assertIn(f"{qid}: client=unknown[127.0.0.1]", log)
+        self.assertIn(f"{qid}: to=<info@example.org>, orig_to=<alias@example.org>, "
+                      "relay=virtual", log)
+        self.assertIn("disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 "
+                      "commands=5", log)
+
+    def test_bdat(self):
+        body = b"Subject: chunks\r\n\r\nPart one.\r\nPart two.\r\n"
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        self.addCleanup(s.close)
+        s.recv(1024)
+        s.sendall(b"EHLO client.example\r\n")
+        while not s.recv(4096).endswith(b"CHUNKING\r\n"):
+            pass
+        s.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<info@example.org>\r\n")
+        replies = b""
+        while replies.count(b"\r\n") < 2:
+            replies += s.recv(4096)
+        s.sendall(b"BDAT 20\r\n" + body[:20])
+        self.assertEqual(s.recv(4096), b"250 2.0.0 Ok: 20 bytes\r\n")
+        s.sendall(b"BDAT %d LAST\r\n" % (len(body) - 20) + body[20:])
+        reply = s.recv(4096).decode()
+        self.assertRegex(reply, r"^250 2\.0\.0 Ok: queued as [0-9A-F]+\r\n$")
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15))
+        self.assertTrue(self.delivered()[0].endswith("\n\nPart one.\nPart two.\n"))
+
+
+class Replies(Smtp):
+    extra = "message_size_limit = 4000\nsmtpd_recipient_limit = 2\n"
+
+    def test_sequence_and_syntax_errors(self):
+        out = self.raw(b"DATA\r\nRCPT TO:<info@example.org>\r\n"
+                       b"MAIL FROM:<a@example.com>\r\nMAIL FROM:<b@example.com>\r\n"
+                       b"FOO\r\nMAIL FROM:bad\r\nRCPT TO:<>\r\nRCPT TO:nobracket\r\n"
+                       b"DATA\r\nVRFY x\r\nNOOP\r\nRSET\r\nQUIT\r\n", wait_for=b"221 2.0.0 Bye\r\n")
+        lines = [l for l in out.split("\r\n") if l and not l.startswith("250-")]
+        self.assertEqual(lines, [
+            "503 5.5.1 Error: need RCPT command",
+            "503 5.5.1 Error: need MAIL command",
+            "250 2.1.0 Ok",
+            "503 5.5.1 Error: nested MAIL command",
+            "500 5.5.2 Error: command not recognized",
+            "503 5.5.1 Error: nested MAIL command",
+            "501 5.1.3 Bad recipient address syntax",
+            "501 5.5.4 Syntax: RCPT TO:<address>",
+            "503 5.5.1 Error: need RCPT command",
+            "252 2.0.0 x",
+            "250 2.0.0 Ok",
+            "250 2.0.0 Ok",
+            "221 2.0.0 Bye"])
+
+    def test_recipient_checks(self):
+        c = self.smtp()
+        c.ehlo()
+        c.mail("a@example.com")
+        self.assertEqual(c.rcpt("nobody@example.org"),
+                         (550, b"5.1.1 <nobody@example.org>: Recipient address rejected: "
+                               b"User unknown in virtual mailbox table"))
+        self.assertEqual(c.rcpt("info@example.org")[0], 250)
+        self.assertEqual(c.rcpt("alias@example.org")[0], 250)
+        self.assertEqual(c.rcpt("info@example.org"), (452, b"4.5.3 Error: too many recipients"))
+        self.assertIn("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 "
+                      "<nobody@example.org>: Recipient address rejected: User unknown in virtual "
+                      "mailbox table; from=<a@example.com> to=<nobody@example.org> proto=ESMTP "
+                      "helo=<client.example>", self.inst.log())
+        c.rset()
+        self.assertEqual(c.mail("a@example.com", ["SIZE=5000"]),
+                         (552, b"5.3.4 Message size exceeds fixed limit"))
+        c.mail("a@example.com")
+        c.rcpt("info@example.org")
+        self.assertEqual(c.data(b"Subject: big\r\n\r\n" + b"x" * 5000 + b"\r\n"),
+                         (552, b"5.3.4 Error: message file too big"))
+        c.mail("a@example.com")
+        self.assertEqual(c.rcpt("nobody@example.org")[0], 550)
+        self.assertEqual(c.docmd("DATA"), (554, b"5.5.1 Error: no valid recipients"))
+
+    def test_relay_is_denied_outside_mynetworks(self):
+        self.inst.write_main(open(os.path.join(self.inst.etc, "main.cf")).read()
+                             .replace("mynetworks = 127.0.0.0/8", "mynetworks = 192.0.2.0/24"))
+        c = self.smtp()
+        c.ehlo()
+        c.mail("a@example.com")
+        self.assertEqual(c.rcpt("someone@remote.example"),
+                         (454, b"4.7.1 <someone@remote.example>: Relay access denied"))
+        self.assertEqual(c.rcpt("info@example.org")[0], 250)
+
+    def test_smuggling_and_pipelining(self):
+        # <LF>.<LF> does not end DATA: the "smuggled" command stays message text
+        out = self.raw(b"MAIL FROM:<a@example.com>\r\n"
+                       b"RCPT TO:<info@example.org>\r\nDATA\r\n", wait_for=b"354 End data with "
+                       b"<CR><LF>.<CR><LF>\r\n")
+        self.assertIn("354 End data", out)
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        self.addCleanup(s.close)
+        s.recv(1024)
+        s.sendall(b"HELO client.example\r\nMAIL FROM:<a@example.com>\r\n")
+        reply = b""
+        while b"554" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        self.assertIn(b"554 5.5.0 Error: SMTP protocol synchronization", reply)
+        c = self.smtp()
+        c.ehlo()
+        c.mail("a@example.com")
+        c.rcpt("info@example.org")
+        code, text = c.data(b"Subject: s\r\n\r\nbefore\n.\nMAIL FROM:<evil@example.com>\r\n")
+        self.assertEqual(code, 250)
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15))
+        self.assertIn("before\n.\nMAIL FROM:<evil@example.com>\n", self.delivered()[0])
