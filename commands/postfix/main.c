@@ -130,10 +130,15 @@ int main(int argc, char **argv)
         pn_config_set_directory(getenv("MAIL_CONFIG"));
     while ((ch = getopt(argc, argv, "c:Dv")) != -1) {
         switch (ch) {
-        case 'c':
-            pn_config_set_directory(optarg);
-            setenv("MAIL_CONFIG", optarg, 1);
+        case 'c': {
+            /* master runs in the queue directory: the path must not be relative */
+            char *absolute = realpath(optarg, NULL);
+            const char *dir = absolute ? absolute : optarg;
+            pn_config_set_directory(dir);
+            setenv("MAIL_CONFIG", dir, 1);
+            free(absolute);
             break;
+        }
         case 'D': break;
         case 'v': pn_verbose++; break;
         default: usage();

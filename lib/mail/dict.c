@@ -2,8 +2,10 @@
  * folding, change detection. Adding a back end means one file and one line in backends[]. */
 #include "mail/dict.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/mem.h"
 #include "base/strutil.h"
@@ -47,6 +49,7 @@ void pn_dict_print_types(FILE *out)
 pn_dict *pn_dict_alloc(const char *type, const char *name, int flags, size_t size)
 {
     pn_dict *dict = pn_calloc(1, size < sizeof(pn_dict) ? sizeof(pn_dict) : size);
+    dict->file_fd = -1;
     dict->type = type;
     dict->name = pn_strdup(name);
     dict->flags = flags;
@@ -58,7 +61,10 @@ void pn_dict_watch_file(pn_dict *dict, const char *path)
 {
     free(dict->file);
     dict->file = pn_strdup(path);
-    if (stat(path, &dict->file_st) < 0)
+    if (dict->file_fd >= 0)
+        close(dict->file_fd);
+    dict->file_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (dict->file_fd < 0 || fstat(dict->file_fd, &dict->file_st) < 0)
         memset(&dict->file_st, 0, sizeof(dict->file_st));
 }
 
@@ -146,10 +152,12 @@ int pn_dict_changed(const pn_dict *dict)
     struct stat st;
     if (dict->file == NULL)
         return 0;
-    if (stat(dict->file, &st) < 0)
+    /* Through the descriptor, so that this works inside a chroot: a file replaced by rename
+     * has lost its last link; one changed in place has a new mtime or size. */
+    if (dict->file_fd < 0 || fstat(dict->file_fd, &st) < 0)
         return 1;
-    return st.st_ino != dict->file_st.st_ino || st.st_dev != dict->file_st.st_dev ||
-           st.st_mtime != dict->file_st.st_mtime || st.st_size != dict->file_st.st_size;
+    return st.st_nlink == 0 || st.st_mtime != dict->file_st.st_mtime ||
+           st.st_size != dict->file_st.st_size;
 }
 
 static void dict_free(pn_dict *dict)
@@ -158,6 +166,8 @@ static void dict_free(pn_dict *dict)
         dict->free_backend(dict);
     free(dict->name);
     free(dict->file);
+    if (dict->file_fd >= 0)
+        close(dict->file_fd);
     pn_buf_release(&dict->error);
     free(dict);
 }

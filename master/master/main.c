@@ -141,6 +141,11 @@ int main(int argc, char **argv)
         default: usage();
         }
     }
+    char *absolute = realpath(config_dir, NULL);
+    if (absolute) {
+        free(config_dir);
+        config_dir = absolute; /* master works in the queue directory */
+    }
     if (strcmp(config_dir, PN_CONFIG_DIR) != 0)
         setenv("MAIL_CONFIG", config_dir, 1);
     load_config();

@@ -216,3 +216,35 @@ class Replies(Smtp):
         self.assertEqual(code, 250)
         self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15))
         self.assertIn("before\n.\nMAIL FROM:<evil@example.com>\n", self.delivered()[0])
+
+
+class TableChanges(Smtp):
+    def test_postmap_reaches_running_smtpd(self):
+        from harness import run
+        table = os.path.join(self.inst.etc, "vmailbox")
+        with open(table, "w") as fp:
+            fp.write("info@example.org example.org/info/\n")
+        self.assertEqual(run(["postmap", table]).rc, 0)
+        main_cf = os.path.join(self.inst.etc, "main.cf")
+        text = open(main_cf).read().replace(
+            "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/ }",
+            f"virtual_mailbox_maps = hash:{table}")
+        self.inst.write_main(text[text.index("myhostname"):])
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        c = self.smtp()
+        c.ehlo()
+        c.mail("a@example.com")
+        self.assertEqual(c.rcpt("new@example.org")[0], 550)
+        c.quit()
+        with open(table, "a") as fp:
+            fp.write("new@example.org example.org/new/\n")
+        self.assertEqual(run(["postmap", table]).rc, 0)
+        # no reload: the smtpd that used the old table retires after its session
+        def accepted():
+            c = self.smtp()
+            c.ehlo()
+            c.mail("a@example.com")
+            code = c.rcpt("new@example.org")[0]
+            c.quit()
+            return code == 250
+        self.assertTrue(poll(accepted, timeout=10))
