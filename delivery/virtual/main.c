@@ -3,24 +3,18 @@
  * (virtual_uid_maps, virtual_gid_maps, at least virtual_minimum_uid) and lets a child with
  * that identity write it (mailbox.c). It then logs the outcome and marks the recipient done in
  * the queue file. Runs as root without chroot, as master.cf's unpriv column "n" says. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/lock.h"
 #include "base/log.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
-#include "ipc/attr.h"
-#include "ipc/ipcclnt.h"
 #include "ipc/server.h"
+#include "mail/agent.h"
 #include "mail/delivreq.h"
 #include "mail/maps.h"
 #include "mail/qfile.h"
-#include "mail/qpath.h"
 #include "virtual.h"
 
 static pn_maps *mailbox_maps, *uid_maps, *gid_maps;
@@ -98,93 +92,18 @@ out:
     return outcome;
 }
 
-/* deliver: 0 when every recipient finished, 1 when one was deferred. */
-static int deliver(const pn_delivreq *req)
+static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_qfile *q,
+                   const char **dsn, pn_buf *text, void *ctx)
 {
-    pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT, text = PN_BUF_INIT;
-    if (!pn_qid_valid(req->queue_id.data) || strcmp(req->queue.data, "active") != 0) {
-        pn_warn("bad queue file name in request: %s/%s", req->queue.data, req->queue_id.data);
-        return 1;
-    }
-    pn_queue_path(req->queue.data, req->queue_id.data, &path);
-    int fd = open(path.data, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    pn_qfile q;
-    memset(&q, 0, sizeof(q));
-    int deferred = 0, finished_all = 1;
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-        pn_warn("%s: cannot open queue file: %s", req->queue_id.data, strerror(errno));
-        deferred = 1;
-        goto out;
-    }
-    pn_lock_fd(fd, PN_LOCK_SHARED);
-    if (pn_qfile_open(&q, fd, &why) < 0) {
-        pn_warn("%s: %s", req->queue_id.data, why.data);
-        fchmod(fd, 0400); /* qmgr moves it to corrupt/ */
-        deferred = 1;
-        goto out;
-    }
-    for (size_t i = 0; i < req->rcpt_count; i++) {
-        const pn_delivreq_rcpt *r = &req->rcpts[i];
-        const char *dsn;
-        pn_buf_reset(&text);
-        int outcome = deliver_one(req, r, &q, &dsn, &text);
-        pn_delivreq_log(req, r, "virtual", outcome, dsn, text.data);
-        if (outcome == PN_DELIVER_DEFERRED) {
-            deferred = 1;
-            finished_all = 0;
-        } else if (pn_qfile_mark(fd, (size_t)r->offset, PN_RCPT_DONE, &why) < 0) {
-            pn_warn("%s: %s", req->queue_id.data, why.data);
-            deferred = 1;
-            finished_all = 0;
-        }
-    }
-    if (!(req->last && finished_all))
-        fdatasync(fd);
-out:
-    pn_qfile_release(&q);
-    if (fd >= 0)
-        close(fd);
-    pn_buf_release(&path);
-    pn_buf_release(&why);
-    pn_buf_release(&text);
-    return deferred;
+    (void)ctx;
+    return deliver_one(req, r, q, dsn, text);
 }
 
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
-    pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
-    pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
-    if (pn_ipc_send_hello(client, "deliver", 0) == 0) {
-        while (pn_attr_read_frame(client, &frame) > 0) {
-            pn_attrs attrs;
-            pn_delivreq req;
-            pn_buf_reset(&why);
-            if (pn_attr_parse(frame.data, frame.len, &attrs, &why) < 0) {
-                pn_warn("malformed delivery request: %s", why.data);
-                break;
-            }
-            if (pn_delivreq_parse(&attrs, &req) < 0) {
-                pn_warn("malformed delivery request: missing attributes");
-                pn_delivreq_release(&req);
-                break;
-            }
-            int status = deliver(&req);
-            pn_delivreq_release(&req);
-            pn_attr_out reply;
-            pn_attr_begin(&reply);
-            pn_attr_put_int(&reply, "status", status);
-            int rc = pn_attr_write_frame(client, &reply);
-            pn_attr_release(&reply);
-            if (rc < 0)
-                break;
-        }
-    }
-    pn_buf_release(&frame);
-    pn_buf_release(&why);
-    pn_stream_release(client);
+    static const pn_agent agent = {"virtual", 1, deliver, NULL};
+    pn_agent_serve(fd, &agent);
 }
 
 static void pre_jail(void *ctx)

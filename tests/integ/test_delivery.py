@@ -125,3 +125,40 @@ class Delivery(unittest.TestCase):
                         self.inst.log())
         self.assertEqual(len(self.maildir_files("example.org", "info")), 1)
         self.assertTrue(self.queue_empty())
+
+
+@unittest.skipUnless(os.getuid() == 0, "the virtual agent needs root")
+class ErrorAndDiscard(Delivery):
+    def setUp(self):
+        super().setUp()
+        self.inst.write_master(SERVICES + "error unix - - n - - error\n"
+                               "retry unix - - n - - error\n"
+                               "discard unix - - n - - discard\n")
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("virtual_alias_domains = alias.example\n"
+                     "transport_maps = inline:{ drop.example=discard:silently, "
+                     "{ later.example = retry:4.7.0 not now } }\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+
+    def test_error_discard_and_retry(self):
+        qid = self.submit("s@example.com", ["who@alias.example", "x@drop.example",
+                                             "y@later.example"])
+        self.assertTrue(poll(lambda: f"{qid}: to=<y@later.example>" in self.inst.log(),
+                             timeout=15), self.inst.log())
+        log = self.inst.log()
+        self.assertIn(f"{qid}: to=<who@alias.example>, relay=none", log)
+        self.assertIn("dsn=5.1.1, status=bounced (User unknown in virtual alias table)", log)
+        self.assertIn(f"{qid}: to=<x@drop.example>, relay=none", log)
+        self.assertIn("dsn=2.0.0, status=sent (silently)", log)
+        self.assertIn("dsn=4.7.0, status=deferred (not now)", log)
+        deferred = os.path.join(self.inst.queue, "deferred", qid[0], qid)
+        self.assertTrue(poll(lambda: os.path.exists(deferred), timeout=5))
+        import mq1
+        q = mq1.read(deferred)
+        self.assertEqual([(r["addr"], r["status"]) for r in q["rcpts"]],
+                         [("who@alias.example", "D"), ("x@drop.example", "D"),
+                          ("y@later.example", "T")])
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None

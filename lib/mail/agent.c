@@ -1,0 +1,107 @@
+/* agent.c: what every delivery agent does around the delivery itself. The queue file is
+ * opened read-write without following links, must be a regular file with one link, and is
+ * held with a shared lock while recipients are delivered; only status bytes are written. */
+#include "mail/agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/lock.h"
+#include "base/log.h"
+#include "config/cfparams.h"
+#include "ipc/attr.h"
+#include "ipc/ipcclnt.h"
+#include "mail/qpath.h"
+
+/* handle: one request; 0 every recipient finished, 1 one was deferred. */
+static int handle(const pn_agent *agent, const pn_delivreq *req)
+{
+    pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT, text = PN_BUF_INIT;
+    pn_qfile q;
+    memset(&q, 0, sizeof(q));
+    int fd = -1, deferred = 0, finished_all = 1;
+    if (!pn_qid_valid(req->queue_id.data) || strcmp(req->queue.data, "active") != 0) {
+        pn_warn("bad queue file name in request: %s/%s", req->queue.data, req->queue_id.data);
+        return 1;
+    }
+    pn_queue_path(req->queue.data, req->queue_id.data, &path);
+    fd = open(path.data, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        pn_warn("%s: cannot open queue file: %s", req->queue_id.data, strerror(errno));
+        deferred = 1;
+        goto out;
+    }
+    pn_lock_fd(fd, PN_LOCK_SHARED);
+    if (agent->needs_content && pn_qfile_open(&q, fd, &why) < 0) {
+        pn_warn("%s: %s", req->queue_id.data, why.data);
+        fchmod(fd, 0400); /* qmgr moves it to corrupt/ */
+        deferred = 1;
+        goto out;
+    }
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+        const pn_delivreq_rcpt *r = &req->rcpts[i];
+        const char *dsn = "4.3.0";
+        pn_buf_reset(&text);
+        int outcome = agent->deliver(req, r, &q, &dsn, &text, agent->ctx);
+        pn_delivreq_log(req, r, agent->relay, outcome, dsn, text.data);
+        if (outcome == PN_DELIVER_DEFERRED) {
+            deferred = 1;
+            finished_all = 0;
+        } else if (pn_qfile_mark(fd, (size_t)r->offset, PN_RCPT_DONE, &why) < 0) {
+            pn_warn("%s: %s", req->queue_id.data, why.data);
+            deferred = 1;
+            finished_all = 0;
+        }
+    }
+    /* Status bytes reach the disk before qmgr hears of them, except when qmgr will remove
+     * the file next anyway (DESIGN.md 6.3 step 5). */
+    if (!(req->last && finished_all))
+        fdatasync(fd);
+out:
+    pn_qfile_release(&q);
+    if (fd >= 0)
+        close(fd);
+    pn_buf_release(&path);
+    pn_buf_release(&why);
+    pn_buf_release(&text);
+    return deferred;
+}
+
+void pn_agent_serve(int fd, const pn_agent *agent)
+{
+    pn_stream *client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
+    if (pn_ipc_send_hello(client, "deliver", 0) == 0) {
+        while (pn_attr_read_frame(client, &frame) > 0) {
+            pn_attrs attrs;
+            pn_delivreq req;
+            pn_buf_reset(&why);
+            if (pn_attr_parse(frame.data, frame.len, &attrs, &why) < 0) {
+                pn_warn("malformed delivery request: %s", why.data);
+                break;
+            }
+            if (pn_delivreq_parse(&attrs, &req) < 0) {
+                pn_warn("malformed delivery request: missing attributes");
+                pn_delivreq_release(&req);
+                break;
+            }
+            int status = handle(agent, &req);
+            pn_delivreq_release(&req);
+            pn_attr_out reply;
+            pn_attr_begin(&reply);
+            pn_attr_put_int(&reply, "status", status);
+            int rc = pn_attr_write_frame(client, &reply);
+            pn_attr_release(&reply);
+            if (rc < 0)
+                break;
+        }
+    }
+    pn_buf_release(&frame);
+    pn_buf_release(&why);
+    pn_stream_release(client);
+}

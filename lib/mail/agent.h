@@ -1,0 +1,24 @@
+/* agent.h: the common body of the delivery agents: the connection loop with qmgr (hello,
+ * request, reply), opening the queue file named in a request the way DESIGN.md 6.3 asks, and
+ * recording each recipient's outcome (log line, done mark). An agent supplies the delivery of
+ * one recipient. */
+#ifndef PN_MAIL_AGENT_H
+#define PN_MAIL_AGENT_H
+#include "base/buf.h"
+#include "mail/delivreq.h"
+#include "mail/qfile.h"
+
+typedef struct pn_agent {
+    const char *relay; /* "virtual", "none", ... for the log line */
+    /* needs_content: open and validate the queue file for deliver() */
+    int needs_content;
+    /* deliver one recipient: PN_DELIVER_*, with dsn and text set */
+    int (*deliver)(const pn_delivreq *req, const pn_delivreq_rcpt *rcpt, const pn_qfile *q,
+                   const char **dsn, pn_buf *text, void *ctx);
+    void *ctx;
+} pn_agent;
+
+/* pn_agent_serve: one qmgr connection, until it closes; for a server's serve hook. */
+void pn_agent_serve(int fd, const pn_agent *agent);
+
+#endif
