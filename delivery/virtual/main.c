@@ -15,7 +15,7 @@
 #include "mail/delivreq.h"
 #include "mail/maps.h"
 #include "mail/qfile.h"
-#include "virtual.h"
+#include "mail/mailbox.h"
 
 static pn_maps *mailbox_maps, *uid_maps, *gid_maps;
 
@@ -73,8 +73,8 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
         goto out;
     }
     pn_buf_printf(&path, "%s/%s", pn_config_get("virtual_mailbox_base"), pn_trim(mailbox.data));
-    switch (mailbox_deliver(q, path.data, (uid_t)uid, (gid_t)gid, req->sender.data,
-                            r->addr.data, text)) {
+    switch (pn_mailbox_deliver(q, path.data, (uid_t)uid, (gid_t)gid, -1, req->sender.data,
+                               r->addr.data, text)) {
     case MAILBOX_SENT:
         *dsn = "2.0.0";
         outcome = PN_DELIVER_SENT;

@@ -29,7 +29,12 @@ void pn_privs_chroot(const char *dir)
 
 void pn_privs_drop(uid_t uid, gid_t gid)
 {
-    if (geteuid() == 0 && setgroups(0, NULL) < 0)
+    pn_privs_drop_groups(uid, gid, NULL, 0);
+}
+
+void pn_privs_drop_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t count)
+{
+    if (geteuid() == 0 && setgroups(count, groups) < 0)
         pn_fatal("setgroups: %s", strerror(errno));
     if (setresgid(gid, gid, gid) < 0)
         pn_fatal("setresgid(%ld): %s", (long)gid, strerror(errno));

@@ -11,5 +11,7 @@ void pn_privs_chroot(const char *dir);
 /* pn_privs_drop: setgroups(none), setresgid, setresuid; fatal on failure, and fatal when
  * root could be regained. */
 void pn_privs_drop(uid_t uid, gid_t gid);
+/* pn_privs_drop_groups: the same, keeping exactly these supplementary groups. */
+void pn_privs_drop_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t count);
 
 #endif

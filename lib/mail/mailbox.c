@@ -1,8 +1,8 @@
-/* mailbox.c: writing one message into a Maildir or an mbox file, in a child process that has
- * already become the mailbox owner, so that nothing runs as root while message bytes are
- * handled. Maildir: tmp/ then link into new/ after fsync. mbox: exclusive lock, append with
- * "From " quoting, truncated back on any error. The content checksum is verified before the
- * message becomes visible. */
+/* mailbox.c: final delivery, in a child process that has already become the recipient, so
+ * that nothing runs as root while message bytes are handled: into a Maildir (tmp/, fsync,
+ * link into new/), an mbox file (exclusive lock, "From " quoting, truncated back on any
+ * error), or a command's standard input. The content checksum is verified before the message
+ * becomes visible. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,14 +11,16 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/lock.h"
+#include "base/log.h"
 #include "base/privs.h"
 #include "config/cfparams.h"
-#include "virtual.h"
+#include "mail/mailbox.h"
 
 static int write_all(int fd, const char *data, size_t len)
 {
@@ -161,7 +163,61 @@ static int mbox(const char *path, const char *sender, const pn_buf *msg, pn_buf 
     return rc;
 }
 
-/* in_child: what the child does as the mailbox owner; the exit code is the outcome. */
+/* command: the message on a shell command's standard input, within command_time_limit. */
+static int command(const char *cmd, const pn_buf *msg, pn_buf *text)
+{
+    int in[2];
+    if (pipe(in) < 0) {
+        pn_buf_printf(text, "pipe: %s", strerror(errno));
+        return MAILBOX_DEFER;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        pn_buf_printf(text, "fork: %s", strerror(errno));
+        return MAILBOX_DEFER;
+    }
+    if (pid == 0) {
+        dup2(in[0], 0);
+        close(in[0]);
+        close(in[1]);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    signal(SIGPIPE, SIG_IGN);
+    alarm((unsigned)pn_config_get_time("command_time_limit"));
+    int write_failed = write_all(in[1], msg->data, msg->len) < 0;
+    close(in[1]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            pn_buf_puts(text, "lost the command's exit status");
+            return MAILBOX_DEFER;
+        }
+    }
+    alarm(0);
+    (void)write_failed; /* a command may stop reading early: its exit status decides */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        pn_buf_printf(text, "delivered to command: %s", cmd);
+        return MAILBOX_SENT;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 75) {
+        pn_buf_printf(text, "temporary failure. Command output: %s", cmd);
+        return MAILBOX_DEFER;
+    }
+    if (WIFEXITED(status))
+        pn_buf_printf(text, "Command died with status %d: \"%s\"", WEXITSTATUS(status), cmd);
+    else
+        pn_buf_printf(text, "Command died with signal %d: \"%s\"", WTERMSIG(status), cmd);
+    return MAILBOX_BOUNCE;
+}
+
+/* in_child: what the child does as the recipient; the exit code is the outcome. */
 static int in_child(const pn_qfile *q, const char *path, const char *sender,
                     const char *recipient, pn_buf *text)
 {
@@ -176,12 +232,14 @@ static int in_child(const pn_qfile *q, const char *path, const char *sender,
     }
     pn_buf_printf(&msg, "Return-Path: <%s>\nDelivered-To: %s\n", sender, recipient);
     pn_buf_append(&msg, content.data, content.len);
+    if (path[0] == '|')
+        return command(path + 1, &msg, text);
     size_t len = strlen(path);
     return len && path[len - 1] == '/' ? maildir(path, &msg, text) : mbox(path, sender, &msg, text);
 }
 
-int mailbox_deliver(const pn_qfile *q, const char *path, uid_t uid, gid_t gid,
-                    const char *sender, const char *recipient, pn_buf *text)
+int pn_mailbox_deliver(const pn_qfile *q, const char *path, uid_t uid, gid_t gid,
+                       long extra_gid, const char *sender, const char *recipient, pn_buf *text)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -197,8 +255,10 @@ int mailbox_deliver(const pn_qfile *q, const char *path, uid_t uid, gid_t gid,
     }
     if (pid == 0) {
         close(pipefd[0]);
-        if (geteuid() == 0)
-            pn_privs_drop(uid, gid);
+        if (geteuid() == 0) {
+            gid_t extra = (gid_t)extra_gid;
+            pn_privs_drop_groups(uid, gid, &extra, extra_gid >= 0 ? 1 : 0);
+        }
         pn_buf out = PN_BUF_INIT;
         int rc = in_child(q, path, sender, recipient, &out);
         (void)!write(pipefd[1], pn_buf_str(&out), out.len);
