@@ -3,8 +3,10 @@
  * append_dot_mydomain). */
 #include "mail/addr.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
 
@@ -80,18 +82,22 @@ void pn_addr_rewrite_local(const char *addr, pn_buf *out)
         pn_buf_truncate(out, out->len - 1);
 }
 
-int pn_addr_strip_extension(const char *addr, const char *delims, pn_buf *out)
+int pn_addr_strip_extension(const char *addr_in, const char *delims, pn_buf *out)
 {
+    char *addr = pn_strdup(addr_in); /* out may hold addr_in */
+    int rc = 0;
     const char *at = pn_addr_at(addr);
     size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
     size_t n = delims && *delims ? strcspn(addr, delims) : local_len;
     if (n == 0 || n >= local_len) {
         pn_buf_set(out, addr);
-        return 0;
+    } else {
+        pn_buf_reset(out);
+        pn_buf_append(out, addr, n);
+        if (at)
+            pn_buf_puts(out, at);
+        rc = 1;
     }
-    pn_buf_reset(out);
-    pn_buf_append(out, addr, n);
-    if (at)
-        pn_buf_puts(out, at);
-    return 1;
+    free(addr);
+    return rc;
 }

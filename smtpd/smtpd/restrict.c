@@ -314,9 +314,11 @@ static int unlisted(const char *rcpt, pn_buf *reply)
     switch (flags & PN_RESOLVE_CLASS_MASK) {
     case PN_RESOLVE_CLASS_LOCAL:
         if (local_rcpt_maps->count) {
+            pn_buf base = PN_BUF_INIT;
             pn_addr_localpart(rcpt, &local);
-            pn_addr_strip_extension(local.data, pn_config_get("recipient_delimiter"), &local);
-            rc = pn_maps_find(local_rcpt_maps, pn_lowercase(local.data), &value);
+            pn_addr_strip_extension(local.data, pn_config_get("recipient_delimiter"), &base);
+            rc = pn_maps_find(local_rcpt_maps, pn_lowercase(base.data), &value);
+            pn_buf_release(&base);
             table = "local recipient table";
         }
         break;

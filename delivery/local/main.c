@@ -1,0 +1,317 @@
+/* main.c: local, the delivery agent for the local domains (private/local). A recipient's
+ * local part goes through alias_maps (names, addresses, "|command", "/file",
+ * ":include:/file"), then the user's ~/.forward, then the mailbox: home_mailbox (a Maildir
+ * when it ends in '/'), mailbox_command, or mail_spool_directory. Every file a user controls
+ * is read, and every mailbox written, by a child running as that user; alias commands and
+ * files run as default_privs. Forwarded mail goes back through cleanup. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/argv.h"
+#include "base/log.h"
+#include "base/privs.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "ipc/server.h"
+#include "mail/addr.h"
+#include "mail/agent.h"
+#include "mail/cleanupclnt.h"
+#include "mail/domlist.h"
+#include "mail/mailbox.h"
+#include "mail/maps.h"
+
+#define MAX_DEPTH 20
+
+static pn_maps *alias_maps;
+static pn_domlist *local_domains;
+static pn_cleanup_client *cleanup;
+
+struct delivery {
+    const pn_delivreq *req;
+    const pn_delivreq_rcpt *rcpt;
+    const pn_qfile *q;
+    int outcome;     /* the worst so far */
+    const char *dsn;
+    pn_buf *text;
+    pn_argv *seen;   /* alias names expanded so far: no loops */
+};
+
+static void record(struct delivery *d, int outcome, const char *dsn, const char *text)
+{
+    /* deferred beats bounced beats sent: a deferral retries the whole recipient */
+    int rank[] = {0, 2, 1};
+    if (d->text->len == 0 || rank[outcome] > rank[d->outcome]) {
+        d->outcome = outcome;
+        d->dsn = dsn;
+        pn_buf_set(d->text, text);
+    }
+}
+
+/* read_as: a small file read by a child with the given identity; 1, 0 absent, -1 error. */
+static int read_as(uid_t uid, gid_t gid, const char *path, pn_buf *out)
+{
+    int fds[2];
+    if (pipe(fds) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        if (geteuid() == 0)
+            pn_privs_drop(uid, gid);
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL)
+            _exit(errno == ENOENT ? 2 : 1);
+        char data[65536];
+        size_t n = fread(data, 1, sizeof(data), fp);
+        (void)!write(fds[1], data, n);
+        _exit(0);
+    }
+    close(fds[1]);
+    pn_buf_reset(out);
+    char data[4096];
+    ssize_t n;
+    while ((n = read(fds[0], data, sizeof(data))) > 0)
+        pn_buf_append(out, data, (size_t)n);
+    close(fds[0]);
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status) == 0 ? 1 : WEXITSTATUS(status) == 2 ? 0 : -1;
+}
+
+static void default_privs(uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam(pn_config_get("default_privs"));
+    *uid = pw ? pw->pw_uid : 65534;
+    *gid = pw ? pw->pw_gid : 65534;
+}
+
+static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gid, long extra)
+{
+    pn_buf text = PN_BUF_INIT;
+    int rc = pn_mailbox_deliver(d->q, path, uid, gid, extra, d->req->sender.data,
+                                d->rcpt->addr.data, &text);
+    static const char *const dsn[] = {"2.0.0", "5.2.0", "4.2.0"};
+    record(d, rc == MAILBOX_SENT ? PN_DELIVER_SENT
+              : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED,
+           dsn[rc], pn_buf_str(&text));
+    pn_buf_release(&text);
+}
+
+static void forward(struct delivery *d, const char *addr)
+{
+    pn_buf id = PN_BUF_INIT, why = PN_BUF_INIT, content = PN_BUF_INIT, field = PN_BUF_INIT;
+    int status = -1;
+    if (cleanup == NULL)
+        cleanup = pn_cleanup_client_new("public/cleanup");
+    if (pn_qfile_read_content(d->q, &content, &why) == 0 &&
+        pn_cleanup_open(cleanup, &id, &why) == 0) {
+        pn_cleanup_attr(cleanup, "rewrite_context", "local");
+        pn_cleanup_sender(cleanup, d->req->sender.data);
+        pn_cleanup_rcpt(cleanup, addr, addr, "", 0);
+        pn_cleanup_content(cleanup);
+        pn_buf_printf(&field, "Delivered-To: %s", d->rcpt->addr.data);
+        pn_cleanup_header(cleanup, field.data, field.len);
+        pn_cleanup_message(cleanup, content.data, content.len);
+        if (pn_cleanup_finish(cleanup, &status, &why) < 0)
+            status = -1;
+    }
+    pn_buf text = PN_BUF_INIT;
+    if (status == 0) {
+        pn_buf_printf(&text, "forwarded as %s", id.data);
+        record(d, PN_DELIVER_SENT, "2.0.0", text.data);
+    } else {
+        pn_buf_printf(&text, "cannot forward to %s: %s", addr,
+                      why.len ? why.data : "cleanup refused the message");
+        record(d, PN_DELIVER_DEFERRED, "4.3.0", text.data);
+    }
+    pn_buf_release(&text);
+    pn_buf_release(&id);
+    pn_buf_release(&why);
+    pn_buf_release(&content);
+    pn_buf_release(&field);
+}
+
+static void deliver_user(struct delivery *d, const char *name, int depth, int skip_forward);
+static void expand_name(struct delivery *d, const char *name, int depth);
+
+/* items: one alias or .forward value, with the identity that runs its commands and files. */
+static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, int depth,
+                  const char *owner)
+{
+    pn_argv *list = pn_argv_split(value, ",\n");
+    for (size_t i = 0; i < list->len; i++) {
+        char *item = pn_trim(list->items[i]);
+        size_t len = strlen(item);
+        if (len >= 2 && item[0] == '"' && item[len - 1] == '"') {
+            item[len - 1] = 0;
+            item++;
+        }
+        if (*item == 0 || *item == '#')
+            continue;
+        if (item[0] == '|') {
+            deliver_to(d, item, uid, gid, -1);
+        } else if (item[0] == '/') {
+            deliver_to(d, item, uid, gid, -1);
+        } else if (strncasecmp(item, ":include:", 9) == 0) {
+            pn_buf text = PN_BUF_INIT;
+            int rc = read_as(uid, gid, item + 9, &text);
+            if (rc > 0 && depth < MAX_DEPTH)
+                items(d, text.data, uid, gid, depth + 1, owner);
+            else
+                record(d, rc == 0 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, "5.3.5",
+                       "cannot open include file");
+            pn_buf_release(&text);
+        } else if (item[0] == '\\') {
+            deliver_user(d, item + 1, depth + 1, 1);
+        } else {
+            pn_buf domain = PN_BUF_INIT, local = PN_BUF_INIT;
+            pn_addr_domain(item, &domain);
+            if (domain.len && pn_domlist_match(local_domains, domain.data) <= 0) {
+                forward(d, item);
+            } else {
+                pn_addr_localpart(item, &local);
+                pn_lowercase(local.data);
+                if (owner && strcmp(local.data, owner) == 0)
+                    deliver_user(d, local.data, depth + 1, 1); /* "lucas: lucas" */
+                else
+                    expand_name(d, local.data, depth + 1);
+            }
+            pn_buf_release(&domain);
+            pn_buf_release(&local);
+        }
+    }
+    pn_argv_free(list);
+}
+
+static void deliver_user(struct delivery *d, const char *name, int depth, int skip_forward)
+{
+    struct passwd *pw = getpwnam(name);
+    if (pw == NULL) {
+        pn_buf text = PN_BUF_INIT;
+        pn_buf_printf(&text, "unknown user: \"%s\"", name);
+        record(d, PN_DELIVER_BOUNCED, "5.1.1", text.data);
+        pn_buf_release(&text);
+        return;
+    }
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    if (uid == 0)
+        default_privs(&uid, &gid); /* root never delivers as root */
+    pn_buf path = PN_BUF_INIT, forward_text = PN_BUF_INIT;
+    if (!skip_forward && depth < MAX_DEPTH) {
+        pn_buf_printf(&path, "%s/.forward", pw->pw_dir);
+        if (read_as(uid, gid, path.data, &forward_text) > 0 && *pn_trim(forward_text.data)) {
+            items(d, forward_text.data, uid, gid, depth + 1, name);
+            goto out;
+        }
+    }
+    pn_buf_reset(&path);
+    const char *home_mailbox = pn_config_get("home_mailbox");
+    const char *command = pn_config_get("mailbox_command");
+    if (*home_mailbox) {
+        pn_buf_printf(&path, "%s/%s", pw->pw_dir, home_mailbox);
+        deliver_to(d, path.data, uid, gid, -1);
+    } else if (*command) {
+        pn_buf_printf(&path, "|%s", command);
+        deliver_to(d, path.data, uid, gid, -1);
+    } else {
+        const char *spool = pn_config_get("mail_spool_directory");
+        struct stat st;
+        long extra = stat(spool, &st) == 0 ? (long)st.st_gid : -1;
+        pn_buf_printf(&path, "%s/%s", spool, name);
+        deliver_to(d, path.data, uid, gid, extra);
+    }
+out:
+    pn_buf_release(&path);
+    pn_buf_release(&forward_text);
+}
+
+static void expand_name(struct delivery *d, const char *name, int depth)
+{
+    pn_buf value = PN_BUF_INIT;
+    int seen = 0;
+    for (size_t i = 0; i < d->seen->len; i++)
+        seen |= strcmp(d->seen->items[i], name) == 0;
+    int rc = seen || depth >= MAX_DEPTH ? 0 : pn_maps_find(alias_maps, name, &value);
+    if (rc < 0) {
+        record(d, PN_DELIVER_DEFERRED, "4.3.0", "alias database unavailable");
+    } else if (rc > 0) {
+        pn_argv_add(d->seen, name);
+        uid_t uid;
+        gid_t gid;
+        default_privs(&uid, &gid);
+        items(d, value.data, uid, gid, depth, name);
+    } else {
+        deliver_user(d, name, depth, 0);
+    }
+    pn_buf_release(&value);
+}
+
+static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_qfile *q,
+                   const char **dsn, pn_buf *text, void *ctx)
+{
+    (void)ctx;
+    struct delivery d = {req, r, q, PN_DELIVER_SENT, "2.0.0", text, pn_argv_new()};
+    pn_buf local = PN_BUF_INIT;
+    pn_addr_localpart(r->addr.data, &local);
+    pn_lowercase(local.data);
+    pn_buf base = PN_BUF_INIT;
+    pn_addr_strip_extension(local.data, pn_config_get("recipient_delimiter"), &base);
+    pn_buf value = PN_BUF_INIT;
+    /* the whole local part first (user+ext), then without the extension */
+    if (strcmp(base.data, local.data) != 0 && pn_maps_find(alias_maps, local.data, &value) > 0)
+        expand_name(&d, local.data, 0);
+    else
+        expand_name(&d, base.data, 0);
+    if (text->len == 0)
+        record(&d, PN_DELIVER_DEFERRED, "4.3.0", "no delivery target");
+    *dsn = d.dsn;
+    pn_argv_free(d.seen);
+    pn_buf_release(&local);
+    pn_buf_release(&base);
+    pn_buf_release(&value);
+    return d.outcome;
+}
+
+static void serve(int fd, void *ctx)
+{
+    (void)ctx;
+    static const pn_agent agent = {"local", 1, deliver, NULL};
+    pn_agent_serve(fd, &agent);
+}
+
+static void pre_jail(void *ctx)
+{
+    (void)ctx;
+    pn_buf err = PN_BUF_INIT;
+    alias_maps = pn_maps_open("alias_maps", pn_config_get("alias_maps"), PN_DICT_DEFAULT_FLAGS,
+                              &err);
+    if (alias_maps == NULL)
+        pn_fatal("%s", err.data);
+    local_domains = pn_domlist_open("mydestination", pn_config_get("mydestination"), &err);
+    if (local_domains == NULL)
+        pn_fatal("%s", err.data);
+    pn_buf_release(&err);
+}
+
+static int must_retire(void *ctx)
+{
+    (void)ctx;
+    return pn_maps_changed(alias_maps);
+}
+
+int main(int argc, char **argv)
+{
+    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .must_retire = must_retire,
+                               .max_use = -1, .max_idle = -1, .process_limit = -1,
+                               .needs_root = 1};
+    return pn_single_server_main(argc, argv, &server);
+}

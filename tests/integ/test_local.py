@@ -1,0 +1,118 @@
+"""local delivery: "root: user" aliasing into the user's ~/Maildir/, forwarding aliases that go
+back through cleanup, a ~/.forward with a backslashed copy, an alias command, and unknown local
+users rejected at RCPT time."""
+import os
+import pwd
+import smtplib
+import subprocess
+import unittest
+
+from harness import run
+from instance import Instance, free_port, poll
+
+USER = "postern-lucas"
+
+
+@unittest.skipUnless(os.getuid() == 0, "local delivery and test users need root")
+class Local(unittest.TestCase):
+    def setUp(self):
+        self.port = free_port()
+        self.inst = Instance(
+            f"127.0.0.1:{self.port} inet n - y - - smtpd\n"
+            "cleanup unix n - y - 0 cleanup\n"
+            "qmgr unix n - n 300 1 qmgr\n"
+            "rewrite unix - - y - - trivial-rewrite\n"
+            "local unix - n n - - local\n"
+            "virtual unix - n n - - virtual\n")
+        self.addCleanup(self.inst.cleanup)
+        self.home = os.path.join(self.inst.dir, "home")
+        os.mkdir(self.home)
+        subprocess.run(["userdel", "-r", USER], capture_output=True)
+        subprocess.run(["useradd", "-m", "-d", os.path.join(self.home, USER), "-s",
+                        "/usr/sbin/nologin", USER], check=True)
+        self.addCleanup(subprocess.run, ["userdel", "-r", USER], capture_output=True)
+        self.user = pwd.getpwnam(USER)
+        nobody = pwd.getpwnam("nobody")
+        self.vmail = os.path.join(self.inst.dir, "vmail")
+        os.mkdir(self.vmail)
+        os.chown(self.vmail, nobody.pw_uid, nobody.pw_gid)
+        self.out = os.path.join(self.inst.dir, "command-output")
+        open(self.out, "w").close()
+        os.chown(self.out, nobody.pw_uid, nobody.pw_gid)
+        aliases = os.path.join(self.inst.etc, "aliases")
+        with open(aliases, "w") as fp:
+            fp.write(f"postmaster: root\nroot: {USER}\nfwd: info@example.org\n"
+                     f"cmd: \"|cat >> {self.out}\"\nboth: {USER}, info@example.org\n")
+        self.assertEqual(run(["postalias", aliases]).rc, 0)
+        self.inst.write_main(
+            "myhostname = mail.example.org\nmyorigin = $myhostname\n"
+            "mydestination = localhost, $myhostname\n"
+            f"alias_maps = hash:{aliases}\nhome_mailbox = Maildir/\n"
+            "mynetworks = 127.0.0.0/8\n"
+            "virtual_mailbox_domains = example.org\n"
+            f"virtual_mailbox_base = {self.vmail}\n"
+            "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/ }\n"
+            f"virtual_uid_maps = static:{nobody.pw_uid}\n"
+            f"virtual_gid_maps = static:{nobody.pw_gid}\n")
+        self.inst.start()
+
+    def send(self, rcpt, subject):
+        c = smtplib.SMTP("127.0.0.1", self.port, timeout=20)
+        c.ehlo("client.example")
+        code, text = c.mail("sender@example.com")
+        code, text = c.rcpt(rcpt)
+        if code != 250:
+            c.quit()
+            return code, text
+        code, text = c.data(f"Subject: {subject}\r\n\r\nHello.\r\n".encode())
+        c.quit()
+        return code, text
+
+    def maildir(self, path):
+        new = os.path.join(path, "new")
+        return [open(os.path.join(new, f)).read() for f in sorted(os.listdir(new))] \
+            if os.path.isdir(new) else []
+
+    def user_mail(self):
+        return self.maildir(os.path.join(self.user.pw_dir, "Maildir"))
+
+    def virtual_mail(self):
+        return self.maildir(os.path.join(self.vmail, "example.org", "info"))
+
+    def test_root_alias_reaches_the_users_maildir(self):
+        self.assertEqual(self.send("root@localhost", "to-root")[0], 250)
+        self.assertTrue(poll(lambda: len(self.user_mail()) == 1, timeout=15), self.inst.log())
+        msg = self.user_mail()[0]
+        self.assertIn("Delivered-To: root@localhost\n", msg)
+        self.assertIn("Subject: to-root\n", msg)
+        new = os.path.join(self.user.pw_dir, "Maildir", "new")
+        st = os.stat(os.path.join(new, os.listdir(new)[0]))
+        self.assertEqual((st.st_uid, st.st_gid), (self.user.pw_uid, self.user.pw_gid))
+        self.assertIn("to=<root@localhost>, relay=local", self.inst.log())
+        self.assertIn("status=sent (delivered to maildir)", self.inst.log())
+
+    def test_forwarding_command_and_both(self):
+        self.assertEqual(self.send("fwd@mail.example.org", "forwarded")[0], 250)
+        self.assertEqual(self.send("cmd@localhost", "to-command")[0], 250)
+        self.assertEqual(self.send("both@localhost", "to-both")[0], 250)
+        self.assertTrue(poll(lambda: len(self.virtual_mail()) == 2 and
+                             len(self.user_mail()) == 1 and
+                             "to-command" in open(self.out).read(), timeout=20),
+                        self.inst.log())
+        forwarded = [m for m in self.virtual_mail() if "Subject: forwarded" in m][0]
+        self.assertIn("Delivered-To: fwd@mail.example.org\n", forwarded)
+        self.assertIn("status=sent (forwarded as ", self.inst.log())
+        self.assertIn("status=sent (delivered to command: cat >> ", self.inst.log())
+
+    def test_dot_forward_and_unknown_user(self):
+        forward = os.path.join(self.user.pw_dir, ".forward")
+        with open(forward, "w") as fp:
+            fp.write(f"\\{USER}, info@example.org\n")
+        os.chown(forward, self.user.pw_uid, self.user.pw_gid)
+        self.assertEqual(self.send(f"{USER}@localhost", "dot-forward")[0], 250)
+        self.assertTrue(poll(lambda: len(self.user_mail()) == 1 and len(self.virtual_mail()) == 1,
+                             timeout=20), self.inst.log())
+        code, text = self.send("no-such-user@localhost", "x")
+        self.assertEqual((code, text), (550, b"5.1.1 <no-such-user@localhost>: Recipient "
+                                             b"address rejected: User unknown in local recipient "
+                                             b"table"))
