@@ -1,7 +1,8 @@
 /* envelope.c: the envelope on its way in: addresses in standard form (the local rewrite
- * rule), then virtual alias expansion of the recipients (recursive, with the reference's
- * recursion and expansion limits, an address that maps to itself kept), then duplicates
- * removed. */
+ * rule), canonical mapping (sender_/recipient_canonical_maps before canonical_maps, for the
+ * envelope classes named in the *_classes parameters), then virtual alias expansion of the
+ * recipients (recursive, with the reference's recursion and expansion limits, an address that
+ * maps to itself kept), then duplicates removed. Header addresses are not mapped yet. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,65 @@
 #include "mail/maps.h"
 
 static pn_maps *virtual_alias_maps;
+static pn_maps *sender_canonical, *recipient_canonical, *canonical;
 static pn_domlist *local_domains;
+
+static pn_maps *open_maps(const char *param)
+{
+    pn_buf err = PN_BUF_INIT;
+    pn_maps *maps = pn_maps_open(param, pn_config_get(param), PN_DICT_DEFAULT_FLAGS, &err);
+    if (maps == NULL)
+        pn_fatal("%s", err.data);
+    pn_buf_release(&err);
+    return maps;
+}
+
+static int class_enabled(const char *param, const char *class_name)
+{
+    pn_argv *classes = pn_argv_split(pn_config_get(param), PN_SEPARATORS);
+    int found = 0;
+    for (size_t i = 0; i < classes->len; i++)
+        found |= strcmp(classes->items[i], class_name) == 0;
+    pn_argv_free(classes);
+    return found;
+}
+
+/* canonicalize: one mapping step through the first table list that knows the address. */
+static void canonicalize(pn_buf *addr, int is_sender)
+{
+    const char *class_name = is_sender ? "envelope_sender" : "envelope_recipient";
+    pn_maps *specific = is_sender ? sender_canonical : recipient_canonical;
+    const char *specific_classes = is_sender ? "sender_canonical_classes"
+                                             : "recipient_canonical_classes";
+    pn_buf value = PN_BUF_INIT, domain = PN_BUF_INIT, canon = PN_BUF_INIT;
+    if (addr->len == 0)
+        return;
+    pn_addr_domain(addr->data, &domain);
+    int flags = pn_domlist_match(local_domains, domain.data) > 0 ? PN_MAPS_LOCALPART : 0;
+    const char *delims = pn_config_get("recipient_delimiter");
+    int rc = 0;
+    if (specific->count && class_enabled(specific_classes, class_name))
+        rc = pn_maps_find_addr(specific, addr->data, delims, flags, &value);
+    if (rc == 0 && canonical->count && class_enabled("canonical_classes", class_name))
+        rc = pn_maps_find_addr(canonical, addr->data, delims, flags, &value);
+    if (rc > 0) {
+        char *result = pn_trim(value.data);
+        if (result[0] == '@') {
+            /* "@domain": keep the local part, change the domain */
+            pn_buf local = PN_BUF_INIT;
+            pn_addr_localpart(addr->data, &local);
+            pn_buf_printf(&local, "%s", result);
+            pn_addr_rewrite_local(local.data, &canon);
+            pn_buf_release(&local);
+        } else {
+            pn_addr_rewrite_local(result, &canon);
+        }
+        pn_buf_set(addr, canon.data);
+    }
+    pn_buf_release(&value);
+    pn_buf_release(&domain);
+    pn_buf_release(&canon);
+}
 
 void envelope_init(void)
 {
@@ -29,17 +88,22 @@ void envelope_init(void)
     if (local_domains == NULL)
         pn_fatal("%s", err.data);
     pn_buf_release(&err);
+    sender_canonical = open_maps("sender_canonical_maps");
+    recipient_canonical = open_maps("recipient_canonical_maps");
+    canonical = open_maps("canonical_maps");
 }
 
 int envelope_tables_changed(void)
 {
-    return virtual_alias_maps && pn_maps_changed(virtual_alias_maps);
+    return pn_maps_changed(virtual_alias_maps) || pn_maps_changed(sender_canonical) ||
+           pn_maps_changed(recipient_canonical) || pn_maps_changed(canonical);
 }
 
 void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, int notify)
 {
     pn_buf canon = PN_BUF_INIT;
     pn_addr_rewrite_local(addr, &canon);
+    canonicalize(&canon, 0);
     msg->rcpts = pn_reallocarray(msg->rcpts, msg->rcpt_count + 1, sizeof(cleanup_rcpt));
     cleanup_rcpt *r = &msg->rcpts[msg->rcpt_count++];
     r->addr = pn_buf_steal(&canon);
@@ -127,6 +191,7 @@ void envelope_finish(cleanup_msg *msg)
     }
     pn_buf canon = PN_BUF_INIT;
     pn_addr_rewrite_local(msg->sender.data, &canon);
+    canonicalize(&canon, 1);
     pn_buf_set(&msg->sender, canon.data);
     pn_buf_release(&canon);
 }

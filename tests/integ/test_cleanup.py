@@ -32,7 +32,10 @@ class Cleanup(unittest.TestCase):
             "message_size_limit = 20000\n"
             "virtual_alias_maps = inline:{ alias@example.org=real@example.org, "
             "{ list@example.org = a@example.org, b@example.org, a@example.org }, "
-            "self@example.org=self@example.org, @catch.example=all@example.org }\n")
+            "self@example.org=self@example.org, @catch.example=all@example.org }\n"
+            "sender_canonical_maps = inline:{ old@example.org=new@example.org }\n"
+            "canonical_maps = inline:{ @legacy.example=@example.org, "
+            "joe@example.org=joe.smith@example.org }\n")
         self.addCleanup(self.inst.cleanup)
         self.inst.start()
 
@@ -64,7 +67,7 @@ class Cleanup(unittest.TestCase):
                   record("A", "evil_attr=1") + record("S", "sender") +
                   rcpt("alias@example.org", "rfc822;alias@example.org", 4) +
                   rcpt("list@example.org") + rcpt("self@example.org") +
-                  rcpt("x@catch.example") + rcpt("bob") +
+                  rcpt("x@catch.example") + rcpt("bob") + rcpt("joe@legacy.example") +
                   record("M") + record("H", "Received: from x by y") +
                   record("H", "Return-Path: <forged@example>") + record("H", "Subject: hi") +
                   record("B", "line one\nline\rtwo\n") + record("."))
@@ -76,11 +79,12 @@ class Cleanup(unittest.TestCase):
         self.assertEqual(q["sender"], "sender@example.org")
         self.assertEqual([r["addr"] for r in q["rcpts"]],
                          ["real@example.org", "a@example.org", "b@example.org",
-                          "self@example.org", "all@example.org", "bob@example.org"])
+                          "self@example.org", "all@example.org", "bob@example.org",
+                          "joe@example.org"])
         self.assertEqual(q["rcpts"][0]["orig"], "alias@example.org")
         self.assertEqual(q["rcpts"][0]["orcpt"], "rfc822;alias@example.org")
         self.assertEqual(q["rcpts"][0]["notify"], 4)
-        self.assertEqual(q["rcpt_total"], 6)
+        self.assertEqual(q["rcpt_total"], 7)
         self.assertEqual(q["attrs"], {"rewrite_context": "local", "client_addr": "127.0.0.1"})
         names = [h.split(":")[0] for h in q["headers"]]
         self.assertEqual(names, ["Received", "Subject", "Message-Id", "Date", "From"])
@@ -93,11 +97,11 @@ class Cleanup(unittest.TestCase):
         self.assertIn(f"{qid}: message-id=<", self.inst.log())
         # the same connection serves the next message
         qid2 = self.open_message(s)
-        s.sendall(record("S", "") + rcpt("someone@example.net") + record("M") +
+        s.sendall(record("S", "old@example.org") + rcpt("someone@example.net") + record("M") +
                   record("B", "x\n") + record("."))
         self.assertEqual(get(read_frame(s), "status"), 0)
         q2 = mq1.read(os.path.join(self.inst.queue, "incoming", qid2))
-        self.assertEqual(q2["sender"], "")
+        self.assertEqual(q2["sender"], "new@example.org")  # sender_canonical_maps
         self.assertEqual([h.split(":")[0] for h in q2["headers"]], [])  # remote context
         s.close()
 

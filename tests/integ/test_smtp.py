@@ -248,3 +248,19 @@ class TableChanges(Smtp):
             c.quit()
             return code == 250
         self.assertTrue(poll(accepted, timeout=10))
+
+
+class Swaks(Smtp):
+    def test_swaks_delivers(self):
+        import shutil
+        import subprocess
+        if shutil.which("swaks") is None:
+            self.skipTest("swaks is not installed")
+        res = subprocess.run(["swaks", "--server", f"127.0.0.1:{self.port}", "--from",
+                              "s@example.com", "--to", "info@example.org", "--helo",
+                              "client.example", "--header", "Subject: via-swaks",
+                              "--pipeline"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertRegex(res.stdout, r"<\*\*\* 250 2\.0\.0 Ok: queued as [0-9A-F]+")
+        self.assertTrue(poll(lambda: any("Subject: via-swaks" in m for m in self.delivered()),
+                             timeout=15))
