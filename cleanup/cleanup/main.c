@@ -12,17 +12,38 @@
 #include "base/codec.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sock.h"
 #include "base/stream.h"
 #include "cleanup.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
 #include "ipc/server.h"
-#include "ipc/trigger.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
 
 static char current_path[256]; /* the file being written, for removal on SIGTERM */
+static int qmgr_fd = -1;       /* kept connection to qmgr for "new mail" notices */
+
+/* notify_qmgr: one byte on a kept connection; a lost notice only delays delivery until the
+ * next queue scan, so failures are not errors. */
+static void notify_qmgr(void)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (qmgr_fd < 0) {
+            pn_buf why = PN_BUF_INIT;
+            qmgr_fd = pn_sock_connect_unix("public/qmgr", &why);
+            pn_buf_release(&why);
+            if (qmgr_fd < 0)
+                return;
+            pn_sock_nonblock(qmgr_fd, 1);
+        }
+        if (write(qmgr_fd, "I", 1) == 1)
+            return;
+        close(qmgr_fd);
+        qmgr_fd = -1;
+    }
+}
 
 static void on_term(int signo)
 {
@@ -248,7 +269,7 @@ static int one_message(pn_stream *client)
             discard_file();
         } else {
             current_path[0] = 0;
-            pn_trigger_send("public/qmgr", "I", 1);
+            notify_qmgr();
         }
         reply(client, msg.status, msg.reason.data, NULL);
     }

@@ -1,17 +1,38 @@
-/* main.c: qmgr, the queue manager (public/qmgr, one process, never retired). Triggers: I
- * (new mail in incoming), D and W (also look at deferred mail that is due), A (deferred mail
- * regardless of its time). At start, files left in active/ by a crash go back to incoming/. */
+/* main.c: qmgr, the queue manager (public/qmgr, one process, never retired). It is event
+ * driven: trigger connections (I: new mail in incoming; D, W: also deferred mail that is due;
+ * A: deferred mail regardless of its time), timers for the deferred queue, and the replies of
+ * the delivery agents all arrive in one loop. At start, files left in active/ by a crash go
+ * back to incoming/. */
 #include <string.h>
+#include <unistd.h>
 
+#include "base/event.h"
 #include "base/log.h"
+#include "config/cfparams.h"
 #include "ipc/server.h"
 #include "qmgr.h"
 
-static void trigger(const char *data, size_t len, void *ctx)
+static void run_deferred(void *ctx)
 {
     (void)ctx;
+    scan_queue("deferred", 0);
+    pn_event_timer(run_deferred, NULL, pn_config_get_time("queue_run_delay") * 1000);
+}
+
+static void trigger_readable(int fd, int events, void *ctx)
+{
+    char data[256];
+    (void)events;
+    (void)ctx;
+    ssize_t n = read(fd, data, sizeof(data));
+    if (n <= 0) {
+        pn_event_unwatch(fd);
+        close(fd);
+        pn_server_disconnect(fd);
+        return;
+    }
     int incoming = 0, deferred = 0, all = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (ssize_t i = 0; i < n; i++) {
         switch (data[i]) {
         case 'I': incoming = 1; break;
         case 'A': all = 1; /* fall through */
@@ -25,17 +46,23 @@ static void trigger(const char *data, size_t len, void *ctx)
         scan_queue("deferred", all);
 }
 
+static void serve(int fd, void *ctx)
+{
+    (void)ctx;
+    pn_event_watch(fd, PN_EVENT_READ, trigger_readable, NULL);
+}
+
 static void post_jail(void *ctx)
 {
     (void)ctx;
     scan_recover();
     scan_queue("incoming", 0);
-    scan_queue("deferred", 0);
+    run_deferred(NULL);
 }
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.trigger = trigger, .post_jail = post_jail, .max_use = 0,
+    static pn_server server = {.serve = serve, .post_jail = post_jail, .max_use = 0,
                                .max_idle = 0, .process_limit = 1};
-    return pn_trigger_server_main(argc, argv, &server);
+    return pn_multi_server_main(argc, argv, &server);
 }

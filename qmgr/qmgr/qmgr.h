@@ -1,10 +1,68 @@
-/* qmgr.h: the queue manager's parts. */
+/* qmgr.h: the queue manager's model: messages in the active queue, their delivery jobs
+ * grouped by transport and destination, and the kept connections to delivery agents. */
 #ifndef PN_QMGR_H
 #define PN_QMGR_H
+#include <stddef.h>
 #include <stdint.h>
 
-/* message.c: deliver one file of the active queue, then remove or defer it. */
-void message_process(const char *id, int64_t active_us);
+#include "base/buf.h"
+#include "mail/qfile.h"
+
+typedef struct qmgr_rcpt {
+    pn_buf addr; /* as resolved */
+    pn_buf orig;
+    pn_buf orcpt;
+    int notify;
+    size_t offset;
+} qmgr_rcpt;
+
+typedef struct qmgr_msg {
+    char id[64];
+    int fd;
+    int64_t arrival_us;
+    int64_t arrival_sec;
+    int64_t active_us;
+    pn_buf sender;
+    int jobs_pending;
+} qmgr_msg;
+
+typedef struct qmgr_job {
+    struct qmgr_job *next;
+    qmgr_msg *msg;
+    struct qmgr_dest *dest;
+    qmgr_rcpt *rcpts;
+    size_t count;
+    int last;
+} qmgr_job;
+
+typedef struct qmgr_dest {
+    struct qmgr_dest *next;
+    struct qmgr_transport *transport;
+    char *nexthop;
+    qmgr_job *head, *tail;
+    int active;
+    int limit;
+} qmgr_dest;
+
+typedef struct qmgr_transport {
+    struct qmgr_transport *next;
+    char *name;
+    qmgr_dest *dests;
+    qmgr_dest *cursor; /* round-robin position */
+    int active;
+    int limit;
+    long recipient_limit;
+} qmgr_transport;
+
+/* message.c */
+void message_activate(const char *id, int64_t active_us);
+void message_job_done(qmgr_msg *msg);
+int message_active_count(void);
+/* sched.c */
+void sched_add_job(const char *transport, const char *nexthop, qmgr_job *job);
+long sched_recipient_limit(const char *transport);
+void sched_run(void);
+void sched_log_suspended(const qmgr_job *job, const char *why);
 /* scan.c */
 void scan_recover(void);
 void scan_queue(const char *queue, int ignore_time);

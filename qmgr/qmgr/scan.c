@@ -71,8 +71,10 @@ static void scan_dir(const char *queue, const char *dir, int ignore_time)
         }
         if (!pn_qid_valid(e->d_name))
             continue; /* cleanup's temporary names */
+        if (message_active_count() >= pn_config_get_int("qmgr_message_active_limit"))
+            break; /* the rest waits for the next scan */
         if (activate(path.data, e->d_name, ignore_time))
-            message_process(e->d_name, now_us());
+            message_activate(e->d_name, now_us());
     }
     pn_buf_release(&path);
     closedir(d);

@@ -116,3 +116,25 @@ class Local(unittest.TestCase):
         self.assertEqual((code, text), (550, b"5.1.1 <no-such-user@localhost>: Recipient "
                                              b"address rejected: User unknown in local recipient "
                                              b"table"))
+
+
+@unittest.skipUnless(os.getuid() == 0, "local delivery and test users need root")
+class Concurrency(Local):
+    def test_a_slow_delivery_does_not_stall_others(self):
+        aliases = os.path.join(self.inst.etc, "aliases")
+        with open(aliases, "a") as fp:
+            fp.write("slow: \"|sleep 4\"\n")
+        self.assertEqual(run(["postalias", aliases]).rc, 0)
+        import time
+        self.assertEqual(self.send("slow@localhost", "slow")[0], 250)
+        time.sleep(0.5)
+        start = time.monotonic()
+        self.assertEqual(self.send("info@example.org", "fast")[0], 250)
+        self.assertTrue(poll(lambda: len(self.virtual_mail()) == 1, timeout=10))
+        self.assertLess(time.monotonic() - start, 3.0)  # not behind the 4 s command
+        self.assertTrue(poll(lambda: "delivered to command: sleep 4" in self.inst.log(),
+                             timeout=15))
+
+    test_root_alias_reaches_the_users_maildir = None
+    test_forwarding_command_and_both = None
+    test_dot_forward_and_unknown_user = None

@@ -1,0 +1,342 @@
+/* sched.c: the scheduler. Jobs wait per transport and destination; destinations of a
+ * transport are served round-robin, each within its concurrency limit
+ * (<transport>_destination_concurrency_limit) and the transport within the process limit.
+ * Agent connections are kept and reused for any destination of their transport; they are
+ * read by the event loop, so a slow agent never stalls the others. A lost agent defers only
+ * the recipients of its job. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/event.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/sock.h"
+#include "base/stream.h"
+#include "config/cfparams.h"
+#include "ipc/attr.h"
+#include "mail/delivreq.h"
+#include "qmgr.h"
+
+enum conn_state { CONN_HELLO, CONN_IDLE, CONN_BUSY };
+
+typedef struct conn {
+    struct conn *next;
+    qmgr_transport *transport;
+    int fd;
+    enum conn_state state;
+    pn_buf in;
+    qmgr_job *job;
+} conn;
+
+static qmgr_transport *transports;
+static conn *conns;
+
+static long param_or_default(const char *transport, const char *suffix, const char *dflt)
+{
+    pn_buf name = PN_BUF_INIT;
+    pn_buf_printf(&name, "%s_%s", transport, suffix);
+    long value = pn_param_find(name.data) ? pn_config_get_int(name.data) : pn_config_get_int(dflt);
+    pn_buf_release(&name);
+    return value;
+}
+
+long sched_recipient_limit(const char *transport)
+{
+    long limit = param_or_default(transport, "destination_recipient_limit",
+                                  "default_destination_recipient_limit");
+    return limit > 0 ? limit : 1;
+}
+
+static qmgr_transport *transport_for(const char *name)
+{
+    for (qmgr_transport *t = transports; t; t = t->next)
+        if (strcmp(t->name, name) == 0)
+            return t;
+    qmgr_transport *t = pn_calloc(1, sizeof(*t));
+    t->name = pn_strdup(name);
+    t->limit = (int)pn_config_get_int("default_process_limit");
+    t->next = transports;
+    transports = t;
+    return t;
+}
+
+static qmgr_dest *dest_for(qmgr_transport *t, const char *nexthop)
+{
+    for (qmgr_dest *d = t->dests; d; d = d->next)
+        if (strcasecmp(d->nexthop, nexthop) == 0)
+            return d;
+    qmgr_dest *d = pn_calloc(1, sizeof(*d));
+    d->transport = t;
+    d->nexthop = pn_strdup(nexthop);
+    long limit = param_or_default(t->name, "destination_concurrency_limit",
+                                  "default_destination_concurrency_limit");
+    d->limit = limit > 0 ? (int)limit : 1;
+    d->next = t->dests;
+    t->dests = d;
+    return d;
+}
+
+void sched_add_job(const char *transport, const char *nexthop, qmgr_job *job)
+{
+    qmgr_dest *d = dest_for(transport_for(transport), nexthop);
+    job->dest = d;
+    job->next = NULL;
+    if (d->tail)
+        d->tail->next = job;
+    else
+        d->head = job;
+    d->tail = job;
+}
+
+void sched_log_suspended(const qmgr_job *job, const char *why)
+{
+    pn_delivreq req;
+    memset(&req, 0, sizeof(req));
+    pn_buf_init(&req.queue_id);
+    pn_buf_set(&req.queue_id, job->msg->id);
+    req.arrival_us = job->msg->arrival_us;
+    req.active_us = job->msg->active_us;
+    pn_buf text = PN_BUF_INIT;
+    pn_buf_printf(&text, "delivery temporarily suspended: %s", why);
+    for (size_t i = 0; i < job->count; i++) {
+        pn_delivreq_rcpt r;
+        memset(&r, 0, sizeof(r));
+        r.addr = job->rcpts[i].addr;
+        r.orig = job->rcpts[i].orig;
+        pn_delivreq_log(&req, &r, "none", PN_DELIVER_DEFERRED, "4.3.0", text.data);
+    }
+    pn_buf_release(&text);
+    pn_buf_release(&req.queue_id);
+}
+
+static void job_free(qmgr_job *job)
+{
+    for (size_t i = 0; i < job->count; i++) {
+        pn_buf_release(&job->rcpts[i].addr);
+        pn_buf_release(&job->rcpts[i].orig);
+        pn_buf_release(&job->rcpts[i].orcpt);
+    }
+    free(job->rcpts);
+    free(job);
+}
+
+/* job_done: the job's recipients are finished or deferred, as the queue file says. */
+static void job_done(qmgr_job *job)
+{
+    qmgr_dest *d = job->dest;
+    d->active--;
+    d->transport->active--;
+    qmgr_msg *m = job->msg;
+    job_free(job);
+    message_job_done(m);
+}
+
+static void conn_close(conn *c, const char *why)
+{
+    pn_event_unwatch(c->fd);
+    close(c->fd);
+    if (c->job) {
+        sched_log_suspended(c->job, why);
+        qmgr_job *job = c->job;
+        c->job = NULL;
+        job_done(job);
+    }
+    for (conn **cp = &conns; *cp; cp = &(*cp)->next) {
+        if (*cp == c) {
+            *cp = c->next;
+            break;
+        }
+    }
+    pn_buf_release(&c->in);
+    free(c);
+}
+
+static int send_job(conn *c, qmgr_job *job)
+{
+    qmgr_msg *m = job->msg;
+    pn_attr_out req;
+    pn_attr_begin(&req);
+    pn_attr_put_cstr(&req, "req", "deliver");
+    pn_attr_put_cstr(&req, "queue", "active");
+    pn_attr_put_cstr(&req, "queue_id", m->id);
+    pn_attr_put_cstr(&req, "nexthop", job->dest->nexthop);
+    pn_attr_put_cstr(&req, "sender", m->sender.data);
+    pn_attr_put_int(&req, "arrival", m->arrival_us);
+    pn_attr_put_int(&req, "active", m->active_us);
+    pn_attr_put_int(&req, "last", job->last);
+    for (size_t i = 0; i < job->count; i++) {
+        qmgr_rcpt *r = &job->rcpts[i];
+        pn_attr_group_begin(&req, "rcpt");
+        pn_attr_put_str(&req, "addr", r->addr.data, r->addr.len);
+        pn_attr_put_str(&req, "orig", r->orig.data, r->orig.len);
+        pn_attr_put_str(&req, "orcpt", pn_buf_str(&r->orcpt), r->orcpt.len);
+        pn_attr_put_int(&req, "notify", r->notify);
+        pn_attr_put_int(&req, "offset", (int64_t)r->offset);
+        pn_attr_group_end(&req);
+    }
+    size_t len;
+    const char *frame = pn_attr_frame(&req, &len);
+    int rc = 0;
+    while (len > 0) {
+        ssize_t n = write(c->fd, frame, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        frame += n;
+        len -= (size_t)n;
+    }
+    pn_attr_release(&req);
+    c->job = job;
+    c->state = CONN_BUSY;
+    return rc;
+}
+
+/* take_frame: one whole frame from the connection's buffer; 1, 0 incomplete, -1 bad. */
+static int take_frame(conn *c, pn_buf *payload)
+{
+    if (c->in.len < 4)
+        return 0;
+    const unsigned char *p = (const unsigned char *)c->in.data;
+    uint32_t len = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    if (len == 0 || len > PN_ATTR_MAX_FRAME)
+        return -1;
+    if (c->in.len < 4 + (size_t)len)
+        return 0;
+    pn_buf_reset(payload);
+    pn_buf_append(payload, c->in.data + 4, len);
+    memmove(c->in.data, c->in.data + 4 + len, c->in.len - 4 - len);
+    pn_buf_truncate(&c->in, c->in.len - 4 - len);
+    return 1;
+}
+
+static void conn_readable(int fd, int events, void *ctx)
+{
+    conn *c = ctx;
+    char data[8192];
+    (void)events;
+    ssize_t n = read(fd, data, sizeof(data));
+    if (n <= 0) {
+        conn_close(c, "lost connection with the delivery agent");
+        sched_run();
+        return;
+    }
+    pn_buf_append(&c->in, data, (size_t)n);
+    pn_buf payload = PN_BUF_INIT, why = PN_BUF_INIT;
+    int rc;
+    while ((rc = take_frame(c, &payload)) > 0) {
+        pn_attrs attrs;
+        if (pn_attr_parse(payload.data, payload.len, &attrs, &why) < 0) {
+            rc = -1;
+            break;
+        }
+        if (c->state == CONN_HELLO) {
+            const char *proto;
+            size_t plen;
+            if (pn_attr_get_str(&attrs, "proto", &proto, &plen) != 1 || plen != 7 ||
+                memcmp(proto, "deliver", 7) != 0) {
+                rc = -1;
+                break;
+            }
+            qmgr_job *job = c->job;
+            c->state = CONN_IDLE;
+            c->job = NULL;
+            if (job && send_job(c, job) < 0) {
+                c->job = job;
+                rc = -1;
+                break;
+            }
+        } else if (c->state == CONN_BUSY) {
+            qmgr_job *job = c->job;
+            c->job = NULL;
+            c->state = CONN_IDLE;
+            job_done(job);
+        }
+    }
+    pn_buf_release(&payload);
+    pn_buf_release(&why);
+    if (rc < 0)
+        conn_close(c, "protocol error from the delivery agent");
+    sched_run();
+}
+
+/* conn_for: an idle connection of the transport, or a new one (its job goes out after the
+ * agent's hello). NULL when the agent cannot be reached; why says why. */
+static conn *conn_new(qmgr_transport *t, pn_buf *why)
+{
+    pn_buf path = PN_BUF_INIT;
+    pn_buf_printf(&path, "private/%s", t->name);
+    int fd = pn_sock_connect_unix(path.data, why);
+    pn_buf_release(&path);
+    if (fd < 0)
+        return NULL;
+    conn *c = pn_calloc(1, sizeof(*c));
+    c->fd = fd;
+    c->transport = t;
+    c->state = CONN_HELLO;
+    pn_buf_init(&c->in);
+    c->next = conns;
+    conns = c;
+    pn_event_watch(fd, PN_EVENT_READ, conn_readable, c);
+    return c;
+}
+
+static conn *idle_conn(qmgr_transport *t)
+{
+    for (conn *c = conns; c; c = c->next)
+        if (c->transport == t && c->state == CONN_IDLE)
+            return c;
+    return NULL;
+}
+
+static int dispatch(qmgr_transport *t, qmgr_dest *d)
+{
+    qmgr_job *job = d->head;
+    d->head = job->next;
+    if (d->head == NULL)
+        d->tail = NULL;
+    d->active++;
+    t->active++;
+    conn *c = idle_conn(t);
+    pn_buf why = PN_BUF_INIT;
+    if (c) {
+        if (send_job(c, job) < 0)
+            conn_close(c, "lost connection with the delivery agent");
+    } else if ((c = conn_new(t, &why)) != NULL) {
+        c->job = job; /* sent when the agent says hello */
+    } else {
+        sched_log_suspended(job, why.data);
+        job_done(job);
+        pn_buf_release(&why);
+        return -1;
+    }
+    pn_buf_release(&why);
+    return 0;
+}
+
+void sched_run(void)
+{
+    static int running;
+    if (running)
+        return; /* job_done from inside a dispatch: the outer loop goes on */
+    running = 1;
+    for (qmgr_transport *t = transports; t; t = t->next) {
+        int progress = 1;
+        while (progress && t->active < t->limit) {
+            progress = 0;
+            for (qmgr_dest *d = t->dests; d && t->active < t->limit; d = d->next) {
+                if (d->head && d->active < d->limit) {
+                    dispatch(t, d);
+                    progress = 1;
+                }
+            }
+        }
+    }
+    running = 0;
+}
