@@ -1,9 +1,10 @@
-/* main.c: local, the delivery agent for the local domains (private/local). A recipient's
- * local part goes through alias_maps (names, addresses, "|command", "/file",
- * ":include:/file"), then the user's ~/.forward, then the mailbox: home_mailbox (a Maildir
- * when it ends in '/'), mailbox_command, or mail_spool_directory. Every file a user controls
- * is read, and every mailbox written, by a child running as that user; alias commands and
- * files run as default_privs. Forwarded mail goes back through cleanup. */
+/* main.c: local, the delivery agent for the local domains (private/local). Started as root,
+ * it opens alias_maps, starts its worker spawner and becomes mail_owner. A recipient's local
+ * part goes through alias_maps (names, addresses, "|command", "/file", ":include:/file"),
+ * then the user's ~/.forward, then the mailbox: home_mailbox (a Maildir when it ends in '/'),
+ * mailbox_command, or mail_spool_directory. Every file a user controls is read, and every
+ * mailbox written, by the kept worker of that user; alias commands and files run as
+ * default_privs. Forwarded mail goes back through cleanup. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -11,12 +12,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/argv.h"
 #include "base/log.h"
-#include "base/privs.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
 #include "ipc/server.h"
@@ -26,10 +25,12 @@
 #include "mail/domlist.h"
 #include "mail/mailbox.h"
 #include "mail/maps.h"
+#include "mail/worker.h"
 
 #define MAX_DEPTH 20
 
 static pn_maps *alias_maps;
+static pn_worker_pool *workers;
 static pn_domlist *local_domains;
 static pn_cleanup_client *cleanup;
 
@@ -54,36 +55,17 @@ static void record(struct delivery *d, int outcome, const char *dsn, const char 
     }
 }
 
-/* read_as: a small file read by a child with the given identity; 1, 0 absent, -1 error. */
+/* read_as: a small file as the given identity reads it; 1, 0 absent, -1 error. */
 static int read_as(uid_t uid, gid_t gid, const char *path, pn_buf *out)
 {
-    int fds[2];
-    if (pipe(fds) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        if (geteuid() == 0)
-            pn_privs_drop(uid, gid);
-        FILE *fp = fopen(path, "r");
-        if (fp == NULL)
-            _exit(errno == ENOENT ? 2 : 1);
-        char data[65536];
-        size_t n = fread(data, 1, sizeof(data), fp);
-        (void)!write(fds[1], data, n);
-        _exit(0);
-    }
-    close(fds[1]);
-    pn_buf_reset(out);
-    char data[4096];
-    ssize_t n;
-    while ((n = read(fds[0], data, sizeof(data))) > 0)
-        pn_buf_append(out, data, (size_t)n);
-    close(fds[0]);
-    int status;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
-        return -1;
-    return WEXITSTATUS(status) == 0 ? 1 : WEXITSTATUS(status) == 2 ? 0 : -1;
+    return pn_worker_read(workers, uid, gid, path, out);
+}
+
+/* policy: local never delivers as root; root's mail runs as default_privs. */
+static int policy(uid_t uid, gid_t gid)
+{
+    (void)gid;
+    return uid == 0 ? -1 : 0;
 }
 
 static void default_privs(uid_t *uid, gid_t *gid)
@@ -96,8 +78,8 @@ static void default_privs(uid_t *uid, gid_t *gid)
 static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gid, long extra)
 {
     pn_buf text = PN_BUF_INIT;
-    int rc = pn_mailbox_deliver(d->q, path, uid, gid, extra, d->req->sender.data,
-                                d->rcpt->addr.data, &text);
+    int rc = pn_worker_deliver(workers, uid, gid, extra, d->q->fd, path, d->req->sender.data,
+                               d->rcpt->addr.data, &text);
     static const char *const dsn[] = {"2.0.0", "5.2.0", "4.2.0"};
     record(d, rc == MAILBOX_SENT ? PN_DELIVER_SENT
               : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED,
@@ -300,6 +282,8 @@ static void pre_jail(void *ctx)
     if (local_domains == NULL)
         pn_fatal("%s", err.data);
     pn_buf_release(&err);
+    workers = pn_worker_pool_start(policy);
+    pn_agent_drop_privileges();
 }
 
 static int must_retire(void *ctx)

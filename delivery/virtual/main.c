@@ -1,8 +1,9 @@
-/* main.c: virtual, the delivery agent for virtual mailbox domains (private/virtual). For
- * each recipient it looks up the mailbox (virtual_mailbox_maps), the owner
- * (virtual_uid_maps, virtual_gid_maps, at least virtual_minimum_uid) and lets a child with
- * that identity write it (mailbox.c). It then logs the outcome and marks the recipient done in
- * the queue file. Runs as root without chroot, as master.cf's unpriv column "n" says. */
+/* main.c: virtual, the delivery agent for virtual mailbox domains (private/virtual). Started
+ * as root (master.cf's unpriv "n"): it opens its tables, starts its worker spawner, and
+ * becomes mail_owner. For each recipient it looks up the mailbox (virtual_mailbox_maps) and
+ * its owner (virtual_uid_maps, virtual_gid_maps, at least virtual_minimum_uid) and has the
+ * kept worker of that identity write it (worker.c); then it logs the outcome and marks the
+ * recipient done in the queue file. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,8 +17,17 @@
 #include "mail/maps.h"
 #include "mail/qfile.h"
 #include "mail/mailbox.h"
+#include "mail/worker.h"
 
 static pn_maps *mailbox_maps, *uid_maps, *gid_maps;
+static pn_worker_pool *workers;
+
+/* policy: the spawner starts workers only for uids at or above virtual_minimum_uid. */
+static int policy(uid_t uid, gid_t gid)
+{
+    (void)gid;
+    return (long)uid >= pn_config_get_int("virtual_minimum_uid") ? 0 : -1;
+}
 
 static pn_maps *open_maps(const char *name)
 {
@@ -73,8 +83,8 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
         goto out;
     }
     pn_buf_printf(&path, "%s/%s", pn_config_get("virtual_mailbox_base"), pn_trim(mailbox.data));
-    switch (pn_mailbox_deliver(q, path.data, (uid_t)uid, (gid_t)gid, -1, req->sender.data,
-                               r->addr.data, text)) {
+    switch (pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, path.data,
+                              req->sender.data, r->addr.data, text)) {
     case MAILBOX_SENT:
         *dsn = "2.0.0";
         outcome = PN_DELIVER_SENT;
@@ -112,6 +122,8 @@ static void pre_jail(void *ctx)
     mailbox_maps = open_maps("virtual_mailbox_maps");
     uid_maps = open_maps("virtual_uid_maps");
     gid_maps = open_maps("virtual_gid_maps");
+    workers = pn_worker_pool_start(policy);
+    pn_agent_drop_privileges();
 }
 
 static int must_retire(void *ctx)

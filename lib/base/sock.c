@@ -271,3 +271,82 @@ void pn_addrlist_free(pn_addrlist *list)
     list->addrs = NULL;
     list->count = 0;
 }
+
+int pn_sock_send_fd(int sock, const void *data, size_t len, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct iovec iov = {(void *)data, len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    memset(&control, 0, sizeof(control));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+        msg.msg_control = control.space;
+        msg.msg_controllen = sizeof(control.space);
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    }
+    for (;;) {
+        ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if ((size_t)n == len)
+            return 0;
+        /* the descriptor went with the first bytes; the rest follows plainly */
+        const char *rest = (const char *)data + n;
+        size_t left = len - (size_t)n;
+        while (left > 0) {
+            ssize_t m = send(sock, rest, left, MSG_NOSIGNAL);
+            if (m < 0 && errno == EINTR)
+                continue;
+            if (m < 0)
+                return -1;
+            rest += m;
+            left -= (size_t)m;
+        }
+        return 0;
+    }
+}
+
+ssize_t pn_sock_recv_fd(int sock, void *data, size_t len, int *fd)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * 4)];
+    } control;
+    struct iovec iov = {data, len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.space;
+    msg.msg_controllen = sizeof(control.space);
+    *fd = -1;
+    ssize_t n;
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < count; i++) {
+                int got;
+                memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                if (*fd < 0)
+                    *fd = got;
+                else
+                    close(got); /* only one was expected */
+            }
+        }
+    }
+    return n;
+}

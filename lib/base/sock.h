@@ -33,6 +33,11 @@ int pn_inet_service_resolve(const char *service, const char *interfaces, const c
 /* pn_inet_port: a symbolic or numeric port; -1 when unknown. */
 int pn_inet_port(const char *name, const char *known_ports);
 void pn_addrlist_free(pn_addrlist *list);
+/* pn_sock_send_fd: data with a descriptor attached (SCM_RIGHTS); 0 or -1. */
+int pn_sock_send_fd(int sock, const void *data, size_t len, int fd);
+/* pn_sock_recv_fd: up to len bytes and, when one came with them, a descriptor in *fd (else
+ * -1). Returns the byte count, 0 at end, -1 on error. */
+ssize_t pn_sock_recv_fd(int sock, void *data, size_t len, int *fd);
 /* pn_sockaddr_format: "1.2.3.4:25" or "[::1]:25". */
 void pn_sockaddr_format(const pn_sockaddr *addr, pn_buf *out);
 

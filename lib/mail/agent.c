@@ -11,6 +11,7 @@
 
 #include "base/lock.h"
 #include "base/log.h"
+#include "base/privs.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
@@ -69,6 +70,16 @@ out:
     pn_buf_release(&why);
     pn_buf_release(&text);
     return deferred;
+}
+
+void pn_agent_drop_privileges(void)
+{
+    if (geteuid() != 0)
+        return;
+    uid_t uid;
+    gid_t gid;
+    pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+    pn_privs_drop(uid, gid);
 }
 
 void pn_agent_serve(int fd, const pn_agent *agent)

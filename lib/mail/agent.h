@@ -18,6 +18,9 @@ typedef struct pn_agent {
     void *ctx;
 } pn_agent;
 
+/* pn_agent_drop_privileges: after its worker pool is started, a privileged agent becomes
+ * mail_owner for good (nothing happens without root). */
+void pn_agent_drop_privileges(void);
 /* pn_agent_serve: one qmgr connection, until it closes; for a server's serve hook. */
 void pn_agent_serve(int fd, const pn_agent *agent);
 

@@ -1,8 +1,8 @@
-/* mailbox.c: final delivery, in a child process that has already become the recipient, so
- * that nothing runs as root while message bytes are handled: into a Maildir (tmp/, fsync,
- * link into new/), an mbox file (exclusive lock, "From " quoting, truncated back on any
- * error), or a command's standard input. The content checksum is verified before the message
- * becomes visible. */
+/* mailbox.c: final delivery, in a worker that already is the recipient (worker.c), so that
+ * nothing runs as root while message bytes are handled: into a Maildir (tmp/, fsync, link
+ * into new/), an mbox file (exclusive lock, "From " quoting, truncated back on any error), or
+ * a command's standard input. The content checksum is verified before the message becomes
+ * visible. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,7 +18,6 @@
 
 #include "base/lock.h"
 #include "base/log.h"
-#include "base/privs.h"
 #include "config/cfparams.h"
 #include "mail/mailbox.h"
 
@@ -217,68 +216,34 @@ static int command(const char *cmd, const pn_buf *msg, pn_buf *text)
     return MAILBOX_BOUNCE;
 }
 
-/* in_child: what the child does as the recipient; the exit code is the outcome. */
-static int in_child(const pn_qfile *q, const char *path, const char *sender,
-                    const char *recipient, pn_buf *text)
+int pn_mailbox_write(int qfd, const char *path, const char *sender, const char *recipient,
+                     pn_buf *text)
 {
+    pn_qfile q;
     pn_buf content = PN_BUF_INIT, msg = PN_BUF_INIT, why = PN_BUF_INIT;
-    if (pn_qfile_read_content(q, &content, &why) < 0) {
+    int rc = MAILBOX_DEFER;
+    if (pn_qfile_open(&q, qfd, &why) < 0 || pn_qfile_read_content(&q, &content, &why) < 0) {
         pn_buf_set(text, why.data);
-        return MAILBOX_DEFER;
+        goto out;
     }
     if (has_loop(content.data, recipient)) {
         pn_buf_printf(text, "mail forwarding loop for %s", recipient);
-        return MAILBOX_BOUNCE;
+        rc = MAILBOX_BOUNCE;
+        goto out;
     }
     pn_buf_printf(&msg, "Return-Path: <%s>\nDelivered-To: %s\n", sender, recipient);
     pn_buf_append(&msg, content.data, content.len);
-    if (path[0] == '|')
-        return command(path + 1, &msg, text);
     size_t len = strlen(path);
-    return len && path[len - 1] == '/' ? maildir(path, &msg, text) : mbox(path, sender, &msg, text);
-}
-
-int pn_mailbox_deliver(const pn_qfile *q, const char *path, uid_t uid, gid_t gid,
-                       long extra_gid, const char *sender, const char *recipient, pn_buf *text)
-{
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0) {
-        pn_buf_printf(text, "pipe: %s", strerror(errno));
-        return MAILBOX_DEFER;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        pn_buf_printf(text, "fork: %s", strerror(errno));
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return MAILBOX_DEFER;
-    }
-    if (pid == 0) {
-        close(pipefd[0]);
-        if (geteuid() == 0) {
-            gid_t extra = (gid_t)extra_gid;
-            pn_privs_drop_groups(uid, gid, &extra, extra_gid >= 0 ? 1 : 0);
-        }
-        pn_buf out = PN_BUF_INIT;
-        int rc = in_child(q, path, sender, recipient, &out);
-        (void)!write(pipefd[1], pn_buf_str(&out), out.len);
-        _exit(rc);
-    }
-    close(pipefd[1]);
-    char reply[1024];
-    ssize_t n, total = 0;
-    while (total < (ssize_t)sizeof(reply) - 1 &&
-           (n = read(pipefd[0], reply + total, sizeof(reply) - 1 - (size_t)total)) > 0)
-        total += n;
-    reply[total] = 0;
-    close(pipefd[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    pn_buf_set(text, reply);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) > MAILBOX_DEFER) {
-        pn_buf_set(text, "mailbox writer died unexpectedly");
-        return MAILBOX_DEFER;
-    }
-    return WEXITSTATUS(status);
+    if (path[0] == '|')
+        rc = command(path + 1, &msg, text);
+    else if (len && path[len - 1] == '/')
+        rc = maildir(path, &msg, text);
+    else
+        rc = mbox(path, sender, &msg, text);
+out:
+    pn_qfile_release(&q);
+    pn_buf_release(&content);
+    pn_buf_release(&msg);
+    pn_buf_release(&why);
+    return rc;
 }

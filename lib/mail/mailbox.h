@@ -1,4 +1,4 @@
-/* mailbox.h: final delivery into a Maildir, an mbox file or a command, performed by a child
+/* mailbox.h: final delivery into a Maildir, an mbox file or a command, performed by a worker
  * that runs as the recipient. */
 #ifndef PN_MAIL_MAILBOX_H
 #define PN_MAIL_MAILBOX_H
@@ -11,11 +11,11 @@
 #define MAILBOX_BOUNCE 1
 #define MAILBOX_DEFER 2
 
-/* pn_mailbox_deliver: path ending in '/' is a Maildir, "|command" a command, anything else an
- * mbox file. Return-Path and Delivered-To are added; a Delivered-To for the same recipient
- * already in the message bounces it as a loop. extra_gid (or -1) is kept as a supplementary
- * group, for a group-writable spool directory. */
-int pn_mailbox_deliver(const pn_qfile *q, const char *path, uid_t uid, gid_t gid,
-                       long extra_gid, const char *sender, const char *recipient, pn_buf *text);
+/* pn_mailbox_write: the message in queue file qfd, in this process and with its identity:
+ * path ending in '/' is a Maildir, "|command" a command, anything else an mbox file.
+ * Return-Path and Delivered-To are added; a Delivered-To for the same recipient already in
+ * the message bounces it as a loop. */
+int pn_mailbox_write(int qfd, const char *path, const char *sender, const char *recipient,
+                     pn_buf *text);
 
 #endif

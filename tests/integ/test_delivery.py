@@ -94,6 +94,14 @@ class Delivery(unittest.TestCase):
                          r"delays=[0-9.]+/0/0/[0-9.]+, dsn=2\.0\.0, status=sent "
                          r"\(delivered to maildir\)")
         self.assertIn("to=<box@example.org>, relay=virtual", log)
+        # privilege separation: the agent runs as mail_owner, a root spawner parses nothing,
+        # and one kept worker per mailbox identity did the writing (no process per message)
+        uids = sorted(int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
+                      for pid in self.inst.processes("virtual"))
+        agents = uids.count(pwd.getpwnam("postfix").pw_uid)
+        self.assertGreaterEqual(agents, 1)
+        self.assertEqual(uids, sorted([0, pwd.getpwnam("postfix").pw_uid,
+                                       self.owner.pw_uid] * agents))
         self.assertIn("status=sent (delivered to mailbox)", log)
         self.assertTrue(self.queue_empty())
 

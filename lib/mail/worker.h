@@ -1,0 +1,29 @@
+/* worker.h: privileged delivery without privileged parsing (DESIGN.md section 3). At start,
+ * as root, an agent forks a spawner; then the agent gives up root for good. The spawner
+ * serves one fixed-size request, {uid, gid, extra gid}, checks it against the agent's policy,
+ * and returns a socket to a new worker that runs with exactly that identity. Workers are kept,
+ * one per recent identity, and do the parsing and writing: they open the queue file that is
+ * passed to them, read the message, write the mailbox or run the command. */
+#ifndef PN_MAIL_WORKER_H
+#define PN_MAIL_WORKER_H
+#include <sys/types.h>
+
+#include "base/buf.h"
+
+typedef struct pn_worker_pool pn_worker_pool;
+
+/* pn_worker_policy: 0 when the identity may be used by this agent. */
+typedef int (*pn_worker_policy)(uid_t uid, gid_t gid);
+
+/* pn_worker_pool_start: as root (or, without root, workers are plain children). */
+pn_worker_pool *pn_worker_pool_start(pn_worker_policy policy);
+/* pn_worker_deliver: the message in queue file qfd, for recipient, into path (a Maildir when
+ * it ends in '/', "|command", else an mbox file), as uid/gid (+ extra_gid when >= 0).
+ * Returns MAILBOX_SENT, MAILBOX_BOUNCE or MAILBOX_DEFER with a text. */
+int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid, int qfd,
+                      const char *path, const char *sender, const char *recipient,
+                      pn_buf *text);
+/* pn_worker_read: a small file as that identity sees it: 1 read, 0 absent, -1 error. */
+int pn_worker_read(pn_worker_pool *pool, uid_t uid, gid_t gid, const char *path, pn_buf *out);
+
+#endif
