@@ -289,7 +289,7 @@ static void pre_jail(void *ctx)
 static int must_retire(void *ctx)
 {
     (void)ctx;
-    return pn_maps_changed(alias_maps);
+    return pn_maps_changed(alias_maps) || pn_worker_pool_broken(workers);
 }
 
 int main(int argc, char **argv)

@@ -130,7 +130,7 @@ static int must_retire(void *ctx)
 {
     (void)ctx;
     return pn_maps_changed(mailbox_maps) || pn_maps_changed(uid_maps) ||
-           pn_maps_changed(gid_maps);
+           pn_maps_changed(gid_maps) || pn_worker_pool_broken(workers);
 }
 
 int main(int argc, char **argv)

@@ -38,6 +38,7 @@ struct worker {
 
 struct pn_worker_pool {
     int spawner; /* socket to the spawner, or -1 without root */
+    int broken;  /* the spawner stopped answering */
     struct worker workers[MAX_WORKERS];
     int count;
     long long clock;
@@ -221,6 +222,11 @@ pn_worker_pool *pn_worker_pool_start(pn_worker_policy policy)
     return pool;
 }
 
+int pn_worker_pool_broken(const pn_worker_pool *pool)
+{
+    return pool->broken;
+}
+
 static void retire(pn_worker_pool *pool, int i)
 {
     close(pool->workers[i].sock);
@@ -250,11 +256,16 @@ static int worker_for(pn_worker_pool *pool, const struct identity *who, pn_buf *
         sock = new_worker(who, 0);
     } else if (write(pool->spawner, who, sizeof(*who)) == (ssize_t)sizeof(*who)) {
         char answer = 0;
-        if (pn_sock_recv_fd(pool->spawner, &answer, 1, &sock) != 1 || answer != 'Y') {
+        ssize_t n = pn_sock_recv_fd(pool->spawner, &answer, 1, &sock);
+        if (n != 1)
+            pool->broken = 1;
+        if (n != 1 || answer != 'Y') {
             if (sock >= 0)
                 close(sock);
             sock = -1;
         }
+    } else {
+        pool->broken = 1;
     }
     if (sock < 0) {
         pn_buf_printf(why, "cannot start a delivery process for uid %u", who->uid);

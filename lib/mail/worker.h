@@ -17,6 +17,9 @@ typedef int (*pn_worker_policy)(uid_t uid, gid_t gid);
 
 /* pn_worker_pool_start: as root (or, without root, workers are plain children). */
 pn_worker_pool *pn_worker_pool_start(pn_worker_policy policy);
+/* pn_worker_pool_broken: the spawner is gone; the agent must retire (a new one starts a new
+ * spawner). */
+int pn_worker_pool_broken(const pn_worker_pool *pool);
 /* pn_worker_deliver: the message in queue file qfd, for recipient, into path (a Maildir when
  * it ends in '/', "|command", else an mbox file), as uid/gid (+ extra_gid when >= 0).
  * Returns MAILBOX_SENT, MAILBOX_BOUNCE or MAILBOX_DEFER with a text. */
