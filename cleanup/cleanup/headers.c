@@ -42,7 +42,11 @@ static void add_missing(cleanup_msg *msg)
         struct tm tm;
         gmtime_r(&msg->arrival.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-        pn_buf_printf(&field, "Message-Id: <%s.%s@%s>", stamp, msg->queue_id.data, myhostname);
+        if (pn_config_get_bool("enable_long_queue_ids"))
+            pn_buf_printf(&field, "Message-Id: <%s@%s>", msg->queue_id.data, myhostname);
+        else
+            pn_buf_printf(&field, "Message-Id: <%s.%s@%s>", stamp, msg->queue_id.data,
+                          myhostname);
         pn_argv_add(msg->headers, field.data);
     }
     if (field_value(msg, "Date") == NULL) {

@@ -8,6 +8,7 @@
 
 #include "base/event.h"
 #include "base/log.h"
+#include "config/cfmaster.h"
 #include "config/cfparams.h"
 #include "ipc/server.h"
 #include "qmgr.h"
@@ -52,6 +53,23 @@ static void serve(int fd, void *ctx)
     pn_event_watch(fd, PN_EVENT_READ, trigger_readable, NULL);
 }
 
+/* pre_jail: the per-transport parameters (relay_destination_concurrency_limit, ...) exist
+ * for the delivery services of master.cf, so qmgr learns those services. */
+static void pre_jail(void *ctx)
+{
+    (void)ctx;
+    pn_buf path = PN_BUF_INIT, err = PN_BUF_INIT;
+    pn_buf_printf(&path, "%s/master.cf", pn_config_directory());
+    pn_master *m = pn_master_read(path.data, 1, &err);
+    if (m == NULL)
+        pn_fatal("%s", err.data);
+    for (size_t i = 0; i < m->count; i++)
+        pn_config_add_service(m->entries[i]->field[PN_MF_SERVICE], m->entries[i]->args->items[0]);
+    pn_master_free(m);
+    pn_buf_release(&path);
+    pn_buf_release(&err);
+}
+
 static void post_jail(void *ctx)
 {
     (void)ctx;
@@ -62,7 +80,8 @@ static void post_jail(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .post_jail = post_jail, .max_use = 0,
+    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .post_jail = post_jail,
+                               .max_use = 0,
                                .max_idle = 0, .process_limit = 1};
     return pn_multi_server_main(argc, argv, &server);
 }
