@@ -6,6 +6,7 @@
  * mailbox written, by the kept worker of that user; alias commands and files run as
  * default_privs. Forwarded mail goes back through cleanup. */
 #include <errno.h>
+#include <stdio.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ struct delivery {
     const pn_delivreq_rcpt *rcpt;
     const pn_qfile *q;
     int outcome;     /* the worst so far */
-    const char *dsn;
+    char dsn[16];
     pn_buf *text;
     pn_argv *seen;   /* alias names expanded so far: no loops */
 };
@@ -50,7 +51,7 @@ static void record(struct delivery *d, int outcome, const char *dsn, const char 
     int rank[] = {0, 2, 1};
     if (d->text->len == 0 || rank[outcome] > rank[d->outcome]) {
         d->outcome = outcome;
-        d->dsn = dsn;
+        snprintf(d->dsn, sizeof(d->dsn), "%s", dsn);
         pn_buf_set(d->text, text);
     }
 }
@@ -78,12 +79,14 @@ static void default_privs(uid_t *uid, gid_t *gid)
 static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gid, long extra)
 {
     pn_buf text = PN_BUF_INIT;
+    static pn_buf dsn = PN_BUF_INIT;
+    pn_buf_reset(&dsn);
     int rc = pn_worker_deliver(workers, uid, gid, extra, d->q->fd, path, d->req->sender.data,
-                               d->rcpt->addr.data, &text);
-    static const char *const dsn[] = {"2.0.0", "5.2.0", "4.2.0"};
+                               d->rcpt->addr.data, pn_config_get_int("mailbox_size_limit"),
+                               &text, &dsn);
     record(d, rc == MAILBOX_SENT ? PN_DELIVER_SENT
               : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED,
-           dsn[rc], pn_buf_str(&text));
+           pn_buf_str(&dsn), pn_buf_str(&text));
     pn_buf_release(&text);
 }
 
@@ -242,6 +245,7 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
 {
     (void)ctx;
     struct delivery d = {req, r, q, PN_DELIVER_SENT, "2.0.0", text, pn_argv_new()};
+    static char dsn_copy[16];
     pn_buf local = PN_BUF_INIT;
     pn_addr_localpart(r->addr.data, &local);
     pn_lowercase(local.data);
@@ -255,7 +259,8 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
         expand_name(&d, base.data, 0);
     if (text->len == 0)
         record(&d, PN_DELIVER_DEFERRED, "4.3.0", "no delivery target");
-    *dsn = d.dsn;
+    snprintf(dsn_copy, sizeof(dsn_copy), "%s", d.dsn);
+    *dsn = dsn_copy;
     pn_argv_free(d.seen);
     pn_buf_release(&local);
     pn_buf_release(&base);

@@ -83,19 +83,14 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
         goto out;
     }
     pn_buf_printf(&path, "%s/%s", pn_config_get("virtual_mailbox_base"), pn_trim(mailbox.data));
-    switch (pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, path.data,
-                              req->sender.data, r->addr.data, text)) {
-    case MAILBOX_SENT:
-        *dsn = "2.0.0";
-        outcome = PN_DELIVER_SENT;
-        break;
-    case MAILBOX_BOUNCE:
-        *dsn = "5.4.6";
-        outcome = PN_DELIVER_BOUNCED;
-        break;
-    default:
-        *dsn = "4.2.0";
-    }
+    static pn_buf dsn_text = PN_BUF_INIT;
+    pn_buf_reset(&dsn_text);
+    rc = pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, path.data,
+                               req->sender.data, r->addr.data,
+                               pn_config_get_int("virtual_mailbox_limit"), text, &dsn_text);
+    *dsn = pn_buf_str(&dsn_text);
+    outcome = rc == MAILBOX_SENT ? PN_DELIVER_SENT
+              : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED;
 out:
     pn_buf_release(&mailbox);
     pn_buf_release(&path);

@@ -200,3 +200,33 @@ void pn_inet_my_networks(pn_buf *out, const char *style)
     }
     freeifaddrs(list);
 }
+
+int pn_inet_is_local(const pn_inet_addr *addr, const char *interfaces)
+{
+    if (interfaces && strcmp(interfaces, "all") != 0 && *interfaces) {
+        const char *list = strcmp(interfaces, "loopback-only") == 0 ? "127.0.0.1 ::1" : interfaces;
+        char *copy = pn_strdup(list), *cursor = copy, *item;
+        int found = 0;
+        while (!found && (item = pn_strtok(&cursor, ", \t")) != NULL) {
+            pn_inet_addr other;
+            found = pn_inet_parse(item, &other) == 0 && other.family == addr->family &&
+                    memcmp(other.bytes, addr->bytes, addr->family == AF_INET ? 4 : 16) == 0;
+        }
+        free(copy);
+        return found;
+    }
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) < 0)
+        return 0;
+    int found = 0;
+    for (struct ifaddrs *ifa = ifs; ifa && !found; ifa = ifa->ifa_next) {
+        if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != addr->family)
+            continue;
+        const void *bytes = addr->family == AF_INET
+                                ? (const void *)&((struct sockaddr_in *)ifa->ifa_addr)->sin_addr
+                                : (const void *)&((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
+        found = memcmp(bytes, addr->bytes, addr->family == AF_INET ? 4 : 16) == 0;
+    }
+    freeifaddrs(ifs);
+    return found;
+}

@@ -32,4 +32,8 @@ void pn_inet_my_hostname(pn_buf *out, const char *domain);
  * networks); IPv4 first, then IPv6 in [brackets]. */
 void pn_inet_my_networks(pn_buf *out, const char *style);
 
+/* pn_inet_is_local: the address is one this host listens on for inet_interfaces ("all":
+ * any interface address, "loopback-only", or a list of addresses). */
+int pn_inet_is_local(const pn_inet_addr *addr, const char *interfaces);
+
 #endif

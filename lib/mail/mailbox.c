@@ -120,7 +120,8 @@ out:
     return rc;
 }
 
-static int mbox(const char *path, const char *sender, const pn_buf *msg, pn_buf *text)
+static int mbox(const char *path, const char *sender, const pn_buf *msg, long limit,
+                pn_buf *text)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -149,7 +150,10 @@ static int mbox(const char *path, const char *sender, const pn_buf *msg, pn_buf 
     }
     pn_buf_putc(&out, '\n');
     int rc = MAILBOX_SENT;
-    if (write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
+    if (limit > 0 && (long)st.st_size + (long)out.len > limit) {
+        pn_buf_printf(text, "cannot update mailbox %s: file too large", path);
+        rc = MAILBOX_BOUNCE;
+    } else if (write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
         pn_buf_printf(text, "write mailbox %s: %s", path, strerror(errno));
         if (ftruncate(fd, st.st_size) < 0)
             pn_buf_puts(text, " (and it could not be truncated back)");
@@ -217,7 +221,7 @@ static int command(const char *cmd, const pn_buf *msg, pn_buf *text)
 }
 
 int pn_mailbox_write(int qfd, const char *path, const char *sender, const char *recipient,
-                     pn_buf *text)
+                     long limit, pn_buf *text, pn_buf *dsn)
 {
     pn_qfile q;
     pn_buf content = PN_BUF_INIT, msg = PN_BUF_INIT, why = PN_BUF_INIT;
@@ -228,18 +232,27 @@ int pn_mailbox_write(int qfd, const char *path, const char *sender, const char *
     }
     if (has_loop(content.data, recipient)) {
         pn_buf_printf(text, "mail forwarding loop for %s", recipient);
+        pn_buf_set(dsn, "5.4.6");
         rc = MAILBOX_BOUNCE;
         goto out;
     }
     pn_buf_printf(&msg, "Return-Path: <%s>\nDelivered-To: %s\n", sender, recipient);
     pn_buf_append(&msg, content.data, content.len);
     size_t len = strlen(path);
-    if (path[0] == '|')
+    if (path[0] == '|') {
         rc = command(path + 1, &msg, text);
-    else if (len && path[len - 1] == '/')
-        rc = maildir(path, &msg, text);
-    else
-        rc = mbox(path, sender, &msg, text);
+    } else if (len && path[len - 1] == '/') {
+        if (limit > 0 && (long)msg.len > limit) {
+            pn_buf_printf(text, "cannot write maildir file in %s: file too large", path);
+            rc = MAILBOX_BOUNCE;
+        } else {
+            rc = maildir(path, &msg, text);
+        }
+    } else {
+        rc = mbox(path, sender, &msg, limit, text);
+    }
+    pn_buf_set(dsn, rc == MAILBOX_SENT ? "2.0.0" : rc == MAILBOX_DEFER ? "4.2.0"
+                                        : path[0] == '|' ? "5.3.0" : "5.2.2");
 out:
     pn_qfile_release(&q);
     pn_buf_release(&content);

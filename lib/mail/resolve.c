@@ -7,7 +7,9 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/inet.h"
 #include "base/mem.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
@@ -118,6 +120,23 @@ static int is_numeric_domain(const char *domain)
     return 1;
 }
 
+/* is_local_literal: "[ip]" for an address of inet_interfaces or proxy_interfaces. */
+static int is_local_literal(const char *domain)
+{
+    size_t len = strlen(domain);
+    if (len < 3 || domain[0] != '[' || domain[len - 1] != ']')
+        return 0;
+    pn_inet_addr addr;
+    char *ip = pn_strndup(domain + 1, len - 2);
+    const char *v6 = strncasecmp(ip, "ipv6:", 5) == 0 ? ip + 5 : ip;
+    int local = pn_inet_parse(v6, &addr) == 0 &&
+                (pn_inet_is_local(&addr, pn_config_get("inet_interfaces")) ||
+                 (*pn_config_get("proxy_interfaces") &&
+                  pn_inet_is_local(&addr, pn_config_get("proxy_interfaces"))));
+    free(ip);
+    return local;
+}
+
 /* lookup_transport_maps: the reference's key order; 1 with value, 0, -1 on table error. */
 static int lookup_transport_maps(pn_resolver *r, const char *addr, const char *domain,
                                  pn_buf *value)
@@ -177,7 +196,7 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
         int m = pn_domlist_match(r->mydestination, domain.data);
         if (m < 0)
             goto fail;
-        is_local = m;
+        is_local = m || is_local_literal(domain.data);
         if (!is_local)
             break;
         pn_addr_localpart(addr.data, &local);

@@ -96,10 +96,15 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
     if (strcmp(pn_buf_str(&kind), "deliver") == 0 && fd >= 0) {
         pn_attr_copy_str(req, "sender", &sender);
         pn_attr_copy_str(req, "recipient", &rcpt);
+        int64_t limit = 0;
+        pn_attr_get_int(req, "limit", &limit);
+        pn_buf dsn = PN_BUF_INIT;
         int rc = pn_mailbox_write(fd, pn_buf_str(&path), pn_buf_str(&sender),
-                                  pn_buf_str(&rcpt), &text);
+                                  pn_buf_str(&rcpt), (long)limit, &text, &dsn);
         pn_attr_put_int(reply, "status", rc);
         pn_attr_put_str(reply, "text", pn_buf_str(&text), text.len);
+        pn_attr_put_str(reply, "dsn", pn_buf_str(&dsn), dsn.len);
+        pn_buf_release(&dsn);
     } else if (strcmp(pn_buf_str(&kind), "read") == 0) {
         int file = open(pn_buf_str(&path), O_RDONLY | O_CLOEXEC);
         int status = file >= 0 ? 1 : errno == ENOENT ? 0 : -1;
@@ -303,8 +308,8 @@ static int call(pn_worker_pool *pool, const struct identity *who, pn_attr_out *r
 }
 
 int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid, int qfd,
-                      const char *path, const char *sender, const char *recipient,
-                      pn_buf *text)
+                      const char *path, const char *sender, const char *recipient, long limit,
+                      pn_buf *text, pn_buf *dsn)
 {
     struct identity who = {(uint32_t)uid, (uint32_t)gid, (int32_t)extra_gid};
     pn_attr_out req;
@@ -313,6 +318,7 @@ int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid
     pn_attr_put_cstr(&req, "path", path);
     pn_attr_put_cstr(&req, "sender", sender);
     pn_attr_put_cstr(&req, "recipient", recipient);
+    pn_attr_put_int(&req, "limit", limit);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = MAILBOX_DEFER;
@@ -321,7 +327,10 @@ int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid
     } else {
         pn_attr_get_int(&reply, "status", &status);
         pn_attr_copy_str(&reply, "text", text);
+        pn_attr_copy_str(&reply, "dsn", dsn);
     }
+    if (dsn->len == 0)
+        pn_buf_set(dsn, "4.3.0");
     pn_attr_release(&req);
     pn_buf_release(&storage);
     pn_buf_release(&why);

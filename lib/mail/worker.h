@@ -24,8 +24,8 @@ int pn_worker_pool_broken(const pn_worker_pool *pool);
  * it ends in '/', "|command", else an mbox file), as uid/gid (+ extra_gid when >= 0).
  * Returns MAILBOX_SENT, MAILBOX_BOUNCE or MAILBOX_DEFER with a text. */
 int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid, int qfd,
-                      const char *path, const char *sender, const char *recipient,
-                      pn_buf *text);
+                      const char *path, const char *sender, const char *recipient, long limit,
+                      pn_buf *text, pn_buf *dsn);
 /* pn_worker_read: a small file as that identity sees it: 1 read, 0 absent, -1 error. */
 int pn_worker_read(pn_worker_pool *pool, uid_t uid, gid_t gid, const char *path, pn_buf *out);
 

@@ -106,6 +106,20 @@ class Delivery(unittest.TestCase):
         self.assertIn("status=sent (delivered to mailbox)", log)
         self.assertTrue(self.queue_empty())
 
+    def test_mailbox_size_limit(self):
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("virtual_mailbox_limit = 2000\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        import time
+        time.sleep(0.3)
+        parent = os.path.join(self.vmail, "example.org")
+        os.makedirs(parent, exist_ok=True)
+        os.chown(parent, self.owner.pw_uid, self.owner.pw_gid)
+        qid = self.submit("s@example.com", ["box@example.org"], body="x" * 3000 + "\n")
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15))
+        self.assertIn("dsn=5.2.2, status=bounced (cannot update mailbox", self.inst.log())
+        self.assertIn("file too large", self.inst.log())
+
     def test_unknown_user_bounces_and_unreachable_transport_defers(self):
         qid = self.submit("s@example.com", ["nobody-here@example.org"])
         self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15))
@@ -171,6 +185,7 @@ class ErrorAndDiscard(Delivery):
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
 
 
 @unittest.skipUnless(os.getuid() == 0, "the virtual agent needs root")
@@ -195,3 +210,4 @@ class LongIdsAndLimits(Delivery):
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
