@@ -12,6 +12,7 @@
 #include "base/strutil.h"
 #include "config/cfexpand.h"
 #include "config/cfline.h"
+#include "config/cfparams.h"
 
 const char *const pn_master_field_names[PN_MF_COUNT] = {
     "service", "type", "private", "unprivileged", "chroot", "wakeup", "process_limit", "command",
@@ -324,4 +325,18 @@ int pn_master_maxproc(const pn_master_entry *e)
 {
     const char *p = e->field[PN_MF_MAXPROC];
     return strcmp(p, "-") == 0 ? -1 : atoi(p);
+}
+
+int pn_master_learn_services(pn_buf *err)
+{
+    pn_buf path = PN_BUF_INIT;
+    pn_buf_printf(&path, "%s/master.cf", pn_config_directory());
+    pn_master *m = pn_master_read(path.data, 1, err);
+    pn_buf_release(&path);
+    if (m == NULL)
+        return -1;
+    for (size_t i = 0; i < m->count; i++)
+        pn_config_add_service(m->entries[i]->field[PN_MF_SERVICE], m->entries[i]->args->items[0]);
+    pn_master_free(m);
+    return 0;
 }

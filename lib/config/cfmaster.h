@@ -55,4 +55,9 @@ int pn_master_wakeup(const pn_master_entry *entry, int *conditional);
 /* pn_master_maxproc: the limit, or -1 for "-" (default_process_limit). */
 int pn_master_maxproc(const pn_master_entry *entry);
 
+/* pn_master_learn_services: read $config_directory/master.cf (missing is fine) and register
+ * its services with the parameter registry, so that per-transport parameter names such as
+ * relay_destination_concurrency_limit are known. -1 with err on a bad file. */
+int pn_master_learn_services(pn_buf *err);
+
 #endif

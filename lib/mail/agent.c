@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/lock.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/privs.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
@@ -43,12 +45,27 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         deferred = 1;
         goto out;
     }
+    int *outcomes = pn_calloc(req->rcpt_count + 1, sizeof(int));
+    pn_buf *dsns = pn_calloc(req->rcpt_count + 1, sizeof(pn_buf));
+    pn_buf *texts = pn_calloc(req->rcpt_count + 1, sizeof(pn_buf));
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+        pn_buf_init(&dsns[i]);
+        pn_buf_init(&texts[i]);
+    }
+    if (agent->deliver_all) {
+        agent->deliver_all(req, &q, outcomes, dsns, texts, agent->ctx);
+    } else {
+        for (size_t i = 0; i < req->rcpt_count; i++) {
+            const char *dsn = "4.3.0";
+            outcomes[i] = agent->deliver(req, &req->rcpts[i], &q, &dsn, &texts[i], agent->ctx);
+            pn_buf_set(&dsns[i], dsn);
+        }
+    }
     for (size_t i = 0; i < req->rcpt_count; i++) {
         const pn_delivreq_rcpt *r = &req->rcpts[i];
-        const char *dsn = "4.3.0";
-        pn_buf_reset(&text);
-        int outcome = agent->deliver(req, r, &q, &dsn, &text, agent->ctx);
-        pn_delivreq_log(req, r, agent->relay, outcome, dsn, text.data);
+        int outcome = outcomes[i];
+        pn_delivreq_log(req, r, agent->relay, outcome, pn_buf_str(&dsns[i]),
+                        pn_buf_str(&texts[i]));
         if (outcome == PN_DELIVER_DEFERRED) {
             deferred = 1;
             finished_all = 0;
@@ -58,6 +75,13 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
             finished_all = 0;
         }
     }
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+        pn_buf_release(&dsns[i]);
+        pn_buf_release(&texts[i]);
+    }
+    free(outcomes);
+    free(dsns);
+    free(texts);
     /* Status bytes reach the disk before qmgr hears of them, except when qmgr will remove
      * the file next anyway (DESIGN.md 6.3 step 5). */
     if (!(req->last && finished_all))

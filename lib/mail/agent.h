@@ -16,6 +16,9 @@ typedef struct pn_agent {
     int (*deliver)(const pn_delivreq *req, const pn_delivreq_rcpt *rcpt, const pn_qfile *q,
                    const char **dsn, pn_buf *text, void *ctx);
     void *ctx;
+    /* or all recipients of a request at once (pipe): outcomes, dsns and texts per recipient */
+    void (*deliver_all)(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
+                        pn_buf *texts, void *ctx);
 } pn_agent;
 
 /* pn_agent_drop_privileges: after its worker pool is started, a privileged agent becomes

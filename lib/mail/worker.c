@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/argv.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/privs.h"
@@ -21,6 +22,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "mail/mailbox.h"
+#include "mail/pipecmd.h"
 
 #define MAX_WORKERS 20
 
@@ -104,6 +106,44 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
         pn_attr_put_int(reply, "status", rc);
         pn_attr_put_str(reply, "text", pn_buf_str(&text), text.len);
         pn_attr_put_str(reply, "dsn", pn_buf_str(&dsn), dsn.len);
+        pn_buf_release(&dsn);
+    } else if (strcmp(pn_buf_str(&kind), "pipe") == 0 && fd >= 0) {
+        pn_buf flags = PN_BUF_INIT, orig = PN_BUF_INIT, dir = PN_BUF_INIT, eol = PN_BUF_INIT;
+        pn_buf arg = PN_BUF_INIT, dsn = PN_BUF_INIT;
+        int64_t limit = 1000;
+        pn_pipe_job job;
+        memset(&job, 0, sizeof(job));
+        job.argv = pn_argv_new();
+        size_t cursor = 0;
+        pn_attrs g;
+        while (pn_attr_next_group(req, "arg", &cursor, &g) > 0) {
+            pn_attr_copy_str(&g, "v", &arg);
+            pn_argv_add(job.argv, pn_buf_str(&arg));
+        }
+        pn_attr_copy_str(req, "flags", &flags);
+        pn_attr_copy_str(req, "sender", &sender);
+        pn_attr_copy_str(req, "recipient", &rcpt);
+        pn_attr_copy_str(req, "orig", &orig);
+        pn_attr_copy_str(req, "directory", &dir);
+        pn_attr_copy_str(req, "eol", &eol);
+        pn_attr_get_int(req, "limit", &limit);
+        job.flags = pn_buf_str(&flags);
+        job.sender = pn_buf_str(&sender);
+        job.recipient = rcpt.len ? pn_buf_str(&rcpt) : NULL;
+        job.orig = orig.len ? pn_buf_str(&orig) : NULL;
+        job.directory = pn_buf_str(&dir);
+        job.eol = pn_buf_str(&eol);
+        job.time_limit = (long)limit;
+        int rc = job.argv->len ? pn_pipe_run(fd, &job, &dsn, &text) : MAILBOX_DEFER;
+        pn_attr_put_int(reply, "status", rc);
+        pn_attr_put_str(reply, "text", pn_buf_str(&text), text.len);
+        pn_attr_put_str(reply, "dsn", pn_buf_str(&dsn), dsn.len);
+        pn_argv_free(job.argv);
+        pn_buf_release(&flags);
+        pn_buf_release(&orig);
+        pn_buf_release(&dir);
+        pn_buf_release(&eol);
+        pn_buf_release(&arg);
         pn_buf_release(&dsn);
     } else if (strcmp(pn_buf_str(&kind), "read") == 0) {
         int file = open(pn_buf_str(&path), O_RDONLY | O_CLOEXEC);
@@ -319,6 +359,45 @@ int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid
     pn_attr_put_cstr(&req, "sender", sender);
     pn_attr_put_cstr(&req, "recipient", recipient);
     pn_attr_put_int(&req, "limit", limit);
+    pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_attrs reply;
+    int64_t status = MAILBOX_DEFER;
+    if (call(pool, &who, &req, qfd, &storage, &reply, &why) < 0) {
+        pn_buf_set(text, pn_buf_str(&why));
+    } else {
+        pn_attr_get_int(&reply, "status", &status);
+        pn_attr_copy_str(&reply, "text", text);
+        pn_attr_copy_str(&reply, "dsn", dsn);
+    }
+    if (dsn->len == 0)
+        pn_buf_set(dsn, "4.3.0");
+    pn_attr_release(&req);
+    pn_buf_release(&storage);
+    pn_buf_release(&why);
+    return status >= MAILBOX_SENT && status <= MAILBOX_DEFER ? (int)status : MAILBOX_DEFER;
+}
+
+int pn_worker_pipe(pn_worker_pool *pool, uid_t uid, gid_t gid, int qfd,
+                   const struct pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
+{
+    struct identity who = {(uint32_t)uid, (uint32_t)gid, -1};
+    pn_attr_out req;
+    pn_attr_begin(&req);
+    pn_attr_put_cstr(&req, "kind", "pipe");
+    for (size_t i = 0; i < job->argv->len; i++) {
+        pn_attr_group_begin(&req, "arg");
+        pn_attr_put_cstr(&req, "v", job->argv->items[i]);
+        pn_attr_group_end(&req);
+    }
+    pn_attr_put_cstr(&req, "flags", job->flags);
+    pn_attr_put_cstr(&req, "sender", job->sender);
+    if (job->recipient)
+        pn_attr_put_cstr(&req, "recipient", job->recipient);
+    if (job->orig)
+        pn_attr_put_cstr(&req, "orig", job->orig);
+    pn_attr_put_cstr(&req, "directory", job->directory ? job->directory : "");
+    pn_attr_put_cstr(&req, "eol", job->eol ? job->eol : "\n");
+    pn_attr_put_int(&req, "limit", job->time_limit);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = MAILBOX_DEFER;

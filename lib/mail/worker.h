@@ -26,6 +26,10 @@ int pn_worker_pool_broken(const pn_worker_pool *pool);
 int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid, int qfd,
                       const char *path, const char *sender, const char *recipient, long limit,
                       pn_buf *text, pn_buf *dsn);
+/* pn_worker_pipe: a pipe(8) command as uid/gid (see pipecmd.h). */
+struct pn_pipe_job;
+int pn_worker_pipe(pn_worker_pool *pool, uid_t uid, gid_t gid, int qfd,
+                   const struct pn_pipe_job *job, pn_buf *dsn, pn_buf *text);
 /* pn_worker_read: a small file as that identity sees it: 1 read, 0 absent, -1 error. */
 int pn_worker_read(pn_worker_pool *pool, uid_t uid, gid_t gid, const char *path, pn_buf *out);
 

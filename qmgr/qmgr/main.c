@@ -58,15 +58,9 @@ static void serve(int fd, void *ctx)
 static void pre_jail(void *ctx)
 {
     (void)ctx;
-    pn_buf path = PN_BUF_INIT, err = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/master.cf", pn_config_directory());
-    pn_master *m = pn_master_read(path.data, 1, &err);
-    if (m == NULL)
+    pn_buf err = PN_BUF_INIT;
+    if (pn_master_learn_services(&err) < 0)
         pn_fatal("%s", err.data);
-    for (size_t i = 0; i < m->count; i++)
-        pn_config_add_service(m->entries[i]->field[PN_MF_SERVICE], m->entries[i]->args->items[0]);
-    pn_master_free(m);
-    pn_buf_release(&path);
     pn_buf_release(&err);
 }
 

@@ -1,0 +1,88 @@
+"""pipe: the seed's kind of master.cf entries: flags, user=, argv= macros (one argument per
+recipient for recipient macros), the message on standard input with the D and R headers, and
+exit codes mapped as the reference does."""
+import os
+import pwd
+import unittest
+
+import test_delivery
+from instance import poll
+from test_delivery import SERVICES
+
+SCRIPT = """#!/bin/sh
+out=$OUTDIR/call.$$
+for a in "$@"; do printf '%s\\n' "$a"; done > $out.args
+cat > $out.stdin
+id -u > $out.uid
+case "$2" in
+  temp*) exit 75 ;;
+  gone*) echo "5.7.1 go away"; exit 1 ;;
+  unavail*) exit 69 ;;
+esac
+exit 0
+"""
+
+
+@unittest.skipUnless(os.getuid() == 0, "pipe needs root to start")
+class Pipe(test_delivery.Delivery):
+    def setUp(self):
+        super().setUp()
+        self.outdir = os.path.join(self.inst.dir, "pipe-out")
+        os.mkdir(self.outdir)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(self.outdir, nobody.pw_uid, nobody.pw_gid)
+        script = os.path.join(self.inst.dir, "record.sh")
+        with open(script, "w") as fp:
+            fp.write(SCRIPT.replace("$OUTDIR", self.outdir))
+        os.chmod(script, 0o755)
+        self.inst.write_master(
+            SERVICES +
+            f"record unix - n n - - pipe flags=DRhu user=nobody argv={script} ${{sender}} "
+            "${recipient} ${nexthop} ${user} ${extension}\n"
+            f"single unix - n n - - pipe flags=DRXhu user=nobody:nogroup argv={script} "
+            "$sender $recipient\n")
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("transport_maps = inline:{ pipe.example=record:, one.example=single: }\n"
+                     "single_destination_recipient_limit = 1\nrecipient_delimiter = +\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+
+    def calls(self):
+        return sorted(f[:-5] for f in os.listdir(self.outdir) if f.endswith(".args"))
+
+    def read(self, call, kind):
+        return open(os.path.join(self.outdir, f"{call}.{kind}")).read()
+
+    def test_macros_and_one_argument_per_recipient(self):
+        qid = self.submit("Sender@Example.com", ["A+Ext@Pipe.Example", "b@pipe.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        [call] = self.calls()
+        self.assertEqual(self.read(call, "args").split("\n")[:-1],
+                         ["Sender@Example.com", "a+ext@pipe.example", "b@pipe.example",
+                          "pipe.example", "a", "b", "ext", ""])
+        stdin = self.read(call, "stdin")
+        self.assertTrue(stdin.startswith("Return-Path: <Sender@Example.com>\n"), stdin)
+        self.assertNotIn("Delivered-To:", stdin)  # only with a single recipient
+        self.assertEqual(int(self.read(call, "uid")), pwd.getpwnam("nobody").pw_uid)
+        self.assertIn(f"{qid}: to=<A+Ext@Pipe.Example>, relay=record", self.inst.log())
+        self.assertIn("status=sent (delivered via record service)", self.inst.log())
+
+    def test_recipient_limit_one_and_exit_codes(self):
+        qid = self.submit("s@example.com", ["x@one.example", "temp@one.example",
+                                            "gone@one.example", "unavail@one.example"])
+        self.assertTrue(poll(lambda: len(self.calls()) == 4, timeout=15), self.inst.log())
+        self.assertTrue(poll(lambda: f"{qid}: to=<unavail@one.example>" in self.inst.log() and
+                             f"{qid}: to=<temp@one.example>" in self.inst.log(), timeout=15))
+        for call in self.calls():
+            if self.read(call, "args").split("\n")[1] == "x@one.example":
+                self.assertIn("Delivered-To: x@one.example\n", self.read(call, "stdin"))
+        log = self.inst.log()
+        self.assertIn("to=<x@one.example>, relay=single", log)
+        self.assertIn("dsn=4.3.0, status=deferred", log)
+        self.assertIn("dsn=5.7.1, status=bounced (5.7.1 go away)", log)
+        self.assertIn("dsn=5.3.0, status=bounced (Command died with status 69:", log)
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
