@@ -8,6 +8,7 @@ import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIBEXEC = os.path.join(TOP, "libexec")
+BIN = os.path.join(TOP, "bin")
 DATA = os.path.join(TOP, "tests", "data")
 
 

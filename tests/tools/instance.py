@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import LIBEXEC, run
+from harness import BIN, LIBEXEC, run
 
 
 def ensure_mail_users():
@@ -65,6 +65,7 @@ class Instance:
             fp.write(f"queue_directory = {self.queue}\n"
                      f"data_directory = {self.dir}/data\n"
                      f"daemon_directory = {LIBEXEC}\n"
+                     f"command_directory = {BIN}\n"
                      f"maillog_file = {self.log_path}\n"
                      "compatibility_level = 3.6\n"
                      "inet_interfaces = 127.0.0.1\n"

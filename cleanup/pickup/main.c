@@ -1,0 +1,115 @@
+/* main.c: pickup, the way from maildrop/ into cleanup (public/pickup, woken by postdrop and
+ * every 60 s). A maildrop file is taken only when complete (mode 0744) and valid; its sender
+ * is the submitting user's when the file says nothing else, its content gets a Received line
+ * "by HOST (Postern, from userid N)", and it is removed only after cleanup acknowledged the
+ * copy (a crash in between gives a duplicate, never a loss). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "config/cfparams.h"
+#include "ipc/server.h"
+#include "mail/cleanupclnt.h"
+#include "mail/qfile.h"
+#include "mail/qpath.h"
+
+static pn_cleanup_client *cleanup;
+
+static void pick(const char *name)
+{
+    pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT, sender = PN_BUF_INIT, content = PN_BUF_INIT;
+    pn_buf id = PN_BUF_INIT, field = PN_BUF_INIT;
+    pn_buf_printf(&path, "maildrop/%s", name);
+    int fd = open(path.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    pn_qfile q;
+    memset(&q, 0, sizeof(q));
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0777) != 0744)
+        goto out; /* not complete yet, or not ours to take */
+    if (pn_qfile_open(&q, fd, &why) < 0 || pn_qfile_read_content(&q, &content, &why) < 0) {
+        pn_warn("%s: %s: removed", path.data, why.data);
+        unlink(path.data);
+        goto out;
+    }
+    pn_qfile_sender(&q, &sender);
+    if (cleanup == NULL)
+        cleanup = pn_cleanup_client_new("public/cleanup");
+    if (pn_cleanup_open(cleanup, &id, &why) < 0) {
+        pn_warn("%s: %s", path.data, why.data);
+        goto out;
+    }
+    pn_info("%s: uid=%ld from=<%s>", id.data, (long)st.st_uid, sender.data);
+    pn_cleanup_attr(cleanup, "rewrite_context", "local");
+    pn_cleanup_sender(cleanup, sender.data);
+    size_t pos = 0, len, at = 0;
+    int type;
+    const char *payload;
+    pn_qrcpt r;
+    pn_qrcpt_init(&r);
+    while (pn_qfile_next(&q, &pos, &type, &payload, &len)) {
+        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0)
+            pn_cleanup_rcpt(cleanup, r.addr.data, r.addr.data, r.orcpt.data, r.notify);
+        at = pos;
+    }
+    pn_qrcpt_release(&r);
+    pn_cleanup_content(cleanup);
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %e %b %Y %H:%M:%S %z (%Z)", &tm);
+    pn_buf_printf(&field, "Received: by %s (%s, from userid %ld)\n\tid %s; %s",
+                  pn_config_get_hostname("myhostname"), pn_config_get("mail_name"),
+                  (long)st.st_uid, id.data, date);
+    pn_cleanup_header(cleanup, field.data, field.len);
+    pn_cleanup_message(cleanup, content.data, content.len);
+    int status = -1;
+    if (pn_cleanup_finish(cleanup, &status, &why) == 0 && status == 0)
+        unlink(path.data);
+    else
+        pn_warn("%s: cleanup did not take it (status %d): %s", path.data, status,
+                pn_buf_str(&why));
+out:
+    pn_qfile_release(&q);
+    if (fd >= 0)
+        close(fd);
+    pn_buf_release(&path);
+    pn_buf_release(&why);
+    pn_buf_release(&sender);
+    pn_buf_release(&content);
+    pn_buf_release(&id);
+    pn_buf_release(&field);
+}
+
+static void trigger(const char *data, size_t len, void *ctx)
+{
+    (void)data;
+    (void)len;
+    (void)ctx;
+    DIR *d = opendir("maildrop");
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (pn_qid_valid(e->d_name))
+            pick(e->d_name);
+    closedir(d);
+}
+
+static void post_jail(void *ctx)
+{
+    trigger("W", 1, ctx);
+}
+
+int main(int argc, char **argv)
+{
+    static pn_server server = {.trigger = trigger, .post_jail = post_jail, .max_use = -1,
+                               .max_idle = -1, .process_limit = 1};
+    return pn_trigger_server_main(argc, argv, &server);
+}

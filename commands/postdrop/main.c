@@ -1,0 +1,173 @@
+/* main.c: postdrop, the setgid (postdrop) command that puts a message from a local user into
+ * maildrop/. It trusts nothing about its caller: the environment is cleared, descriptors
+ * above 2 are closed, a configuration directory other than the default is accepted only from
+ * root or when alternate_config_directories lists it, the user must be allowed by
+ * authorized_submit_users, and the file must be a valid queue file that holds only what a
+ * client may write. The file becomes visible to pickup (mode 0744) only when complete. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/argv.h"
+#include "base/buf.h"
+#include "base/codec.h"
+#include "base/log.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "ipc/trigger.h"
+#include "mail/maps.h"
+#include "mail/qfile.h"
+#include "mail/qpath.h"
+
+static char created[128]; /* removed again when we die half-way */
+
+static void remove_partial(void)
+{
+    if (created[0])
+        unlink(created);
+}
+
+static void sanitize_process(void)
+{
+    const char *keep[] = {"TZ", "LANG", "MAIL_CONFIG", NULL};
+    char *saved[3] = {NULL, NULL, NULL};
+    for (int i = 0; keep[i]; i++)
+        if (getenv(keep[i]))
+            saved[i] = strdup(getenv(keep[i]));
+    clearenv();
+    for (int i = 0; keep[i]; i++)
+        if (saved[i])
+            setenv(keep[i], saved[i], 1);
+    umask(077);
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+}
+
+/* config_allowed: a non-default directory needs root or alternate_config_directories. */
+static void check_config_directory(const char *dir)
+{
+    if (dir == NULL || strcmp(dir, PN_CONFIG_DIR) == 0 || getuid() == 0)
+        return;
+    pn_config_set_directory(PN_CONFIG_DIR);
+    pn_buf err = PN_BUF_INIT;
+    pn_config_read_main(&err);
+    pn_argv *dirs = pn_argv_split(pn_config_get("alternate_config_directories"), PN_SEPARATORS);
+    int ok = 0;
+    for (size_t i = 0; i < dirs->len; i++)
+        ok |= strcmp(dirs->items[i], dir) == 0;
+    pn_argv_free(dirs);
+    if (!ok)
+        pn_fatal("%s: the configuration directory is not listed in alternate_config_directories "
+                 "of %s/main.cf", dir, PN_CONFIG_DIR);
+    pn_config_reset();
+    pn_buf_release(&err);
+}
+
+static void check_submitter(void)
+{
+    struct passwd *pw = getpwuid(getuid());
+    const char *name = pw ? pw->pw_name : "unknown";
+    pn_buf err = PN_BUF_INIT, value = PN_BUF_INIT;
+    pn_maps *allowed = pn_maps_open("authorized_submit_users",
+                                    pn_config_get("authorized_submit_users"), 0, &err);
+    if (allowed == NULL)
+        pn_fatal("%s", err.data);
+    const char *list = pn_config_get("authorized_submit_users");
+    if (strstr(list, "static:anyone") == NULL && pn_maps_find(allowed, name, &value) <= 0)
+        pn_fatal("User %s(%ld) is not allowed to submit mail", name, (long)getuid());
+    pn_maps_free(allowed);
+    pn_buf_release(&err);
+    pn_buf_release(&value);
+}
+
+/* client_records_only: an envelope with S and R (pending) records only. */
+static int client_records_only(const pn_qfile *q)
+{
+    size_t pos = 0, len;
+    int type;
+    const char *payload;
+    while (pn_qfile_next(q, &pos, &type, &payload, &len)) {
+        if (type == 'R' && (len < 1 || payload[0] != PN_RCPT_TODO))
+            return 0;
+        if (type != 'S' && type != 'R')
+            return 0;
+    }
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = getenv("MAIL_CONFIG");
+    int ch;
+    sanitize_process();
+    pn_log_init("postdrop", PN_LOG_STDERR | PN_LOG_SYSLOG);
+    pn_log_set_fatal_hook(remove_partial);
+    while ((ch = getopt(argc, argv, "c:rv")) != -1) {
+        if (ch == 'c')
+            config = optarg;
+        else if (ch == 'v')
+            pn_verbose++;
+        else if (ch != 'r')
+            pn_fatal("usage: postdrop [-c config_dir] [-v]");
+    }
+    check_config_directory(config);
+    if (config)
+        pn_config_set_directory(config);
+    pn_config_load();
+    pn_config_set_process("postdrop", NULL);
+    pn_log_set_tag(pn_config_get("syslog_name"), "postdrop");
+    check_submitter();
+
+    /* The message: a queue file built by sendmail, read whole (it is bounded). */
+    long limit = pn_config_get_int("message_size_limit");
+    size_t max = limit > 0 ? (size_t)limit * 2 + 1024 * 1024 : (size_t)1 << 30;
+    pn_buf data = PN_BUF_INIT;
+    pn_buf_init(&data);
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(0, chunk, sizeof(chunk))) > 0) {
+        if (data.len + (size_t)n > max)
+            pn_fatal("message too large");
+        pn_buf_append(&data, chunk, (size_t)n);
+    }
+    if (chdir(pn_config_get("queue_directory")) < 0)
+        pn_fatal("chdir %s: %s", pn_config_get("queue_directory"), strerror(errno));
+    pn_buf id = PN_BUF_INIT, why = PN_BUF_INIT, path = PN_BUF_INIT;
+    struct timeval tv;
+    int fd = pn_queue_create("maildrop", pn_config_get_bool("enable_long_queue_ids"), &id, &tv,
+                             &why);
+    if (fd < 0)
+        pn_fatal("%s", why.data);
+    pn_queue_path("maildrop", id.data, &path);
+    snprintf(created, sizeof(created), "%s", path.data);
+    pn_qfile q;
+    const char *p = data.data;
+    size_t left = data.len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0)
+            pn_fatal("write %s: %s", path.data, strerror(errno));
+        p += w;
+        left -= (size_t)w;
+    }
+    pn_buf content = PN_BUF_INIT;
+    if (pn_qfile_open(&q, fd, &why) < 0 || pn_qfile_read_content(&q, &content, &why) < 0)
+        pn_fatal("invalid message from sendmail: %s", why.data);
+    if (!client_records_only(&q))
+        pn_fatal("invalid message from sendmail: records a client may not write");
+    if (limit > 0 && q.content_len > (uint64_t)limit)
+        pn_fatal("message file too big");
+    if (fchmod(fd, 0744) < 0 || fsync(fd) < 0 || close(fd) < 0)
+        pn_fatal("sync %s: %s", path.data, strerror(errno));
+    created[0] = 0;
+    pn_qfile_release(&q);
+    pn_trigger_send("public/pickup", "W", 1);
+    pn_buf_release(&data);
+    pn_buf_release(&content);
+    return 0;
+}

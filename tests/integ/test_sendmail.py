@@ -1,0 +1,57 @@
+"""Local submission: sendmail hands the message to postdrop, which writes maildrop/; pickup
+feeds it to cleanup with the submitting user's identity in a Received line; -t takes the
+recipients from the header and drops Bcc."""
+import os
+import subprocess
+import unittest
+
+import test_delivery
+from harness import program
+from instance import poll
+
+
+@unittest.skipUnless(os.getuid() == 0, "the delivery agents need root")
+class Sendmail(test_delivery.Delivery):
+    def setUp(self):
+        super().setUp()
+        self.inst.write_master(test_delivery.SERVICES + "pickup unix n - n 60 1 pickup\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+
+    def sendmail(self, args, text):
+        env = dict(os.environ, MAIL_CONFIG=self.inst.etc, **self.inst.sanitizer_env())
+        return subprocess.run([program("sendmail")] + args, input=text, text=True,
+                              capture_output=True, env=env, timeout=30)
+
+    def test_sendmail_to_maildir(self):
+        res = self.sendmail(["-f", "s@example.com", "info@example.org"],
+                            "Subject: from sendmail\n\nline one\n.\nnot read\n")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=15), self.inst.log())
+        text = open(self.maildir_files("example.org", "info")[0]).read()
+        self.assertIn("Received: by mail.example.org (Postern, from userid 0)", text)
+        self.assertIn("Subject: from sendmail\n", text)
+        self.assertTrue(text.endswith("\n\nline one\n"), text)  # a lone "." ended the input
+        self.assertRegex(self.inst.log(), r"postfix/pickup\[\d+\]: [0-9A-F]+: uid=0 "
+                                          r"from=<s@example\.com>")
+        self.assertEqual(os.listdir(os.path.join(self.inst.queue, "maildrop")), [])
+
+    def test_extract_recipients_and_drop_bcc(self):
+        res = self.sendmail(["-t", "-i"], "From: me@example.com\nTo: info@example.org\n"
+                                          "Bcc: Box <box@example.org>\nSubject: t\n\n.\nbody\n")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1 and
+                             os.path.exists(os.path.join(self.vmail, "example.org", "box")),
+                             timeout=15), self.inst.log())
+        text = open(self.maildir_files("example.org", "info")[0]).read()
+        self.assertNotIn("Bcc:", text)
+        self.assertTrue(text.endswith("\n\n.\nbody\n"))  # -i: the dot is text
+        self.assertIn("Return-Path: <root@example.org>", text)  # the invoking user
+        res = self.sendmail([], "Subject: nobody\n\nx\n")
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("No recipient addresses found", res.stderr)
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
