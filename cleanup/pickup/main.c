@@ -53,7 +53,8 @@ static void pick(const char *name)
     pn_qrcpt r;
     pn_qrcpt_init(&r);
     while (pn_qfile_next(&q, &pos, &type, &payload, &len)) {
-        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0)
+        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0 &&
+            r.status == PN_RCPT_TODO) /* a requeued file keeps only what is pending */
             pn_cleanup_rcpt(cleanup, r.addr.data, r.addr.data, r.orcpt.data, r.notify);
         at = pos;
     }

@@ -121,6 +121,7 @@ int main(int argc, char **argv)
     pn_config_load();
     pn_config_set_process("postdrop", NULL);
     pn_log_set_tag(pn_config_get("syslog_name"), "postdrop");
+    pn_log_set_file(pn_config_get("maillog_file"));
     check_submitter();
 
     /* The message: a queue file built by sendmail, read whole (it is bounded). */

@@ -137,8 +137,18 @@ int main(int argc, char **argv)
         pn_fatal("%s", err.data);
     pn_config_set_process("sendmail", NULL);
     pn_log_set_tag(pn_config_get("syslog_name"), "sendmail");
-    if (strcmp(base, "mailq") == 0 || strcmp(base, "newaliases") == 0)
-        pn_fatal("%s is not available yet", base);
+    pn_log_set_file(pn_config_get("maillog_file"));
+    if (strcmp(base, "mailq") == 0 || strcmp(base, "newaliases") == 0) {
+        int mailq = strcmp(base, "mailq") == 0;
+        pn_buf path = PN_BUF_INIT;
+        pn_buf_printf(&path, "%s/%s", pn_config_get("command_directory"),
+                      mailq ? "postqueue" : "postalias");
+        if (mailq)
+            execl(path.data, "postqueue", "-p", (char *)NULL);
+        else
+            execl(path.data, "newaliases", (char *)NULL);
+        pn_fatal("exec %s: %s", path.data, strerror(errno));
+    }
 
     pn_buf msg = PN_BUF_INIT;
     pn_buf_init(&msg);

@@ -1,0 +1,157 @@
+/* main.c: postqueue (and mailq): list the queue through showq in the reference's layout (-p)
+ * or as one JSON object per message (-j), and ask qmgr to flush (-f). It is a setgid command
+ * in a real installation: it talks only to showq and qmgr and reads no queue file itself. */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/sock.h"
+#include "base/stream.h"
+#include "config/cfparams.h"
+#include "ipc/attr.h"
+#include "ipc/trigger.h"
+
+static void json_string(const char *text)
+{
+    putchar('"');
+    for (const unsigned char *cp = (const unsigned char *)text; *cp; cp++) {
+        if (*cp == '"' || *cp == '\\')
+            printf("\\%c", *cp);
+        else if (*cp < 0x20)
+            printf("\\u%04x", *cp);
+        else
+            putchar(*cp);
+    }
+    putchar('"');
+}
+
+static void show(int json)
+{
+    pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT, frame = PN_BUF_INIT, text = PN_BUF_INIT;
+    pn_buf_printf(&path, "%s/public/showq", pn_config_get("queue_directory"));
+    int fd = pn_sock_connect_unix(path.data, &why);
+    if (fd < 0)
+        pn_fatal("Queue report unavailable - mail system is down (%s)", why.data);
+    pn_stream *s = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(s, 60000);
+    long long total_size = 0;
+    int count = 0;
+    while (pn_attr_read_frame(s, &frame) > 0) {
+        pn_attrs attrs, msg, rcpt;
+        pn_buf_reset(&why);
+        if (pn_attr_parse(frame.data, frame.len, &attrs, &why) < 0)
+            pn_fatal("malformed reply from showq: %s", why.data);
+        size_t cursor = 0;
+        if (pn_attr_next_group(&attrs, "msg", &cursor, &msg) <= 0)
+            break; /* {status}: the end */
+        pn_buf queue = PN_BUF_INIT, id = PN_BUF_INIT, sender = PN_BUF_INIT, addr = PN_BUF_INIT;
+        int64_t arrival = 0, size = 0, expired = 0;
+        pn_attr_copy_str(&msg, "queue", &queue);
+        pn_attr_copy_str(&msg, "queue_id", &id);
+        pn_attr_copy_str(&msg, "sender", &sender);
+        pn_attr_get_int(&msg, "arrival", &arrival);
+        pn_attr_get_int(&msg, "size", &size);
+        pn_attr_get_int(&msg, "forced_expire", &expired);
+        if (json) {
+            printf("{\"queue_name\": ");
+            json_string(queue.data);
+            printf(", \"queue_id\": ");
+            json_string(id.data);
+            printf(", \"arrival_time\": %lld, \"message_size\": %lld, \"forced_expire\": %s, "
+                   "\"sender\": ", (long long)arrival, (long long)size,
+                   expired ? "true" : "false");
+            json_string(sender.data);
+            printf(", \"recipients\": [");
+            size_t rc = 0;
+            for (int n = 0; pn_attr_next_group(&msg, "rcpt", &rc, &rcpt) > 0; n++) {
+                pn_attr_copy_str(&rcpt, "addr", &addr);
+                printf("%s{\"address\": ", n ? ", " : "");
+                json_string(addr.data);
+                putchar('}');
+            }
+            printf("]}\n");
+        } else {
+            if (count == 0)
+                printf("-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+            char flag = strcmp(queue.data, "active") == 0 ? '*'
+                        : strcmp(queue.data, "hold") == 0 ? '!'
+                        : expired                         ? '#'
+                                                          : ' ';
+            char date[32];
+            time_t t = (time_t)arrival;
+            struct tm tm;
+            localtime_r(&t, &tm);
+            asctime_r(&tm, date);
+            pn_buf_reset(&text);
+            pn_buf_printf(&text, "%s%c", id.data, flag);
+            printf("%-11s %7lld %20.20s %s\n", text.data, (long long)size, date,
+                   sender.len ? sender.data : "MAILER-DAEMON");
+            size_t rc = 0;
+            while (pn_attr_next_group(&msg, "rcpt", &rc, &rcpt) > 0) {
+                pn_attr_copy_str(&rcpt, "addr", &addr);
+                printf("%41s%s\n", "", addr.data);
+            }
+            printf("\n");
+        }
+        total_size += size;
+        count++;
+        pn_buf_release(&queue);
+        pn_buf_release(&id);
+        pn_buf_release(&sender);
+        pn_buf_release(&addr);
+    }
+    pn_stream_close(s);
+    if (!json) {
+        if (count == 0)
+            printf("Mail queue is empty\n");
+        else
+            printf("-- %lld Kbytes in %d Request%s.\n", total_size / 1024, count,
+                   count == 1 ? "" : "s");
+    }
+    pn_buf_release(&path);
+    pn_buf_release(&why);
+    pn_buf_release(&frame);
+    pn_buf_release(&text);
+}
+
+int main(int argc, char **argv)
+{
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    int mode = strcmp(base, "mailq") == 0 ? 'p' : 0, ch;
+    pn_log_init("postqueue", PN_LOG_STDERR | PN_LOG_SYSLOG);
+    if (getenv("MAIL_CONFIG"))
+        pn_config_set_directory(getenv("MAIL_CONFIG"));
+    while ((ch = getopt(argc, argv, "c:fi:jps:v")) != -1) {
+        switch (ch) {
+        case 'c': pn_config_set_directory(optarg); break;
+        case 'f': case 'j': case 'p': mode = ch; break;
+        case 'i': case 's': mode = 'f'; break; /* one message or site: a full flush for now */
+        case 'v': pn_verbose++; break;
+        default: pn_fatal("usage: postqueue -f | -j | -p | -i queue_id | -s site");
+        }
+    }
+    pn_config_load();
+    pn_config_set_process("postqueue", NULL);
+    pn_log_set_tag(pn_config_get("syslog_name"), "postqueue");
+    pn_log_set_file(pn_config_get("maillog_file"));
+    if (mode == 'p' || mode == 'j') {
+        show(mode == 'j');
+    } else if (mode == 'f') {
+        pn_buf path = PN_BUF_INIT;
+        pn_buf_printf(&path, "%s/public/qmgr", pn_config_get("queue_directory"));
+        if (pn_trigger_send(path.data, "A", 1) < 0)
+            pn_fatal("Cannot flush mail queue - mail system is down");
+        pn_buf_release(&path);
+    } else {
+        pn_fatal("usage: postqueue -f | -j | -p | -i queue_id | -s site");
+    }
+    fflush(stdout);
+    return 0;
+}

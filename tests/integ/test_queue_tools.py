@@ -1,0 +1,88 @@
+"""The seed page's queue commands on a real queue: mailq / postqueue -p and -j, qshape
+deferred, postsuper -h/-H/-r ALL/-d ALL, postqueue -f."""
+import json
+import os
+import re
+import unittest
+
+import test_delivery
+from harness import BIN, run
+from instance import poll
+
+
+@unittest.skipUnless(os.getuid() == 0, "the delivery agents need root")
+class QueueTools(test_delivery.Delivery):
+    def setUp(self):
+        super().setUp()
+        self.inst.write_master(test_delivery.SERVICES + "pickup unix n - n 60 1 pickup\n"
+                               "showq unix n - n - - showq\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+
+    def tool(self, *args, stdin=None):
+        argv = list(args)
+        if argv[0] == "mailq":
+            argv[0] = os.path.join(BIN, "mailq")  # postqueue under its other name
+        return run(argv, env={"MAIL_CONFIG": self.inst.etc}, stdin=stdin)
+
+    def deferred_ids(self):
+        found = []
+        for _, _, files in os.walk(os.path.join(self.inst.queue, "deferred")):
+            found += files
+        return found
+
+    def test_seed_queue_commands(self):
+        qid = self.submit("sender@example.com", ["far@remote.example"])
+        self.assertTrue(poll(lambda: self.deferred_ids() == [qid], timeout=15), self.inst.log())
+        res = self.tool("mailq")
+        self.assertEqual(res.rc, 0, res)
+        lines = res.out.split("\n")
+        self.assertEqual(lines[0], "-Queue ID-  --Size-- ----Arrival Time---- "
+                                   "-Sender/Recipient-------")
+        self.assertRegex(lines[1], r"^" + qid + r" +\d+ \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d  "
+                                   r"sender@example\.com$")
+        self.assertEqual(lines[2], " " * 41 + "far@remote.example")
+        self.assertEqual(lines[3:], ["", "-- 0 Kbytes in 1 Request.", ""])
+        [obj] = [json.loads(l) for l in self.tool("postqueue", "-j").out.splitlines()]
+        self.assertEqual((obj["queue_name"], obj["queue_id"], obj["sender"]),
+                         ("deferred", qid, "sender@example.com"))
+        self.assertEqual(obj["recipients"], [{"address": "far@remote.example"}])
+        shape = self.tool("qshape", "deferred").out.splitlines()
+        self.assertEqual(shape[0].split(), ["T", "5", "10", "20", "40", "80", "160", "320",
+                                            "640", "1280", "1280+"])
+        self.assertEqual(shape[1].split(), ["TOTAL", "1", "1"] + ["0"] * 9)
+        self.assertEqual(shape[2].split(), ["remote.example", "1", "1"] + ["0"] * 9)
+        # hold and release
+        res = self.tool("postsuper", "-h", qid)
+        self.assertIn("postsuper: Placed on hold: 1 message", res.err)
+        self.assertIn(qid + "!", self.tool("mailq").out)
+        res = self.tool("postsuper", "-H", qid)
+        self.assertIn("postsuper: Released from hold: 1 message", res.err)
+        # requeue: a new queue ID through pickup and cleanup
+        res = self.tool("postsuper", "-r", "ALL")
+        self.assertIn("postsuper: Requeued: 1 message", res.err)
+        self.assertTrue(poll(lambda: len(self.deferred_ids()) == 1 and
+                             self.deferred_ids() != [qid], timeout=15), self.inst.log())
+        self.assertIn(f"{qid}: requeued", self.inst.log())
+        # make the destination reachable, flush: exactly one copy goes out
+        self.inst.write_master(test_delivery.SERVICES + "pickup unix n - n 60 1 pickup\n"
+                               "showq unix n - n - - showq\nsmtp unix - - n - - discard\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        self.assertEqual(self.tool("postqueue", "-f").rc, 0)
+        self.assertTrue(poll(lambda: "Mail queue is empty" in self.tool("mailq").out,
+                             timeout=15), self.inst.log())
+        sent = re.findall(r"to=<far@remote\.example>, relay=none.*status=sent", self.inst.log())
+        self.assertEqual(len(sent), 1)
+
+    def test_delete_all(self):
+        for n in range(3):
+            self.submit("s@example.com", [f"r{n}@remote.example"])
+        self.assertTrue(poll(lambda: len(self.deferred_ids()) == 3, timeout=15))
+        res = self.tool("postsuper", "-d", "ALL")
+        self.assertIn("postsuper: Deleted: 3 messages", res.err)
+        self.assertEqual(self.tool("mailq").out, "Mail queue is empty\n")
+        self.assertEqual(self.tool("qshape", "deferred").out.splitlines()[1].split()[1], "0")
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
