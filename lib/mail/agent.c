@@ -17,6 +17,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "mail/bouncelog.h"
 #include "mail/qpath.h"
 
 /* handle: one request; 0 every recipient finished, 1 one was deferred. */
@@ -66,6 +67,13 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         int outcome = outcomes[i];
         pn_delivreq_log(req, r, agent->relay, outcome, pn_buf_str(&dsns[i]),
                         pn_buf_str(&texts[i]));
+        if (outcome == PN_DELIVER_BOUNCED &&
+            pn_bouncelog_append(req->queue_id.data, r->addr.data, r->orig.data,
+                                pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0) {
+            /* the bounce could not be recorded: keep the recipient, try again later */
+            pn_warn("%s: %s", req->queue_id.data, why.data);
+            outcome = PN_DELIVER_DEFERRED;
+        }
         if (outcome == PN_DELIVER_DEFERRED) {
             deferred = 1;
             finished_all = 0;

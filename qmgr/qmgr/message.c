@@ -90,12 +90,44 @@ static int pending_count(int fd, pn_buf *why)
     return count;
 }
 
+/* flush_bounces: ask the bounce service to return what bounced; 0 when nothing is left to
+ * return, -1 when it must be tried again (the file is then kept). */
+static int flush_bounces(qmgr_msg *m)
+{
+    static pn_ipc_client *bounce;
+    pn_buf path = PN_BUF_INIT;
+    pn_queue_path("bounce", m->id, &path);
+    int exists = access(path.data, F_OK) == 0;
+    pn_buf_release(&path);
+    if (!exists)
+        return 0;
+    if (bounce == NULL)
+        bounce = pn_ipc_client_new("private/bounce", "bounce");
+    pn_attr_out req;
+    pn_attr_begin(&req);
+    pn_attr_put_cstr(&req, "req", "flush");
+    pn_attr_put_cstr(&req, "queue_id", m->id);
+    pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_attrs reply;
+    int64_t status = -1;
+    if (pn_ipc_call(bounce, &req, &storage, &reply, &why) == 0)
+        pn_attr_get_int(&reply, "status", &status);
+    else
+        pn_warn("%s: bounce service: %s", m->id, why.data);
+    pn_attr_release(&req);
+    pn_buf_release(&storage);
+    pn_buf_release(&why);
+    return status == 0 ? 0 : -1;
+}
+
 static void finish(qmgr_msg *m)
 {
     pn_buf why = PN_BUF_INIT, path = PN_BUF_INIT;
     pn_queue_path("active", m->id, &path);
     int left = pending_count(m->fd, &why);
-    if (left < 0) {
+    if (left >= 0 && flush_bounces(m) < 0) {
+        defer_file(m->id, m->arrival_sec); /* the notice waits, with the message */
+    } else if (left < 0) {
         corrupt_file(m->id, why.data);
     } else if (left == 0) {
         if (unlink(path.data) == 0)

@@ -11,6 +11,7 @@ from instance import Instance, poll
 from test_cleanup import rcpt, record
 
 SERVICES = ("cleanup unix n - n - 0 cleanup\n"
+            "bounce unix - - n - 0 bounce\n"
             "qmgr unix n - n 300 1 qmgr\n"
             "rewrite unix - - n - - trivial-rewrite\n"
             "virtual unix - n n - - virtual\n")
@@ -134,6 +135,29 @@ class Delivery(unittest.TestCase):
                       "private/smtp", self.inst.log())
         self.assertGreater(os.stat(deferred).st_mtime, os.stat(self.inst.log_path).st_mtime + 200)
 
+    def test_bounce_notice_reaches_the_sender(self):
+        qid = self.submit("info@example.org", ["nobody-here@example.org"],
+                          headers=("Subject: lost mail", "Message-Id: <orig@example.org>"))
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log() and
+                             len(self.maildir_files("example.org", "info")) == 1, timeout=20),
+                        self.inst.log())
+        self.assertRegex(self.inst.log(), qid + r": sender non-delivery notification: [0-9A-F]+")
+        notice = open(self.maildir_files("example.org", "info")[0]).read()
+        self.assertTrue(notice.startswith("Return-Path: <>\n"), notice)
+        self.assertIn("From: MAILER-DAEMON@mail.example.org (Mail Delivery System)", notice)
+        self.assertIn("Subject: Undelivered Mail Returned to Sender", notice)
+        self.assertIn("Content-Type: multipart/report; report-type=delivery-status;", notice)
+        self.assertIn("Final-Recipient: rfc822; nobody-here@example.org\nAction: failed\n"
+                      "Status: 5.1.1\n", notice)
+        self.assertIn("Content-Type: message/rfc822\n\n", notice)
+        self.assertIn("Subject: lost mail", notice)  # the original comes back
+        self.assertEqual(os.listdir(os.path.join(self.inst.queue, "bounce")), [])
+        # a bounce of a bounce goes to the postmaster; its own failure ends there
+        qid = self.submit("", ["nobody-either@example.org"])
+        self.assertTrue(poll(lambda: "discarding a double bounce" in self.inst.log(),
+                             timeout=20), self.inst.log())
+        self.assertTrue(poll(self.queue_empty, timeout=10))
+
     def test_crash_left_in_active_is_delivered_after_restart(self):
         self.inst.write_master(SERVICES.replace("qmgr unix", "#qmgr unix"))
         self.assertEqual(self.inst.postfix("reload").rc, 0)
@@ -186,6 +210,7 @@ class ErrorAndDiscard(Delivery):
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None
     test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None
 
 
 @unittest.skipUnless(os.getuid() == 0, "the virtual agent needs root")
@@ -211,3 +236,4 @@ class LongIdsAndLimits(Delivery):
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None
     test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None

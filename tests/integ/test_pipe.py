@@ -86,3 +86,4 @@ class Pipe(test_delivery.Delivery):
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None
     test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None
