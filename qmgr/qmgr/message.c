@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -16,6 +17,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "mail/bouncelog.h"
 #include "mail/qpath.h"
 #include "mail/resolve.h"
 #include "qmgr.h"
@@ -161,6 +163,29 @@ static void release_pending(pending *p, size_t n)
     free(p);
 }
 
+/* expire: a message older than its lifetime is returned: every pending recipient is
+ * recorded as bounced and marked done (FACTS 3.5 step 5). 1 when it expired. */
+static int expire(qmgr_msg *m, pending *p, size_t n)
+{
+    long lifetime = pn_config_get_time(m->sender.len ? "maximal_queue_lifetime"
+                                                     : "bounce_queue_lifetime");
+    if (n == 0 || time(NULL) - m->arrival_sec < lifetime)
+        return 0;
+    pn_buf why = PN_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        if (pn_bouncelog_append(m->id, p[i].rcpt.addr.data, p[i].rcpt.orig.data, "4.4.7",
+                                "message could not be delivered for too long", &why) < 0 ||
+            pn_qfile_mark(m->fd, p[i].rcpt.offset, PN_RCPT_DONE, &why) < 0) {
+            pn_warn("%s: %s", m->id, why.data);
+            break;
+        }
+    }
+    fdatasync(m->fd);
+    pn_info("%s: from=<%s>, status=expired, returned to sender", m->id, m->sender.data);
+    pn_buf_release(&why);
+    return 1;
+}
+
 void message_activate(const char *id, int64_t active_us)
 {
     pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT;
@@ -217,6 +242,8 @@ void message_activate(const char *id, int64_t active_us)
             (unsigned long long)q.content_len, q.rcpt_total);
     pn_qfile_release(&q);
     size_t total = n;
+    if (expire(m, p, n))
+        n = 0; /* nothing goes out; finish() returns it to the sender */
     if (n > 0 && resolve_all(p, n, m->sender.data, &why) < 0) {
         pn_warn("%s: %s", id, why.data);
         n = 0; /* nothing goes out: the file is deferred below */

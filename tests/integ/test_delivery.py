@@ -158,6 +158,31 @@ class Delivery(unittest.TestCase):
                              timeout=20), self.inst.log())
         self.assertTrue(poll(self.queue_empty, timeout=10))
 
+    def test_expired_mail_returns_to_sender(self):
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("maximal_queue_lifetime = 1s\nminimal_backoff_time = 1s\n"
+                     "maximal_backoff_time = 1s\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        import time
+        time.sleep(0.3)
+        qid = self.submit("info@example.org", ["far@remote.example"])
+        self.assertTrue(poll(lambda: f"{qid}: to=<far@remote.example>" in self.inst.log(),
+                             timeout=10))
+        time.sleep(1.2)
+        import socket
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.inst.unix_path("qmgr", private=False))
+            s.sendall(b"A")  # retry the deferred queue now
+        self.assertTrue(poll(lambda: f"{qid}: from=<info@example.org>, status=expired, "
+                             "returned to sender" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=15))
+        notice = open(self.maildir_files("example.org", "info")[0]).read()
+        self.assertIn("Final-Recipient: rfc822; far@remote.example\nAction: failed\n"
+                      "Status: 4.4.7\n", notice)
+        self.assertTrue(poll(self.queue_empty, timeout=10))
+
     def test_crash_left_in_active_is_delivered_after_restart(self):
         self.inst.write_master(SERVICES.replace("qmgr unix", "#qmgr unix"))
         self.assertEqual(self.inst.postfix("reload").rc, 0)
@@ -211,6 +236,7 @@ class ErrorAndDiscard(Delivery):
     test_crash_left_in_active_is_delivered_after_restart = None
     test_mailbox_size_limit = None
     test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None
 
 
 @unittest.skipUnless(os.getuid() == 0, "the virtual agent needs root")
@@ -237,3 +263,4 @@ class LongIdsAndLimits(Delivery):
     test_crash_left_in_active_is_delivered_after_restart = None
     test_mailbox_size_limit = None
     test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None

@@ -87,3 +87,4 @@ class QueueTools(test_delivery.Delivery):
     test_crash_left_in_active_is_delivered_after_restart = None
     test_mailbox_size_limit = None
     test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None
