@@ -1,0 +1,364 @@
+/* main.c: smtp, the SMTP client delivery agent (private/smtp, relay). For a request it
+ * finds the next hop's addresses, talks SMTP to the first that answers (EHLO, falling back to
+ * HELO; SIZE; MAIL, one RCPT per recipient, DATA with CR LF and dot-stuffing, QUIT) and turns
+ * each reply into that recipient's fate: 2xx sent, 4xx deferred, 5xx bounced, with the
+ * reference's log texts ("host H[A] said: ... (in reply to RCPT TO command)"). A connection
+ * failure moves on to the next address. This version resolves only "[host]:port" and
+ * "host:port" next hops (relayhost, transport_maps); MX lookups come with the c-ares
+ * resolver. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/sock.h"
+#include "base/stream.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "ipc/server.h"
+#include "mail/agent.h"
+
+struct session {
+    pn_stream *s;
+    char host[256];
+    char addr[64];
+    int port;
+    pn_buf reply; /* the last reply, all lines joined */
+    int code;
+    int esmtp_size;
+};
+
+/* read_reply: a whole (multi-line) reply within the timeout; -1 when the connection broke. */
+static int read_reply(struct session *ss, const char *timeout_param)
+{
+    pn_buf line = PN_BUF_INIT;
+    pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(timeout_param) * 1000));
+    pn_buf_reset(&ss->reply);
+    for (int lines = 0; lines < 1000; lines++) {
+        int rc = pn_stream_get_line(ss->s, &line, 4096);
+        if (rc != PN_LINE_OK && rc != PN_LINE_LAST) {
+            pn_buf_release(&line);
+            return -1;
+        }
+        if (line.len && line.data[line.len - 1] == '\r')
+            pn_buf_truncate(&line, line.len - 1);
+        if (line.len < 3) {
+            pn_buf_release(&line);
+            return -1;
+        }
+        if (ss->reply.len)
+            pn_buf_putc(&ss->reply, ' ');
+        pn_buf_append(&ss->reply, line.data, line.len);
+        if (line.len == 3 || line.data[3] != '-') {
+            ss->code = atoi(line.data);
+            pn_buf_release(&line);
+            return 0;
+        }
+        if (strncasecmp(line.data + 4, "SIZE", 4) == 0)
+            ss->esmtp_size = 1;
+    }
+    pn_buf_release(&line);
+    return -1;
+}
+
+static int command(struct session *ss, const char *timeout_param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int command(struct session *ss, const char *timeout_param, const char *fmt, ...)
+{
+    pn_buf text = PN_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    pn_buf_vprintf(&text, fmt, ap);
+    va_end(ap);
+    pn_buf_puts(&text, "\r\n");
+    int rc = pn_stream_write(ss->s, text.data, text.len) < 0 || pn_stream_flush(ss->s) < 0
+                 ? -1
+                 : read_reply(ss, timeout_param);
+    pn_buf_release(&text);
+    return rc;
+}
+
+/* nexthop_addresses: "[host]:port", "[host]", "host:port" or "host". */
+static int nexthop_addresses(const char *nexthop, pn_addrlist *out, char *host, size_t hlen,
+                             int *port, pn_buf *why)
+{
+    char *copy = strdup(nexthop), *name = copy, *port_text = NULL;
+    if (*name == '[') {
+        char *close = strchr(name, ']');
+        if (close == NULL) {
+            pn_buf_printf(why, "bad next hop \"%s\"", nexthop);
+            free(copy);
+            return -1;
+        }
+        *close = 0;
+        name++;
+        if (close[1] == ':')
+            port_text = close + 2;
+    } else if ((port_text = strrchr(name, ':')) != NULL) {
+        *port_text++ = 0;
+    }
+    if (strncasecmp(name, "ipv6:", 5) == 0)
+        name += 5;
+    *port = port_text ? pn_inet_port(port_text, pn_config_get("known_tcp_ports")) : 25;
+    snprintf(host, hlen, "%s", name);
+    memset(out, 0, sizeof(*out));
+    pn_buf service = PN_BUF_INIT;
+    pn_buf_printf(&service, "[%s]:%d", name, *port);
+    int rc = *port > 0 ? pn_inet_service_resolve(service.data, NULL, pn_config_get("inet_protocols"),
+                                                 NULL, out, why)
+                       : -1;
+    if (*port <= 0)
+        pn_buf_printf(why, "bad port in next hop \"%s\"", nexthop);
+    pn_buf_release(&service);
+    free(copy);
+    return rc;
+}
+
+static int connect_to(const pn_sockaddr *addr, pn_buf *why)
+{
+    int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        pn_buf_printf(why, "socket: %s", strerror(errno));
+        return -1;
+    }
+    const char *bind_param = addr->ss.ss_family == AF_INET ? "smtp_bind_address"
+                                                           : "smtp_bind_address6";
+    const char *bind_to = pn_config_get(bind_param);
+    if (*bind_to) {
+        pn_addrlist local;
+        pn_buf service = PN_BUF_INIT;
+        pn_buf_printf(&service, "[%s]:0", bind_to);
+        pn_buf err = PN_BUF_INIT;
+        if (pn_inet_service_resolve(service.data, NULL, NULL, NULL, &local, &err) == 0) {
+            ((struct sockaddr_in *)&local.addrs[0].ss)->sin_port = 0;
+            if (bind(fd, (struct sockaddr *)&local.addrs[0].ss, local.addrs[0].len) < 0)
+                pn_warn("%s: bind %s: %s", bind_param, bind_to, strerror(errno));
+            pn_addrlist_free(&local);
+        }
+        pn_buf_release(&service);
+        pn_buf_release(&err);
+    }
+    if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 && errno != EINPROGRESS) {
+        pn_buf_printf(why, "%s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int err = 0;
+    socklen_t len = sizeof(err);
+    int n = poll(&pfd, 1, (int)(pn_config_get_time("smtp_connect_timeout") * 1000));
+    if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+        pn_buf_printf(why, "%s", n == 0 ? "Connection timed out" : strerror(err ? err : errno));
+        close(fd);
+        return -1;
+    }
+    pn_sock_nonblock(fd, 0);
+    return fd;
+}
+
+static void send_content(struct session *ss, const pn_buf *content)
+{
+    const char *p = content->data, *end = content->data + content->len;
+    pn_buf out = PN_BUF_INIT;
+    pn_buf_init(&out);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n > 0 && p[0] == '.')
+            pn_buf_putc(&out, '.');
+        pn_buf_append(&out, p, n);
+        pn_buf_puts(&out, "\r\n");
+        p += n + (nl != NULL);
+        if (out.len > 65536) {
+            pn_stream_write(ss->s, out.data, out.len);
+            pn_buf_reset(&out);
+        }
+    }
+    pn_buf_puts(&out, ".\r\n");
+    pn_stream_write(ss->s, out.data, out.len);
+    pn_stream_flush(ss->s);
+    pn_buf_release(&out);
+}
+
+static void fate(int outcome, const char *dsn, const char *text, int *o, pn_buf *d, pn_buf *t)
+{
+    *o = outcome;
+    pn_buf_set(d, dsn);
+    pn_buf_set(t, text);
+}
+
+/* status_of: the enhanced code in a reply, or one made from its class. */
+static void status_of(const struct session *ss, char *out, size_t len)
+{
+    const char *text = ss->reply.data + 4;
+    size_t n = strspn(text, "0123456789.");
+    if (n >= 5 && n < len && (text[0] == '2' || text[0] == '4' || text[0] == '5'))
+        snprintf(out, len, "%.*s", (int)n, text);
+    else
+        snprintf(out, len, "%c.0.0", ss->reply.data[0]);
+}
+
+/* converse: one SMTP transaction; -1 when the server could not be used at all. */
+static int converse(struct session *ss, const pn_delivreq *req, const pn_qfile *q,
+                    int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why)
+{
+    char status[16];
+    pn_buf said = PN_BUF_INIT, content = PN_BUF_INIT;
+    int rc = -1;
+    if (read_reply(ss, "smtp_helo_timeout") < 0 || ss->code / 100 != 2) {
+        pn_buf_printf(why, "host %s[%s] refused to talk to me: %s", ss->host, ss->addr,
+                      ss->reply.len ? ss->reply.data : "lost connection");
+        goto out;
+    }
+    const char *helo = pn_config_get("smtp_helo_name");
+    if (command(ss, "smtp_helo_timeout", "EHLO %s", helo) < 0 ||
+        (ss->code / 100 != 2 &&
+         (command(ss, "smtp_helo_timeout", "HELO %s", helo) < 0 || ss->code / 100 != 2))) {
+        pn_buf_printf(why, "host %s[%s] said: %s (in reply to HELO command)", ss->host,
+                      ss->addr, ss->reply.data);
+        goto out;
+    }
+    int mail_ok = ss->esmtp_size
+                      ? command(ss, "smtp_mail_timeout", "MAIL FROM:<%s> SIZE=%llu",
+                                req->sender.data, (unsigned long long)q->content_len)
+                      : command(ss, "smtp_mail_timeout", "MAIL FROM:<%s>", req->sender.data);
+    if (mail_ok < 0 || ss->code / 100 != 2) {
+        status_of(ss, status, sizeof(status));
+        pn_buf_printf(&said, "host %s[%s] said: %s (in reply to MAIL FROM command)", ss->host,
+                      ss->addr, ss->reply.len ? ss->reply.data : "lost connection");
+        for (size_t i = 0; i < req->rcpt_count; i++)
+            fate(ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, status,
+                 said.data, &outcomes[i], &dsns[i], &texts[i]);
+        rc = 0;
+        goto out;
+    }
+    int accepted = 0;
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+        if (command(ss, "smtp_rcpt_timeout", "RCPT TO:<%s>", req->rcpts[i].addr.data) < 0) {
+            pn_buf_printf(why, "lost connection with %s[%s] while sending RCPT TO", ss->host,
+                          ss->addr);
+            goto out;
+        }
+        if (ss->code / 100 == 2) {
+            outcomes[i] = -1; /* accepted: decided after DATA */
+            accepted++;
+            continue;
+        }
+        status_of(ss, status, sizeof(status));
+        pn_buf_reset(&said);
+        pn_buf_printf(&said, "host %s[%s] said: %s (in reply to RCPT TO command)", ss->host,
+                      ss->addr, ss->reply.data);
+        fate(ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, status, said.data,
+             &outcomes[i], &dsns[i], &texts[i]);
+    }
+    rc = 0;
+    if (accepted == 0) {
+        command(ss, "smtp_quit_timeout", "QUIT");
+        goto out;
+    }
+    if (pn_qfile_read_content(q, &content, why) < 0) {
+        rc = -1;
+        goto out;
+    }
+    pn_buf_reset(&said);
+    if (command(ss, "smtp_data_init_timeout", "DATA") < 0 || ss->code != 354) {
+        pn_buf_printf(&said, "host %s[%s] said: %s (in reply to DATA command)", ss->host,
+                      ss->addr, ss->reply.len ? ss->reply.data : "lost connection");
+    } else {
+        send_content(ss, &content);
+        if (read_reply(ss, "smtp_data_done_timeout") < 0)
+            pn_buf_printf(&said, "lost connection with %s[%s] while sending end of data",
+                          ss->host, ss->addr);
+        else if (ss->code / 100 == 2)
+            pn_buf_printf(&said, "%s", ss->reply.data);
+        else
+            pn_buf_printf(&said, "host %s[%s] said: %s (in reply to end of DATA command)",
+                          ss->host, ss->addr, ss->reply.data);
+    }
+    status_of(ss, status, sizeof(status));
+    int outcome = ss->code / 100 == 2 ? PN_DELIVER_SENT
+                  : ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED;
+    for (size_t i = 0; i < req->rcpt_count; i++)
+        if (outcomes[i] == -1)
+            fate(outcome, status, said.data, &outcomes[i], &dsns[i], &texts[i]);
+    command(ss, "smtp_quit_timeout", "QUIT");
+out:
+    pn_buf_release(&said);
+    pn_buf_release(&content);
+    return rc;
+}
+
+static pn_agent agent;
+static char relay[400];
+
+static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
+                        pn_buf *texts, void *ctx)
+{
+    (void)ctx;
+    snprintf(relay, sizeof(relay), "none");
+    pn_addrlist addrs;
+    pn_buf why = PN_BUF_INIT;
+    struct session ss;
+    memset(&ss, 0, sizeof(ss));
+    pn_buf_init(&ss.reply);
+    int done = 0;
+    if (nexthop_addresses(req->nexthop.data, &addrs, ss.host, sizeof(ss.host), &ss.port, &why) ==
+        0) {
+        for (int a = 0; a < addrs.count && !done; a++) {
+            pn_buf_reset(&why);
+            pn_buf where = PN_BUF_INIT;
+            pn_sockaddr_format(&addrs.addrs[a], &where);
+            char *colon = strrchr(where.data, ':');
+            *colon = 0;
+            snprintf(ss.addr, sizeof(ss.addr), "%s",
+                     where.data[0] == '[' ? where.data + 1 : where.data);
+            ss.addr[strcspn(ss.addr, "]")] = 0;
+            pn_buf_release(&where);
+            int fd = connect_to(&addrs.addrs[a], &why);
+            if (fd < 0) {
+                pn_buf err = PN_BUF_INIT;
+                pn_buf_printf(&err, "connect to %s[%s]:%d: %s", ss.host, ss.addr, ss.port,
+                              why.data);
+                pn_buf_set(&why, err.data);
+                pn_buf_release(&err);
+                continue;
+            }
+            snprintf(relay, sizeof(relay), "%s[%s]:%d", ss.host, ss.addr, ss.port);
+            ss.s = pn_stream_fdopen(fd);
+            ss.esmtp_size = 0;
+            for (size_t i = 0; i < req->rcpt_count; i++)
+                outcomes[i] = PN_DELIVER_DEFERRED;
+            done = converse(&ss, req, q, outcomes, dsns, texts, &why) == 0;
+            pn_stream_close(ss.s);
+        }
+        pn_addrlist_free(&addrs);
+    }
+    if (!done) {
+        for (size_t i = 0; i < req->rcpt_count; i++)
+            fate(PN_DELIVER_DEFERRED, "4.4.1", why.data, &outcomes[i], &dsns[i], &texts[i]);
+    }
+    pn_buf_release(&why);
+    pn_buf_release(&ss.reply);
+}
+
+static pn_agent agent = {relay, 1, NULL, NULL, deliver_all};
+
+static void serve(int fd, void *ctx)
+{
+    (void)ctx;
+    pn_agent_serve(fd, &agent);
+}
+
+int main(int argc, char **argv)
+{
+    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1,
+                               .process_limit = -1};
+    return pn_single_server_main(argc, argv, &server);
+}

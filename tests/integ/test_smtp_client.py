@@ -1,0 +1,64 @@
+"""The smtp client: mail for a remote domain goes to the relayhost ([127.0.0.1]:port, no MX
+lookup) with the message intact; per-recipient refusals bounce with the server's words; a
+closed port defers with "connect to ... Connection refused"."""
+import os
+import socket
+import unittest
+
+import test_delivery
+from instance import poll
+from smtpsink import Sink
+
+
+@unittest.skipUnless(os.getuid() == 0, "the delivery agents need root")
+class SmtpClient(test_delivery.Delivery):
+    def setUp(self):
+        super().setUp()
+        self.sink = Sink(rcpt_replies={"refused@remote.example": "550 5.1.1 no such user here"})
+        self.addCleanup(self.sink.close)
+        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n")
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"relayhost = [127.0.0.1]:{self.sink.port}\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+
+    def test_relay_to_the_relayhost(self):
+        qid = self.submit("info@example.org", ["far@remote.example", "refused@remote.example"],
+                          body="line\n.starts with a dot\n")
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        [(mail, rcpts, data)] = self.sink.messages
+        self.assertEqual((mail, rcpts), ("info@example.org", ["far@remote.example"]))
+        self.assertTrue(data.startswith(b"Subject: test\r\n"), data)
+        self.assertTrue(data.endswith(b"\r\n\r\nline\r\n.starts with a dot\r\n"), data)
+        log = self.inst.log()
+        self.assertIn(f"{qid}: to=<far@remote.example>, relay=127.0.0.1[127.0.0.1]:"
+                      f"{self.sink.port}", log)
+        self.assertIn("dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as SINK1)", log)
+        self.assertIn("dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 "
+                      "no such user here (in reply to RCPT TO command))", log)
+        # the refusal comes back to the sender as a notice
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=15))
+
+    def test_closed_port_defers(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = s.getsockname()[1]
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"relayhost = [127.0.0.1]:{closed}\n")
+        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        import time
+        time.sleep(0.3)
+        qid = self.submit("info@example.org", ["far@remote.example"])
+        deferred = os.path.join(self.inst.queue, "deferred", qid[0], qid)
+        self.assertTrue(poll(lambda: os.path.exists(deferred), timeout=15), self.inst.log())
+        self.assertIn(f"{qid}: to=<far@remote.example>, relay=none", self.inst.log())
+        self.assertIn(f"status=deferred (connect to 127.0.0.1[127.0.0.1]:{closed}: "
+                      "Connection refused)", self.inst.log())
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None
