@@ -3,9 +3,9 @@
  * HELO; SIZE; MAIL, one RCPT per recipient, DATA with CR LF and dot-stuffing, QUIT) and turns
  * each reply into that recipient's fate: 2xx sent, 4xx deferred, 5xx bounced, with the
  * reference's log texts ("host H[A] said: ... (in reply to RCPT TO command)"). A connection
- * failure moves on to the next address. This version resolves only "[host]:port" and
- * "host:port" next hops (relayhost, transport_maps); MX lookups come with the c-ares
- * resolver. */
+ * failure moves on to the next address. Next hops: "[host]:port" (no MX lookup) or a domain,
+ * resolved through its MX hosts by preference (c-ares, dns.c), with null MX and mail that
+ * would loop back to this host bounced. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/sock.h"
 #include "base/stream.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
 #include "ipc/server.h"
 #include "mail/agent.h"
+#include "mail/dns.h"
 
 struct session {
     pn_stream *s;
@@ -85,20 +87,43 @@ static int command(struct session *ss, const char *timeout_param, const char *fm
     return rc;
 }
 
-/* nexthop_addresses: "[host]:port", "[host]", "host:port" or "host". */
-static int nexthop_addresses(const char *nexthop, pn_addrlist *out, char *host, size_t hlen,
-                             int *port, pn_buf *why)
+struct target {
+    char host[256];
+    pn_sockaddr addr;
+};
+
+static void add_targets(struct target **t, int *n, const char *host, const pn_addrlist *addrs)
 {
-    char *copy = strdup(nexthop), *name = copy, *port_text = NULL;
+    for (int i = 0; i < addrs->count; i++) {
+        *t = pn_reallocarray(*t, (size_t)*n + 1, sizeof(struct target));
+        snprintf((*t)[*n].host, sizeof((*t)[*n].host), "%s", host);
+        (*t)[*n].addr = addrs->addrs[i];
+        (*n)++;
+    }
+}
+
+/* targets: the addresses to try for a next hop: "[host]:port" and "[host]" without an MX
+ * lookup; "domain[:port]" through its MX hosts by preference, or its own addresses when it
+ * has none. Returns PN_DNS_OK, or a failure with *bounce set for permanent ones. */
+static int targets(const char *nexthop, struct target **t, int *n, int *port, int *bounce,
+                   pn_buf *why)
+{
+    char *copy = pn_strdup(nexthop), *name = copy, *port_text = NULL;
+    int no_mx = 0, rc = PN_DNS_OK;
+    *t = NULL;
+    *n = 0;
+    *bounce = 0;
     if (*name == '[') {
         char *close = strchr(name, ']');
         if (close == NULL) {
             pn_buf_printf(why, "bad next hop \"%s\"", nexthop);
+            *bounce = 1;
             free(copy);
-            return -1;
+            return PN_DNS_NOTFOUND;
         }
         *close = 0;
         name++;
+        no_mx = 1;
         if (close[1] == ':')
             port_text = close + 2;
     } else if ((port_text = strrchr(name, ':')) != NULL) {
@@ -107,16 +132,52 @@ static int nexthop_addresses(const char *nexthop, pn_addrlist *out, char *host, 
     if (strncasecmp(name, "ipv6:", 5) == 0)
         name += 5;
     *port = port_text ? pn_inet_port(port_text, pn_config_get("known_tcp_ports")) : 25;
-    snprintf(host, hlen, "%s", name);
-    memset(out, 0, sizeof(*out));
-    pn_buf service = PN_BUF_INIT;
-    pn_buf_printf(&service, "[%s]:%d", name, *port);
-    int rc = *port > 0 ? pn_inet_service_resolve(service.data, NULL, pn_config_get("inet_protocols"),
-                                                 NULL, out, why)
-                       : -1;
-    if (*port <= 0)
+    pn_addrlist addrs;
+    pn_mx *mx = NULL;
+    int count = 0, null_mx = 0;
+    if (*port <= 0) {
         pn_buf_printf(why, "bad port in next hop \"%s\"", nexthop);
-    pn_buf_release(&service);
+        *bounce = 1;
+        rc = PN_DNS_NOTFOUND;
+    } else if (!no_mx && (rc = pn_dns_mx(name, &mx, &count, &null_mx, why)) == PN_DNS_OK) {
+        const char *me = pn_config_get_hostname("myhostname");
+        if (null_mx && count == 0) {
+            pn_buf_printf(why, "Domain %s does not accept mail (nullMX)", name);
+            *bounce = 1;
+            rc = PN_DNS_NOTFOUND;
+        }
+        for (int i = 0; i < count; i++) {
+            if (strcasecmp(mx[i].host, me) == 0) {
+                if (i == 0) {
+                    pn_buf_printf(why, "mail for %s loops back to myself", name);
+                    *bounce = 1;
+                    rc = PN_DNS_NOTFOUND;
+                }
+                break; /* never the MX hosts from our own preference on */
+            }
+            if (pn_dns_addrs(mx[i].host, *port, &addrs, why) == PN_DNS_OK) {
+                add_targets(t, n, mx[i].host, &addrs);
+                pn_addrlist_free(&addrs);
+            }
+        }
+        if (rc == PN_DNS_OK && *n == 0) {
+            if (why->len == 0)
+                pn_buf_printf(why, "no usable address for the MX hosts of %s", name);
+            rc = PN_DNS_RETRY;
+        }
+    } else if (no_mx || rc == PN_DNS_NOTFOUND) {
+        pn_buf_reset(why);
+        rc = pn_dns_addrs(name, *port, &addrs, why);
+        if (rc == PN_DNS_OK) {
+            add_targets(t, n, name, &addrs);
+            pn_addrlist_free(&addrs);
+        } else if (rc == PN_DNS_NOTFOUND) {
+            pn_buf_printf(why, "Host or domain name not found. Name service error for "
+                               "name=%s type=A: Host not found", name);
+            *bounce = 1;
+        }
+    }
+    free(mx);
     free(copy);
     return rc;
 }
@@ -303,25 +364,25 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
 {
     (void)ctx;
     snprintf(relay, sizeof(relay), "none");
-    pn_addrlist addrs;
     pn_buf why = PN_BUF_INIT;
     struct session ss;
     memset(&ss, 0, sizeof(ss));
     pn_buf_init(&ss.reply);
-    int done = 0;
-    if (nexthop_addresses(req->nexthop.data, &addrs, ss.host, sizeof(ss.host), &ss.port, &why) ==
-        0) {
-        for (int a = 0; a < addrs.count && !done; a++) {
+    int done = 0, bounce = 0, count = 0;
+    struct target *t = NULL;
+    if (targets(req->nexthop.data, &t, &count, &ss.port, &bounce, &why) == PN_DNS_OK) {
+        for (int a = 0; a < count && !done; a++) {
             pn_buf_reset(&why);
+            snprintf(ss.host, sizeof(ss.host), "%s", t[a].host);
             pn_buf where = PN_BUF_INIT;
-            pn_sockaddr_format(&addrs.addrs[a], &where);
+            pn_sockaddr_format(&t[a].addr, &where);
             char *colon = strrchr(where.data, ':');
             *colon = 0;
             snprintf(ss.addr, sizeof(ss.addr), "%s",
                      where.data[0] == '[' ? where.data + 1 : where.data);
             ss.addr[strcspn(ss.addr, "]")] = 0;
             pn_buf_release(&where);
-            int fd = connect_to(&addrs.addrs[a], &why);
+            int fd = connect_to(&t[a].addr, &why);
             if (fd < 0) {
                 pn_buf err = PN_BUF_INIT;
                 pn_buf_printf(&err, "connect to %s[%s]:%d: %s", ss.host, ss.addr, ss.port,
@@ -338,7 +399,13 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             done = converse(&ss, req, q, outcomes, dsns, texts, &why) == 0;
             pn_stream_close(ss.s);
         }
-        pn_addrlist_free(&addrs);
+    }
+    free(t);
+    if (!done && bounce) {
+        for (size_t i = 0; i < req->rcpt_count; i++)
+            fate(PN_DELIVER_BOUNCED, strstr(why.data, "loops back") ? "5.4.6" : "5.4.4",
+                 why.data, &outcomes[i], &dsns[i], &texts[i]);
+        done = 1;
     }
     if (!done) {
         for (size_t i = 0; i < req->rcpt_count; i++)
@@ -356,9 +423,18 @@ static void serve(int fd, void *ctx)
     pn_agent_serve(fd, &agent);
 }
 
+static void pre_jail(void *ctx)
+{
+    (void)ctx;
+    pn_buf why = PN_BUF_INIT;
+    if (pn_dns_init(&why) < 0)
+        pn_fatal("%s", why.data); /* resolv.conf is read here, before the chroot */
+    pn_buf_release(&why);
+}
+
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1,
-                               .process_limit = -1};
+    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .max_use = -1,
+                               .max_idle = -1, .process_limit = -1};
     return pn_single_server_main(argc, argv, &server);
 }

@@ -5,13 +5,14 @@ import threading
 
 
 class Sink:
-    def __init__(self, rcpt_replies=None, data_reply="250 2.0.0 Ok: queued as SINK1"):
+    def __init__(self, rcpt_replies=None, data_reply="250 2.0.0 Ok: queued as SINK1",
+                 host="127.0.0.1", port=0):
         self.rcpt_replies = rcpt_replies or {}
         self.data_reply = data_reply
         self.messages = []  # (mail_from, [rcpts], data)
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.running = True
@@ -20,7 +21,12 @@ class Sink:
 
     def close(self):
         self.running = False
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        except OSError:
+            pass
         self.sock.close()
+        self.thread.join(5)
 
     def serve(self):
         while self.running:

@@ -1,0 +1,183 @@
+/* dns.c: a blocking-style c-ares client: submit a query, then drive the channel with
+ * ares_fds/select and ares_process until the callback has run or the deadline passed. */
+#include "mail/dns.h"
+
+#include <arpa/inet.h>
+#include <ares.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/select.h>
+
+#include "base/mem.h"
+#include "config/cfparams.h"
+
+static ares_channel channel;
+static int ready;
+
+struct answer {
+    int done;
+    int status;
+    unsigned char *abuf;
+    int alen;
+};
+
+int pn_dns_init(pn_buf *why)
+{
+    if (ready)
+        return 0;
+    int rc = ares_library_init(ARES_LIB_INIT_ALL);
+    if (rc == ARES_SUCCESS)
+        rc = ares_init(&channel);
+    if (rc != ARES_SUCCESS) {
+        pn_buf_printf(why, "DNS resolver: %s", ares_strerror(rc));
+        return -1;
+    }
+    ready = 1;
+    return 0;
+}
+
+static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    struct answer *a = arg;
+    (void)timeouts;
+    a->done = 1;
+    a->status = status;
+    if (status == ARES_SUCCESS && abuf && alen > 0) {
+        a->abuf = pn_memdup(abuf, (size_t)alen);
+        a->alen = alen;
+    }
+}
+
+static int query(const char *name, int type, struct answer *a, pn_buf *why)
+{
+    memset(a, 0, sizeof(*a));
+    if (!ready && pn_dns_init(why) < 0)
+        return PN_DNS_RETRY;
+    ares_query(channel, name, ns_c_in, type, on_answer, a);
+    while (!a->done) {
+        fd_set r, w;
+        FD_ZERO(&r);
+        FD_ZERO(&w);
+        int n = ares_fds(channel, &r, &w);
+        if (n == 0)
+            break;
+        struct timeval tv, *tvp = ares_timeout(channel, NULL, &tv);
+        select(n, &r, &w, NULL, tvp);
+        ares_process(channel, &r, &w);
+    }
+    if (a->status == ARES_SUCCESS)
+        return PN_DNS_OK;
+    if (a->status == ARES_ENOTFOUND || a->status == ARES_ENODATA)
+        return PN_DNS_NOTFOUND;
+    pn_buf_printf(why, "Host or domain name lookup failed: %s: %s", name,
+                  ares_strerror(a->status));
+    return PN_DNS_RETRY;
+}
+
+static int by_preference(const void *x, const void *y)
+{
+    const pn_mx *a = x, *b = y;
+    return a->preference - b->preference;
+}
+
+int pn_dns_mx(const char *domain, pn_mx **list, int *count, int *null_mx, pn_buf *why)
+{
+    struct answer a;
+    *list = NULL;
+    *count = 0;
+    *null_mx = 0;
+    int rc = query(domain, ns_t_mx, &a, why);
+    if (rc != PN_DNS_OK)
+        return rc;
+    struct ares_mx_reply *mx = NULL;
+    int prc = ares_parse_mx_reply(a.abuf, a.alen, &mx);
+    free(a.abuf);
+    if (prc != ARES_SUCCESS) {
+        pn_buf_printf(why, "bad MX answer for %s: %s", domain, ares_strerror(prc));
+        return prc == ARES_ENODATA ? PN_DNS_NOTFOUND : PN_DNS_RETRY;
+    }
+    for (struct ares_mx_reply *m = mx; m; m = m->next) {
+        if (m->priority == 0 && (m->host[0] == 0 || strcmp(m->host, ".") == 0)) {
+            *null_mx = 1;
+            continue;
+        }
+        *list = pn_reallocarray(*list, (size_t)*count + 1, sizeof(pn_mx));
+        snprintf((*list)[*count].host, sizeof((*list)[*count].host), "%s", m->host);
+        (*list)[*count].preference = m->priority;
+        (*count)++;
+    }
+    ares_free_data(mx);
+    /* equal preferences in random order, as the reference does */
+    for (int i = 0; i + 1 < *count; i++) {
+        int j = i + rand() % (*count - i);
+        pn_mx t = (*list)[i];
+        (*list)[i] = (*list)[j];
+        (*list)[j] = t;
+    }
+    qsort(*list, (size_t)*count, sizeof(pn_mx), by_preference);
+    if (*null_mx && *count == 0)
+        return PN_DNS_OK;
+    return *count ? PN_DNS_OK : PN_DNS_NOTFOUND;
+}
+
+static void add(pn_addrlist *out, int family, const void *bytes, int port)
+{
+    out->addrs = pn_reallocarray(out->addrs, (size_t)out->count + 1, sizeof(pn_sockaddr));
+    pn_sockaddr *s = &out->addrs[out->count++];
+    memset(s, 0, sizeof(*s));
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&s->ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((unsigned short)port);
+        memcpy(&sin->sin_addr, bytes, 4);
+        s->len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s->ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((unsigned short)port);
+        memcpy(&sin6->sin6_addr, bytes, 16);
+        s->len = sizeof(*sin6);
+    }
+}
+
+int pn_dns_addrs(const char *host, int port, pn_addrlist *out, pn_buf *why)
+{
+    const char *protocols = pn_config_get("inet_protocols");
+    int want4 = strstr(protocols, "all") || strstr(protocols, "ipv4");
+    int want6 = strstr(protocols, "all") || strstr(protocols, "ipv6");
+    memset(out, 0, sizeof(*out));
+    unsigned char literal[16];
+    if (inet_pton(AF_INET, host, literal) == 1) {
+        add(out, AF_INET, literal, port);
+        return PN_DNS_OK;
+    }
+    if (inet_pton(AF_INET6, host, literal) == 1) {
+        add(out, AF_INET6, literal, port);
+        return PN_DNS_OK;
+    }
+    int rc = PN_DNS_NOTFOUND;
+    struct answer a;
+    if (want4 && (rc = query(host, ns_t_a, &a, why)) == PN_DNS_OK) {
+        struct ares_addrttl ttls[32];
+        int n = 32;
+        if (ares_parse_a_reply(a.abuf, a.alen, NULL, ttls, &n) == ARES_SUCCESS)
+            for (int i = 0; i < n; i++)
+                add(out, AF_INET, &ttls[i].ipaddr, port);
+        free(a.abuf);
+    }
+    if (rc == PN_DNS_RETRY)
+        return rc;
+    if (want6 && query(host, ns_t_aaaa, &a, why) == PN_DNS_OK) {
+        struct ares_addr6ttl ttls[32];
+        int n = 32;
+        if (ares_parse_aaaa_reply(a.abuf, a.alen, NULL, ttls, &n) == ARES_SUCCESS)
+            for (int i = 0; i < n; i++)
+                add(out, AF_INET6, &ttls[i].ip6addr, port);
+        free(a.abuf);
+    }
+    return out->count ? PN_DNS_OK : PN_DNS_NOTFOUND;
+}

@@ -1,0 +1,72 @@
+"""Delivery by MX records from a real DNS server (dnsmasq on a loopback address), reached the
+way production reaches DNS: /etc/resolv.conf, replaced for this instance only inside a private
+mount namespace. The first MX (by preference) gets the mail; when it is down, the next one."""
+import os
+import shutil
+import subprocess
+import unittest
+
+import test_delivery
+from harness import program
+from instance import free_port, poll
+from smtpsink import Sink
+
+DNS_ADDR = "127.0.0.53"
+
+
+@unittest.skipUnless(os.getuid() == 0 and shutil.which("dnsmasq") and shutil.which("unshare"),
+                     "needs root, dnsmasq and unshare")
+class MxDelivery(test_delivery.Delivery):
+    def setUp(self):
+        self.port = free_port()
+        self.sink1 = Sink(host="127.0.0.3", port=self.port, data_reply="250 2.0.0 Ok: mx1")
+        self.sink2 = Sink(host="127.0.0.4", port=self.port, data_reply="250 2.0.0 Ok: mx2")
+        self.addCleanup(self.sink2.close)
+        dns = subprocess.Popen(
+            ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-dhcp-interface=",
+             f"--listen-address={DNS_ADDR}", "--bind-interfaces", "--port=53",
+             "--mx-host=mx.example,mx1.mx.example,10", "--mx-host=mx.example,mx2.mx.example,20",
+             "--host-record=mx1.mx.example,127.0.0.3", "--host-record=mx2.mx.example,127.0.0.4",
+             "--host-record=plain.example,127.0.0.4", "--local=/example/", "--pid-file="],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: (dns.terminate(), dns.wait(10)))
+        super().setUp()
+        self.inst.postfix("stop")
+        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n")
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"transport_maps = inline:{{ mx.example=smtp:mx.example:{self.port}, "
+                     f"plain.example=smtp:plain.example:{self.port} }}\n")
+        resolv = os.path.join(self.inst.dir, "resolv.conf")
+        with open(resolv, "w") as fp:
+            fp.write(f"nameserver {DNS_ADDR}\noptions attempts:2 timeout:2\n")
+        env = dict(os.environ, **self.inst.sanitizer_env())
+        res = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             f"mount --bind {resolv} /etc/resolv.conf && "
+             f"exec {program('postfix')} -c {self.inst.etc} start"],
+            env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+
+    def test_mx_preference_and_fallback(self):
+        qid = self.submit("info@example.org", ["someone@mx.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertEqual(len(self.sink1.messages), 1)
+        self.assertIn(f"relay=mx1.mx.example[127.0.0.3]:{self.port}", self.inst.log())
+        self.sink1.close()  # the preferred MX goes down
+        qid = self.submit("info@example.org", ["other@mx.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertEqual(len(self.sink2.messages), 1)
+        self.assertIn(f"{qid}: to=<other@mx.example>, relay=mx2.mx.example[127.0.0.4]:"
+                      f"{self.port}", self.inst.log())
+        # no MX: the domain's own address
+        qid = self.submit("info@example.org", ["x@plain.example"])
+        self.assertTrue(poll(lambda: len(self.sink2.messages) == 2, timeout=20), self.inst.log())
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None
