@@ -11,7 +11,7 @@ from harness import program
 from instance import free_port, poll
 from smtpsink import Sink
 
-DNS_ADDR = "127.0.0.53"
+DNS_ADDR = "127.0.5.53"
 
 
 @unittest.skipUnless(os.getuid() == 0 and shutil.which("dnsmasq") and shutil.which("unshare"),
