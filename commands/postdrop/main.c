@@ -40,9 +40,11 @@ static void sanitize_process(void)
         if (getenv(keep[i]))
             saved[i] = strdup(getenv(keep[i]));
     clearenv();
-    for (int i = 0; keep[i]; i++)
+    for (int i = 0; keep[i]; i++) {
         if (saved[i])
             setenv(keep[i], saved[i], 1);
+        free(saved[i]);
+    }
     umask(077);
     for (int fd = 3; fd < 1024; fd++)
         close(fd);
@@ -170,5 +172,8 @@ int main(int argc, char **argv)
     pn_trigger_send("public/pickup", "W", 1);
     pn_buf_release(&data);
     pn_buf_release(&content);
+    pn_buf_release(&id);
+    pn_buf_release(&why);
+    pn_buf_release(&path);
     return 0;
 }

@@ -231,5 +231,12 @@ int main(int argc, char **argv)
     if (rc != 0)
         pn_error("the message could not be posted; nothing was sent");
     pn_qw_release(&w);
+    pn_argv_free(rcpts);
+    pn_buf_release(&msg);
+    pn_buf_release(&headers);
+    pn_buf_release(&body);
+    pn_buf_release(&value);
+    pn_buf_release(&field);
+    pn_buf_release(&err);
     return rc;
 }
