@@ -127,7 +127,17 @@ class Concurrency(Local):
         self.assertEqual(run(["postalias", aliases]).rc, 0)
         import time
         self.assertEqual(self.send("slow@localhost", "slow")[0], 250)
-        time.sleep(0.5)
+
+        def slow_command_running():
+            for entry in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as fp:
+                        if fp.read() == b"sleep\x004\x00":
+                            return True
+                except OSError:
+                    pass
+            return False
+        self.assertTrue(poll(slow_command_running, timeout=10))
         start = time.monotonic()
         self.assertEqual(self.send("info@example.org", "fast")[0], 250)
         self.assertTrue(poll(lambda: len(self.virtual_mail()) == 1, timeout=10))

@@ -44,7 +44,7 @@ class Pipe(test_delivery.Delivery):
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write("transport_maps = inline:{ pipe.example=record:, one.example=single: }\n"
                      "single_destination_recipient_limit = 1\nrecipient_delimiter = +\n")
-        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        self.assertTrue(self.inst.reload())
 
     def calls(self):
         return sorted(f[:-5] for f in os.listdir(self.outdir) if f.endswith(".args"))

@@ -16,7 +16,7 @@ class QueueTools(test_delivery.Delivery):
         super().setUp()
         self.inst.write_master(test_delivery.SERVICES + "pickup unix n - n 60 1 pickup\n"
                                "showq unix n - n - - showq\n")
-        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        self.assertTrue(self.inst.reload())
 
     def tool(self, *args, stdin=None):
         argv = list(args)
@@ -66,7 +66,7 @@ class QueueTools(test_delivery.Delivery):
         # make the destination reachable, flush: exactly one copy goes out
         self.inst.write_master(test_delivery.SERVICES + "pickup unix n - n 60 1 pickup\n"
                                "showq unix n - n - - showq\nsmtp unix - - n - - discard\n")
-        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        self.assertTrue(self.inst.reload())
         self.assertEqual(self.tool("postqueue", "-f").rc, 0)
         self.assertTrue(poll(lambda: "Mail queue is empty" in self.tool("mailq").out,
                              timeout=15), self.inst.log())

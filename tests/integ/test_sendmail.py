@@ -15,7 +15,7 @@ class Sendmail(test_delivery.Delivery):
     def setUp(self):
         super().setUp()
         self.inst.write_master(test_delivery.SERVICES + "pickup unix n - n 60 1 pickup\n")
-        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        self.assertTrue(self.inst.reload())
 
     def sendmail(self, args, text):
         env = dict(os.environ, MAIL_CONFIG=self.inst.etc, **self.inst.sanitizer_env())

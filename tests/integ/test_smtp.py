@@ -230,7 +230,7 @@ class TableChanges(Smtp):
             "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/ }",
             f"virtual_mailbox_maps = hash:{table}")
         self.inst.write_main(text[text.index("myhostname"):])
-        self.assertEqual(self.inst.postfix("reload").rc, 0)
+        self.assertTrue(self.inst.reload())
         c = self.smtp()
         c.ehlo()
         c.mail("a@example.com")

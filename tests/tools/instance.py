@@ -97,6 +97,17 @@ class Instance:
             raise AssertionError(f"postfix start failed: {res}\nlog:\n{self.log()}")
         return res
 
+    def reload(self, timeout=10.0):
+        """postfix reload, then wait until master has re-read its files and the processes
+        started under the old configuration have retired."""
+        before = set(self.processes()) - {self.master_pid()}
+        count = self.log().count("reload -- version")
+        res = self.postfix("reload")
+        if res.rc != 0:
+            return False
+        return poll(lambda: self.log().count("reload -- version") > count and
+                    not before & set(self.processes()), timeout=timeout)
+
     def log(self):
         with open(self.log_path, errors="replace") as fp:
             return fp.read()
