@@ -3,6 +3,7 @@
  * -t, from the headers; Bcc removed) and hands it to the setgid postdrop command. Called as
  * mailq it runs postqueue -p; as newaliases, postalias on $alias_database. Options Sendmail
  * knows and this one does not need are accepted and ignored. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -100,16 +101,37 @@ static int run_postdrop(const pn_buf *file)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 75; /* EX_TEMPFAIL */
 }
 
+/* -q flushes the queue, -qRsite one destination, -qIid one message, all through
+ * postqueue; -q<interval> asks for periodic runs, which qmgr already does. */
+static void run_queue(const char *arg)
+{
+    if (isdigit((unsigned char)arg[0])) {
+        pn_warn("-q%s: queue runs are periodic already (queue_run_delay); ignored", arg);
+        exit(0);
+    }
+    pn_buf path = PN_BUF_INIT;
+    pn_buf_printf(&path, "%s/postqueue", pn_config_get("command_directory"));
+    if (arg[0] == 'R' && arg[1])
+        execl(path.data, "postqueue", "-s", arg + 1, (char *)NULL);
+    else if (arg[0] == 'I' && arg[1])
+        execl(path.data, "postqueue", "-i", arg + 1, (char *)NULL);
+    else if (arg[0] == 0)
+        execl(path.data, "postqueue", "-f", (char *)NULL);
+    else
+        pn_fatal("unsupported: -q%s", arg);
+    pn_fatal("exec %s: %s", path.data, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
     int extract = 0, dot_ends = 1, ch;
-    const char *sender = NULL, *fullname = NULL;
+    const char *sender = NULL, *fullname = NULL, *queue_run = NULL;
     pn_log_init("sendmail", PN_LOG_STDERR | PN_LOG_SYSLOG);
     if (getenv("MAIL_CONFIG"))
         pn_config_set_directory(getenv("MAIL_CONFIG"));
-    while ((ch = getopt(argc, argv, "A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q:r:tvx")) != -1) {
+    while ((ch = getopt(argc, argv, "A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q::r:tvx")) != -1) {
         switch (ch) {
         case 'C': pn_config_set_directory(optarg); setenv("MAIL_CONFIG", optarg, 1); break;
         case 'F': fullname = optarg; break;
@@ -129,6 +151,7 @@ int main(int argc, char **argv)
                 pn_fatal("unsupported: -b%s", optarg);
             break;
         case 'I': base = "newaliases"; break;
+        case 'q': queue_run = optarg ? optarg : ""; break;
         default: break; /* Sendmail options without meaning here */
         }
     }
@@ -149,6 +172,9 @@ int main(int argc, char **argv)
             execl(path.data, "newaliases", (char *)NULL);
         pn_fatal("exec %s: %s", path.data, strerror(errno));
     }
+
+    if (queue_run)
+        run_queue(queue_run);
 
     pn_buf msg = PN_BUF_INIT;
     pn_buf_init(&msg);

@@ -1,5 +1,5 @@
 """The seed page's queue commands on a real queue: mailq / postqueue -p and -j, qshape
-deferred, postsuper -h/-H/-r ALL/-d ALL, postqueue -f."""
+deferred, postsuper -h/-H/-r ALL/-d ALL, postqueue -f, sendmail -q."""
 import json
 import os
 import re
@@ -72,6 +72,22 @@ class QueueTools(test_delivery.Delivery):
                              timeout=15), self.inst.log())
         sent = re.findall(r"to=<far@remote\.example>, relay=none.*status=sent", self.inst.log())
         self.assertEqual(len(sent), 1)
+
+    def test_sendmail_q_flushes(self):
+        qid = self.submit("s@example.com", ["r@remote.example"])
+        self.assertTrue(poll(lambda: self.deferred_ids() == [qid], timeout=15), self.inst.log())
+        self.inst.write_master(test_delivery.SERVICES + "pickup unix n - n 60 1 pickup\n"
+                               "showq unix n - n - - showq\nsmtp unix - - n - - discard\n")
+        self.assertTrue(self.inst.reload())
+        res = self.tool(os.path.join(BIN, "sendmail"), "-q30m")
+        self.assertEqual(res.rc, 0, res)
+        self.assertIn("-q30m: queue runs are periodic already", res.err)
+        self.assertEqual(self.deferred_ids(), [qid])  # the backoff time still holds it
+        res = self.tool(os.path.join(BIN, "sendmail"), "-q")
+        self.assertEqual(res.rc, 0, res)
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        self.assertIn(f"{qid}: to=<r@remote.example>, relay=none", self.inst.log())
 
     def test_delete_all(self):
         for n in range(3):
