@@ -41,6 +41,8 @@ static void show(int json)
     pn_stream *s = pn_stream_fdopen(fd);
     pn_stream_set_timeout(s, 60000);
     long long total_size = 0;
+    int long_ids = pn_config_get_bool("enable_long_queue_ids");
+    pn_buf last = PN_BUF_INIT;
     int count = 0;
     while (pn_attr_read_frame(s, &frame) > 0) {
         pn_attrs attrs, msg, rcpt;
@@ -51,6 +53,7 @@ static void show(int json)
         if (pn_attr_next_group(&attrs, "msg", &cursor, &msg) <= 0)
             break; /* {status}: the end */
         pn_buf queue = PN_BUF_INIT, id = PN_BUF_INIT, sender = PN_BUF_INIT, addr = PN_BUF_INIT;
+        pn_buf reason = PN_BUF_INIT;
         int64_t arrival = 0, size = 0, expired = 0;
         pn_attr_copy_str(&msg, "queue", &queue);
         pn_attr_copy_str(&msg, "queue_id", &id);
@@ -73,12 +76,19 @@ static void show(int json)
                 pn_attr_copy_str(&rcpt, "addr", &addr);
                 printf("%s{\"address\": ", n ? ", " : "");
                 json_string(addr.data);
+                if (pn_attr_copy_str(&rcpt, "reason", &reason) == 1) {
+                    printf(", \"delay_reason\": ");
+                    json_string(pn_buf_str(&reason));
+                }
                 putchar('}');
             }
             printf("]}\n");
         } else {
             if (count == 0)
-                printf("-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+                printf(long_ids ? "----Queue ID----- --Size-- ---Arrival Time---- "
+                                  "--Sender/Recipient------\n"
+                                : "-Queue ID-  --Size-- ----Arrival Time---- "
+                                  "-Sender/Recipient-------\n");
             char flag = strcmp(queue.data, "active") == 0 ? '*'
                         : strcmp(queue.data, "hold") == 0 ? '!'
                         : expired                         ? '#'
@@ -90,12 +100,28 @@ static void show(int json)
             asctime_r(&tm, date);
             pn_buf_reset(&text);
             pn_buf_printf(&text, "%s%c", id.data, flag);
-            printf("%-11s %7lld %20.20s %s\n", text.data, (long long)size, date,
-                   sender.len ? sender.data : "MAILER-DAEMON");
+            if (long_ids)
+                printf("%-17s %8lld %19.19s %s\n", text.data, (long long)size, date,
+                       sender.len ? sender.data : "MAILER-DAEMON");
+            else
+                printf("%-11s %7lld %20.20s %s\n", text.data, (long long)size, date,
+                       sender.len ? sender.data : "MAILER-DAEMON");
+            /* recipients deferred for one reason share one "(reason)" line */
             size_t rc = 0;
+            int shown = 0;
+            pn_buf_reset(&last);
             while (pn_attr_next_group(&msg, "rcpt", &rc, &rcpt) > 0) {
                 pn_attr_copy_str(&rcpt, "addr", &addr);
-                printf("%41s%s\n", "", addr.data);
+                if (pn_attr_copy_str(&rcpt, "reason", &reason) == 1) {
+                    const char *why_text = reason.len ? reason.data : "reason unavailable";
+                    if (!shown || strcmp(why_text, pn_buf_str(&last)) != 0) {
+                        int pad = 76 - (int)strlen(why_text);
+                        printf("%*s(%s)\n", pad > 0 ? pad : 0, "", why_text);
+                        pn_buf_set(&last, why_text);
+                        shown = 1;
+                    }
+                }
+                printf("%*s%s\n", long_ids ? 47 : 41, "", addr.data);
             }
             printf("\n");
         }
@@ -105,6 +131,7 @@ static void show(int json)
         pn_buf_release(&id);
         pn_buf_release(&sender);
         pn_buf_release(&addr);
+        pn_buf_release(&reason);
     }
     pn_stream_close(s);
     if (!json) {
@@ -118,6 +145,7 @@ static void show(int json)
     pn_buf_release(&why);
     pn_buf_release(&frame);
     pn_buf_release(&text);
+    pn_buf_release(&last);
 }
 
 int main(int argc, char **argv)

@@ -40,16 +40,6 @@ static int find(const char *id, const char *const *queues, pn_buf *path, const c
     return 0;
 }
 
-static void make_parent(const char *path)
-{
-    char *copy = strdup(path), *slash = strrchr(copy, '/');
-    if (slash) {
-        *slash = 0;
-        mkdir(copy, 0700);
-    }
-    free(copy);
-}
-
 /* act: 1 when the message was changed. */
 static int act(enum action what, const char *id, const char *const *queues)
 {
@@ -82,7 +72,7 @@ static int act(enum action what, const char *id, const char *const *queues)
     case RELEASE:
         if (strcmp(queue, "hold") == 0) {
             pn_queue_path("deferred", id, &to);
-            make_parent(to.data);
+            pn_queue_make_parent(to.data);
             struct timespec now[2] = {{time(NULL), 0}, {time(NULL), 0}};
             utimensat(AT_FDCWD, path.data, now, 0);
             if (rename(path.data, to.data) == 0) {
@@ -95,6 +85,8 @@ static int act(enum action what, const char *id, const char *const *queues)
         if (strcmp(queue, "maildrop") != 0) {
             pn_queue_path("maildrop", id, &to);
             if (rename(path.data, to.data) == 0 && chmod(to.data, 0744) == 0) {
+                pn_queue_path("defer", id, &to); /* it returns under a new ID */
+                unlink(to.data);
                 pn_info("%s: requeued", id);
                 done = 1;
             }

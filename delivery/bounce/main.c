@@ -76,7 +76,7 @@ static void compose(const char *id, const pn_qfile *q, const char *sender,
 static int flush(const char *id, pn_buf *why)
 {
     pn_bounce_entry *e = NULL;
-    int count = pn_bouncelog_read(id, &e);
+    int count = pn_bouncelog_read("bounce", id, &e);
     if (count <= 0) {
         pn_bouncelog_free(e, count < 0 ? 0 : count);
         return 0;

@@ -68,13 +68,18 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         pn_delivreq_log(req, r, agent->relay, outcome, pn_buf_str(&dsns[i]),
                         pn_buf_str(&texts[i]));
         if (outcome == PN_DELIVER_BOUNCED &&
-            pn_bouncelog_append(req->queue_id.data, r->addr.data, r->orig.data,
+            pn_bouncelog_append("bounce", req->queue_id.data, r->addr.data, r->orig.data,
                                 pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0) {
             /* the bounce could not be recorded: keep the recipient, try again later */
             pn_warn("%s: %s", req->queue_id.data, why.data);
             outcome = PN_DELIVER_DEFERRED;
         }
         if (outcome == PN_DELIVER_DEFERRED) {
+            /* the reason mailq shows; losing it loses no mail */
+            pn_buf_reset(&why);
+            if (pn_bouncelog_append("defer", req->queue_id.data, r->addr.data, r->orig.data,
+                                    pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0)
+                pn_warn("%s: %s", req->queue_id.data, why.data);
             deferred = 1;
             finished_all = 0;
         } else if (pn_qfile_mark(fd, (size_t)r->offset, PN_RCPT_DONE, &why) < 0) {

@@ -1,4 +1,4 @@
-/* bouncelog.c: appending to and reading bounce/ID. A frame is written with a single write(2)
+/* bouncelog.c: appending to and reading bounce/ID and defer/ID. A frame is written with a single write(2)
  * on an O_APPEND descriptor, so concurrent agents never interleave within an entry. */
 #include "mail/bouncelog.h"
 
@@ -12,12 +12,14 @@
 #include "ipc/attr.h"
 #include "mail/qpath.h"
 
-int pn_bouncelog_append(const char *queue_id, const char *addr, const char *orig,
-                        const char *status, const char *reason, pn_buf *why)
+int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr,
+                        const char *orig, const char *status, const char *reason, pn_buf *why)
 {
     pn_buf path = PN_BUF_INIT;
-    pn_queue_path("bounce", queue_id, &path);
+    pn_queue_path(log, queue_id, &path);
     int fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT && pn_queue_make_parent(path.data) == 0)
+        fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     pn_attr_out frame;
     pn_attr_begin(&frame);
     pn_attr_put_cstr(&frame, "addr", addr);
@@ -29,7 +31,8 @@ int pn_bouncelog_append(const char *queue_id, const char *addr, const char *orig
     int rc = -1;
     if (fd < 0)
         pn_buf_printf(why, "open %s: %s", path.data, strerror(errno));
-    else if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
+    else if (write(fd, data, len) != (ssize_t)len ||
+             (strcmp(log, "bounce") == 0 && fsync(fd) < 0)) /* a defer reason may be lost */
         pn_buf_printf(why, "write %s: %s", path.data, strerror(errno));
     else
         rc = 0;
@@ -40,10 +43,10 @@ int pn_bouncelog_append(const char *queue_id, const char *addr, const char *orig
     return rc;
 }
 
-int pn_bouncelog_read(const char *queue_id, pn_bounce_entry **entries)
+int pn_bouncelog_read(const char *log, const char *queue_id, pn_bounce_entry **entries)
 {
     pn_buf path = PN_BUF_INIT, data = PN_BUF_INIT, why = PN_BUF_INIT;
-    pn_queue_path("bounce", queue_id, &path);
+    pn_queue_path(log, queue_id, &path);
     int fd = open(path.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     pn_buf_release(&path);
     *entries = NULL;

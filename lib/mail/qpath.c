@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -123,4 +124,15 @@ int pn_queue_create(const char *queue, int long_form, pn_buf *id, struct timeval
     pn_buf_release(&tmp);
     pn_buf_release(&path);
     return fd;
+}
+
+int pn_queue_make_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash - path >= PATH_MAX)
+        return 0;
+    char dir[PATH_MAX];
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = 0;
+    return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }

@@ -18,6 +18,9 @@ int pn_queue_hashed(const char *queue);
 /* pn_queue_path: "queue/ID", or "queue/C/ID" (depth 1) for hashed queues; relative to the
  * queue directory. */
 void pn_queue_path(const char *queue, const char *id, pn_buf *out);
+/* pn_queue_make_parent: create the hash subdirectory that path (from pn_queue_path) lives
+ * in, if it is missing; 0, or -1 with errno set. */
+int pn_queue_make_parent(const char *path);
 /* pn_queue_create: create a new file in queue (relative to the queue directory, where the
  * process runs): a temporary name, then renamed to its ID without replacing anything. Returns
  * the open descriptor (mode 0600) with the ID in id, or -1 with why set. */

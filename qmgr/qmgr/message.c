@@ -134,6 +134,9 @@ static void finish(qmgr_msg *m)
     } else if (left == 0) {
         if (unlink(path.data) == 0)
             pn_info("%s: removed", m->id);
+        pn_buf_reset(&path);
+        pn_queue_path("defer", m->id, &path);
+        unlink(path.data);
     } else {
         defer_file(m->id, m->arrival_sec);
     }
@@ -173,8 +176,9 @@ static int expire(qmgr_msg *m, pending *p, size_t n)
         return 0;
     pn_buf why = PN_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
-        if (pn_bouncelog_append(m->id, p[i].rcpt.addr.data, p[i].rcpt.orig.data, "4.4.7",
-                                "message could not be delivered for too long", &why) < 0 ||
+        if (pn_bouncelog_append("bounce", m->id, p[i].rcpt.addr.data, p[i].rcpt.orig.data,
+                                "4.4.7", "message could not be delivered for too long",
+                                &why) < 0 ||
             pn_qfile_mark(m->fd, p[i].rcpt.offset, PN_RCPT_DONE, &why) < 0) {
             pn_warn("%s: %s", m->id, why.data);
             break;

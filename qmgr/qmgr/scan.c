@@ -47,8 +47,14 @@ static int activate(const char *path, const char *id, int ignore_time)
     pn_buf active = PN_BUF_INIT;
     pn_queue_path("active", id, &active);
     int rc = rename(path, active.data) == 0;
-    if (!rc)
+    if (!rc) {
         pn_warn("rename %s to %s: %s", path, active.data, strerror(errno));
+    } else {
+        /* a new attempt: the reasons of the last one no longer apply */
+        pn_buf_reset(&active);
+        pn_queue_path("defer", id, &active);
+        unlink(active.data);
+    }
     pn_buf_release(&active);
     return rc;
 }
@@ -106,18 +112,6 @@ void scan_recover(void)
     closedir(d);
 }
 
-static void make_parent(const char *path)
-{
-    char *copy = strdup(path);
-    char *slash = strrchr(copy, '/');
-    if (slash) {
-        *slash = 0;
-        if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-            pn_warn("mkdir %s: %s", copy, strerror(errno));
-    }
-    free(copy);
-}
-
 void defer_file(const char *id, int64_t arrival_sec)
 {
     long age = (long)(time(NULL) - arrival_sec);
@@ -129,7 +123,8 @@ void defer_file(const char *id, int64_t arrival_sec)
     pn_queue_path("deferred", id, &to);
     struct timespec times[2] = {{time(NULL) + delay, 0}, {time(NULL) + delay, 0}};
     utimensat(AT_FDCWD, from.data, times, 0);
-    make_parent(to.data);
+    if (pn_queue_make_parent(to.data) < 0)
+        pn_warn("mkdir for %s: %s", to.data, strerror(errno));
     if (rename(from.data, to.data) < 0)
         pn_warn("rename %s to %s: %s", from.data, to.data, strerror(errno));
     pn_buf_release(&from);

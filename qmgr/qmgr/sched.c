@@ -18,6 +18,7 @@
 #include "base/stream.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
+#include "mail/bouncelog.h"
 #include "mail/delivreq.h"
 #include "qmgr.h"
 
@@ -100,7 +101,7 @@ void sched_log_suspended(const qmgr_job *job, const char *why)
     pn_buf_set(&req.queue_id, job->msg->id);
     req.arrival_us = job->msg->arrival_us;
     req.active_us = job->msg->active_us;
-    pn_buf text = PN_BUF_INIT;
+    pn_buf text = PN_BUF_INIT, failure = PN_BUF_INIT;
     pn_buf_printf(&text, "delivery temporarily suspended: %s", why);
     for (size_t i = 0; i < job->count; i++) {
         pn_delivreq_rcpt r;
@@ -108,8 +109,13 @@ void sched_log_suspended(const qmgr_job *job, const char *why)
         r.addr = job->rcpts[i].addr;
         r.orig = job->rcpts[i].orig;
         pn_delivreq_log(&req, &r, "none", PN_DELIVER_DEFERRED, "4.3.0", text.data);
+        pn_buf_reset(&failure);
+        if (pn_bouncelog_append("defer", job->msg->id, pn_buf_str(&r.addr),
+                                pn_buf_str(&r.orig), "4.3.0", text.data, &failure) < 0)
+            pn_warn("%s: %s", job->msg->id, failure.data);
     }
     pn_buf_release(&text);
+    pn_buf_release(&failure);
     pn_buf_release(&req.queue_id);
 }
 

@@ -1,7 +1,8 @@
 /* main.c: showq, the queue lister behind postqueue -p and mailq (public/showq). It reads the
  * queue as mail_owner, so that users who may not read the queue can still list it, and sends
  * one {msg:G} frame per message (queue, queue_id, arrival, size, sender, forced_expire, and a
- * {rcpt:G} per pending recipient), then {status}. It never writes a queue file. */
+ * {rcpt:G} per pending recipient with the reason of its last deferral from defer/ID, if any),
+ * then {status}. It never writes a queue file. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/server.h"
+#include "mail/bouncelog.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
 
@@ -28,6 +30,8 @@ static void list_file(pn_stream *client, const char *queue, const char *dir, con
         pn_qfile_open(&q, fd, &why) < 0)
         goto out; /* incomplete or being written: not listed */
     pn_qfile_sender(&q, &sender);
+    pn_bounce_entry *reasons;
+    int nreasons = pn_bouncelog_read("defer", name, &reasons);
     pn_attr_out out;
     pn_attr_begin(&out);
     pn_attr_group_begin(&out, "msg");
@@ -47,11 +51,18 @@ static void list_file(pn_stream *client, const char *queue, const char *dir, con
             r.status == PN_RCPT_TODO) {
             pn_attr_group_begin(&out, "rcpt");
             pn_attr_put_str(&out, "addr", r.addr.data, r.addr.len);
+            for (int i = nreasons - 1; i >= 0; i--) {
+                if (strcmp(pn_buf_str(&reasons[i].addr), pn_buf_str(&r.addr)) == 0) {
+                    pn_attr_put_cstr(&out, "reason", pn_buf_str(&reasons[i].reason));
+                    break;
+                }
+            }
             pn_attr_group_end(&out);
         }
         at = pos;
     }
     pn_qrcpt_release(&r);
+    pn_bouncelog_free(reasons, nreasons < 0 ? 0 : nreasons);
     pn_attr_group_end(&out);
     pn_attr_write_frame(client, &out);
     pn_attr_release(&out);

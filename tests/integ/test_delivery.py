@@ -6,6 +6,7 @@ import pwd
 import socket
 import unittest
 
+from harness import BIN, run
 from attr import frame, get, read_frame
 from instance import Instance, poll
 from test_cleanup import rcpt, record
@@ -201,7 +202,8 @@ class ErrorAndDiscard(Delivery):
         super().setUp()
         self.inst.write_master(SERVICES + "error unix - - n - - error\n"
                                "retry unix - - n - - error\n"
-                               "discard unix - - n - - discard\n")
+                               "discard unix - - n - - discard\n"
+                               "showq unix n - n - - showq\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write("virtual_alias_domains = alias.example\n"
                      "transport_maps = inline:{ drop.example=discard:silently, "
@@ -229,6 +231,11 @@ class ErrorAndDiscard(Delivery):
         self.assertEqual([(r["addr"], r["status"]) for r in q["rcpts"]],
                          [("who@alias.example", "D"), ("x@drop.example", "D"),
                           ("y@later.example", "T")])
+        # mailq shows the reason, right-aligned at column 78
+        res = run([os.path.join(BIN, "mailq")], env={"MAIL_CONFIG": self.inst.etc})
+        [block] = [b for b in res.out.split("\n\n") if qid in b]
+        self.assertEqual(block.split("\n")[-2:],
+                         [" " * 69 + "(not now)", " " * 41 + "y@later.example"], res.out)
 
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None

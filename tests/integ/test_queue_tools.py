@@ -40,12 +40,18 @@ class QueueTools(test_delivery.Delivery):
                                    "-Sender/Recipient-------")
         self.assertRegex(lines[1], r"^" + qid + r" +\d+ \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d  "
                                    r"sender@example\.com$")
-        self.assertEqual(lines[2], " " * 41 + "far@remote.example")
-        self.assertEqual(lines[3:], ["", "-- 0 Kbytes in 1 Request.", ""])
+        # the reason of the last attempt; longer than 76 columns, so not right-aligned
+        self.assertEqual(lines[2], "(delivery temporarily suspended: connect to private/smtp: "
+                                   "No such file or directory)")
+        self.assertEqual(lines[3], " " * 41 + "far@remote.example")
+        self.assertEqual(lines[4:], ["", "-- 0 Kbytes in 1 Request.", ""])
         [obj] = [json.loads(l) for l in self.tool("postqueue", "-j").out.splitlines()]
         self.assertEqual((obj["queue_name"], obj["queue_id"], obj["sender"]),
                          ("deferred", qid, "sender@example.com"))
-        self.assertEqual(obj["recipients"], [{"address": "far@remote.example"}])
+        self.assertEqual(obj["recipients"], [{
+            "address": "far@remote.example",
+            "delay_reason": "delivery temporarily suspended: connect to private/smtp: "
+                            "No such file or directory"}])
         shape = self.tool("qshape", "deferred").out.splitlines()
         self.assertEqual(shape[0].split(), ["T", "5", "10", "20", "40", "80", "160", "320",
                                             "640", "1280", "1280+"])
