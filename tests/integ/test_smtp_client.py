@@ -1,11 +1,12 @@
 """The smtp client: mail for a remote domain goes to the relayhost ([127.0.0.1]:port, no MX
 lookup) with the message intact; per-recipient refusals bounce with the server's words; a
-closed port defers with "connect to ... Connection refused"."""
+closed port defers with "connect to ... Connection refused", which mailq shows."""
 import os
 import socket
 import unittest
 
 import test_delivery
+from harness import BIN, run
 from instance import poll
 from smtpsink import Sink
 
@@ -16,7 +17,8 @@ class SmtpClient(test_delivery.Delivery):
         super().setUp()
         self.sink = Sink(rcpt_replies={"refused@remote.example": "550 5.1.1 no such user here"})
         self.addCleanup(self.sink.close)
-        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n")
+        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n"
+                               "showq unix n - n - - showq\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write(f"relayhost = [127.0.0.1]:{self.sink.port}\n")
         self.assertTrue(self.inst.reload())
@@ -53,6 +55,12 @@ class SmtpClient(test_delivery.Delivery):
         self.assertIn(f"{qid}: to=<far@remote.example>, relay=none", self.inst.log())
         self.assertIn(f"status=deferred (connect to 127.0.0.1[127.0.0.1]:{closed}: "
                       "Connection refused)", self.inst.log())
+        res = run([os.path.join(BIN, "mailq")], env={"MAIL_CONFIG": self.inst.etc})
+        reason = f"(connect to 127.0.0.1[127.0.0.1]:{closed}: Connection refused)"
+        self.assertEqual(res.out.splitlines()[1:4], [
+            res.out.splitlines()[1], " " * (76 - len(reason) + 2) + reason,
+            " " * 41 + "far@remote.example"], res.out)
+        self.assertTrue(res.out.splitlines()[1].startswith(qid + " "), res.out)
 
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
