@@ -1,5 +1,5 @@
 """The seed page's queue commands on a real queue: mailq / postqueue -p and -j, qshape
-deferred, postsuper -h/-H/-r ALL/-d ALL, postqueue -f, sendmail -q."""
+deferred, postsuper -h/-H/-r ALL/-d ALL, postqueue -f, sendmail -q, postcat -q."""
 import json
 import os
 import re
@@ -52,6 +52,24 @@ class QueueTools(test_delivery.Delivery):
             "address": "far@remote.example",
             "delay_reason": "delivery temporarily suspended: connect to private/smtp: "
                             "No such file or directory"}])
+        # postcat -q shows the file: envelope, message, section labels
+        res = self.tool(os.path.join(BIN, "postcat"), "-q", qid)
+        self.assertEqual(res.rc, 0, res)
+        where = f"deferred/{qid[0]}/{qid}"
+        out = res.out.splitlines()
+        self.assertEqual(out[0], f"*** ENVELOPE RECORDS {where} ***")
+        self.assertIn("sender: sender@example.com", out)
+        self.assertIn("recipient: far@remote.example", out)
+        body = out.index(f"*** MESSAGE CONTENTS {where} ***")
+        self.assertEqual(out[body + 1], "Subject: test")
+        self.assertEqual(out[-2:], [f"*** HEADER EXTRACTED {where} ***",
+                                    f"*** MESSAGE FILE END {where} ***"])
+        res = self.tool(os.path.join(BIN, "postcat"), "-bq", qid)
+        self.assertEqual(res.out, f"*** MESSAGE CONTENTS {where} ***\n\nHello.\n"
+                                  f"*** MESSAGE FILE END {where} ***\n")
+        res = self.tool(os.path.join(BIN, "postcat"), "-q", "B0B0B0B0B0")
+        self.assertEqual((res.rc, res.err), (1, "postcat: warning: open queue file B0B0B0B0B0: "
+                                                "No such file or directory\n"))
         shape = self.tool("qshape", "deferred").out.splitlines()
         self.assertEqual(shape[0].split(), ["T", "5", "10", "20", "40", "80", "160", "320",
                                             "640", "1280", "1280+"])
