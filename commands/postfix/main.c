@@ -116,7 +116,7 @@ static int do_stop(int forceful_after_ms)
 static void usage(void)
 {
     pn_fatal("usage: postfix [-c config_dir] [-Dv] command (start, start-fg, stop, abort, "
-             "reload, status, check, set-permissions)");
+             "reload, flush, status, check, set-permissions)");
 }
 
 int main(int argc, char **argv)
@@ -189,11 +189,18 @@ int main(int argc, char **argv)
         master_cf_check();
         queue_dirs_check(0);
         config_warnings();
+    } else if (strcmp(command, "flush") == 0) {
+        /* as the reference's script does: postqueue -f with this configuration */
+        pn_buf path = PN_BUF_INIT;
+        pn_buf_printf(&path, "%s/postqueue", pn_config_get("command_directory"));
+        execl(path.data, "postqueue", "-c", pn_config_get("config_directory"), "-f",
+              (char *)NULL);
+        pn_fatal("exec %s: %s", path.data, strerror(errno));
     } else if (strcmp(command, "set-permissions") == 0) {
         queue_dirs_check(1);
     } else {
         pn_fatal("unknown command: '%s'. Usage: postfix start (or stop, reload, abort, "
-                 "status, check, set-permissions, start-fg)", command);
+                 "flush, status, check, set-permissions, start-fg)", command);
     }
     return 0;
 }

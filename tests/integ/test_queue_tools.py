@@ -1,5 +1,5 @@
 """The seed page's queue commands on a real queue: mailq / postqueue -p and -j, qshape
-deferred, postsuper -h/-H/-r ALL/-d ALL, postqueue -f, sendmail -q, postcat -q."""
+deferred, postsuper -h/-H/-r ALL/-d ALL, postqueue -f, postfix flush, sendmail -q, postcat -q."""
 import json
 import os
 import re
@@ -112,6 +112,17 @@ class QueueTools(test_delivery.Delivery):
         self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
                         self.inst.log())
         self.assertIn(f"{qid}: to=<r@remote.example>, relay=none", self.inst.log())
+
+    def test_postfix_flush(self):
+        qid = self.submit("s@example.com", ["r@remote.example"])
+        self.assertTrue(poll(lambda: self.deferred_ids() == [qid], timeout=15), self.inst.log())
+        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - n - - discard\n")
+        self.assertTrue(self.inst.reload())
+        self.assertEqual(self.deferred_ids(), [qid])  # the backoff time still holds it
+        res = self.inst.postfix("flush")
+        self.assertEqual(res.rc, 0, res)
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
 
     def test_delete_all(self):
         for n in range(3):
