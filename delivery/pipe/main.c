@@ -130,7 +130,13 @@ static void value(const char *name, const pn_delivreq *req, const pn_delivreq_rc
     const char *addr = r ? (strcmp(name, "original_recipient") == 0 ? r->orig.data : r->addr.data)
                          : "";
     pn_buf_reset(out);
-    if (strcmp(name, "sender") == 0) {
+    if (strcmp(name, "sender") == 0 && req->sender.len && strchr(f, 'q')) {
+        const char *at = pn_addr_at(req->sender.data);
+        pn_addr_localpart(req->sender.data, &local);
+        pn_addr_quote_local(local.data, out);
+        if (at)
+            pn_buf_puts(out, at);
+    } else if (strcmp(name, "sender") == 0) {
         pn_buf_puts(out, req->sender.len ? req->sender.data : pipe_conf.null_sender);
     } else if (strcmp(name, "nexthop") == 0) {
         pn_buf_puts(out, req->nexthop.data);
@@ -163,7 +169,10 @@ static void value(const char *name, const pn_delivreq *req, const pn_delivreq_rc
         const char *delims = pn_config_get("recipient_delimiter");
         size_t base = *delims ? strcspn(local.data, delims) : local.len;
         if (strcmp(name, "recipient") == 0 || strcmp(name, "original_recipient") == 0) {
-            pn_buf_puts(out, local.data);
+            if (strchr(f, 'q'))
+                pn_addr_quote_local(local.data, out);
+            else
+                pn_buf_puts(out, local.data);
             if (domain.len)
                 pn_buf_printf(out, "@%s", domain.data);
         } else if (strcmp(name, "user") == 0) {

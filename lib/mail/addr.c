@@ -101,3 +101,29 @@ int pn_addr_strip_extension(const char *addr_in, const char *delims, pn_buf *out
     free(addr);
     return rc;
 }
+
+static int local_needs_quotes(const char *local)
+{
+    size_t len = strlen(local);
+    if (len > 0 && (local[0] == '.' || local[len - 1] == '.' || strstr(local, "..")))
+        return 1;
+    for (const unsigned char *cp = (const unsigned char *)local; *cp; cp++)
+        if (*cp < 0x21 || *cp == 0x7f || (*cp != '.' && strchr("()<>@,;:\\\".[]", *cp)))
+            return 1;
+    return 0;
+}
+
+void pn_addr_quote_local(const char *local, pn_buf *out)
+{
+    if (!local_needs_quotes(local)) {
+        pn_buf_puts(out, local);
+        return;
+    }
+    pn_buf_putc(out, '"');
+    for (const char *cp = local; *cp; cp++) {
+        if (*cp == '"' || *cp == '\\')
+            pn_buf_putc(out, '\\');
+        pn_buf_putc(out, *cp);
+    }
+    pn_buf_putc(out, '"');
+}

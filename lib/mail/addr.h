@@ -14,5 +14,9 @@ void pn_addr_localpart(const char *addr, pn_buf *out);
 void pn_addr_rewrite_local(const char *addr, pn_buf *out);
 /* pn_addr_strip_extension: "user+ext@dom" -> "user@dom" with delimiters; 1 when stripped. */
 int pn_addr_strip_extension(const char *addr, const char *delims, pn_buf *out);
+/* pn_addr_quote_local: append a local part to out, in double quotes (with \ before " and \)
+ * when RFC 5322 needs them: white space, specials, control characters, or dots at the ends
+ * or in a row. Bytes above 127 pass unquoted (8-bit transparent). */
+void pn_addr_quote_local(const char *local, pn_buf *out);
 
 #endif

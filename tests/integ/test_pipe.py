@@ -40,9 +40,12 @@ class Pipe(test_delivery.Delivery):
             f"record unix - n n - - pipe flags=DRhu user=nobody argv={script} ${{sender}} "
             "${recipient} ${nexthop} ${user} ${extension}\n"
             f"single unix - n n - - pipe flags=DRXhu user=nobody:nogroup argv={script} "
-            "$sender $recipient\n")
+            "$sender $recipient\n"
+            f"quoted unix - n n - - pipe flags=q user=nobody argv={script} "
+            "${sender} ${recipient}\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
-            fp.write("transport_maps = inline:{ pipe.example=record:, one.example=single: }\n"
+            fp.write("transport_maps = inline:{ pipe.example=record:, one.example=single:, "
+                     "quote.example=quoted: }\n"
                      "single_destination_recipient_limit = 1\nrecipient_delimiter = +\n")
         self.assertTrue(self.inst.reload())
 
@@ -66,6 +69,14 @@ class Pipe(test_delivery.Delivery):
         self.assertEqual(int(self.read(call, "uid")), pwd.getpwnam("nobody").pw_uid)
         self.assertIn(f"{qid}: to=<A+Ext@Pipe.Example>, relay=record", self.inst.log())
         self.assertIn("status=sent (delivered via record service)", self.inst.log())
+
+    def test_q_flag_quotes_local_parts(self):
+        qid = self.submit("first.last.@example.com", ['john "j" doe@quote.example'])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        [call] = self.calls()
+        self.assertEqual(self.read(call, "args").split("\n")[:2],
+                         ['"first.last."@example.com', '"john \\"j\\" doe"@quote.example'])
 
     def test_recipient_limit_one_and_exit_codes(self):
         qid = self.submit("s@example.com", ["x@one.example", "temp@one.example",
