@@ -38,7 +38,7 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
-    static const pn_agent agent = {"none", 0, deliver, NULL, NULL};
+    static const pn_agent agent = {.relay = "none", .needs_content = 0, .deliver = deliver};
     pn_agent_serve(fd, &agent);
 }
 

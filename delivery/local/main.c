@@ -271,7 +271,7 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
-    static const pn_agent agent = {"local", 1, deliver, NULL, NULL};
+    static const pn_agent agent = {.relay = "local", .needs_content = 1, .deliver = deliver};
     pn_agent_serve(fd, &agent);
 }
 

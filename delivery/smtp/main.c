@@ -3,7 +3,8 @@
  * HELO; SIZE; MAIL, one RCPT per recipient, DATA with CR LF and dot-stuffing, QUIT) and turns
  * each reply into that recipient's fate: 2xx sent, 4xx deferred, 5xx bounced, with the
  * reference's log texts ("host H[A] said: ... (in reply to RCPT TO command)"). A connection
- * failure moves on to the next address. Next hops: "[host]:port" (no MX lookup) or a domain,
+ * failure moves on to the next address, and so do recipients answered with 4xx while there is
+ * one (each recipient is logged with the relay that decided it). Next hops: "[host]:port" (no MX lookup) or a domain,
  * resolved through its MX hosts by preference (c-ares, dns.c), with null MX and mail that
  * would loop back to this host bounced. */
 #include <errno.h>
@@ -266,9 +267,10 @@ static void status_of(const struct session *ss, char *out, size_t len)
         snprintf(out, len, "%c.0.0", ss->reply.data[0]);
 }
 
-/* converse: one SMTP transaction; -1 when the server could not be used at all. */
+/* converse: one SMTP transaction for the recipients marked in todo; -1 when the server could
+ * not be used at all. */
 static int converse(struct session *ss, const pn_delivreq *req, const pn_qfile *q,
-                    int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why)
+                    const int *todo, int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why)
 {
     char status[16];
     pn_buf said = PN_BUF_INIT, content = PN_BUF_INIT;
@@ -295,13 +297,16 @@ static int converse(struct session *ss, const pn_delivreq *req, const pn_qfile *
         pn_buf_printf(&said, "host %s[%s] said: %s (in reply to MAIL FROM command)", ss->host,
                       ss->addr, ss->reply.len ? ss->reply.data : "lost connection");
         for (size_t i = 0; i < req->rcpt_count; i++)
-            fate(ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, status,
-                 said.data, &outcomes[i], &dsns[i], &texts[i]);
+            if (todo[i])
+                fate(ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, status,
+                     said.data, &outcomes[i], &dsns[i], &texts[i]);
         rc = 0;
         goto out;
     }
     int accepted = 0;
     for (size_t i = 0; i < req->rcpt_count; i++) {
+        if (!todo[i])
+            continue;
         if (command(ss, "smtp_rcpt_timeout", "RCPT TO:<%s>", req->rcpts[i].addr.data) < 0) {
             pn_buf_printf(why, "lost connection with %s[%s] while sending RCPT TO", ss->host,
                           ss->addr);
@@ -347,7 +352,7 @@ static int converse(struct session *ss, const pn_delivreq *req, const pn_qfile *
     int outcome = ss->code / 100 == 2 ? PN_DELIVER_SENT
                   : ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED;
     for (size_t i = 0; i < req->rcpt_count; i++)
-        if (outcomes[i] == -1)
+        if (todo[i] && outcomes[i] == -1)
             fate(outcome, status, said.data, &outcomes[i], &dsns[i], &texts[i]);
     command(ss, "smtp_quit_timeout", "QUIT");
 out:
@@ -358,6 +363,18 @@ out:
 
 static pn_agent agent;
 static char relay[400];
+static char **rcpt_relays; /* host[addr]:port per recipient of the current request */
+static size_t rcpt_relay_count;
+
+static void reset_relays(size_t count)
+{
+    for (size_t i = 0; i < rcpt_relay_count; i++)
+        free(rcpt_relays[i]);
+    free(rcpt_relays);
+    rcpt_relays = pn_calloc(count + 1, sizeof(char *));
+    rcpt_relay_count = count;
+    agent.rcpt_relays = rcpt_relays;
+}
 
 static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
                         pn_buf *texts, void *ctx)
@@ -369,6 +386,12 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     memset(&ss, 0, sizeof(ss));
     pn_buf_init(&ss.reply);
     int done = 0, bounce = 0, count = 0;
+    int *todo = pn_calloc(req->rcpt_count + 1, sizeof(int));
+    reset_relays(req->rcpt_count);
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+        todo[i] = 1;
+        outcomes[i] = PN_DELIVER_DEFERRED;
+    }
     struct target *t = NULL;
     if (targets(req->nexthop.data, &t, &count, &ss.port, &bounce, &why) == PN_DNS_OK) {
         for (int a = 0; a < count && !done; a++) {
@@ -394,10 +417,22 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             snprintf(relay, sizeof(relay), "%s[%s]:%d", ss.host, ss.addr, ss.port);
             ss.s = pn_stream_fdopen(fd);
             ss.esmtp_size = 0;
-            for (size_t i = 0; i < req->rcpt_count; i++)
-                outcomes[i] = PN_DELIVER_DEFERRED;
-            done = converse(&ss, req, q, outcomes, dsns, texts, &why) == 0;
+            int used = converse(&ss, req, q, todo, outcomes, dsns, texts, &why) == 0;
             pn_stream_close(ss.s);
+            if (!used)
+                continue;
+            /* a 4xx is final only at the last address: the next one may take the mail */
+            done = 1;
+            for (size_t i = 0; i < req->rcpt_count; i++) {
+                if (todo[i]) {
+                    free(rcpt_relays[i]);
+                    rcpt_relays[i] = pn_strdup(relay);
+                }
+                todo[i] = todo[i] && outcomes[i] == PN_DELIVER_DEFERRED && a + 1 < count;
+                if (todo[i])
+                    done = 0;
+            }
+
         }
     }
     free(t);
@@ -408,14 +443,18 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         done = 1;
     }
     if (!done) {
+        /* no later address answered: a recipient keeps the 4xx it got, if any */
         for (size_t i = 0; i < req->rcpt_count; i++)
-            fate(PN_DELIVER_DEFERRED, "4.4.1", why.data, &outcomes[i], &dsns[i], &texts[i]);
+            if (todo[i] && (texts[i].len == 0 || outcomes[i] == -1))
+                fate(PN_DELIVER_DEFERRED, "4.4.1", why.data, &outcomes[i], &dsns[i],
+                     &texts[i]);
     }
+    free(todo);
     pn_buf_release(&why);
     pn_buf_release(&ss.reply);
 }
 
-static pn_agent agent = {relay, 1, NULL, NULL, deliver_all};
+static pn_agent agent = {.relay = relay, .needs_content = 1, .deliver_all = deliver_all};
 
 static void serve(int fd, void *ctx)
 {

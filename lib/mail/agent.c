@@ -65,8 +65,9 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
     for (size_t i = 0; i < req->rcpt_count; i++) {
         const pn_delivreq_rcpt *r = &req->rcpts[i];
         int outcome = outcomes[i];
-        pn_delivreq_log(req, r, agent->relay, outcome, pn_buf_str(&dsns[i]),
-                        pn_buf_str(&texts[i]));
+        const char *relay = agent->rcpt_relays && agent->rcpt_relays[i] ? agent->rcpt_relays[i]
+                                                                         : agent->relay;
+        pn_delivreq_log(req, r, relay, outcome, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]));
         if (outcome == PN_DELIVER_BOUNCED &&
             pn_bouncelog_append("bounce", req->queue_id.data, r->addr.data, r->orig.data,
                                 pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0) {

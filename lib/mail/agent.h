@@ -19,6 +19,9 @@ typedef struct pn_agent {
     /* or all recipients of a request at once (pipe): outcomes, dsns and texts per recipient */
     void (*deliver_all)(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
                         pn_buf *texts, void *ctx);
+    /* deliver_all may name each recipient's relay (smtp: the MX that answered); NULL or a
+     * NULL entry means relay */
+    char **rcpt_relays;
 } pn_agent;
 
 /* pn_agent_drop_privileges: after its worker pool is started, a privileged agent becomes

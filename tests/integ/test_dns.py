@@ -1,6 +1,7 @@
 """Delivery by MX records from a real DNS server (dnsmasq on a loopback address), reached the
 way production reaches DNS: /etc/resolv.conf, replaced for this instance only inside a private
-mount namespace. The first MX (by preference) gets the mail; when it is down, the next one."""
+mount namespace. The first MX (by preference) gets the mail; when it is down, or answers a
+recipient with 4xx, the next one; a 5xx is final."""
 import os
 import shutil
 import subprocess
@@ -19,7 +20,9 @@ DNS_ADDR = "127.0.5.53"
 class MxDelivery(test_delivery.Delivery):
     def setUp(self):
         self.port = free_port()
-        self.sink1 = Sink(host="127.0.0.3", port=self.port, data_reply="250 2.0.0 Ok: mx1")
+        self.sink1 = Sink(host="127.0.0.3", port=self.port, data_reply="250 2.0.0 Ok: mx1",
+                          rcpt_replies={"busy@mx.example": "450 4.2.1 busy, try later",
+                                        "gone@mx.example": "550 5.1.1 gone"})
         self.sink2 = Sink(host="127.0.0.4", port=self.port, data_reply="250 2.0.0 Ok: mx2")
         self.addCleanup(self.sink2.close)
         dns = subprocess.Popen(
@@ -46,6 +49,24 @@ class MxDelivery(test_delivery.Delivery):
              f"exec {program('postfix')} -c {self.inst.etc} start"],
             env=env, capture_output=True, text=True, timeout=60)
         self.assertEqual(res.returncode, 0, res.stderr)
+
+    def test_4xx_tries_the_next_mx_and_5xx_is_final(self):
+        qid = self.submit("info@example.org", ["ok@mx.example", "busy@mx.example",
+                                               "gone@mx.example"])
+        self.assertTrue(poll(lambda: f"{qid}: to=<busy@mx.example>" in self.inst.log() and
+                             f"{qid}: to=<gone@mx.example>" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertEqual([(m, r) for m, r, _ in self.sink1.messages],
+                         [("info@example.org", ["ok@mx.example"])])
+        self.assertEqual([(m, r) for m, r, _ in self.sink2.messages],
+                         [("info@example.org", ["busy@mx.example"])])
+        log = self.inst.log()
+        self.assertIn(f"{qid}: to=<ok@mx.example>, relay=mx1.mx.example[127.0.0.3]:"
+                      f"{self.port}", log)
+        self.assertIn(f"{qid}: to=<busy@mx.example>, relay=mx2.mx.example[127.0.0.4]:"
+                      f"{self.port}", log)
+        self.assertIn("dsn=5.1.1, status=bounced (host mx1.mx.example[127.0.0.3] said: "
+                      "550 5.1.1 gone (in reply to RCPT TO command))", log)
 
     def test_mx_preference_and_fallback(self):
         qid = self.submit("info@example.org", ["someone@mx.example"])
