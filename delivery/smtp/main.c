@@ -4,9 +4,9 @@
  * each reply into that recipient's fate: 2xx sent, 4xx deferred, 5xx bounced, with the
  * reference's log texts ("host H[A] said: ... (in reply to RCPT TO command)"). A connection
  * failure moves on to the next address, and so do recipients answered with 4xx while there is
- * one (each recipient is logged with the relay that decided it). Next hops: "[host]:port" (no MX lookup) or a domain,
- * resolved through its MX hosts by preference (c-ares, dns.c), with null MX and mail that
- * would loop back to this host bounced. */
+ * one (each recipient is logged with the relay that decided it). Next hops: "[host]:port"
+ * (no MX lookup) or a domain, resolved through its MX hosts by preference (c-ares, dns.c),
+ * with null MX and mail that would loop back to this host bounced. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
