@@ -36,6 +36,7 @@ struct session {
     pn_buf reply; /* the last reply, all lines joined */
     int code;
     int esmtp_size;
+    int pipelining; /* RFC 2920: MAIL, RCPT and DATA go out in one write */
 };
 
 /* read_reply: a whole (multi-line) reply within the timeout; -1 when the connection broke. */
@@ -59,33 +60,48 @@ static int read_reply(struct session *ss, const char *timeout_param)
         if (ss->reply.len)
             pn_buf_putc(&ss->reply, ' ');
         pn_buf_append(&ss->reply, line.data, line.len);
+        if (lines > 0 && line.len > 4) { /* EHLO keywords follow the first line */
+            const char *kw = line.data + 4;
+            size_t n = strcspn(kw, " ");
+            if (n == 4 && strncasecmp(kw, "SIZE", 4) == 0)
+                ss->esmtp_size = 1;
+            else if (n == 10 && strncasecmp(kw, "PIPELINING", 10) == 0)
+                ss->pipelining = 1;
+        }
         if (line.len == 3 || line.data[3] != '-') {
             ss->code = atoi(line.data);
             pn_buf_release(&line);
             return 0;
         }
-        if (strncasecmp(line.data + 4, "SIZE", 4) == 0)
-            ss->esmtp_size = 1;
     }
     pn_buf_release(&line);
     return -1;
 }
 
+/* queue_command: one command into the output buffer, sent with the next flush. */
+static int queue_command(struct session *ss, const char *fmt, va_list ap)
+{
+    pn_buf text = PN_BUF_INIT;
+    pn_buf_vprintf(&text, fmt, ap);
+    pn_buf_puts(&text, "\r\n");
+    int rc = pn_stream_write(ss->s, text.data, text.len);
+    pn_buf_release(&text);
+    return rc < 0 ? -1 : 0;
+}
+
+/* command: send one command and read its reply. With the session's pipelining flag and
+ * timeout_param NULL, the command is only queued (its reply is read later, in order). */
 static int command(struct session *ss, const char *timeout_param, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int command(struct session *ss, const char *timeout_param, const char *fmt, ...)
 {
-    pn_buf text = PN_BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    pn_buf_vprintf(&text, fmt, ap);
+    int rc = queue_command(ss, fmt, ap);
     va_end(ap);
-    pn_buf_puts(&text, "\r\n");
-    int rc = pn_stream_write(ss->s, text.data, text.len) < 0 || pn_stream_flush(ss->s) < 0
-                 ? -1
-                 : read_reply(ss, timeout_param);
-    pn_buf_release(&text);
-    return rc;
+    if (rc < 0 || timeout_param == NULL)
+        return rc;
+    return pn_stream_flush(ss->s) < 0 ? -1 : read_reply(ss, timeout_param);
 }
 
 struct target {
@@ -288,10 +304,24 @@ static int converse(struct session *ss, const pn_delivreq *req, const pn_qfile *
                       ss->addr, ss->reply.data);
         goto out;
     }
+    if (pn_qfile_read_content(q, &content, why) < 0)
+        goto out;
+    /* with PIPELINING, MAIL, every RCPT and DATA leave in one write; replies come in order */
+    int pipelined = ss->pipelining;
+    const char *wait = pipelined ? NULL : "smtp_mail_timeout";
     int mail_ok = ss->esmtp_size
-                      ? command(ss, "smtp_mail_timeout", "MAIL FROM:<%s> SIZE=%llu",
-                                req->sender.data, (unsigned long long)q->content_len)
-                      : command(ss, "smtp_mail_timeout", "MAIL FROM:<%s>", req->sender.data);
+                      ? command(ss, wait, "MAIL FROM:<%s> SIZE=%llu", req->sender.data,
+                                (unsigned long long)q->content_len)
+                      : command(ss, wait, "MAIL FROM:<%s>", req->sender.data);
+    if (pipelined && mail_ok == 0) {
+        for (size_t i = 0; i < req->rcpt_count && mail_ok == 0; i++)
+            if (todo[i])
+                mail_ok = command(ss, NULL, "RCPT TO:<%s>", req->rcpts[i].addr.data);
+        if (mail_ok == 0)
+            mail_ok = command(ss, NULL, "DATA");
+        if (mail_ok == 0)
+            mail_ok = pn_stream_flush(ss->s) < 0 ? -1 : read_reply(ss, "smtp_mail_timeout");
+    }
     if (mail_ok < 0 || ss->code / 100 != 2) {
         status_of(ss, status, sizeof(status));
         pn_buf_printf(&said, "host %s[%s] said: %s (in reply to MAIL FROM command)", ss->host,
@@ -307,7 +337,9 @@ static int converse(struct session *ss, const pn_delivreq *req, const pn_qfile *
     for (size_t i = 0; i < req->rcpt_count; i++) {
         if (!todo[i])
             continue;
-        if (command(ss, "smtp_rcpt_timeout", "RCPT TO:<%s>", req->rcpts[i].addr.data) < 0) {
+        if ((pipelined ? read_reply(ss, "smtp_rcpt_timeout")
+                       : command(ss, "smtp_rcpt_timeout", "RCPT TO:<%s>",
+                                 req->rcpts[i].addr.data)) < 0) {
             pn_buf_printf(why, "lost connection with %s[%s] while sending RCPT TO", ss->host,
                           ss->addr);
             goto out;
@@ -326,15 +358,16 @@ static int converse(struct session *ss, const pn_delivreq *req, const pn_qfile *
     }
     rc = 0;
     if (accepted == 0) {
+        /* the pipelined DATA is answered too; a server that says 354 anyway gets "." */
+        if (pipelined && read_reply(ss, "smtp_data_init_timeout") == 0 && ss->code == 354)
+            command(ss, "smtp_data_done_timeout", ".");
         command(ss, "smtp_quit_timeout", "QUIT");
         goto out;
     }
-    if (pn_qfile_read_content(q, &content, why) < 0) {
-        rc = -1;
-        goto out;
-    }
     pn_buf_reset(&said);
-    if (command(ss, "smtp_data_init_timeout", "DATA") < 0 || ss->code != 354) {
+    if ((pipelined ? read_reply(ss, "smtp_data_init_timeout")
+                   : command(ss, "smtp_data_init_timeout", "DATA")) < 0 ||
+        ss->code != 354) {
         pn_buf_printf(&said, "host %s[%s] said: %s (in reply to DATA command)", ss->host,
                       ss->addr, ss->reply.len ? ss->reply.data : "lost connection");
     } else {
@@ -416,7 +449,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             }
             snprintf(relay, sizeof(relay), "%s[%s]:%d", ss.host, ss.addr, ss.port);
             ss.s = pn_stream_fdopen(fd);
-            ss.esmtp_size = 0;
+            ss.esmtp_size = ss.pipelining = 0;
             int used = converse(&ss, req, q, todo, outcomes, dsns, texts, &why) == 0;
             pn_stream_close(ss.s);
             if (!used)

@@ -15,7 +15,9 @@ from smtpsink import Sink
 class SmtpClient(test_delivery.Delivery):
     def setUp(self):
         super().setUp()
-        self.sink = Sink(rcpt_replies={"refused@remote.example": "550 5.1.1 no such user here"})
+        # the sink answers only a pipelined client (RFC 2920), as it advertises PIPELINING
+        self.sink = Sink(rcpt_replies={"refused@remote.example": "550 5.1.1 no such user here"},
+                         require_pipelining=True)
         self.addCleanup(self.sink.close)
         self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n"
                                "showq unix n - n - - showq\n")

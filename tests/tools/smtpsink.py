@@ -1,13 +1,16 @@
 """A small SMTP server for tests, on loopback: it records what it receives and answers as
-told (per-recipient replies, a final reply). Written for these tests only."""
+told (per-recipient replies, a final reply). With require_pipelining it answers MAIL and RCPT
+only once DATA has arrived, so a client that waits for each reply (no RFC 2920 pipelining)
+stalls. Written for these tests only."""
 import socket
 import threading
 
 
 class Sink:
     def __init__(self, rcpt_replies=None, data_reply="250 2.0.0 Ok: queued as SINK1",
-                 host="127.0.0.1", port=0):
+                 host="127.0.0.1", port=0, require_pipelining=False):
         self.rcpt_replies = rcpt_replies or {}
+        self.require_pipelining = require_pipelining
         self.data_reply = data_reply
         self.messages = []  # (mail_from, [rcpts], data)
         self.sock = socket.socket()
@@ -44,7 +47,14 @@ class Sink:
             conn.sendall(text.encode() + b"\r\n")
 
         say("220 sink.example ESMTP")
-        mail, rcpts = None, []
+        mail, rcpts, held = None, [], []
+
+        def answer(text):
+            if self.require_pipelining:
+                held.append(text)
+            else:
+                say(text)
+
         try:
             while True:
                 line = f.readline()
@@ -56,14 +66,20 @@ class Sink:
                     say("250-sink.example\r\n250-PIPELINING\r\n250 SIZE 1000000")
                 elif up.startswith("MAIL FROM:"):
                     mail, rcpts = cmd[10:].strip().split()[0].strip("<>"), []
-                    say("250 2.1.0 Ok")
+                    answer("250 2.1.0 Ok")
                 elif up.startswith("RCPT TO:"):
                     addr = cmd[8:].strip().strip("<>")
                     reply = self.rcpt_replies.get(addr, "250 2.1.5 Ok")
                     if reply.startswith("2"):
                         rcpts.append(addr)
-                    say(reply)
+                    answer(reply)
                 elif up == "DATA":
+                    for text in held:
+                        say(text)
+                    held.clear()
+                    if not rcpts:
+                        say("554 5.5.1 Error: no valid recipients")
+                        continue
                     say("354 go ahead")
                     data = b""
                     while True:
