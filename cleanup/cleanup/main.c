@@ -192,6 +192,9 @@ static void write_file(cleanup_msg *msg)
 {
     pn_qwriter w;
     pn_qw_init(&w, &msg->arrival);
+    long warn_after = pn_config_get_time("delay_warning_time");
+    if (warn_after > 0)
+        w.warn_time = (int64_t)msg->arrival.tv_sec + warn_after;
     for (size_t i = 0; i < msg->attrs->len; i++) {
         char *copy = pn_strdup(msg->attrs->items[i]);
         char *eq = strchr(copy, '=');

@@ -145,7 +145,7 @@ void pn_qw_finish(pn_qwriter *w)
     pn_put_be64(h + 32, w->content_len);
     pn_put_be64(h + 40, w->extract_off);
     pn_put_be32(h + 48, w->rcpt_total);
-    pn_put_be64(h + 52, 0);
+    pn_put_be64(h + 52, (uint64_t)w->warn_time);
     pn_put_be32(h + 60, pn_crc32c(0, h, 60));
 }
 
@@ -397,6 +397,22 @@ int pn_qfile_mark(int fd, size_t offset, int status, pn_buf *why)
     unsigned char byte = (unsigned char)status;
     if (pwrite(fd, &byte, 1, (off_t)offset + PN_RCPT_STATUS_OFFSET) != 1) {
         pn_buf_printf(why, "update queue file: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int pn_qfile_set_warn_time(int fd, int64_t when, pn_buf *why)
+{
+    unsigned char h[PN_QF_HEADER_SIZE];
+    if (read_at(fd, h, sizeof(h), 0) < 0 || pn_crc32c(0, h, 60) != pn_get_be32(h + 60)) {
+        pn_buf_puts(why, "queue file header unreadable or damaged");
+        return -1;
+    }
+    pn_put_be64(h + 52, (uint64_t)when);
+    pn_put_be32(h + 60, pn_crc32c(0, h, 60));
+    if (pwrite(fd, h + 52, 12, 52) != 12) {
+        pn_buf_printf(why, "write queue file header: %s", strerror(errno));
         return -1;
     }
     return 0;

@@ -35,6 +35,7 @@ typedef struct pn_qwriter {
     uint64_t content_len; /* as logged: message bytes with one LF per line end */
     uint32_t rcpt_total;
     size_t body_record; /* offset of the open B record, or 0 */
+    int64_t warn_time;  /* when a delay warning is due (0: never) */
 } pn_qwriter;
 
 void pn_qw_init(pn_qwriter *w, const struct timeval *arrival);
@@ -91,5 +92,7 @@ void pn_qrcpt_release(pn_qrcpt *r);
 int pn_qfile_read_content(const pn_qfile *q, pn_buf *out, pn_buf *why);
 /* pn_qfile_mark: set the status byte of the R record at offset, which must be TODO. */
 int pn_qfile_mark(int fd, size_t offset, int status, pn_buf *why);
+/* pn_qfile_set_warn_time: rewrite the header's warn_time and checksum (one 12-byte write). */
+int pn_qfile_set_warn_time(int fd, int64_t when, pn_buf *why);
 
 #endif

@@ -74,14 +74,16 @@ static int resolve_all(pending *p, size_t n, const char *sender, pn_buf *why)
     return rc;
 }
 
-/* pending_count: recipients still to do, read again from the file. */
-static int pending_count(int fd, pn_buf *why)
+/* pending_count: recipients still to do, read again from the file, and when a delay
+ * warning is due. */
+static int pending_count(int fd, int64_t *warn_time, pn_buf *why)
 {
     pn_qfile q;
     if (pn_qfile_open(&q, fd, why) < 0) {
         pn_qfile_release(&q);
         return -1;
     }
+    *warn_time = q.warn_time;
     size_t pos = 0, len;
     int type, count = 0;
     const char *payload;
@@ -92,13 +94,14 @@ static int pending_count(int fd, pn_buf *why)
     return count;
 }
 
-/* flush_bounces: ask the bounce service to return what bounced; 0 when nothing is left to
- * return, -1 when it must be tried again (the file is then kept). */
-static int flush_bounces(qmgr_msg *m)
+/* bounce_request: ask the bounce service to return what bounced (kind "flush", log
+ * "bounce") or to warn about what is delayed ("warn", "defer"); 0 when done or when there is
+ * nothing to report, -1 when it must be tried again (the file is then kept). */
+static int bounce_request(qmgr_msg *m, const char *kind, const char *log)
 {
     static pn_ipc_client *bounce;
     pn_buf path = PN_BUF_INIT;
-    pn_queue_path("bounce", m->id, &path);
+    pn_queue_path(log, m->id, &path);
     int exists = access(path.data, F_OK) == 0;
     pn_buf_release(&path);
     if (!exists)
@@ -107,7 +110,7 @@ static int flush_bounces(qmgr_msg *m)
         bounce = pn_ipc_client_new("private/bounce", "bounce");
     pn_attr_out req;
     pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "req", "flush");
+    pn_attr_put_cstr(&req, "req", kind);
     pn_attr_put_cstr(&req, "queue_id", m->id);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
@@ -126,8 +129,9 @@ static void finish(qmgr_msg *m)
 {
     pn_buf why = PN_BUF_INIT, path = PN_BUF_INIT;
     pn_queue_path("active", m->id, &path);
-    int left = pending_count(m->fd, &why);
-    if (left >= 0 && flush_bounces(m) < 0) {
+    int64_t warn_time = 0;
+    int left = pending_count(m->fd, &warn_time, &why);
+    if (left >= 0 && bounce_request(m, "flush", "bounce") < 0) {
         defer_file(m->id, m->arrival_sec); /* the notice waits, with the message */
     } else if (left < 0) {
         corrupt_file(m->id, why.data);
@@ -138,6 +142,11 @@ static void finish(qmgr_msg *m)
         pn_queue_path("defer", m->id, &path);
         unlink(path.data);
     } else {
+        /* a delay warning once warn_time has passed; then never again for this message */
+        pn_buf_reset(&why);
+        if (warn_time > 0 && time(NULL) >= warn_time && bounce_request(m, "warn", "defer") == 0 &&
+            pn_qfile_set_warn_time(m->fd, 0, &why) < 0)
+            pn_warn("%s: %s", m->id, why.data);
         defer_file(m->id, m->arrival_sec);
     }
     close(m->fd);

@@ -157,6 +157,42 @@ class Delivery(unittest.TestCase):
                              timeout=20), self.inst.log())
         self.assertTrue(poll(self.queue_empty, timeout=10))
 
+    def poke_qmgr(self):
+        """Ask qmgr to retry the deferred queue now, as postqueue -f does."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.inst.unix_path("qmgr", private=False))
+            s.sendall(b"A")
+
+    def test_delay_warning_is_sent_once(self):
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("delay_warning_time = 1s\nminimal_backoff_time = 1s\n"
+                     "maximal_backoff_time = 1s\n")
+        self.assertTrue(self.inst.reload())
+        qid = self.submit("info@example.org", ["far@remote.example"])
+
+        def warned():
+            self.poke_qmgr()
+            return f"{qid}: sender delay notification: " in self.inst.log()
+        self.assertTrue(poll(warned, timeout=15, interval=0.3), self.inst.log())
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=15), self.inst.log())
+        notice = open(self.maildir_files("example.org", "info")[0]).read()
+        self.assertIn("Subject: Delayed Mail (still being retried)\n", notice)
+        self.assertIn("could not be delivered for more than 1 second to the recipient\n",
+                      notice)
+        self.assertIn("Final-Recipient: rfc822; far@remote.example\nAction: delayed\n"
+                      "Status: 4.3.0\n", notice)
+        self.assertIn("Content-Type: text/rfc822-headers\n", notice)
+        self.assertNotIn("Hello.", notice)  # the header only, not the body
+        # later attempts send no second warning
+        attempts = self.inst.log().count(f"{qid}: to=<far@remote.example>")
+
+        def retried_twice():
+            self.poke_qmgr()
+            return self.inst.log().count(f"{qid}: to=<far@remote.example>") >= attempts + 2
+        self.assertTrue(poll(retried_twice, timeout=15, interval=0.3), self.inst.log())
+        self.assertEqual(self.inst.log().count(f"{qid}: sender delay notification: "), 1)
+
     def test_expired_mail_returns_to_sender(self):
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write("maximal_queue_lifetime = 1s\nminimal_backoff_time = 1s\n"
@@ -165,12 +201,9 @@ class Delivery(unittest.TestCase):
         qid = self.submit("info@example.org", ["far@remote.example"])
         self.assertTrue(poll(lambda: f"{qid}: to=<far@remote.example>" in self.inst.log(),
                              timeout=10))
-        import socket
 
         def expired():
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(self.inst.unix_path("qmgr", private=False))
-                s.sendall(b"A")  # retry the deferred queue now
+            self.poke_qmgr()
             return (f"{qid}: from=<info@example.org>, status=expired, returned to sender"
                     in self.inst.log())
         self.assertTrue(poll(expired, timeout=15, interval=0.3), self.inst.log())
@@ -243,6 +276,7 @@ class ErrorAndDiscard(Delivery):
     test_mailbox_size_limit = None
     test_bounce_notice_reaches_the_sender = None
     test_expired_mail_returns_to_sender = None
+    test_delay_warning_is_sent_once = None
 
 
 @unittest.skipUnless(os.getuid() == 0, "the virtual agent needs root")
@@ -268,3 +302,4 @@ class LongIdsAndLimits(Delivery):
     test_mailbox_size_limit = None
     test_bounce_notice_reaches_the_sender = None
     test_expired_mail_returns_to_sender = None
+    test_delay_warning_is_sent_once = None

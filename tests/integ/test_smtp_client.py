@@ -70,3 +70,4 @@ class SmtpClient(test_delivery.Delivery):
     test_mailbox_size_limit = None
     test_bounce_notice_reaches_the_sender = None
     test_expired_mail_returns_to_sender = None
+    test_delay_warning_is_sent_once = None
