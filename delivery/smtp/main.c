@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/inet.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sock.h"
@@ -209,19 +210,27 @@ static int connect_to(const pn_sockaddr *addr, pn_buf *why)
     const char *bind_param = addr->ss.ss_family == AF_INET ? "smtp_bind_address"
                                                            : "smtp_bind_address6";
     const char *bind_to = pn_config_get(bind_param);
-    if (*bind_to) {
-        pn_addrlist local;
-        pn_buf service = PN_BUF_INIT;
-        pn_buf_printf(&service, "[%s]:0", bind_to);
-        pn_buf err = PN_BUF_INIT;
-        if (pn_inet_service_resolve(service.data, NULL, NULL, NULL, &local, &err) == 0) {
-            ((struct sockaddr_in *)&local.addrs[0].ss)->sin_port = 0;
-            if (bind(fd, (struct sockaddr *)&local.addrs[0].ss, local.addrs[0].len) < 0)
-                pn_warn("%s: bind %s: %s", bind_param, bind_to, strerror(errno));
-            pn_addrlist_free(&local);
+    pn_inet_addr local;
+    if (*bind_to && (pn_inet_parse(bind_to, &local) < 0 || local.family != addr->ss.ss_family)) {
+        pn_warn("%s: %s is not a numeric %s address", bind_param, bind_to,
+                addr->ss.ss_family == AF_INET ? "IPv4" : "IPv6");
+    } else if (*bind_to) {
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof(ss));
+        socklen_t slen;
+        if (local.family == AF_INET) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+            sin->sin_family = AF_INET;
+            memcpy(&sin->sin_addr, local.bytes, 4);
+            slen = sizeof(*sin);
+        } else {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+            sin6->sin6_family = AF_INET6;
+            memcpy(&sin6->sin6_addr, local.bytes, 16);
+            slen = sizeof(*sin6);
         }
-        pn_buf_release(&service);
-        pn_buf_release(&err);
+        if (bind(fd, (struct sockaddr *)&ss, slen) < 0)
+            pn_warn("%s: bind %s: %s", bind_param, bind_to, strerror(errno));
     }
     if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 && errno != EINPROGRESS) {
         pn_buf_printf(why, "%s", strerror(errno));

@@ -44,6 +44,34 @@ class SmtpClient(test_delivery.Delivery):
         self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
                              timeout=15))
 
+    def test_seed_smtpinternal_binds_its_own_address(self):
+        # the seed's "SPF and multiple external ip addresses": two smtp services, each with
+        # its smtp_bind_address, and a transport table sending .internal to the second (with
+        # a nexthop here: "smtpinternal:" alone would look up the recipient domain in DNS)
+        self.inst.write_master(
+            test_delivery.SERVICES + "smtp      unix  -       -       -       -       -       "
+            "smtp\n        -o smtp_bind_address=127.0.0.2\n"
+            "smtpinternal      unix  -       -       -       -       -       smtp\n"
+            "        -o smtp_bind_address=127.0.0.3 -o smtp_helo_name=inside.example\n")
+        transport = os.path.join(self.inst.etc, "transport")
+        with open(transport, "w") as fp:
+            fp.write(f".internal smtpinternal:[127.0.0.1]:{self.sink.port}\n")
+        self.assertEqual(run([os.path.join(BIN, "postmap"), transport]).rc, 0)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"transport_maps = hash:{transport}\n")
+        self.assertTrue(self.inst.reload())
+        qid = self.submit("info@example.org", ["a@host.internal"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        qid = self.submit("info@example.org", ["b@remote.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertEqual([r for _, r, _ in self.sink.messages],
+                         [["a@host.internal"], ["b@remote.example"]])
+        self.assertEqual(self.sink.peers, ["127.0.0.3", "127.0.0.2"], self.inst.log())
+        self.assertEqual(self.sink.helos[0], "inside.example")
+        self.assertEqual(self.sink.helos[1], "mail.example.org")  # myhostname
+
     def test_closed_port_defers(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -13,6 +13,8 @@ class Sink:
         self.require_pipelining = require_pipelining
         self.data_reply = data_reply
         self.messages = []  # (mail_from, [rcpts], data)
+        self.helos = []  # the EHLO/HELO argument of each session
+        self.peers = []  # the client address of each session
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
@@ -34,9 +36,10 @@ class Sink:
     def serve(self):
         while self.running:
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except OSError:
                 return
+            self.peers.append(peer[0])
             threading.Thread(target=self.session, args=(conn,), daemon=True).start()
 
     def session(self, conn):
@@ -62,6 +65,8 @@ class Sink:
                     return
                 cmd = line.decode().strip()
                 up = cmd.upper()
+                if up.startswith("EHLO") or up.startswith("HELO"):
+                    self.helos.append(cmd[5:].strip())
                 if up.startswith("EHLO"):
                     say("250-sink.example\r\n250-PIPELINING\r\n250 SIZE 1000000")
                 elif up.startswith("MAIL FROM:"):
