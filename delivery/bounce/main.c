@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/htable.h"
 #include "base/log.h"
 #include "base/stream.h"
 #include "config/cfparams.h"
@@ -72,9 +73,9 @@ static void compose(const char *id, const pn_qfile *q, const char *sender,
     pn_buf_printf(out, "--%s\nContent-Description: Notification\n"
                        "Content-Type: text/plain; charset=us-ascii\n\n", boundary);
     char warn_after[64], lifetime[64];
-    span("delay_warning_time", warn_after, sizeof(warn_after));
-    span("maximal_queue_lifetime", lifetime, sizeof(lifetime));
-    if (delayed)
+    if (delayed) {
+        span("delay_warning_time", warn_after, sizeof(warn_after));
+        span("maximal_queue_lifetime", lifetime, sizeof(lifetime));
         pn_buf_printf(out, "This is the mail system at %s.\n\n"
                            "####### THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR "
                            "MESSAGE. #######\n\n"
@@ -83,12 +84,13 @@ static void compose(const char *id, const pn_qfile *q, const char *sender,
                            "is %s old. Its header is attached.\n\n",
                       host, warn_after, count == 1 ? "the recipient" : "the recipients",
                       lifetime);
-    else
+    } else {
         pn_buf_printf(out, "This is the mail system at %s.\n\n"
                            "Your message could not be delivered to %s listed below; the\n"
                            "mail system gave up on %s. The message itself is attached.\n\n",
                       host, count == 1 ? "the recipient" : "the recipients",
                       count == 1 ? "it" : "them");
+    }
     for (int i = 0; i < count; i++)
         pn_buf_printf(out, "<%s>: %s\n", e[i].addr.data, e[i].reason.data);
     pn_buf_printf(out, "\n--%s\nContent-Description: Delivery report\n"
@@ -117,39 +119,33 @@ static void compose(const char *id, const pn_qfile *q, const char *sender,
     pn_buf_printf(out, "\n--%s--\n", boundary);
 }
 
-/* still_pending: the recipient addr has a pending (T) record in the queue file. */
-static int still_pending(const pn_qfile *q, const char *addr)
+/* pending_reasons: the last reason of each recipient still pending (one pass over the
+ * file, one over the log), moved to the front of e; returns how many. */
+static int pending_reasons(const pn_qfile *q, pn_bounce_entry *e, int count)
 {
+    pn_htable *pending = pn_htable_new(16);
     size_t pos = 0, len, at = 0;
-    int type, found = 0;
+    int type, kept = 0;
     const char *payload;
     pn_qrcpt r;
     pn_qrcpt_init(&r);
-    while (!found && pn_qfile_next(q, &pos, &type, &payload, &len)) {
-        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0)
-            found = r.status == PN_RCPT_TODO && strcmp(pn_buf_str(&r.addr), addr) == 0;
+    while (pn_qfile_next(q, &pos, &type, &payload, &len)) {
+        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0 &&
+            r.status == PN_RCPT_TODO)
+            pn_htable_put(pending, pn_buf_str(&r.addr), NULL);
         at = pos;
     }
     pn_qrcpt_release(&r);
-    return found;
-}
-
-/* pending_reasons: the last reason of each recipient still pending, moved to the front of
- * e; returns how many. */
-static int pending_reasons(const pn_qfile *q, pn_bounce_entry *e, int count)
-{
-    int kept = 0;
     for (int i = count - 1; i >= 0; i--) {
-        int seen = 0;
-        for (int k = 0; k < kept && !seen; k++)
-            seen = strcmp(pn_buf_str(&e[k].addr), pn_buf_str(&e[i].addr)) == 0;
-        if (seen || !still_pending(q, pn_buf_str(&e[i].addr)))
-            continue;
+        if (!pn_htable_has(pending, pn_buf_str(&e[i].addr)))
+            continue; /* delivered since, or an older reason already kept */
+        pn_htable_remove(pending, pn_buf_str(&e[i].addr));
         pn_bounce_entry tmp = e[kept];
         e[kept] = e[i];
         e[i] = tmp;
         kept++;
     }
+    pn_htable_free(pending, NULL);
     return kept;
 }
 

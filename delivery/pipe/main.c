@@ -239,9 +239,10 @@ static int names_recipient(const char *tmpl)
 }
 
 static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
-                        pn_buf *texts, void *ctx)
+                        pn_buf *texts, pn_buf *relays, void *ctx)
 {
     (void)ctx;
+    (void)relays; /* always this service */
     pn_buf dsn = PN_BUF_INIT, text = PN_BUF_INIT, arg = PN_BUF_INIT;
     int outcome;
     if (pipe_conf.size_limit > 0 && (long)q->content_len > pipe_conf.size_limit) {

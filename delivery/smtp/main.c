@@ -284,7 +284,7 @@ static void fate(int outcome, const char *dsn, const char *text, int *o, pn_buf 
 /* status_of: the enhanced code in a reply, or one made from its class. */
 static void status_of(const struct session *ss, char *out, size_t len)
 {
-    const char *text = ss->reply.data + 4;
+    const char *text = ss->reply.len > 4 ? ss->reply.data + 4 : ""; /* "250" alone is legal */
     size_t n = strspn(text, "0123456789.");
     if (n >= 5 && n < len && (text[0] == '2' || text[0] == '4' || text[0] == '5'))
         snprintf(out, len, "%.*s", (int)n, text);
@@ -403,33 +403,18 @@ out:
     return rc;
 }
 
-static pn_agent agent;
-static char relay[400];
-static char **rcpt_relays; /* host[addr]:port per recipient of the current request */
-static size_t rcpt_relay_count;
-
-static void reset_relays(size_t count)
-{
-    for (size_t i = 0; i < rcpt_relay_count; i++)
-        free(rcpt_relays[i]);
-    free(rcpt_relays);
-    rcpt_relays = pn_calloc(count + 1, sizeof(char *));
-    rcpt_relay_count = count;
-    agent.rcpt_relays = rcpt_relays;
-}
 
 static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
-                        pn_buf *texts, void *ctx)
+                        pn_buf *texts, pn_buf *relays, void *ctx)
 {
     (void)ctx;
-    snprintf(relay, sizeof(relay), "none");
+    char relay[400];
     pn_buf why = PN_BUF_INIT;
     struct session ss;
     memset(&ss, 0, sizeof(ss));
     pn_buf_init(&ss.reply);
     int done = 0, bounce = 0, count = 0;
     int *todo = pn_calloc(req->rcpt_count + 1, sizeof(int));
-    reset_relays(req->rcpt_count);
     for (size_t i = 0; i < req->rcpt_count; i++) {
         todo[i] = 1;
         outcomes[i] = PN_DELIVER_DEFERRED;
@@ -466,10 +451,8 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             /* a 4xx is final only at the last address: the next one may take the mail */
             done = 1;
             for (size_t i = 0; i < req->rcpt_count; i++) {
-                if (todo[i]) {
-                    free(rcpt_relays[i]);
-                    rcpt_relays[i] = pn_strdup(relay);
-                }
+                if (todo[i])
+                    pn_buf_set(&relays[i], relay);
                 todo[i] = todo[i] && outcomes[i] == PN_DELIVER_DEFERRED && a + 1 < count;
                 if (todo[i])
                     done = 0;
@@ -496,7 +479,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     pn_buf_release(&ss.reply);
 }
 
-static pn_agent agent = {.relay = relay, .needs_content = 1, .deliver_all = deliver_all};
+static pn_agent agent = {.relay = "none", .needs_content = 1, .deliver_all = deliver_all};
 
 static void serve(int fd, void *ctx)
 {

@@ -49,12 +49,14 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
     int *outcomes = pn_calloc(req->rcpt_count + 1, sizeof(int));
     pn_buf *dsns = pn_calloc(req->rcpt_count + 1, sizeof(pn_buf));
     pn_buf *texts = pn_calloc(req->rcpt_count + 1, sizeof(pn_buf));
+    pn_buf *relays = pn_calloc(req->rcpt_count + 1, sizeof(pn_buf));
     for (size_t i = 0; i < req->rcpt_count; i++) {
         pn_buf_init(&dsns[i]);
         pn_buf_init(&texts[i]);
+        pn_buf_init(&relays[i]);
     }
     if (agent->deliver_all) {
-        agent->deliver_all(req, &q, outcomes, dsns, texts, agent->ctx);
+        agent->deliver_all(req, &q, outcomes, dsns, texts, relays, agent->ctx);
     } else {
         for (size_t i = 0; i < req->rcpt_count; i++) {
             const char *dsn = "4.3.0";
@@ -65,8 +67,7 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
     for (size_t i = 0; i < req->rcpt_count; i++) {
         const pn_delivreq_rcpt *r = &req->rcpts[i];
         int outcome = outcomes[i];
-        const char *relay = agent->rcpt_relays && agent->rcpt_relays[i] ? agent->rcpt_relays[i]
-                                                                         : agent->relay;
+        const char *relay = relays[i].len ? relays[i].data : agent->relay;
         pn_delivreq_log(req, r, relay, outcome, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]));
         if (outcome == PN_DELIVER_BOUNCED &&
             pn_bouncelog_append("bounce", req->queue_id.data, r->addr.data, r->orig.data,
@@ -92,10 +93,12 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
     for (size_t i = 0; i < req->rcpt_count; i++) {
         pn_buf_release(&dsns[i]);
         pn_buf_release(&texts[i]);
+        pn_buf_release(&relays[i]);
     }
     free(outcomes);
     free(dsns);
     free(texts);
+    free(relays);
     /* Status bytes reach the disk before qmgr hears of them, except when qmgr will remove
      * the file next anyway (DESIGN.md 6.3 step 5). */
     if (!(req->last && finished_all))

@@ -16,12 +16,10 @@ typedef struct pn_agent {
     int (*deliver)(const pn_delivreq *req, const pn_delivreq_rcpt *rcpt, const pn_qfile *q,
                    const char **dsn, pn_buf *text, void *ctx);
     void *ctx;
-    /* or all recipients of a request at once (pipe): outcomes, dsns and texts per recipient */
+    /* or all recipients of a request at once (pipe, smtp): outcomes, dsns and texts per
+     * recipient, and relays where one differs from relay (smtp: the MX that answered) */
     void (*deliver_all)(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
-                        pn_buf *texts, void *ctx);
-    /* deliver_all may name each recipient's relay (smtp: the MX that answered); NULL or a
-     * NULL entry means relay */
-    char **rcpt_relays;
+                        pn_buf *texts, pn_buf *relays, void *ctx);
 } pn_agent;
 
 /* pn_agent_drop_privileges: after its worker pool is started, a privileged agent becomes

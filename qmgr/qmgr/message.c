@@ -138,9 +138,6 @@ static void finish(qmgr_msg *m)
     } else if (left == 0) {
         if (unlink(path.data) == 0)
             pn_info("%s: removed", m->id);
-        pn_buf_reset(&path);
-        pn_queue_path("defer", m->id, &path);
-        unlink(path.data);
     } else {
         /* a delay warning once warn_time has passed; then never again for this message */
         pn_buf_reset(&why);
