@@ -1,15 +1,14 @@
-/* main.c: smtp, the SMTP client delivery agent (private/smtp, relay). For a request it
- * finds the next hop's addresses, talks SMTP to the first that answers (EHLO, falling back to
- * HELO; SIZE; MAIL, one RCPT per recipient, DATA with CR LF and dot-stuffing, QUIT) and turns
- * each reply into that recipient's fate: 2xx sent, 4xx deferred, 5xx bounced, with the
- * reference's log texts ("host H[A] said: ... (in reply to RCPT TO command)"). A connection
- * failure moves on to the next address, and so do recipients answered with 4xx while there is
- * one (each recipient is logged with the relay that decided it). Next hops: "[host]:port"
- * (no MX lookup) or a domain, resolved through its MX hosts by preference (c-ares, dns.c),
- * with null MX and mail that would loop back to this host bounced. */
+/* main.c: smtp and lmtp, the SMTP/LMTP client delivery agent (private/smtp, relay, lmtp):
+ * the next hop's addresses, then a transaction (transaction.c) with the first server that
+ * answers. A connection failure moves on to the next address, and so do recipients answered
+ * with 4xx while there is one (each recipient is logged with the relay that decided it).
+ * Next hops: "[host]:port" (no MX lookup) or a domain, resolved through its MX hosts by
+ * preference (c-ares, dns.c), with null MX and mail that would loop back to this host
+ * bounced; for lmtp "unix:path" (relative to the queue directory in the chroot) and
+ * "inet:host[:port]", never through MX records. */
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
+#include <sys/un.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -28,82 +27,11 @@
 #include "ipc/server.h"
 #include "mail/agent.h"
 #include "mail/dns.h"
+#include "smtp.h"
 
-struct session {
-    pn_stream *s;
-    char host[256];
-    char addr[64];
-    int port;
-    pn_buf reply; /* the last reply, all lines joined */
-    int code;
-    int esmtp_size;
-    int pipelining; /* RFC 2920: MAIL, RCPT and DATA go out in one write */
-};
-
-/* read_reply: a whole (multi-line) reply within the timeout; -1 when the connection broke. */
-static int read_reply(struct session *ss, const char *timeout_param)
-{
-    pn_buf line = PN_BUF_INIT;
-    pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(timeout_param) * 1000));
-    pn_buf_reset(&ss->reply);
-    for (int lines = 0; lines < 1000; lines++) {
-        int rc = pn_stream_get_line(ss->s, &line, 4096);
-        if (rc != PN_LINE_OK && rc != PN_LINE_LAST) {
-            pn_buf_release(&line);
-            return -1;
-        }
-        if (line.len && line.data[line.len - 1] == '\r')
-            pn_buf_truncate(&line, line.len - 1);
-        if (line.len < 3) {
-            pn_buf_release(&line);
-            return -1;
-        }
-        if (ss->reply.len)
-            pn_buf_putc(&ss->reply, ' ');
-        pn_buf_append(&ss->reply, line.data, line.len);
-        if (lines > 0 && line.len > 4) { /* EHLO keywords follow the first line */
-            const char *kw = line.data + 4;
-            size_t n = strcspn(kw, " ");
-            if (n == 4 && strncasecmp(kw, "SIZE", 4) == 0)
-                ss->esmtp_size = 1;
-            else if (n == 10 && strncasecmp(kw, "PIPELINING", 10) == 0)
-                ss->pipelining = 1;
-        }
-        if (line.len == 3 || line.data[3] != '-') {
-            ss->code = atoi(line.data);
-            pn_buf_release(&line);
-            return 0;
-        }
-    }
-    pn_buf_release(&line);
-    return -1;
-}
-
-/* queue_command: one command into the output buffer, sent with the next flush. */
-static int queue_command(struct session *ss, const char *fmt, va_list ap)
-{
-    pn_buf text = PN_BUF_INIT;
-    pn_buf_vprintf(&text, fmt, ap);
-    pn_buf_puts(&text, "\r\n");
-    int rc = pn_stream_write(ss->s, text.data, text.len);
-    pn_buf_release(&text);
-    return rc < 0 ? -1 : 0;
-}
-
-/* command: send one command and read its reply. With the session's pipelining flag and
- * timeout_param NULL, the command is only queued (its reply is read later, in order). */
-static int command(struct session *ss, const char *timeout_param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int command(struct session *ss, const char *timeout_param, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = queue_command(ss, fmt, ap);
-    va_end(ap);
-    if (rc < 0 || timeout_param == NULL)
-        return rc;
-    return pn_stream_flush(ss->s) < 0 ? -1 : read_reply(ss, timeout_param);
-}
+static const struct proto smtp_proto = {"smtp", "EHLO", "helo", 0};
+static const struct proto lmtp_proto = {"lmtp", "LHLO", "lhlo", 1};
+const struct proto *proto = &smtp_proto;
 
 struct target {
     char host[256];
@@ -131,6 +59,30 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
     *t = NULL;
     *n = 0;
     *bounce = 0;
+    if (proto->lmtp && strncmp(name, "unix:", 5) == 0) {
+        struct target one;
+        memset(&one, 0, sizeof(one));
+        snprintf(one.host, sizeof(one.host), "%s", pn_config_get_hostname("myhostname"));
+        struct sockaddr_un *sun = (struct sockaddr_un *)&one.addr.ss;
+        sun->sun_family = AF_UNIX;
+        if (strlen(name + 5) >= sizeof(sun->sun_path)) {
+            pn_buf_printf(why, "bad next hop \"%s\": path too long", nexthop);
+            *bounce = 1;
+            free(copy);
+            return PN_DNS_NOTFOUND;
+        }
+        snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", name + 5);
+        one.addr.len = sizeof(*sun);
+        *t = pn_memdup(&one, sizeof(one));
+        *n = 1;
+        free(copy);
+        return PN_DNS_OK;
+    }
+    if (proto->lmtp) { /* "inet:host:port", "host": addresses, never MX records */
+        if (strncmp(name, "inet:", 5) == 0)
+            name += 5;
+        no_mx = 1;
+    }
     if (*name == '[') {
         char *close = strchr(name, ']');
         if (close == NULL) {
@@ -149,7 +101,8 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
     }
     if (strncasecmp(name, "ipv6:", 5) == 0)
         name += 5;
-    *port = port_text ? pn_inet_port(port_text, pn_config_get("known_tcp_ports")) : 25;
+    *port = pn_inet_port(port_text ? port_text : pn_config_get(param("tcp_port")),
+                         pn_config_get("known_tcp_ports"));
     pn_addrlist addrs;
     pn_mx *mx = NULL;
     int count = 0, null_mx = 0;
@@ -207,9 +160,10 @@ static int connect_to(const pn_sockaddr *addr, pn_buf *why)
         pn_buf_printf(why, "socket: %s", strerror(errno));
         return -1;
     }
-    const char *bind_param = addr->ss.ss_family == AF_INET ? "smtp_bind_address"
-                                                           : "smtp_bind_address6";
-    const char *bind_to = pn_config_get(bind_param);
+    char bind_param[64];
+    snprintf(bind_param, sizeof(bind_param), "%s",
+             param(addr->ss.ss_family == AF_INET ? "bind_address" : "bind_address6"));
+    const char *bind_to = addr->ss.ss_family == AF_UNIX ? "" : pn_config_get(bind_param);
     pn_inet_addr local;
     if (*bind_to && (pn_inet_parse(bind_to, &local) < 0 || local.family != addr->ss.ss_family)) {
         pn_warn("%s: %s is not a numeric %s address", bind_param, bind_to,
@@ -240,7 +194,8 @@ static int connect_to(const pn_sockaddr *addr, pn_buf *why)
     struct pollfd pfd = {.fd = fd, .events = POLLOUT};
     int err = 0;
     socklen_t len = sizeof(err);
-    int n = poll(&pfd, 1, (int)(pn_config_get_time("smtp_connect_timeout") * 1000));
+    long limit = pn_config_get_time(param("connect_timeout")); /* 0: no limit */
+    int n = poll(&pfd, 1, limit > 0 ? (int)(limit * 1000) : -1);
     if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
         pn_buf_printf(why, "%s", n == 0 ? "Connection timed out" : strerror(err ? err : errno));
         close(fd);
@@ -250,165 +205,11 @@ static int connect_to(const pn_sockaddr *addr, pn_buf *why)
     return fd;
 }
 
-static void send_content(struct session *ss, const pn_buf *content)
-{
-    const char *p = content->data, *end = content->data + content->len;
-    pn_buf out = PN_BUF_INIT;
-    pn_buf_init(&out);
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (n > 0 && p[0] == '.')
-            pn_buf_putc(&out, '.');
-        pn_buf_append(&out, p, n);
-        pn_buf_puts(&out, "\r\n");
-        p += n + (nl != NULL);
-        if (out.len > 65536) {
-            pn_stream_write(ss->s, out.data, out.len);
-            pn_buf_reset(&out);
-        }
-    }
-    pn_buf_puts(&out, ".\r\n");
-    pn_stream_write(ss->s, out.data, out.len);
-    pn_stream_flush(ss->s);
-    pn_buf_release(&out);
-}
-
-static void fate(int outcome, const char *dsn, const char *text, int *o, pn_buf *d, pn_buf *t)
-{
-    *o = outcome;
-    pn_buf_set(d, dsn);
-    pn_buf_set(t, text);
-}
-
-/* status_of: the enhanced code in a reply, or one made from its class. */
-static void status_of(const struct session *ss, char *out, size_t len)
-{
-    const char *text = ss->reply.len > 4 ? ss->reply.data + 4 : ""; /* "250" alone is legal */
-    size_t n = strspn(text, "0123456789.");
-    if (n >= 5 && n < len && (text[0] == '2' || text[0] == '4' || text[0] == '5'))
-        snprintf(out, len, "%.*s", (int)n, text);
-    else
-        snprintf(out, len, "%c.0.0", ss->reply.data[0]);
-}
-
-/* converse: one SMTP transaction for the recipients marked in todo; -1 when the server could
- * not be used at all. */
-static int converse(struct session *ss, const pn_delivreq *req, const pn_qfile *q,
-                    const int *todo, int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why)
-{
-    char status[16];
-    pn_buf said = PN_BUF_INIT, content = PN_BUF_INIT;
-    int rc = -1;
-    if (read_reply(ss, "smtp_helo_timeout") < 0 || ss->code / 100 != 2) {
-        pn_buf_printf(why, "host %s[%s] refused to talk to me: %s", ss->host, ss->addr,
-                      ss->reply.len ? ss->reply.data : "lost connection");
-        goto out;
-    }
-    const char *helo = pn_config_get("smtp_helo_name");
-    if (command(ss, "smtp_helo_timeout", "EHLO %s", helo) < 0 ||
-        (ss->code / 100 != 2 &&
-         (command(ss, "smtp_helo_timeout", "HELO %s", helo) < 0 || ss->code / 100 != 2))) {
-        pn_buf_printf(why, "host %s[%s] said: %s (in reply to HELO command)", ss->host,
-                      ss->addr, ss->reply.data);
-        goto out;
-    }
-    if (pn_qfile_read_content(q, &content, why) < 0)
-        goto out;
-    /* with PIPELINING, MAIL, every RCPT and DATA leave in one write; replies come in order */
-    int pipelined = ss->pipelining;
-    const char *wait = pipelined ? NULL : "smtp_mail_timeout";
-    int mail_ok = ss->esmtp_size
-                      ? command(ss, wait, "MAIL FROM:<%s> SIZE=%llu", req->sender.data,
-                                (unsigned long long)q->content_len)
-                      : command(ss, wait, "MAIL FROM:<%s>", req->sender.data);
-    if (pipelined && mail_ok == 0) {
-        for (size_t i = 0; i < req->rcpt_count && mail_ok == 0; i++)
-            if (todo[i])
-                mail_ok = command(ss, NULL, "RCPT TO:<%s>", req->rcpts[i].addr.data);
-        if (mail_ok == 0)
-            mail_ok = command(ss, NULL, "DATA");
-        if (mail_ok == 0)
-            mail_ok = pn_stream_flush(ss->s) < 0 ? -1 : read_reply(ss, "smtp_mail_timeout");
-    }
-    if (mail_ok < 0 || ss->code / 100 != 2) {
-        status_of(ss, status, sizeof(status));
-        pn_buf_printf(&said, "host %s[%s] said: %s (in reply to MAIL FROM command)", ss->host,
-                      ss->addr, ss->reply.len ? ss->reply.data : "lost connection");
-        for (size_t i = 0; i < req->rcpt_count; i++)
-            if (todo[i])
-                fate(ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, status,
-                     said.data, &outcomes[i], &dsns[i], &texts[i]);
-        rc = 0;
-        goto out;
-    }
-    int accepted = 0;
-    for (size_t i = 0; i < req->rcpt_count; i++) {
-        if (!todo[i])
-            continue;
-        if ((pipelined ? read_reply(ss, "smtp_rcpt_timeout")
-                       : command(ss, "smtp_rcpt_timeout", "RCPT TO:<%s>",
-                                 req->rcpts[i].addr.data)) < 0) {
-            pn_buf_printf(why, "lost connection with %s[%s] while sending RCPT TO", ss->host,
-                          ss->addr);
-            goto out;
-        }
-        if (ss->code / 100 == 2) {
-            outcomes[i] = -1; /* accepted: decided after DATA */
-            accepted++;
-            continue;
-        }
-        status_of(ss, status, sizeof(status));
-        pn_buf_reset(&said);
-        pn_buf_printf(&said, "host %s[%s] said: %s (in reply to RCPT TO command)", ss->host,
-                      ss->addr, ss->reply.data);
-        fate(ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, status, said.data,
-             &outcomes[i], &dsns[i], &texts[i]);
-    }
-    rc = 0;
-    if (accepted == 0) {
-        /* the pipelined DATA is answered too; a server that says 354 anyway gets "." */
-        if (pipelined && read_reply(ss, "smtp_data_init_timeout") == 0 && ss->code == 354)
-            command(ss, "smtp_data_done_timeout", ".");
-        command(ss, "smtp_quit_timeout", "QUIT");
-        goto out;
-    }
-    pn_buf_reset(&said);
-    if ((pipelined ? read_reply(ss, "smtp_data_init_timeout")
-                   : command(ss, "smtp_data_init_timeout", "DATA")) < 0 ||
-        ss->code != 354) {
-        pn_buf_printf(&said, "host %s[%s] said: %s (in reply to DATA command)", ss->host,
-                      ss->addr, ss->reply.len ? ss->reply.data : "lost connection");
-    } else {
-        send_content(ss, &content);
-        if (read_reply(ss, "smtp_data_done_timeout") < 0)
-            pn_buf_printf(&said, "lost connection with %s[%s] while sending end of data",
-                          ss->host, ss->addr);
-        else if (ss->code / 100 == 2)
-            pn_buf_printf(&said, "%s", ss->reply.data);
-        else
-            pn_buf_printf(&said, "host %s[%s] said: %s (in reply to end of DATA command)",
-                          ss->host, ss->addr, ss->reply.data);
-    }
-    status_of(ss, status, sizeof(status));
-    int outcome = ss->code / 100 == 2 ? PN_DELIVER_SENT
-                  : ss->code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED;
-    for (size_t i = 0; i < req->rcpt_count; i++)
-        if (todo[i] && outcomes[i] == -1)
-            fate(outcome, status, said.data, &outcomes[i], &dsns[i], &texts[i]);
-    command(ss, "smtp_quit_timeout", "QUIT");
-out:
-    pn_buf_release(&said);
-    pn_buf_release(&content);
-    return rc;
-}
-
-
 static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
                         pn_buf *texts, pn_buf *relays, void *ctx)
 {
     (void)ctx;
-    char relay[400];
+    char relay[600];
     pn_buf why = PN_BUF_INIT;
     struct session ss;
     memset(&ss, 0, sizeof(ss));
@@ -420,31 +221,38 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         outcomes[i] = PN_DELIVER_DEFERRED;
     }
     struct target *t = NULL;
-    if (targets(req->nexthop.data, &t, &count, &ss.port, &bounce, &why) == PN_DNS_OK) {
+    int port = 0;
+    if (targets(req->nexthop.data, &t, &count, &port, &bounce, &why) == PN_DNS_OK) {
         for (int a = 0; a < count && !done; a++) {
             pn_buf_reset(&why);
             snprintf(ss.host, sizeof(ss.host), "%s", t[a].host);
-            pn_buf where = PN_BUF_INIT;
-            pn_sockaddr_format(&t[a].addr, &where);
-            char *colon = strrchr(where.data, ':');
-            *colon = 0;
-            snprintf(ss.addr, sizeof(ss.addr), "%s",
-                     where.data[0] == '[' ? where.data + 1 : where.data);
-            ss.addr[strcspn(ss.addr, "]")] = 0;
-            pn_buf_release(&where);
+            char port_text[16] = "";
+            if (t[a].addr.ss.ss_family == AF_UNIX) {
+                snprintf(ss.addr, sizeof(ss.addr), "%s",
+                         ((const struct sockaddr_un *)&t[a].addr.ss)->sun_path);
+            } else {
+                pn_buf where = PN_BUF_INIT;
+                pn_sockaddr_format(&t[a].addr, &where);
+                char *colon = strrchr(where.data, ':');
+                *colon = 0;
+                snprintf(ss.addr, sizeof(ss.addr), "%s",
+                         where.data[0] == '[' ? where.data + 1 : where.data);
+                ss.addr[strcspn(ss.addr, "]")] = 0;
+                pn_buf_release(&where);
+                snprintf(port_text, sizeof(port_text), ":%d", port);
+            }
             int fd = connect_to(&t[a].addr, &why);
             if (fd < 0) {
                 pn_buf err = PN_BUF_INIT;
-                pn_buf_printf(&err, "connect to %s[%s]:%d: %s", ss.host, ss.addr, ss.port,
+                pn_buf_printf(&err, "connect to %s[%s]%s: %s", ss.host, ss.addr, port_text,
                               why.data);
                 pn_buf_set(&why, err.data);
                 pn_buf_release(&err);
                 continue;
             }
-            snprintf(relay, sizeof(relay), "%s[%s]:%d", ss.host, ss.addr, ss.port);
+            snprintf(relay, sizeof(relay), "%s[%s]%s", ss.host, ss.addr, port_text);
             ss.s = pn_stream_fdopen(fd);
-            ss.esmtp_size = ss.pipelining = 0;
-            int used = converse(&ss, req, q, todo, outcomes, dsns, texts, &why) == 0;
+            int used = transaction(&ss, req, q, todo, outcomes, dsns, texts, &why) == 0;
             pn_stream_close(ss.s);
             if (!used)
                 continue;
@@ -463,7 +271,9 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     free(t);
     if (!done && bounce) {
         for (size_t i = 0; i < req->rcpt_count; i++)
-            fate(PN_DELIVER_BOUNCED, strstr(why.data, "loops back") ? "5.4.6" : "5.4.4",
+            fate(PN_DELIVER_BOUNCED,
+                 strstr(why.data, "loops back") ? "5.4.6"
+                 : strstr(why.data, "(nullMX)") ? "5.1.10" : "5.4.4",
                  why.data, &outcomes[i], &dsns[i], &texts[i]);
         done = 1;
     }
@@ -498,6 +308,9 @@ static void pre_jail(void *ctx)
 
 int main(int argc, char **argv)
 {
+    const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    if (strcmp(name, "lmtp") == 0)
+        proto = &lmtp_proto;
     static pn_server server = {.serve = serve, .pre_jail = pre_jail, .max_use = -1,
                                .max_idle = -1, .process_limit = -1};
     return pn_single_server_main(argc, argv, &server);

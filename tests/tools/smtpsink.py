@@ -1,25 +1,41 @@
 """A small SMTP server for tests, on loopback: it records what it receives and answers as
 told (per-recipient replies, a final reply). With require_pipelining it answers MAIL and RCPT
 only once DATA has arrived, so a client that waits for each reply (no RFC 2920 pipelining)
-stalls. Written for these tests only."""
+stalls. With lmtp it speaks LMTP (LHLO, one reply per recipient after the data), on a UNIX
+socket when given a path. misbehave makes it a broken server (see session()). Written for
+these tests only."""
+import os
 import socket
 import threading
 
 
 class Sink:
     def __init__(self, rcpt_replies=None, data_reply="250 2.0.0 Ok: queued as SINK1",
-                 host="127.0.0.1", port=0, require_pipelining=False):
+                 host="127.0.0.1", port=0, require_pipelining=False, lmtp=False, unix_path=None,
+                 extensions=(), data_replies=None, misbehave=None):
         self.rcpt_replies = rcpt_replies or {}
+        self.lmtp = lmtp
+        self.extensions = list(extensions)
+        self.data_replies = data_replies or {}  # LMTP: the reply after the data, per recipient
+        self.misbehave = misbehave
+        self.commands = []  # every command line received
+        self.sessions = 0
         self.require_pipelining = require_pipelining
         self.data_reply = data_reply
         self.messages = []  # (mail_from, [rcpts], data)
         self.helos = []  # the EHLO/HELO argument of each session
         self.peers = []  # the client address of each session
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        if unix_path:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(unix_path)
+            os.chmod(unix_path, 0o666)
+            self.port = None
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.port = self.sock.getsockname()[1]
         self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.running = True
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
@@ -39,17 +55,35 @@ class Sink:
                 conn, peer = self.sock.accept()
             except OSError:
                 return
-            self.peers.append(peer[0])
+            self.peers.append(peer[0] if isinstance(peer, tuple) else peer)
+            self.sessions += 1
             threading.Thread(target=self.session, args=(conn,), daemon=True).start()
 
     def session(self, conn):
+        """misbehave: "bytewise" sends every reply one byte per write (legal); "one-byte-lines"
+        greets with lines of one byte; "long-lines" sends 100 KB reply lines (legal, if rude);
+        "no-final-line" greets with continuation lines and never ends the reply;
+        "close-mid-data" drops the connection in the middle of the message."""
         f = conn.makefile("rb")
         conn.settimeout(30)
+        bad = self.misbehave
 
         def say(text):
-            conn.sendall(text.encode() + b"\r\n")
+            data = text.encode() + b"\r\n"
+            if bad == "bytewise":
+                for i in range(len(data)):
+                    conn.sendall(data[i:i + 1])
+            else:
+                conn.sendall(data)
 
-        say("220 sink.example ESMTP")
+        if bad == "one-byte-lines":
+            conn.sendall(b"2\r\n2\r\n0\r\n")
+        elif bad == "no-final-line":
+            conn.sendall(b"220-sink.example\r\n220-still greeting\r\n")
+        elif bad == "long-lines":
+            say("220-" + "x" * 100000 + "\r\n220 sink.example ESMTP")
+        else:
+            say("220 sink.example ESMTP")
         mail, rcpts, held = None, [], []
 
         def answer(text):
@@ -64,16 +98,21 @@ class Sink:
                 if not line:
                     return
                 cmd = line.decode().strip()
+                self.commands.append(cmd)
                 up = cmd.upper()
-                if up.startswith("EHLO") or up.startswith("HELO"):
+                if up.startswith("EHLO") or up.startswith("HELO") or up.startswith("LHLO"):
                     self.helos.append(cmd[5:].strip())
-                if up.startswith("EHLO"):
-                    say("250-sink.example\r\n250-PIPELINING\r\n250 SIZE 1000000")
+                if up.startswith("LHLO" if self.lmtp else "EHLO"):
+                    keywords = ["PIPELINING", "SIZE 1000000"] + self.extensions
+                    if bad == "long-lines":
+                        keywords.insert(0, "X-" + "y" * 100000)
+                    say("\r\n".join(f"250-{k}" for k in ["sink.example"] + keywords[:-1]) +
+                        f"\r\n250 {keywords[-1]}")
                 elif up.startswith("MAIL FROM:"):
-                    mail, rcpts = cmd[10:].strip().split()[0].strip("<>"), []
+                    mail, rcpts = cmd[10:].strip().split()[0].strip("<>") if cmd[10:].strip() else "", []
                     answer("250 2.1.0 Ok")
                 elif up.startswith("RCPT TO:"):
-                    addr = cmd[8:].strip().strip("<>")
+                    addr = cmd[8:].strip().split()[0].strip("<>")
                     reply = self.rcpt_replies.get(addr, "250 2.1.5 Ok")
                     if reply.startswith("2"):
                         rcpts.append(addr)
@@ -92,13 +131,26 @@ class Sink:
                         if l in (b".\r\n", b""):
                             break
                         data += l[1:] if l.startswith(b"..") else l
+                        if bad == "close-mid-data" and len(data) > 10:
+                            return
+                    if self.lmtp:
+                        taken = [r for r in rcpts if
+                                 self.data_replies.get(r, "250").startswith("2")]
+                        if taken:
+                            self.messages.append((mail, taken, data))
+                        for r in rcpts:
+                            say(self.data_replies.get(r, f"250 2.0.0 <{r}> delivered"))
+                        continue
                     if self.data_reply.startswith("2"):
                         self.messages.append((mail, rcpts, data))
-                    say(self.data_reply)
+                    say(self.data_reply if bad != "long-lines" else
+                        self.data_reply + " " + "z" * 100000)
                 elif up == "QUIT":
                     say("221 bye")
                     return
                 else:
                     say("502 5.5.2 unknown")
+        except OSError:
+            return
         finally:
             conn.close()

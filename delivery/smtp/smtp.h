@@ -1,0 +1,63 @@
+/* smtp.h: the parts of the smtp/lmtp client as they share one session. The program is smtp or
+ * lmtp by the name it runs under; the protocol descriptor holds what differs (greeting
+ * command, parameter prefix, default port) so that every parameter is read as
+ * "<prefix>_name". */
+#ifndef PN_SMTP_H
+#define PN_SMTP_H
+#include "base/buf.h"
+#include "base/stream.h"
+#include "mail/delivreq.h"
+#include "mail/qfile.h"
+
+struct proto {
+    const char *name;     /* "smtp" or "lmtp": parameter prefix */
+    const char *hello;    /* "EHLO" or "LHLO" */
+    const char *helo_timeout; /* "helo" or "lhlo" */
+    int lmtp;             /* one reply per recipient after the data */
+};
+
+extern const struct proto *proto;
+
+/* Server features from the EHLO/LHLO reply. */
+#define FEATURE_SIZE 0x01
+#define FEATURE_PIPELINING 0x02
+#define FEATURE_8BITMIME 0x04
+#define FEATURE_DSN 0x08
+
+struct session {
+    pn_stream *s;
+    char host[256];
+    char addr[300]; /* an IP address, or a UNIX socket path */
+    pn_buf reply;   /* the last reply, all lines joined */
+    int code;       /* its code; 0 when the reply was malformed */
+    int features;
+    int timed_out;  /* the last failure was a timeout rather than a lost connection */
+};
+
+/* chat.c */
+/* param: "<prefix>_<suffix>" (lmtp_mail_timeout, ...), valid until the next call. */
+const char *param(const char *suffix);
+/* read_reply: a whole (multi-line) reply within the named timeout; -1 when the connection
+ * broke or timed out (ss->timed_out says which). Over-long lines are cut, not fatal. */
+int read_reply(struct session *ss, const char *timeout);
+/* command: send one command and read its reply within the named timeout; with timeout NULL
+ * the command is only queued (pipelining: its reply is read later, in order). */
+int command(struct session *ss, const char *timeout, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* broken: "lost connection with H[A] while STAGE" or "conversation with H[A] timed out
+ * while STAGE", for a failure of read_reply or command. */
+void broken(const struct session *ss, const char *stage, pn_buf *out);
+/* status_of: the enhanced status code of the last reply, or one made from its class. */
+void status_of(const struct session *ss, char *out, size_t len);
+/* xtext: RFC 3461 encoding of a DSN parameter value. */
+void xtext(const char *in, pn_buf *out);
+
+/* transaction.c */
+/* fate: set a recipient's outcome, enhanced status code and text. */
+void fate(int outcome, const char *dsn, const char *text, int *o, pn_buf *d, pn_buf *t);
+/* transaction: one mail transaction for the recipients marked in todo; -1 when the server
+ * could not be used at all (why says why, and the next address is tried). */
+int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, const int *todo,
+                int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why);
+
+#endif

@@ -1,0 +1,277 @@
+/* transaction.c: one SMTP or LMTP mail transaction over an open connection: greeting,
+ * EHLO/LHLO (SMTP falls back to HELO), MAIL with SIZE, BODY and the DSN parameters the server
+ * understands, RCPT per recipient, DATA with CR LF and dot-stuffing, QUIT. With PIPELINING
+ * MAIL, every RCPT and DATA leave in one write. Each reply becomes the fate of the recipients
+ * it concerns: 2xx sent, 4xx (and anything malformed) deferred, 5xx bounced, with the
+ * reference's texts ("host H[A] said: ... (in reply to RCPT TO command)"). LMTP answers the
+ * end of data once per accepted recipient. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/log.h"
+#include "config/cfparams.h"
+#include "mail/agent.h"
+#include "smtp.h"
+
+#define PENDING (-1) /* accepted by RCPT: decided after the data */
+
+void fate(int outcome, const char *dsn, const char *text, int *o, pn_buf *d, pn_buf *t)
+{
+    *o = outcome;
+    pn_buf_set(d, dsn);
+    pn_buf_set(t, text);
+}
+
+static int outcome_of(int code)
+{
+    return code / 100 == 2 ? PN_DELIVER_SENT
+           : code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED;
+}
+
+/* said: the server's reply as the reference reports it. */
+static void said(const struct session *ss, const char *command, pn_buf *out)
+{
+    pn_buf_reset(out);
+    pn_buf_printf(out, "host %s[%s] said: %s (in reply to %s command)", ss->host, ss->addr,
+                  ss->reply.data, command);
+}
+
+static void send_content(struct session *ss, const pn_buf *content)
+{
+    const char *p = content->data, *end = content->data + content->len;
+    pn_buf out = PN_BUF_INIT;
+    pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(param("data_xfer_timeout")) * 1000));
+    int failed = 0;
+    while (p < end && !failed) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n > 0 && p[0] == '.')
+            pn_buf_putc(&out, '.');
+        pn_buf_append(&out, p, n);
+        pn_buf_puts(&out, "\r\n");
+        p += n + (nl != NULL);
+        if (out.len > 65536) {
+            failed = pn_stream_write(ss->s, out.data, out.len) < 0;
+            pn_buf_reset(&out);
+        }
+    }
+    pn_buf_puts(&out, ".\r\n");
+    if (!failed && pn_stream_write(ss->s, out.data, out.len) == 0)
+        pn_stream_flush(ss->s); /* a failure shows as a lost reply to the final dot */
+    pn_buf_release(&out);
+}
+
+static void notify_text(int notify, pn_buf *out)
+{
+    if (notify & PN_NOTIFY_NEVER) {
+        pn_buf_puts(out, "NEVER");
+        return;
+    }
+    static const struct {
+        int bit;
+        const char *name;
+    } names[] = {{PN_NOTIFY_SUCCESS, "SUCCESS"}, {PN_NOTIFY_FAILURE, "FAILURE"},
+                 {PN_NOTIFY_DELAY, "DELAY"}};
+    for (size_t i = 0; i < 3; i++)
+        if (notify & names[i].bit)
+            pn_buf_printf(out, "%s%s", out->len ? "," : "", names[i].name);
+}
+
+/* mail_command: "MAIL FROM:<s>" with the parameters this server understands. */
+static void mail_command(const struct session *ss, const pn_delivreq *req, const pn_qfile *q,
+                         pn_buf *out)
+{
+    pn_buf value = PN_BUF_INIT;
+    pn_buf_printf(out, "MAIL FROM:<%s>", req->sender.data);
+    if (ss->features & FEATURE_SIZE)
+        pn_buf_printf(out, " SIZE=%llu", (unsigned long long)q->content_len);
+    const char *enc = pn_qfile_attr(q, "encoding", &value);
+    if ((ss->features & FEATURE_8BITMIME) && enc && strcmp(enc, "8bit") == 0)
+        pn_buf_puts(out, " BODY=8BITMIME");
+    if (ss->features & FEATURE_DSN) {
+        const char *ret = pn_qfile_attr(q, "ret", &value);
+        if (ret && (strcmp(ret, "FULL") == 0 || strcmp(ret, "HDRS") == 0))
+            pn_buf_printf(out, " RET=%s", ret);
+        const char *envid = pn_qfile_attr(q, "envid", &value);
+        if (envid && *envid) {
+            pn_buf_puts(out, " ENVID=");
+            xtext(envid, out);
+        }
+    }
+    pn_buf_release(&value);
+}
+
+/* rcpt_command: "RCPT TO:<r>" with NOTIFY and ORCPT for a DSN server (the original recipient
+ * when the client gave no ORCPT). */
+static void rcpt_command(const struct session *ss, const pn_delivreq_rcpt *r, pn_buf *out)
+{
+    pn_buf_printf(out, "RCPT TO:<%s>", r->addr.data);
+    if (!(ss->features & FEATURE_DSN))
+        return;
+    if (r->notify) {
+        pn_buf n = PN_BUF_INIT;
+        notify_text(r->notify, &n);
+        pn_buf_printf(out, " NOTIFY=%s", n.data);
+        pn_buf_release(&n);
+    }
+    const char *orcpt = r->orcpt.len ? r->orcpt.data : NULL;
+    const char *semi = orcpt ? strchr(orcpt, ';') : NULL;
+    if (semi) {
+        pn_buf_printf(out, " ORCPT=%.*s;", (int)(semi - orcpt), orcpt);
+        xtext(semi + 1, out);
+    } else if (r->orig.len) {
+        pn_buf_puts(out, " ORCPT=rfc822;");
+        xtext(r->orig.data, out);
+    }
+}
+
+/* hello: greeting and EHLO/LHLO (or HELO); 0, or -1 with why. */
+static int hello(struct session *ss, pn_buf *why)
+{
+    if (read_reply(ss, proto->lmtp ? "lhlo_timeout" : "helo_timeout") < 0) {
+        broken(ss, "receiving the initial server greeting", why);
+        return -1;
+    }
+    if (ss->code / 100 != 2) {
+        pn_buf_printf(why, "host %s[%s] refused to talk to me: %s", ss->host, ss->addr,
+                      ss->reply.data);
+        return -1;
+    }
+    const char *name = pn_config_get(param(proto->lmtp ? "lhlo_name" : "helo_name"));
+    const char *timeout = proto->lmtp ? "lhlo_timeout" : "helo_timeout";
+    ss->features = 0;
+    if (command(ss, timeout, "%s %s", proto->hello, name) < 0) {
+        broken(ss, proto->lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake",
+               why);
+        return -1;
+    }
+    if (ss->code / 100 == 2)
+        return 0;
+    if (!proto->lmtp && ss->code / 100 == 5) {
+        ss->features = 0;
+        if (command(ss, timeout, "HELO %s", name) < 0) {
+            broken(ss, "performing the HELO handshake", why);
+            return -1;
+        }
+        if (ss->code / 100 == 2)
+            return 0;
+    }
+    said(ss, proto->lmtp ? "LHLO" : proto->hello, why);
+    return -1;
+}
+
+int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, const int *todo,
+                int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why)
+{
+    char status[16];
+    pn_buf text = PN_BUF_INIT, content = PN_BUF_INIT, line = PN_BUF_INIT;
+    int rc = -1;
+    if (hello(ss, why) < 0 || pn_qfile_read_content(q, &content, why) < 0)
+        goto out;
+    int pipelined = (ss->features & FEATURE_PIPELINING) != 0;
+    mail_command(ss, req, q, &line);
+    int ok = command(ss, pipelined ? NULL : "mail_timeout", "%s", line.data);
+    for (size_t i = 0; pipelined && ok == 0 && i < req->rcpt_count; i++) {
+        if (!todo[i])
+            continue;
+        pn_buf_reset(&line);
+        rcpt_command(ss, &req->rcpts[i], &line);
+        ok = command(ss, NULL, "%s", line.data);
+    }
+    if (pipelined && ok == 0)
+        ok = command(ss, NULL, "DATA");
+    if (pipelined && ok == 0)
+        ok = pn_stream_flush(ss->s) < 0 ? -1 : read_reply(ss, "mail_timeout");
+    if (ok < 0) {
+        broken(ss, "sending MAIL FROM", why);
+        goto out;
+    }
+    rc = 0;
+    if (ss->code / 100 != 2) {
+        status_of(ss, status, sizeof(status));
+        said(ss, "MAIL FROM", &text);
+        for (size_t i = 0; i < req->rcpt_count; i++)
+            if (todo[i])
+                fate(outcome_of(ss->code), status, text.data, &outcomes[i], &dsns[i],
+                     &texts[i]);
+        goto quit;
+    }
+    int accepted = 0;
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+        if (!todo[i])
+            continue;
+        pn_buf_reset(&line);
+        rcpt_command(ss, &req->rcpts[i], &line);
+        if ((pipelined ? read_reply(ss, "rcpt_timeout")
+                       : command(ss, "rcpt_timeout", "%s", line.data)) < 0) {
+            broken(ss, "sending RCPT TO", why);
+            rc = -1;
+            goto out;
+        }
+        if (ss->code / 100 == 2) {
+            outcomes[i] = PENDING;
+            accepted++;
+            continue;
+        }
+        status_of(ss, status, sizeof(status));
+        said(ss, "RCPT TO", &text);
+        fate(outcome_of(ss->code), status, text.data, &outcomes[i], &dsns[i], &texts[i]);
+    }
+    if (accepted == 0) {
+        /* the pipelined DATA is answered too; a server that says 354 anyway gets "." */
+        if (pipelined && read_reply(ss, "data_init_timeout") == 0 && ss->code == 354)
+            command(ss, "data_done_timeout", ".");
+        goto quit;
+    }
+    pn_buf_reset(&text);
+    int data_ok = (pipelined ? read_reply(ss, "data_init_timeout")
+                             : command(ss, "data_init_timeout", "DATA")) == 0;
+    int lost = !data_ok;
+    if (lost) {
+        broken(ss, "sending DATA command", &text);
+    } else if (ss->code != 354) {
+        said(ss, "DATA", &text);
+        data_ok = 0;
+    }
+    if (data_ok)
+        send_content(ss, &content);
+    /* LMTP: one reply per accepted recipient, in RCPT order; SMTP: one for all */
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+        if (!todo[i] || outcomes[i] != PENDING)
+            continue;
+        if (data_ok && read_reply(ss, "data_done_timeout") < 0) {
+            pn_buf_reset(&text);
+            broken(ss, "sending end of data -- message may be sent more than once", &text);
+            data_ok = 0;
+            lost = 1;
+            ss->code = 0;
+        } else if (data_ok && ss->code / 100 == 2) {
+            pn_buf_set(&text, ss->reply.data);
+        } else if (data_ok) {
+            said(ss, "end of DATA", &text);
+        }
+        if (data_ok || ss->code / 100 == 4 || ss->code / 100 == 5)
+            status_of(ss, status, sizeof(status));
+        else
+            snprintf(status, sizeof(status), "4.4.2");
+        int outcome = outcome_of(ss->code);
+        fate(outcome, status, text.data, &outcomes[i], &dsns[i], &texts[i]);
+        if (!proto->lmtp) { /* the one reply decides every accepted recipient */
+            for (size_t j = i + 1; j < req->rcpt_count; j++)
+                if (todo[j] && outcomes[j] == PENDING)
+                    fate(outcome, status, text.data, &outcomes[j], &dsns[j], &texts[j]);
+            break;
+        }
+    }
+    if (lost)
+        goto out; /* the connection is in an unknown state: no QUIT */
+quit:
+    command(ss, "quit_timeout", "QUIT");
+out:
+    pn_buf_release(&text);
+    pn_buf_release(&content);
+    pn_buf_release(&line);
+    return rc;
+}

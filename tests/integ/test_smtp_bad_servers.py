@@ -1,0 +1,88 @@
+"""The smtp client against servers that misbehave: replies one byte at a time and 100 KB
+reply lines still deliver; lines of one byte, a reply that never ends and a connection
+dropped in the middle of the message defer with a clear reason. Nothing is lost: once the
+destination works again, each deferred message arrives exactly once."""
+import os
+import unittest
+
+import test_delivery
+from harness import BIN, run
+from instance import poll
+from smtpsink import Sink
+
+BAD = ["bytewise", "long-lines", "one-byte-lines", "no-final-line", "close-mid-data"]
+
+
+@unittest.skipUnless(os.getuid() == 0, "the delivery agents need root")
+class BadServers(test_delivery.Delivery):
+    def setUp(self):
+        super().setUp()
+        self.sinks = {bad: Sink(misbehave=bad) for bad in BAD}
+        for sink in self.sinks.values():
+            self.addCleanup(sink.close)
+        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n"
+                               "showq unix n - n - - showq\n")
+        self.route({bad: sink.port for bad, sink in self.sinks.items()})
+
+    def route(self, ports):
+        table = ", ".join(f"{bad}.example=smtp:[127.0.0.1]:{port}" for bad, port in ports.items())
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"transport_maps = inline:{{ {table} }}\n"
+                     "smtp_helo_timeout = 3s\nsmtp_data_done_timeout = 3s\n")
+        self.assertTrue(self.inst.reload())
+
+    def test_bad_servers(self):
+        ids = {bad: self.submit("info@example.org", [f"user@{bad}.example"],
+                                body="A body long enough to be cut in the middle.\n" * 20)
+               for bad in BAD}
+
+        def settled(qid):
+            log = self.inst.log()
+            return f"{qid}: removed" in log or f"{qid}: to=<" in log and "status=deferred" in \
+                log.split(f"{qid}: to=<", 1)[1].split("\n", 1)[0]
+
+        self.assertTrue(poll(lambda: all(settled(q) for q in ids.values()), timeout=30),
+                        self.inst.log())
+        log = self.inst.log()
+        lines = {bad: [l for l in log.splitlines() if f"{ids[bad]}: to=<" in l][0] for bad in BAD}
+        self.assertIn("status=sent (250 2.0.0 Ok: queued as SINK1)", lines["bytewise"])
+        # a 100 KB reply is cut, not a reason to fail
+        self.assertIn("status=sent (250 2.0.0 Ok: queued as SINK1 zzz", lines["long-lines"])
+        self.assertLess(len(lines["long-lines"]), 5000)
+        self.assertIn("status=deferred (host 127.0.0.1[127.0.0.1] refused to talk to me: 2)",
+                      lines["one-byte-lines"])
+        self.assertIn("status=deferred (conversation with 127.0.0.1[127.0.0.1] timed out while "
+                      "receiving the initial server greeting)", lines["no-final-line"])
+        self.assertIn("status=deferred (lost connection with 127.0.0.1[127.0.0.1] while sending "
+                      "end of data -- message may be sent more than once)",
+                      lines["close-mid-data"])
+        self.assertEqual(len(self.sinks["bytewise"].messages), 1)
+        self.assertEqual(len(self.sinks["long-lines"].messages), 1)
+        # mailq names the reason of each deferred message
+        res = run([os.path.join(BIN, "mailq")], env={"MAIL_CONFIG": self.inst.etc})
+        for bad in ("one-byte-lines", "no-final-line", "close-mid-data"):
+            self.assertIn(ids[bad], res.out)
+        self.assertIn("(lost connection with 127.0.0.1[127.0.0.1] while sending end of data --",
+                      res.out)
+        # the destinations work again: each deferred message arrives once
+        good = Sink()
+        self.addCleanup(good.close)
+        self.route({bad: good.port for bad in BAD})
+        self.assertEqual(run([os.path.join(BIN, "postqueue"), "-f"],
+                             env={"MAIL_CONFIG": self.inst.etc}).rc, 0)
+        self.assertTrue(poll(lambda: all(f"{q}: removed" in self.inst.log()
+                                         for q in ids.values()), timeout=30), self.inst.log())
+        self.assertEqual(sorted(r[0] for _, r, _ in good.messages),
+                         ["user@close-mid-data.example", "user@no-final-line.example",
+                          "user@one-byte-lines.example"])
+        for bad in ("one-byte-lines", "no-final-line", "close-mid-data"):
+            self.assertEqual(self.sinks[bad].messages, [])
+        self.assertTrue(self.queue_empty())
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None
+    test_delay_warning_is_sent_once = None
