@@ -21,6 +21,23 @@
 
 static pn_cleanup_client *cleanup;
 
+/* pass_dsn_attrs: the RET and ENVID that sendmail -R and -V recorded; the file is a user's,
+ * so only well-formed values pass. */
+static void pass_dsn_attrs(const pn_qfile *q, pn_cleanup_client *client)
+{
+    pn_buf value = PN_BUF_INIT;
+    const char *ret = pn_qfile_attr(q, "ret", &value);
+    if (ret && (strcmp(ret, "FULL") == 0 || strcmp(ret, "HDRS") == 0))
+        pn_cleanup_attr(client, "ret", ret);
+    const char *envid = pn_qfile_attr(q, "envid", &value);
+    int ok = envid && *envid && strlen(envid) <= 100;
+    for (const char *c = envid; ok && *c; c++)
+        ok = (unsigned char)*c > 32 && (unsigned char)*c < 127;
+    if (ok)
+        pn_cleanup_attr(client, "envid", envid);
+    pn_buf_release(&value);
+}
+
 static void pick(const char *name)
 {
     pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT, sender = PN_BUF_INIT, content = PN_BUF_INIT;
@@ -46,6 +63,7 @@ static void pick(const char *name)
     }
     pn_info("%s: uid=%ld from=<%s>", id.data, (long)st.st_uid, sender.data);
     pn_cleanup_attr(cleanup, "rewrite_context", "local");
+    pass_dsn_attrs(&q, cleanup);
     pn_cleanup_sender(cleanup, sender.data);
     size_t pos = 0, len, at = 0;
     int type;

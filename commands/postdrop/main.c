@@ -87,7 +87,8 @@ static void check_submitter(void)
     pn_buf_release(&value);
 }
 
-/* client_records_only: an envelope with S and R (pending) records only. */
+/* client_records_only: an envelope with S and R (pending) records and the attributes of
+ * sendmail's DSN options (ret, envid) only. */
 static int client_records_only(const pn_qfile *q)
 {
     size_t pos = 0, len;
@@ -96,7 +97,10 @@ static int client_records_only(const pn_qfile *q)
     while (pn_qfile_next(q, &pos, &type, &payload, &len)) {
         if (type == 'R' && (len < 1 || payload[0] != PN_RCPT_TODO))
             return 0;
-        if (type != 'S' && type != 'R')
+        if (type == 'A' && !((len > 4 && memcmp(payload, "ret=", 4) == 0) ||
+                             (len > 6 && memcmp(payload, "envid=", 6) == 0)))
+            return 0;
+        if (type != 'S' && type != 'R' && type != 'A')
             return 0;
     }
     return 1;

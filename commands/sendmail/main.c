@@ -21,6 +21,7 @@
 #include "base/strutil.h"
 #include "config/cfparams.h"
 #include "mail/addr.h"
+#include "mail/dsn.h"
 #include "mail/qfile.h"
 
 /* header_addresses: the addresses in one header value ("A <a@x>, b@y"). */
@@ -127,7 +128,8 @@ int main(int argc, char **argv)
     const char *base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
     int extract = 0, dot_ends = 1, ch;
-    const char *sender = NULL, *fullname = NULL, *queue_run = NULL;
+    const char *sender = NULL, *fullname = NULL, *queue_run = NULL, *ret = NULL, *envid = NULL;
+    int notify = 0;
     pn_log_init("sendmail", PN_LOG_STDERR | PN_LOG_SYSLOG);
     if (getenv("MAIL_CONFIG"))
         pn_config_set_directory(getenv("MAIL_CONFIG"));
@@ -135,6 +137,23 @@ int main(int argc, char **argv)
         switch (ch) {
         case 'C': pn_config_set_directory(optarg); setenv("MAIL_CONFIG", optarg, 1); break;
         case 'F': fullname = optarg; break;
+        case 'N':
+            if ((notify = pn_dsn_notify_parse(optarg)) <= 0)
+                pn_fatal("bad -N option value: %s", optarg);
+            break;
+        case 'R':
+            if (strcasecmp(optarg, "full") != 0 && strcasecmp(optarg, "hdrs") != 0)
+                pn_fatal("bad -R option value: %s", optarg);
+            ret = strcasecmp(optarg, "full") == 0 ? "FULL" : "HDRS";
+            break;
+        case 'V':
+            for (const char *c = optarg; *c; c++)
+                if ((unsigned char)*c < 33 || (unsigned char)*c > 126)
+                    pn_fatal("bad -V option value: %s", optarg);
+            if (strlen(optarg) > 100)
+                pn_fatal("-V option value is too long");
+            envid = optarg;
+            break;
         case 'f': case 'r': sender = optarg; break;
         case 'i': dot_ends = 0; break;
         case 'o':
@@ -229,9 +248,13 @@ int main(int argc, char **argv)
     gettimeofday(&now, NULL);
     pn_qwriter w;
     pn_qw_init(&w, &now);
+    if (ret)
+        pn_qw_attr(&w, "ret", ret);
+    if (envid)
+        pn_qw_attr(&w, "envid", envid);
     pn_qw_sender(&w, sender);
     for (size_t i = 0; i < rcpts->len; i++)
-        pn_qw_rcpt(&w, rcpts->items[i], rcpts->items[i], "", 0);
+        pn_qw_rcpt(&w, rcpts->items[i], rcpts->items[i], "", notify);
     pn_qw_content(&w);
     /* header fields as records: continuation lines stay with their field */
     const char *h = headers.data, *hend = headers.data + headers.len;

@@ -135,13 +135,3 @@ void status_of(const struct session *ss, char *out, size_t len)
     else
         snprintf(out, len, "4.%d.0", ss->code == 0 ? 5 : 0); /* malformed: a protocol error */
 }
-
-void xtext(const char *in, pn_buf *out)
-{
-    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-        if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
-            pn_buf_printf(out, "+%02X", *p);
-        else
-            pn_buf_putc(out, (char)*p);
-    }
-}

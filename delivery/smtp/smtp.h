@@ -49,8 +49,6 @@ int command(struct session *ss, const char *timeout, const char *fmt, ...)
 void broken(const struct session *ss, const char *stage, pn_buf *out);
 /* status_of: the enhanced status code of the last reply, or one made from its class. */
 void status_of(const struct session *ss, char *out, size_t len);
-/* xtext: RFC 3461 encoding of a DSN parameter value. */
-void xtext(const char *in, pn_buf *out);
 
 /* transaction.c */
 /* fate: set a recipient's outcome, enhanced status code and text. */

@@ -13,6 +13,8 @@
 #include "base/log.h"
 #include "config/cfparams.h"
 #include "mail/agent.h"
+#include "base/codec.h"
+#include "mail/dsn.h"
 #include "smtp.h"
 
 #define PENDING (-1) /* accepted by RCPT: decided after the data */
@@ -63,22 +65,6 @@ static void send_content(struct session *ss, const pn_buf *content)
     pn_buf_release(&out);
 }
 
-static void notify_text(int notify, pn_buf *out)
-{
-    if (notify & PN_NOTIFY_NEVER) {
-        pn_buf_puts(out, "NEVER");
-        return;
-    }
-    static const struct {
-        int bit;
-        const char *name;
-    } names[] = {{PN_NOTIFY_SUCCESS, "SUCCESS"}, {PN_NOTIFY_FAILURE, "FAILURE"},
-                 {PN_NOTIFY_DELAY, "DELAY"}};
-    for (size_t i = 0; i < 3; i++)
-        if (notify & names[i].bit)
-            pn_buf_printf(out, "%s%s", out->len ? "," : "", names[i].name);
-}
-
 /* mail_command: "MAIL FROM:<s>" with the parameters this server understands. */
 static void mail_command(const struct session *ss, const pn_delivreq *req, const pn_qfile *q,
                          pn_buf *out)
@@ -97,7 +83,7 @@ static void mail_command(const struct session *ss, const pn_delivreq *req, const
         const char *envid = pn_qfile_attr(q, "envid", &value);
         if (envid && *envid) {
             pn_buf_puts(out, " ENVID=");
-            xtext(envid, out);
+            pn_xtext_encode(envid, out);
         }
     }
     pn_buf_release(&value);
@@ -112,7 +98,7 @@ static void rcpt_command(const struct session *ss, const pn_delivreq_rcpt *r, pn
         return;
     if (r->notify) {
         pn_buf n = PN_BUF_INIT;
-        notify_text(r->notify, &n);
+        pn_dsn_notify_format(r->notify, &n);
         pn_buf_printf(out, " NOTIFY=%s", n.data);
         pn_buf_release(&n);
     }
@@ -120,10 +106,10 @@ static void rcpt_command(const struct session *ss, const pn_delivreq_rcpt *r, pn
     const char *semi = orcpt ? strchr(orcpt, ';') : NULL;
     if (semi) {
         pn_buf_printf(out, " ORCPT=%.*s;", (int)(semi - orcpt), orcpt);
-        xtext(semi + 1, out);
+        pn_xtext_encode(semi + 1, out);
     } else if (r->orig.len) {
         pn_buf_puts(out, " ORCPT=rfc822;");
-        xtext(r->orig.data, out);
+        pn_xtext_encode(r->orig.data, out);
     }
 }
 
@@ -257,6 +243,10 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
         else
             snprintf(status, sizeof(status), "4.4.2");
         int outcome = outcome_of(ss->code);
+        if (outcome == PN_DELIVER_SENT) /* who reports success from here on */
+            outcome |= ss->features & FEATURE_DSN ? PN_DELIVER_DSN_PASSED
+                       : proto->lmtp              ? 0
+                                                  : PN_DELIVER_RELAYED;
         fate(outcome, status, text.data, &outcomes[i], &dsns[i], &texts[i]);
         if (!proto->lmtp) { /* the one reply decides every accepted recipient */
             for (size_t j = i + 1; j < req->rcpt_count; j++)

@@ -61,26 +61,36 @@ uint64_t pn_get_be64(const unsigned char *p)
     return ((uint64_t)pn_get_be32(p) << 32) | pn_get_be32(p + 4);
 }
 
-int pn_xtext_decode(const char *text, pn_buf *out)
+/* hexval: a hex digit's value (upper case, as xtext writes it), or -1. */
+static int hexval(int c)
+{
+    return isdigit(c) ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int pn_xtext_decode(const char *text, size_t len, pn_buf *out)
 {
     pn_buf_reset(out);
-    for (const char *cp = text; *cp; cp++) {
-        if (*cp != '+') {
-            pn_buf_putc(out, *cp);
-            continue;
-        }
-        if (!isxdigit((unsigned char)cp[1]) || !isxdigit((unsigned char)cp[2]))
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)text[i];
+        if (c == '+') {
+            int hi = i + 1 < len ? hexval((unsigned char)text[i + 1]) : -1;
+            int lo = i + 2 < len ? hexval((unsigned char)text[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+        } else if (c < 33 || c > 126 || c == '=') {
             return -1;
-        char hex[3] = {cp[1], cp[2], 0};
-        pn_buf_putc(out, (int)strtol(hex, NULL, 16));
-        cp += 2;
+        }
+        if (c < 32 || c == 127)
+            return -1; /* no control characters inside the mail system */
+        pn_buf_putc(out, (char)c);
     }
     return 0;
 }
 
 void pn_xtext_encode(const char *text, pn_buf *out)
 {
-    pn_buf_reset(out);
     for (const unsigned char *cp = (const unsigned char *)text; *cp; cp++) {
         if (*cp < 33 || *cp > 126 || *cp == '+' || *cp == '=')
             pn_buf_printf(out, "+%02X", *cp);

@@ -15,8 +15,10 @@ void pn_put_be64(unsigned char *p, uint64_t v);
 uint16_t pn_get_be16(const unsigned char *p);
 uint32_t pn_get_be32(const unsigned char *p);
 uint64_t pn_get_be64(const unsigned char *p);
-/* pn_xtext_decode: "a+2Bb" -> "a+b"; -1 on bad syntax. */
-int pn_xtext_decode(const char *text, pn_buf *out);
+/* pn_xtext_decode: len bytes of xtext ("a+2Bb" -> "a+b") into out; -1 when malformed (a bad
+ * "+HH", a character xtext does not allow) or when it decodes to a control character. */
+int pn_xtext_decode(const char *text, size_t len, pn_buf *out);
+/* pn_xtext_encode: text as xtext, appended to out. */
 void pn_xtext_encode(const char *text, pn_buf *out);
 
 #endif

@@ -18,6 +18,7 @@
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
 #include "mail/bouncelog.h"
+#include "mail/dsn.h"
 #include "mail/qpath.h"
 
 /* handle: one request; 0 every recipient finished, 1 one was deferred. */
@@ -66,11 +67,12 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
     }
     for (size_t i = 0; i < req->rcpt_count; i++) {
         const pn_delivreq_rcpt *r = &req->rcpts[i];
-        int outcome = outcomes[i];
+        int outcome = outcomes[i] & PN_DELIVER_OUTCOME;
         const char *relay = relays[i].len ? relays[i].data : agent->relay;
         pn_delivreq_log(req, r, relay, outcome, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]));
+        pn_buf_reset(&why);
         if (outcome == PN_DELIVER_BOUNCED &&
-            pn_bouncelog_append("bounce", req->queue_id.data, r->addr.data, r->orig.data,
+            pn_bouncelog_append("bounce", req->queue_id.data, r->addr.data, r->orig.data, NULL,
                                 pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0) {
             /* the bounce could not be recorded: keep the recipient, try again later */
             pn_warn("%s: %s", req->queue_id.data, why.data);
@@ -80,8 +82,19 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
             /* the reason mailq shows; losing it loses no mail */
             pn_buf_reset(&why);
             if (pn_bouncelog_append("defer", req->queue_id.data, r->addr.data, r->orig.data,
-                                    pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0)
+                                    NULL, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]),
+                                    &why) < 0)
                 pn_warn("%s: %s", req->queue_id.data, why.data);
+            deferred = 1;
+            finished_all = 0;
+        } else if (outcome == PN_DELIVER_SENT && pn_dsn_wants(r->notify, PN_NOTIFY_SUCCESS) &&
+                   !(outcomes[i] & PN_DELIVER_DSN_PASSED) &&
+                   pn_bouncelog_append("trace", req->queue_id.data, r->addr.data, r->orig.data,
+                                       outcomes[i] & PN_DELIVER_RELAYED ? "relayed" : NULL,
+                                       pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0) {
+            /* the success notice could not be recorded: the recipient stays pending (a
+             * second delivery rather than a promise broken) */
+            pn_warn("%s: %s", req->queue_id.data, why.data);
             deferred = 1;
             finished_all = 0;
         } else if (pn_qfile_mark(fd, (size_t)r->offset, PN_RCPT_DONE, &why) < 0) {

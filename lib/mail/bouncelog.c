@@ -1,4 +1,4 @@
-/* bouncelog.c: appending to and reading bounce/ID and defer/ID. A frame is written with a single write(2)
+/* bouncelog.c: appending to and reading bounce/ID, defer/ID and trace/ID. A frame is written with a single write(2)
  * on an O_APPEND descriptor, so concurrent agents never interleave within an entry. */
 #include "mail/bouncelog.h"
 
@@ -13,7 +13,8 @@
 #include "mail/qpath.h"
 
 int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr,
-                        const char *orig, const char *status, const char *reason, pn_buf *why)
+                        const char *orig, const char *action, const char *status,
+                        const char *reason, pn_buf *why)
 {
     pn_buf path = PN_BUF_INIT;
     pn_queue_path(log, queue_id, &path);
@@ -24,6 +25,8 @@ int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr,
     pn_attr_begin(&frame);
     pn_attr_put_cstr(&frame, "addr", addr);
     pn_attr_put_cstr(&frame, "orig", orig);
+    if (action)
+        pn_attr_put_cstr(&frame, "action", action);
     pn_attr_put_cstr(&frame, "status", status);
     pn_attr_put_cstr(&frame, "reason", reason);
     size_t len;
@@ -32,7 +35,7 @@ int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr,
     if (fd < 0)
         pn_buf_printf(why, "open %s: %s", path.data, strerror(errno));
     else if (write(fd, data, len) != (ssize_t)len ||
-             (strcmp(log, "bounce") == 0 && fsync(fd) < 0)) /* a defer reason may be lost */
+             (strcmp(log, "defer") != 0 && fsync(fd) < 0)) /* a defer reason may be lost */
         pn_buf_printf(why, "write %s: %s", path.data, strerror(errno));
     else
         rc = 0;
@@ -72,8 +75,13 @@ int pn_bouncelog_read(const char *log, const char *queue_id, pn_bounce_entry **e
             pn_bounce_entry *e = &(*entries)[count++];
             pn_buf_init(&e->addr);
             pn_buf_init(&e->orig);
+            pn_buf_init(&e->action);
             pn_buf_init(&e->status);
             pn_buf_init(&e->reason);
+            if (pn_attr_copy_str(&attrs, "action", &e->action) != 1)
+                pn_buf_set(&e->action, strcmp(log, "bounce") == 0  ? "failed"
+                                       : strcmp(log, "defer") == 0 ? "delayed"
+                                                                   : "delivered");
             pn_attr_copy_str(&attrs, "addr", &e->addr);
             pn_attr_copy_str(&attrs, "orig", &e->orig);
             pn_attr_copy_str(&attrs, "status", &e->status);
@@ -91,6 +99,7 @@ void pn_bouncelog_free(pn_bounce_entry *entries, int count)
     for (int i = 0; i < count; i++) {
         pn_buf_release(&entries[i].addr);
         pn_buf_release(&entries[i].orig);
+        pn_buf_release(&entries[i].action);
         pn_buf_release(&entries[i].status);
         pn_buf_release(&entries[i].reason);
     }

@@ -1,19 +1,22 @@
-/* bouncelog.h: the per-message logs of recipients that bounced (bounce/ID) or were deferred
- * (defer/ID, the reasons mailq shows): one ATTR/1 frame per recipient, appended with one
- * write to an O_APPEND descriptor and fsynced; a bounce entry is on disk before the recipient
- * is marked done, so a bounce is never forgotten (DESIGN.md 6.3 step 6). log is "bounce" or
- * "defer". */
+/* bouncelog.h: the per-message logs of recipients that bounced (bounce/ID), were deferred
+ * (defer/ID, the reasons mailq shows) or were delivered with NOTIFY=SUCCESS (trace/ID): one
+ * ATTR/1 frame per recipient, appended with one write to an O_APPEND descriptor; bounce and
+ * trace entries are fsynced, so they are on disk before the recipient is marked done and a
+ * notice is never forgotten (DESIGN.md 6.3 step 6). log is "bounce", "defer" or "trace". */
 #ifndef PN_MAIL_BOUNCELOG_H
 #define PN_MAIL_BOUNCELOG_H
 #include "base/buf.h"
 
-/* pn_bouncelog_append: 0, or -1 with why (the recipient must then stay pending). */
+/* pn_bouncelog_append: 0, or -1 with why (the recipient must then stay pending). action is
+ * the DSN Action ("relayed", ...); NULL means the log's own (failed, delayed, delivered). */
 int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr,
-                        const char *orig, const char *status, const char *reason, pn_buf *why);
+                        const char *orig, const char *action, const char *status,
+                        const char *reason, pn_buf *why);
 
 typedef struct pn_bounce_entry {
     pn_buf addr;
     pn_buf orig;
+    pn_buf action;
     pn_buf status;
     pn_buf reason;
 } pn_bounce_entry;

@@ -35,6 +35,11 @@ void pn_delivreq_release(pn_delivreq *req);
 #define PN_DELIVER_SENT 0
 #define PN_DELIVER_DEFERRED 1
 #define PN_DELIVER_BOUNCED 2
+#define PN_DELIVER_OUTCOME 0x0f
+/* Flags an agent may add to PN_DELIVER_SENT: the next hop took the message without
+ * promising DSNs (a success notice says "relayed"), or with that promise (no notice here). */
+#define PN_DELIVER_RELAYED 0x10
+#define PN_DELIVER_DSN_PASSED 0x20
 
 /* pn_delivreq_log: "ID: to=<..>, orig_to=<..>, relay=R, delay=D, delays=a/b/c/d, dsn=X,
  * status=S (text)" with the reference's delay formatting. */

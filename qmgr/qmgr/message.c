@@ -95,8 +95,9 @@ static int pending_count(int fd, int64_t *warn_time, pn_buf *why)
 }
 
 /* bounce_request: ask the bounce service to return what bounced (kind "flush", log
- * "bounce") or to warn about what is delayed ("warn", "defer"); 0 when done or when there is
- * nothing to report, -1 when it must be tried again (the file is then kept). */
+ * "bounce"), to warn about what is delayed ("warn", "defer") or to report deliveries that
+ * asked for it ("trace", "trace"); 0 when done or when there is nothing to report, -1 when
+ * it must be tried again (the file is then kept). */
 static int bounce_request(qmgr_msg *m, const char *kind, const char *log)
 {
     static pn_ipc_client *bounce;
@@ -131,7 +132,8 @@ static void finish(qmgr_msg *m)
     pn_queue_path("active", m->id, &path);
     int64_t warn_time = 0;
     int left = pending_count(m->fd, &warn_time, &why);
-    if (left >= 0 && bounce_request(m, "flush", "bounce") < 0) {
+    if (left >= 0 && (bounce_request(m, "flush", "bounce") < 0 ||
+                      bounce_request(m, "trace", "trace") < 0)) {
         defer_file(m->id, m->arrival_sec); /* the notice waits, with the message */
     } else if (left < 0) {
         corrupt_file(m->id, why.data);
@@ -183,7 +185,7 @@ static int expire(qmgr_msg *m, pending *p, size_t n)
     pn_buf why = PN_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         if (pn_bouncelog_append("bounce", m->id, p[i].rcpt.addr.data, p[i].rcpt.orig.data,
-                                "4.4.7", "message could not be delivered for too long",
+                                NULL, "4.4.7", "message could not be delivered for too long",
                                 &why) < 0 ||
             pn_qfile_mark(m->fd, p[i].rcpt.offset, PN_RCPT_DONE, &why) < 0) {
             pn_warn("%s: %s", m->id, why.data);

@@ -111,7 +111,7 @@ void sched_log_suspended(const qmgr_job *job, const char *why)
         pn_delivreq_log(&req, &r, "none", PN_DELIVER_DEFERRED, "4.3.0", text.data);
         pn_buf_reset(&failure);
         if (pn_bouncelog_append("defer", job->msg->id, pn_buf_str(&r.addr),
-                                pn_buf_str(&r.orig), "4.3.0", text.data, &failure) < 0)
+                                pn_buf_str(&r.orig), NULL, "4.3.0", text.data, &failure) < 0)
             pn_warn("%s: %s", job->msg->id, failure.data);
     }
     pn_buf_release(&text);

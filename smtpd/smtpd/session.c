@@ -43,6 +43,14 @@ const char *smtpd_proto(const smtpd_session *s)
     return s->esmtp ? "ESMTP" : "SMTP";
 }
 
+static void clear_mail_params(smtpd_session *s)
+{
+    s->message_size = 0;
+    s->encoding[0] = s->ret[0] = 0;
+    pn_buf_reset(&s->envid);
+    s->smtputf8 = 0;
+}
+
 void smtpd_reset_transaction(smtpd_session *s)
 {
     submit_abort(s);
@@ -51,7 +59,7 @@ void smtpd_reset_transaction(smtpd_session *s)
     pn_argv_free(s->rcpts);
     s->rcpts = pn_argv_new();
     s->rcpt_attempts = 0;
-    s->message_size = 0;
+    clear_mail_params(s);
     pn_buf_reset(&s->queue_id);
     pn_buf_reset(&s->bdat);
     s->bdat_active = s->bdat_failed = 0;
@@ -135,7 +143,7 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
 
 static void cmd_mail(smtpd_session *s, const char *arg)
 {
-    pn_buf addr = PN_BUF_INIT;
+    pn_buf addr = PN_BUF_INIT, reply = PN_BUF_INIT;
     const char *params;
     if (s->in_mail) {
         smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
@@ -145,13 +153,14 @@ static void cmd_mail(smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
     } else if (!address_ok(addr.data)) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
+    } else if (smtpd_mail_params(s, params, &reply) < 0) {
+        smtpd_reply(s, "%s", reply.data);
+        clear_mail_params(s);
     } else {
-        long limit = pn_config_get_int("message_size_limit"), size = 0;
-        const char *sz = strcasestr(params, "SIZE=");
-        if (sz)
-            size = strtol(sz + 5, NULL, 10);
-        if (limit > 0 && size > limit) {
+        long limit = pn_config_get_int("message_size_limit"), size = s->message_size;
+        if (limit > 0 && (size > limit || size < 0)) {
             smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+            clear_mail_params(s);
         } else {
             pn_buf canon = PN_BUF_INIT;
             if (addr.len)
@@ -159,17 +168,19 @@ static void cmd_mail(smtpd_session *s, const char *arg)
             pn_buf_set(&s->sender, pn_buf_str(&canon));
             pn_buf_release(&canon);
             s->in_mail = 1;
-            s->message_size = size;
             s->counts[CMD_MAIL][0]++;
             smtpd_reply(s, "250 2.1.0 Ok");
         }
     }
     pn_buf_release(&addr);
+    pn_buf_release(&reply);
 }
 
 static void cmd_rcpt(smtpd_session *s, const char *arg)
 {
     pn_buf addr = PN_BUF_INIT, reply = PN_BUF_INIT, why = PN_BUF_INIT, canon = PN_BUF_INIT;
+    pn_buf orcpt = PN_BUF_INIT;
+    int notify = 0;
     const char *params;
     if (!s->in_mail) {
         smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
@@ -177,6 +188,8 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
     } else if (addr.len == 0 || !address_ok(addr.data)) {
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
+    } else if (smtpd_rcpt_params(params, &notify, &orcpt, &reply) < 0) {
+        smtpd_reply(s, "%s", reply.data);
     } else if ((long)s->rcpts->len >= pn_config_get_int("smtpd_recipient_limit")) {
         smtpd_reply(s, "452 4.5.3 Error: too many recipients");
     } else {
@@ -189,7 +202,7 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
             pn_warn("cleanup: %s", why.data);
             smtpd_reply(s, "451 4.3.0 Error: queue file write error");
         } else {
-            submit_envelope_rcpt(s, canon.data);
+            submit_envelope_rcpt(s, canon.data, pn_buf_str(&orcpt), notify);
             pn_argv_add(s->rcpts, canon.data);
             s->counts[CMD_RCPT][0]++;
             smtpd_reply(s, "250 2.1.5 Ok");
@@ -199,6 +212,7 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
     pn_buf_release(&reply);
     pn_buf_release(&why);
     pn_buf_release(&canon);
+    pn_buf_release(&orcpt);
 }
 
 static int dispatch(smtpd_session *s, const char *line)

@@ -26,7 +26,11 @@ typedef struct smtpd_session {
     pn_argv *rcpts;     /* accepted recipients */
     int rcpt_attempts;
     pn_buf queue_id;    /* set when cleanup opened the message */
-    long message_size;  /* SIZE= from MAIL */
+    long message_size;  /* SIZE= from MAIL (-1: too large to read) */
+    char encoding[8];   /* "7bit" or "8bit" from BODY=, or empty */
+    char ret[8];        /* "FULL" or "HDRS" from RET=, or empty */
+    pn_buf envid;       /* ENVID=, decoded */
+    int smtputf8;
     int errors;
     int quit;
     int counts[CMD_COUNT][2]; /* [ok, total] */
@@ -43,6 +47,9 @@ void smtpd_reset_transaction(smtpd_session *s);
 /* data.c */
 void smtpd_cmd_data(smtpd_session *s);
 void smtpd_cmd_bdat(smtpd_session *s, const char *args);
+/* params.c: 0, or -1 with the reply that refuses the command */
+int smtpd_mail_params(smtpd_session *s, const char *params, pn_buf *reply);
+int smtpd_rcpt_params(const char *params, int *notify, pn_buf *orcpt, pn_buf *reply);
 /* restrict.c */
 void smtpd_restrict_init(void);
 int smtpd_restrict_changed(void);
@@ -51,7 +58,7 @@ int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply);
 int smtpd_in_mynetworks(const smtpd_session *s);
 /* submit.c: the message on its way to cleanup */
 int submit_open(smtpd_session *s, pn_buf *why);
-int submit_envelope_rcpt(smtpd_session *s, const char *rcpt);
+int submit_envelope_rcpt(smtpd_session *s, const char *rcpt, const char *orcpt, int notify);
 int submit_content(smtpd_session *s, const pn_buf *headers_and_body, int too_big, int *status,
                    pn_buf *reason);
 void submit_abort(smtpd_session *s);

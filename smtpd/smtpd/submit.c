@@ -26,14 +26,22 @@ int submit_open(smtpd_session *s, pn_buf *why)
     if (s->helo.len)
         pn_cleanup_attr(cleanup, "client_helo", s->helo.data);
     pn_cleanup_attr(cleanup, "client_proto", smtpd_proto(s));
+    if (s->encoding[0])
+        pn_cleanup_attr(cleanup, "encoding", s->encoding);
+    if (s->ret[0])
+        pn_cleanup_attr(cleanup, "ret", s->ret);
+    if (s->envid.len)
+        pn_cleanup_attr(cleanup, "envid", s->envid.data);
+    if (s->smtputf8)
+        pn_cleanup_attr(cleanup, "smtputf8", "yes");
     pn_cleanup_sender(cleanup, s->sender.data);
     return 0;
 }
 
-int submit_envelope_rcpt(smtpd_session *s, const char *rcpt)
+int submit_envelope_rcpt(smtpd_session *s, const char *rcpt, const char *orcpt, int notify)
 {
     (void)s;
-    pn_cleanup_rcpt(cleanup, rcpt, rcpt, "", 0);
+    pn_cleanup_rcpt(cleanup, rcpt, rcpt, orcpt, notify);
     return 0;
 }
 
