@@ -6,7 +6,6 @@
  * client may write. The file becomes visible to pickup (mode 0744) only when complete. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +16,11 @@
 #include "base/buf.h"
 #include "base/codec.h"
 #include "base/log.h"
-#include "base/strutil.h"
 #include "config/cfparams.h"
 #include "ipc/trigger.h"
-#include "mail/maps.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
+#include "mail/setgidcmd.h"
 
 static char created[128]; /* removed again when we die half-way */
 
@@ -30,61 +28,6 @@ static void remove_partial(void)
 {
     if (created[0])
         unlink(created);
-}
-
-static void sanitize_process(void)
-{
-    const char *keep[] = {"TZ", "LANG", "MAIL_CONFIG", NULL};
-    char *saved[3] = {NULL, NULL, NULL};
-    for (int i = 0; keep[i]; i++)
-        if (getenv(keep[i]))
-            saved[i] = strdup(getenv(keep[i]));
-    clearenv();
-    for (int i = 0; keep[i]; i++) {
-        if (saved[i])
-            setenv(keep[i], saved[i], 1);
-        free(saved[i]);
-    }
-    umask(077);
-    for (int fd = 3; fd < 1024; fd++)
-        close(fd);
-}
-
-/* config_allowed: a non-default directory needs root or alternate_config_directories. */
-static void check_config_directory(const char *dir)
-{
-    if (dir == NULL || strcmp(dir, PN_CONFIG_DIR) == 0 || getuid() == 0)
-        return;
-    pn_config_set_directory(PN_CONFIG_DIR);
-    pn_buf err = PN_BUF_INIT;
-    pn_config_read_main(&err);
-    pn_argv *dirs = pn_argv_split(pn_config_get("alternate_config_directories"), PN_SEPARATORS);
-    int ok = 0;
-    for (size_t i = 0; i < dirs->len; i++)
-        ok |= strcmp(dirs->items[i], dir) == 0;
-    pn_argv_free(dirs);
-    if (!ok)
-        pn_fatal("%s: the configuration directory is not listed in alternate_config_directories "
-                 "of %s/main.cf", dir, PN_CONFIG_DIR);
-    pn_config_reset();
-    pn_buf_release(&err);
-}
-
-static void check_submitter(void)
-{
-    struct passwd *pw = getpwuid(getuid());
-    const char *name = pw ? pw->pw_name : "unknown";
-    pn_buf err = PN_BUF_INIT, value = PN_BUF_INIT;
-    pn_maps *allowed = pn_maps_open("authorized_submit_users",
-                                    pn_config_get("authorized_submit_users"), 0, &err);
-    if (allowed == NULL)
-        pn_fatal("%s", err.data);
-    const char *list = pn_config_get("authorized_submit_users");
-    if (strstr(list, "static:anyone") == NULL && pn_maps_find(allowed, name, &value) <= 0)
-        pn_fatal("User %s(%ld) is not allowed to submit mail", name, (long)getuid());
-    pn_maps_free(allowed);
-    pn_buf_release(&err);
-    pn_buf_release(&value);
 }
 
 /* client_records_only: an envelope with S and R (pending) records and the attributes of
@@ -110,7 +53,7 @@ int main(int argc, char **argv)
 {
     const char *config = getenv("MAIL_CONFIG");
     int ch;
-    sanitize_process();
+    pn_setgid_sanitize();
     pn_log_init("postdrop", PN_LOG_STDERR | PN_LOG_SYSLOG);
     pn_log_set_fatal_hook(remove_partial);
     while ((ch = getopt(argc, argv, "c:rv")) != -1) {
@@ -121,14 +64,14 @@ int main(int argc, char **argv)
         else if (ch != 'r')
             pn_fatal("usage: postdrop [-c config_dir] [-v]");
     }
-    check_config_directory(config);
+    pn_setgid_config_directory(config);
     if (config)
         pn_config_set_directory(config);
     pn_config_load();
     pn_config_set_process("postdrop", NULL);
     pn_log_set_tag(pn_config_get("syslog_name"), "postdrop");
     pn_log_set_file(pn_config_get("maillog_file"));
-    check_submitter();
+    pn_setgid_check_user("authorized_submit_users", "submit mail", 1);
 
     /* The message: a queue file built by sendmail, read whole (it is bounded). */
     long limit = pn_config_get_int("message_size_limit");

@@ -1,6 +1,7 @@
 /* main.c: postqueue (and mailq): list the queue through showq in the reference's layout (-p)
- * or as one JSON object per message (-j), and ask qmgr to flush (-f). It is a setgid command
- * in a real installation: it talks only to showq and qmgr and reads no queue file itself. */
+ * or as one JSON object per message (-j), ask qmgr to flush (-f), or the flush service to
+ * deliver one message (-i) or one site's mail (-s). It is a setgid (postdrop) command in a
+ * real installation: it talks only to showq, qmgr and flush, and reads no queue file. */
 #include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,7 +16,9 @@
 #include "base/stream.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
+#include "ipc/ipcclnt.h"
 #include "ipc/trigger.h"
+#include "mail/setgidcmd.h"
 
 static void json_string(const char *text)
 {
@@ -148,27 +151,63 @@ static void show(int json)
     pn_buf_release(&last);
 }
 
+/* flush_one: -i and -s, through the flush service. */
+static void flush_one(const char *req, const char *attr, const char *value)
+{
+    pn_buf path = PN_BUF_INIT, storage = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_buf_printf(&path, "%s/public/flush", pn_config_get("queue_directory"));
+    pn_ipc_client *flush = pn_ipc_client_new(path.data, "flush");
+    pn_attr_out request;
+    pn_attr_begin(&request);
+    pn_attr_put_cstr(&request, "req", req);
+    pn_attr_put_cstr(&request, attr, value);
+    pn_attrs reply;
+    int64_t status = -1;
+    if (pn_ipc_call(flush, &request, &storage, &reply, &why) < 0 ||
+        pn_attr_get_int(&reply, "status", &status) != 1)
+        pn_fatal("Cannot flush mail queue - mail system is down");
+    if (status == 1)
+        pn_fatal("%s: no such message in the deferred queue", value);
+    if (status == 2)
+        pn_fatal("%s: not eligible for a fast flush (see fast_flush_domains)", value);
+    if (status != 0)
+        pn_fatal("the flush service refused the request for %s", value);
+    pn_attr_release(&request);
+    pn_ipc_client_free(flush);
+    pn_buf_release(&path);
+    pn_buf_release(&storage);
+    pn_buf_release(&why);
+}
+
 int main(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
     int mode = strcmp(base, "mailq") == 0 ? 'p' : 0, ch;
+    const char *target = NULL;
+    pn_setgid_sanitize();
     pn_log_init("postqueue", PN_LOG_STDERR | PN_LOG_SYSLOG);
-    if (getenv("MAIL_CONFIG"))
-        pn_config_set_directory(getenv("MAIL_CONFIG"));
+    const char *config = getenv("MAIL_CONFIG");
     while ((ch = getopt(argc, argv, "c:fi:jps:v")) != -1) {
         switch (ch) {
-        case 'c': pn_config_set_directory(optarg); break;
+        case 'c': config = optarg; break;
         case 'f': case 'j': case 'p': mode = ch; break;
-        case 'i': case 's': mode = 'f'; break; /* one message or site: a full flush for now */
+        case 'i': case 's': mode = ch; target = optarg; break;
         case 'v': pn_verbose++; break;
         default: pn_fatal("usage: postqueue -f | -j | -p | -i queue_id | -s site");
         }
     }
+    pn_setgid_config_directory(config);
+    if (config)
+        pn_config_set_directory(config);
     pn_config_load();
     pn_config_set_process("postqueue", NULL);
     pn_log_set_tag(pn_config_get("syslog_name"), "postqueue");
     pn_log_set_file(pn_config_get("maillog_file"));
+    if (mode == 'p' || mode == 'j')
+        pn_setgid_check_user("authorized_mailq_users", "view the mail queue", 0);
+    else if (mode == 'f' || mode == 'i' || mode == 's')
+        pn_setgid_check_user("authorized_flush_users", "flush the mail queue", 0);
     if (mode == 'p' || mode == 'j') {
         show(mode == 'j');
     } else if (mode == 'f') {
@@ -177,6 +216,9 @@ int main(int argc, char **argv)
         if (pn_trigger_send(path.data, "A", 1) < 0)
             pn_fatal("Cannot flush mail queue - mail system is down");
         pn_buf_release(&path);
+    } else if (mode == 'i' || mode == 's') {
+        flush_one(mode == 'i' ? "send_file" : "send_site", mode == 'i' ? "queue_id" : "site",
+                  target);
     } else {
         pn_fatal("usage: postqueue -f | -j | -p | -i queue_id | -s site");
     }

@@ -14,7 +14,8 @@
 #include "base/log.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
-#include "ipc/trigger.h"
+#include "ipc/attr.h"
+#include "ipc/ipcclnt.h"
 #include "mail/addr.h"
 #include "smtpd.h"
 
@@ -215,6 +216,39 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
     pn_buf_release(&orcpt);
 }
 
+/* smtpd_etrn: ETRN site, through the flush service. */
+static void smtpd_etrn(smtpd_session *s, const char *site)
+{
+    static pn_ipc_client *flush;
+    if (*site == '#' || strspn(site, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789.-[]:") != strlen(site)) {
+        smtpd_reply(s, "501 Error: invalid parameter syntax");
+        return;
+    }
+    if (flush == NULL)
+        flush = pn_ipc_client_new("public/flush", "flush");
+    pn_attr_out req;
+    pn_attr_begin(&req);
+    pn_attr_put_cstr(&req, "req", "send_site");
+    pn_attr_put_cstr(&req, "site", site);
+    pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_attrs reply;
+    int64_t status = -1;
+    if (pn_ipc_call(flush, &req, &storage, &reply, &why) == 0)
+        pn_attr_get_int(&reply, "status", &status);
+    else
+        pn_warn("flush service: %s", why.data);
+    if (status == 0)
+        smtpd_reply(s, "250 Queuing started");
+    else if (status == 2)
+        smtpd_reply(s, "459 <%s>: service unavailable", site);
+    else
+        smtpd_reply(s, "458 Unable to queue messages");
+    pn_attr_release(&req);
+    pn_buf_release(&storage);
+    pn_buf_release(&why);
+}
+
 static int dispatch(smtpd_session *s, const char *line)
 {
     char verb[16];
@@ -274,8 +308,7 @@ static int dispatch(smtpd_session *s, const char *line)
         } else if (s->in_mail) {
             smtpd_reply(s, "503 Error: MAIL transaction in progress");
         } else {
-            pn_trigger_send("public/qmgr", "D", 1);
-            smtpd_reply(s, "250 Queuing started");
+            smtpd_etrn(s, arg[0] == '@' ? arg + 1 : arg);
         }
         break;
     case CMD_QUIT:

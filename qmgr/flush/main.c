@@ -1,0 +1,171 @@
+/* main.c: flush, the fast-flush service (public/flush) behind ETRN, sendmail -qR, postqueue
+ * -s and postqueue -i. {req=send_site, site} moves the deferred messages with a pending
+ * recipient in that domain back to incoming/ and wakes qmgr, for a site that
+ * fast_flush_domains lists; {req=send_file, queue_id} does the same for one message.
+ * Instead of keeping a log of queue IDs per site, send_site reads the deferred queue's
+ * envelopes (so add, refresh and purge have nothing to do and succeed). Replies: status 0
+ * done, 1 unknown message, 2 site not eligible, 3 bad request. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/stream.h"
+#include "config/cfparams.h"
+#include "ipc/attr.h"
+#include "ipc/ipcclnt.h"
+#include "ipc/server.h"
+#include "ipc/trigger.h"
+#include "mail/domlist.h"
+#include "mail/qfile.h"
+#include "mail/qpath.h"
+
+#define FLUSH_OK 0
+#define FLUSH_UNKNOWN 1
+#define FLUSH_DENY 2
+#define FLUSH_BAD 3
+
+/* release: deferred/ID back to incoming/, due now; 1 when moved. */
+static int release(const char *id)
+{
+    pn_buf from = PN_BUF_INIT, to = PN_BUF_INIT;
+    pn_queue_path("deferred", id, &from);
+    pn_queue_path("incoming", id, &to);
+    int moved = utimes(from.data, NULL) == 0 && rename(from.data, to.data) == 0;
+    if (moved && pn_verbose)
+        pn_info("%s: released for delivery", id);
+    pn_buf_release(&from);
+    pn_buf_release(&to);
+    return moved;
+}
+
+/* for_site: does the file at path have a pending recipient in site? */
+static int for_site(const char *path, const char *site)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    pn_qfile q;
+    memset(&q, 0, sizeof(q));
+    pn_buf why = PN_BUF_INIT;
+    int found = 0;
+    if (pn_qfile_open(&q, fd, &why) == 0) {
+        size_t pos = 0, len, at = 0;
+        int type;
+        const char *payload;
+        pn_qrcpt r;
+        pn_qrcpt_init(&r);
+        while (!found && pn_qfile_next(&q, &pos, &type, &payload, &len)) {
+            if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0 &&
+                r.status == PN_RCPT_TODO) {
+                const char *at_sign = strrchr(pn_buf_str(&r.addr), '@');
+                found = at_sign && strcasecmp(at_sign + 1, site) == 0;
+            }
+            at = pos;
+        }
+        pn_qrcpt_release(&r);
+    }
+    pn_qfile_release(&q);
+    pn_buf_release(&why);
+    close(fd);
+    return found;
+}
+
+/* scan: every deferred message for site, released; returns how many. */
+static int scan(const char *dir, const char *site, int depth)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int count = 0;
+    struct dirent *e;
+    pn_buf path = PN_BUF_INIT;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        pn_buf_reset(&path);
+        pn_buf_printf(&path, "%s/%s", dir, e->d_name);
+        if (e->d_type == DT_DIR && strlen(e->d_name) == 1 && depth < 16)
+            count += scan(path.data, site, depth + 1);
+        else if (pn_qid_valid(e->d_name) && for_site(path.data, site) && release(e->d_name))
+            count++;
+    }
+    closedir(d);
+    pn_buf_release(&path);
+    return count;
+}
+
+static int send_site(const char *site)
+{
+    pn_buf err = PN_BUF_INIT;
+    pn_domlist *eligible = pn_domlist_open("fast_flush_domains",
+                                           pn_config_get("fast_flush_domains"), &err);
+    if (eligible == NULL) {
+        pn_warn("%s", err.data);
+        pn_buf_release(&err);
+        return FLUSH_BAD;
+    }
+    int rc = pn_domlist_match(eligible, site) == 1 ? FLUSH_OK : FLUSH_DENY;
+    pn_domlist_free(eligible);
+    pn_buf_release(&err);
+    if (rc == FLUSH_OK && scan("deferred", site, 0) > 0)
+        pn_trigger_send("public/qmgr", "I", 1);
+    return rc;
+}
+
+static int send_file(const char *id)
+{
+    if (!pn_qid_valid(id))
+        return FLUSH_BAD;
+    if (!release(id))
+        return FLUSH_UNKNOWN;
+    pn_trigger_send("public/qmgr", "I", 1);
+    return FLUSH_OK;
+}
+
+static void serve(int fd, void *ctx)
+{
+    (void)ctx;
+    pn_stream *client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT, kind = PN_BUF_INIT, arg = PN_BUF_INIT;
+    if (pn_ipc_send_hello(client, "flush", 0) == 0 && pn_attr_read_frame(client, &frame) > 0) {
+        pn_attrs req;
+        int status = FLUSH_BAD;
+        if (pn_attr_parse(frame.data, frame.len, &req, &why) == 0 &&
+            pn_attr_copy_str(&req, "req", &kind) == 1) {
+            if (strcmp(kind.data, "send_site") == 0 && pn_attr_copy_str(&req, "site", &arg) == 1)
+                status = send_site(arg.data);
+            else if (strcmp(kind.data, "send_file") == 0 &&
+                     pn_attr_copy_str(&req, "queue_id", &arg) == 1)
+                status = send_file(arg.data);
+            else if (strcmp(kind.data, "add") == 0 || strcmp(kind.data, "refresh") == 0 ||
+                     strcmp(kind.data, "purge") == 0)
+                status = FLUSH_OK;
+        }
+        if (status == FLUSH_BAD)
+            pn_warn("malformed flush request");
+        pn_attr_out reply;
+        pn_attr_begin(&reply);
+        pn_attr_put_int(&reply, "status", status);
+        pn_attr_write_frame(client, &reply);
+        pn_attr_release(&reply);
+    }
+    pn_buf_release(&frame);
+    pn_buf_release(&why);
+    pn_buf_release(&kind);
+    pn_buf_release(&arg);
+    pn_stream_release(client);
+}
+
+int main(int argc, char **argv)
+{
+    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1,
+                               .process_limit = 0};
+    return pn_single_server_main(argc, argv, &server);
+}
