@@ -220,9 +220,25 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         todo[i] = 1;
         outcomes[i] = PN_DELIVER_DEFERRED;
     }
+    /* a connection kept from the last request to this next hop comes first */
+    int uses = 0;
+    if (cache_take(req->nexthop.data, &ss, relay, sizeof(relay), &uses)) {
+        int keep = 1;
+        if (transaction(&ss, req, q, todo, outcomes, dsns, texts, &why, 1, &keep) == 0) {
+            done = 1;
+            for (size_t i = 0; i < req->rcpt_count; i++) {
+                pn_buf_reset(&relays[i]);
+                pn_buf_printf(&relays[i], "%s, conn_use=%d", relay, uses);
+            }
+        }
+        if (keep)
+            cache_put(&ss, req->nexthop.data, relay, uses);
+        else
+            pn_stream_close(ss.s);
+    }
     struct target *t = NULL;
     int port = 0;
-    if (targets(req->nexthop.data, &t, &count, &port, &bounce, &why) == PN_DNS_OK) {
+    if (!done && targets(req->nexthop.data, &t, &count, &port, &bounce, &why) == PN_DNS_OK) {
         for (int a = 0; a < count && !done; a++) {
             pn_buf_reset(&why);
             snprintf(ss.host, sizeof(ss.host), "%s", t[a].host);
@@ -252,8 +268,13 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             }
             snprintf(relay, sizeof(relay), "%s[%s]%s", ss.host, ss.addr, port_text);
             ss.s = pn_stream_fdopen(fd);
-            int used = transaction(&ss, req, q, todo, outcomes, dsns, texts, &why) == 0;
-            pn_stream_close(ss.s);
+            int keep = 1;
+            int used = transaction(&ss, req, q, todo, outcomes, dsns, texts, &why, 0, &keep) == 0;
+            if (keep)
+                cache_put(&ss, req->nexthop.data, relay, 1);
+            else
+                pn_stream_close(ss.s);
+            ss.s = NULL;
             if (!used)
                 continue;
             /* a 4xx is final only at the last address: the next one may take the mail */
@@ -289,7 +310,8 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     pn_buf_release(&ss.reply);
 }
 
-static pn_agent agent = {.relay = "none", .needs_content = 1, .deliver_all = deliver_all};
+static pn_agent agent = {.relay = "none", .needs_content = 1, .deliver_all = deliver_all,
+                         .idle_ms = cache_idle_ms, .idle = cache_close};
 
 static void serve(int fd, void *ctx)
 {

@@ -54,8 +54,23 @@ void status_of(const struct session *ss, char *out, size_t len);
 /* fate: set a recipient's outcome, enhanced status code and text. */
 void fate(int outcome, const char *dsn, const char *text, int *o, pn_buf *d, pn_buf *t);
 /* transaction: one mail transaction for the recipients marked in todo; -1 when the server
- * could not be used at all (why says why, and the next address is tried). */
+ * could not be used at all (why says why, and the next address is tried). reused: the
+ * connection has been greeted already. *keep in: the caller would keep the connection; out:
+ * it is open and ready for another transaction (no QUIT was sent). */
 int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, const int *todo,
-                int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why);
+                int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why, int reused, int *keep);
+
+/* cache.c: one connection kept between requests of this process, for the same next hop:
+ * at most <prefix>_connection_cache_time_limit idle, reused for at most
+ * <prefix>_connection_reuse_time_limit. */
+/* cache_put: keep ss's connection (the cache owns it from here); uses so far. */
+void cache_put(struct session *ss, const char *nexthop, const char *relay, int uses);
+/* cache_take: a live connection to nexthop (RSET answered) into ss, with its relay text and
+ * use count; 1, or 0 when there is none. */
+int cache_take(const char *nexthop, struct session *ss, char *relay, size_t len, int *uses);
+/* cache_idle_ms: how long the kept connection may still wait (0: none is kept). */
+int cache_idle_ms(void *ctx);
+/* cache_close: QUIT and close the kept connection. */
+void cache_close(void *ctx);
 
 #endif

@@ -149,12 +149,13 @@ static int hello(struct session *ss, pn_buf *why)
 }
 
 int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, const int *todo,
-                int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why)
+                int *outcomes, pn_buf *dsns, pn_buf *texts, pn_buf *why, int reused, int *keep)
 {
     char status[16];
     pn_buf text = PN_BUF_INIT, content = PN_BUF_INIT, line = PN_BUF_INIT;
-    int rc = -1;
-    if (hello(ss, why) < 0 || pn_qfile_read_content(q, &content, why) < 0)
+    int rc = -1, may_keep = *keep;
+    *keep = 0;
+    if ((!reused && hello(ss, why) < 0) || pn_qfile_read_content(q, &content, why) < 0)
         goto out;
     int pipelined = (ss->features & FEATURE_PIPELINING) != 0;
     mail_command(ss, req, q, &line);
@@ -257,6 +258,10 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     }
     if (lost)
         goto out; /* the connection is in an unknown state: no QUIT */
+    if (may_keep) {
+        *keep = 1; /* ready for the next transaction */
+        goto out;
+    }
 quit:
     command(ss, "quit_timeout", "QUIT");
 out:

@@ -4,6 +4,7 @@
 #include "mail/agent.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,13 +137,30 @@ void pn_agent_drop_privileges(void)
     pn_privs_drop(uid, gid);
 }
 
+/* wait_for_request: until a request starts to arrive, running the agent's idle work when its
+ * time comes; always 1 (the read that follows sees an end or an error itself). */
+static int wait_for_request(const pn_agent *agent, pn_stream *client)
+{
+    int ms;
+    while (agent->idle_ms && pn_stream_buffered(client) == 0 &&
+           (ms = agent->idle_ms(agent->ctx)) > 0) {
+        struct pollfd pfd = {.fd = pn_stream_fd(client), .events = POLLIN};
+        int n = poll(&pfd, 1, ms);
+        if (n > 0 || (n < 0 && errno != EINTR))
+            break;
+        if (n == 0)
+            agent->idle(agent->ctx);
+    }
+    return 1;
+}
+
 void pn_agent_serve(int fd, const pn_agent *agent)
 {
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
     if (pn_ipc_send_hello(client, "deliver", 0) == 0) {
-        while (pn_attr_read_frame(client, &frame) > 0) {
+        while (wait_for_request(agent, client) && pn_attr_read_frame(client, &frame) > 0) {
             pn_attrs attrs;
             pn_delivreq req;
             pn_buf_reset(&why);
@@ -166,6 +184,8 @@ void pn_agent_serve(int fd, const pn_agent *agent)
                 break;
         }
     }
+    if (agent->idle)
+        agent->idle(agent->ctx);
     pn_buf_release(&frame);
     pn_buf_release(&why);
     pn_stream_release(client);

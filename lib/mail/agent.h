@@ -20,6 +20,11 @@ typedef struct pn_agent {
      * recipient, and relays where one differs from relay (smtp: the MX that answered) */
     void (*deliver_all)(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
                         pn_buf *texts, pn_buf *relays, void *ctx);
+    /* optional: idle_ms says how long the agent may wait for the next request before idle
+     * must run (0: no need); idle also runs when qmgr closes the connection (smtp: the
+     * connection it keeps is closed) */
+    int (*idle_ms)(void *ctx);
+    void (*idle)(void *ctx);
 } pn_agent;
 
 /* pn_agent_drop_privileges: after its worker pool is started, a privileged agent becomes

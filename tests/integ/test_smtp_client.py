@@ -72,6 +72,22 @@ class SmtpClient(test_delivery.Delivery):
         self.assertEqual(self.sink.helos[0], "inside.example")
         self.assertEqual(self.sink.helos[1], "mail.example.org")  # myhostname
 
+    def test_connection_is_reused(self):
+        # one message after the other: the second and third find the first's connection
+        ids = []
+        for n in range(3):
+            ids.append(self.submit("info@example.org", [f"r{n}@remote.example"]))
+            self.assertTrue(poll(lambda: f"{ids[-1]}: removed" in self.inst.log(),
+                                 timeout=20), self.inst.log())
+        self.assertEqual(len(self.sink.messages), 3)
+        log = self.inst.log()
+        self.assertIn(f"{ids[1]}: to=<r1@remote.example>, relay=127.0.0.1[127.0.0.1]:"
+                      f"{self.sink.port}, conn_use=2, delay=", log)
+        self.assertEqual(self.sink.sessions, 1)
+        self.assertIn("RSET", self.sink.commands)
+        # idle longer than smtp_connection_cache_time_limit (2s): QUIT, and a new session
+        self.assertTrue(poll(lambda: "QUIT" in self.sink.commands, timeout=10))
+
     def test_closed_port_defers(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -19,6 +19,7 @@ class Sink:
         self.data_replies = data_replies or {}  # LMTP: the reply after the data, per recipient
         self.misbehave = misbehave
         self.commands = []  # every command line received
+        self.conns = []  # open sessions, dropped by close() as a server going down would
         self.sessions = 0
         self.require_pipelining = require_pipelining
         self.data_reply = data_reply
@@ -42,6 +43,11 @@ class Sink:
 
     def close(self):
         self.running = False
+        for conn in self.conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         try:
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         except OSError:
@@ -57,6 +63,7 @@ class Sink:
                 return
             self.peers.append(peer[0] if isinstance(peer, tuple) else peer)
             self.sessions += 1
+            self.conns.append(conn)
             threading.Thread(target=self.session, args=(conn,), daemon=True).start()
 
     def session(self, conn):
@@ -145,6 +152,9 @@ class Sink:
                         self.messages.append((mail, rcpts, data))
                     say(self.data_reply if bad != "long-lines" else
                         self.data_reply + " " + "z" * 100000)
+                elif up in ("RSET", "NOOP"):
+                    mail, rcpts = None, []
+                    say("250 2.0.0 Ok")
                 elif up == "QUIT":
                     say("221 bye")
                     return
