@@ -213,7 +213,7 @@ int main(int argc, char **argv)
     } else if (mode == 'f') {
         pn_buf path = PN_BUF_INIT;
         pn_buf_printf(&path, "%s/public/qmgr", pn_config_get("queue_directory"));
-        if (pn_trigger_send(path.data, "A", 1) < 0)
+        if (pn_trigger_send(path.data, "FADI", 4) < 0)
             pn_fatal("Cannot flush mail queue - mail system is down");
         pn_buf_release(&path);
     } else if (mode == 'i' || mode == 's') {

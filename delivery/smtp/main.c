@@ -214,7 +214,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     struct session ss;
     memset(&ss, 0, sizeof(ss));
     pn_buf_init(&ss.reply);
-    int done = 0, bounce = 0, count = 0;
+    int done = 0, bounce = 0, count = 0, answered = 0;
     int *todo = pn_calloc(req->rcpt_count + 1, sizeof(int));
     for (size_t i = 0; i < req->rcpt_count; i++) {
         todo[i] = 1;
@@ -277,6 +277,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             ss.s = NULL;
             if (!used)
                 continue;
+            answered = 1;
             /* a 4xx is final only at the last address: the next one may take the mail */
             done = 1;
             for (size_t i = 0; i < req->rcpt_count; i++) {
@@ -298,6 +299,8 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
                  why.data, &outcomes[i], &dsns[i], &texts[i]);
         done = 1;
     }
+    if (!done && !answered)
+        pn_agent_destination_dead(why.data);
     if (!done) {
         /* no later address answered: a recipient keeps the 4xx it got, if any */
         for (size_t i = 0; i < req->rcpt_count; i++)

@@ -22,6 +22,13 @@
 #include "mail/dsn.h"
 #include "mail/qpath.h"
 
+static pn_buf dead_reason; /* set by pn_agent_destination_dead during one request */
+
+void pn_agent_destination_dead(const char *reason)
+{
+    pn_buf_set(&dead_reason, reason);
+}
+
 /* handle: one request; 0 every recipient finished, 1 one was deferred. */
 static int handle(const pn_agent *agent, const pn_delivreq *req)
 {
@@ -173,11 +180,14 @@ void pn_agent_serve(int fd, const pn_agent *agent)
                 pn_delivreq_release(&req);
                 break;
             }
+            pn_buf_reset(&dead_reason);
             int status = handle(agent, &req);
             pn_delivreq_release(&req);
             pn_attr_out reply;
             pn_attr_begin(&reply);
             pn_attr_put_int(&reply, "status", status);
+            if (dead_reason.len)
+                pn_attr_put_cstr(&reply, "dead", dead_reason.data);
             int rc = pn_attr_write_frame(client, &reply);
             pn_attr_release(&reply);
             if (rc < 0)

@@ -27,6 +27,10 @@ typedef struct pn_agent {
     void (*idle)(void *ctx);
 } pn_agent;
 
+/* pn_agent_destination_dead: called from deliver_all when the next hop as a whole could
+ * not be reached (no server answered, or its name did not resolve): qmgr then defers the
+ * destination's other mail for a while without trying (DESIGN.md 5.4). */
+void pn_agent_destination_dead(const char *reason);
 /* pn_agent_drop_privileges: after its worker pool is started, a privileged agent becomes
  * mail_owner for good (nothing happens without root). */
 void pn_agent_drop_privileges(void);

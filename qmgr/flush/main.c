@@ -114,7 +114,7 @@ static int send_site(const char *site)
     pn_domlist_free(eligible);
     pn_buf_release(&err);
     if (rc == FLUSH_OK && scan("deferred", site, 0) > 0)
-        pn_trigger_send("public/qmgr", "I", 1);
+        pn_trigger_send("public/qmgr", "FI", 2);
     return rc;
 }
 
@@ -124,7 +124,7 @@ static int send_file(const char *id)
         return FLUSH_BAD;
     if (!release(id))
         return FLUSH_UNKNOWN;
-    pn_trigger_send("public/qmgr", "I", 1);
+    pn_trigger_send("public/qmgr", "FI", 2);
     return FLUSH_OK;
 }
 

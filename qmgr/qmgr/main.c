@@ -36,6 +36,7 @@ static void trigger_readable(int fd, int events, void *ctx)
     for (ssize_t i = 0; i < n; i++) {
         switch (data[i]) {
         case 'I': incoming = 1; break;
+        case 'F': sched_forget_dead(); break;
         case 'A': all = 1; /* fall through */
         case 'D': case 'W': incoming = deferred = 1; break;
         default: break;

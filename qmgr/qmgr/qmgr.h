@@ -42,6 +42,8 @@ typedef struct qmgr_dest {
     qmgr_job *head, *tail;
     int active;
     int limit;
+    int64_t dead_until; /* while in the future, jobs are deferred without trying */
+    char *dead_reason;
 } qmgr_dest;
 
 typedef struct qmgr_transport {
@@ -63,6 +65,8 @@ void sched_add_job(const char *transport, const char *nexthop, qmgr_job *job);
 long sched_recipient_limit(const char *transport);
 void sched_run(void);
 void sched_log_suspended(const qmgr_job *job, const char *why);
+/* sched_forget_dead: every destination may be tried again ('F' trigger). */
+void sched_forget_dead(void);
 /* scan.c */
 void scan_recover(void);
 void scan_queue(const char *queue, int ignore_time);

@@ -3,11 +3,14 @@
  * (<transport>_destination_concurrency_limit) and the transport within the process limit.
  * Agent connections are kept and reused for any destination of their transport; they are
  * read by the event loop, so a slow agent never stalls the others. A lost agent defers only
- * the recipients of its job. */
+ * the recipients of its job. A destination the agent reports dead (no server answered) is
+ * not tried again for minimal_backoff_time: its waiting jobs are deferred at once with the
+ * agent's reason, so that one unreachable site does not hold the others' mail up. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -128,6 +131,42 @@ static void job_free(qmgr_job *job)
     }
     free(job->rcpts);
     free(job);
+}
+
+/* suspend_waiting: the jobs still queued for a dead destination are deferred untried. */
+static void suspend_waiting(qmgr_dest *d)
+{
+    while (d->head) {
+        qmgr_job *job = d->head;
+        d->head = job->next;
+        if (d->head == NULL)
+            d->tail = NULL;
+        sched_log_suspended(job, d->dead_reason);
+        qmgr_msg *m = job->msg;
+        job_free(job);
+        message_job_done(m);
+    }
+}
+
+static void mark_dead(qmgr_dest *d, const char *reason, size_t len)
+{
+    int64_t now = (int64_t)time(NULL);
+    if (d->dead_until > now)
+        return; /* another delivery of the same cohort said so first */
+    free(d->dead_reason);
+    d->dead_reason = pn_malloc(len + 1);
+    memcpy(d->dead_reason, reason, len);
+    d->dead_reason[len] = 0;
+    d->dead_until = now + pn_config_get_time("minimal_backoff_time");
+    pn_info("%s: destination %s is not reachable: deferring its mail for %lds",
+            d->transport->name, d->nexthop, pn_config_get_time("minimal_backoff_time"));
+}
+
+void sched_forget_dead(void)
+{
+    for (qmgr_transport *t = transports; t; t = t->next)
+        for (qmgr_dest *d = t->dests; d; d = d->next)
+            d->dead_until = 0;
 }
 
 /* job_done: the job's recipients are finished or deferred, as the queue file says. */
@@ -262,6 +301,10 @@ static void conn_readable(int fd, int events, void *ctx)
             qmgr_job *job = c->job;
             c->job = NULL;
             c->state = CONN_IDLE;
+            const char *dead;
+            size_t dlen;
+            if (pn_attr_get_str(&attrs, "dead", &dead, &dlen) == 1 && dlen > 0)
+                mark_dead(job->dest, dead, dlen);
             job_done(job);
         }
     }
@@ -337,7 +380,10 @@ void sched_run(void)
         while (progress && t->active < t->limit) {
             progress = 0;
             for (qmgr_dest *d = t->dests; d && t->active < t->limit; d = d->next) {
-                if (d->head && d->active < d->limit) {
+                if (d->head && d->dead_until > (int64_t)time(NULL)) {
+                    suspend_waiting(d);
+                    progress = 1;
+                } else if (d->head && d->active < d->limit) {
                     dispatch(t, d);
                     progress = 1;
                 }
