@@ -117,18 +117,29 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
             *bounce = 1;
             rc = PN_DNS_NOTFOUND;
         }
+        int group_start = 0; /* targets of better preferences than mx[i]'s */
         for (int i = 0; i < count; i++) {
-            if (strcasecmp(mx[i].host, me) == 0) {
-                if (i == 0) {
+            if (i > 0 && mx[i].preference != mx[i - 1].preference)
+                group_start = *n;
+            int self = strcasecmp(mx[i].host, me) == 0, found = 0;
+            if (!self && (found = pn_dns_addrs(mx[i].host, *port, &addrs, why) == PN_DNS_OK))
+                for (int k = 0; k < addrs.count && !self; k++)
+                    self = is_self(&addrs.addrs[k]);
+            if (found && !self)
+                add_targets(t, n, mx[i].host, &addrs);
+            if (found)
+                pn_addrlist_free(&addrs);
+            if (self) {
+                /* we are an MX host ourselves: only better ones may have the mail; when
+                 * there is none, it would come straight back */
+                *n = group_start;
+                if (*n == 0) {
+                    pn_buf_reset(why);
                     pn_buf_printf(why, "mail for %s loops back to myself", name);
                     *bounce = 1;
                     rc = PN_DNS_NOTFOUND;
                 }
-                break; /* never the MX hosts from our own preference on */
-            }
-            if (pn_dns_addrs(mx[i].host, *port, &addrs, why) == PN_DNS_OK) {
-                add_targets(t, n, mx[i].host, &addrs);
-                pn_addrlist_free(&addrs);
+                break;
             }
         }
         if (rc == PN_DNS_OK && *n == 0) {

@@ -5,6 +5,7 @@
 #ifndef PN_SMTP_H
 #define PN_SMTP_H
 #include "base/buf.h"
+#include "base/sock.h"
 #include "base/stream.h"
 #include "mail/delivreq.h"
 #include "mail/qfile.h"
@@ -49,6 +50,9 @@ int command(struct session *ss, const char *timeout, const char *fmt, ...)
 void broken(const struct session *ss, const char *stage, pn_buf *out);
 /* status_of: the enhanced status code of the last reply, or one made from its class. */
 void status_of(const struct session *ss, char *out, size_t len);
+
+/* self.c: is addr one of this mail system's own (inet_interfaces, proxy_interfaces)? */
+int is_self(const pn_sockaddr *addr);
 
 /* transaction.c */
 /* fate: set a recipient's outcome, enhanced status code and text. */

@@ -15,6 +15,25 @@ from smtpsink import Sink
 DNS_ADDR = "127.0.5.53"
 
 
+def start_with_resolver(test, nameserver, main_cf):
+    """Restart test.inst with an smtp service, main_cf added, and nameserver as the only
+    resolver, in a mount namespace of its own (so /etc/resolv.conf changes for it alone)."""
+    test.inst.postfix("stop")
+    test.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n")
+    with open(os.path.join(test.inst.etc, "main.cf"), "a") as fp:
+        fp.write(main_cf)
+    resolv = os.path.join(test.inst.dir, "resolv.conf")
+    with open(resolv, "w") as fp:
+        fp.write(f"nameserver {nameserver}\noptions attempts:2 timeout:2\n")
+    env = dict(os.environ, **test.inst.sanitizer_env())
+    res = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         f"mount --bind {resolv} /etc/resolv.conf && "
+         f"exec {program('postfix')} -c {test.inst.etc} start"],
+        env=env, capture_output=True, text=True, timeout=60)
+    test.assertEqual(res.returncode, 0, res.stderr)
+
+
 @unittest.skipUnless(os.getuid() == 0 and shutil.which("dnsmasq") and shutil.which("unshare"),
                      "needs root, dnsmasq and unshare")
 class MxDelivery(test_delivery.Delivery):
@@ -34,21 +53,9 @@ class MxDelivery(test_delivery.Delivery):
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(lambda: (dns.terminate(), dns.wait(10)))
         super().setUp()
-        self.inst.postfix("stop")
-        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n")
-        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
-            fp.write(f"transport_maps = inline:{{ mx.example=smtp:mx.example:{self.port}, "
-                     f"plain.example=smtp:plain.example:{self.port} }}\n")
-        resolv = os.path.join(self.inst.dir, "resolv.conf")
-        with open(resolv, "w") as fp:
-            fp.write(f"nameserver {DNS_ADDR}\noptions attempts:2 timeout:2\n")
-        env = dict(os.environ, **self.inst.sanitizer_env())
-        res = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             f"mount --bind {resolv} /etc/resolv.conf && "
-             f"exec {program('postfix')} -c {self.inst.etc} start"],
-            env=env, capture_output=True, text=True, timeout=60)
-        self.assertEqual(res.returncode, 0, res.stderr)
+        start_with_resolver(self, DNS_ADDR,
+                            f"transport_maps = inline:{{ mx.example=smtp:mx.example:{self.port}, "
+                            f"plain.example=smtp:plain.example:{self.port} }}\n")
 
     def test_4xx_tries_the_next_mx_and_5xx_is_final(self):
         qid = self.submit("info@example.org", ["ok@mx.example", "busy@mx.example",

@@ -1,0 +1,66 @@
+"""DNS answers a real server gives rarely: an MX host that is this very system (its address
+is one of inet_interfaces) is a loop, bounced when no better MX exists and skipped when one
+does; a truncated answer with no TCP service behind it defers with the reference's "try
+again" text; inet_protocols = ipv4 never asks for AAAA records."""
+import os
+import shutil
+import unittest
+
+import test_delivery
+from fakedns import FakeDns
+from instance import free_port, poll
+from smtpsink import Sink
+from test_dns import start_with_resolver
+
+DNS_ADDR = "127.0.5.54"
+
+
+@unittest.skipUnless(os.getuid() == 0 and shutil.which("unshare"), "needs root and unshare")
+class DnsAnswers(test_delivery.Delivery):
+    def setUp(self):
+        self.port = free_port()
+        self.sink = Sink(host="127.0.0.3", port=self.port)
+        self.addCleanup(self.sink.close)
+        self.dns = FakeDns(DNS_ADDR, {
+            ("loop.example", "MX"): [(10, "self.loop.example")],
+            ("self.loop.example", "A"): ["127.0.0.1"],
+            ("backup.example", "MX"): [(10, "mx.backup.example"), (20, "self.loop.example")],
+            ("mx.backup.example", "A"): ["127.0.0.3"],
+            ("mx.backup.example", "AAAA"): ["::1"],
+        }, truncated=["trunc.example"])
+        self.addCleanup(self.dns.close)
+        super().setUp()
+        nexthops = ", ".join(f"{d}=smtp:{d}:{self.port}"
+                             for d in ("loop.example", "backup.example", "trunc.example"))
+        start_with_resolver(self, DNS_ADDR, f"transport_maps = inline:{{ {nexthops} }}\n"
+                                            "inet_protocols = ipv4\n")
+
+    def test_loops_truncation_and_protocols(self):
+        loop = self.submit("info@example.org", ["a@loop.example"])
+        backup = self.submit("info@example.org", ["b@backup.example"])
+        trunc = self.submit("info@example.org", ["c@trunc.example"])
+        self.assertTrue(poll(lambda: all(f"{q}: to=<" in self.inst.log()
+                                         for q in (loop, backup, trunc)), timeout=30),
+                        self.inst.log())
+        log = self.inst.log()
+        self.assertIn(f"{loop}: to=<a@loop.example>, relay=none", log)
+        self.assertIn("dsn=5.4.6, status=bounced (mail for loop.example loops back to myself)",
+                      log)
+        self.assertIn(f"{backup}: to=<b@backup.example>, relay=mx.backup.example[127.0.0.3]:"
+                      f"{self.port}", log)
+        self.assertEqual([r for _, r, _ in self.sink.messages], [["b@backup.example"]])
+        self.assertIn(f"{trunc}: to=<c@trunc.example>, relay=none", log)
+        self.assertIn("status=deferred (Host or domain name not found. Name service error for "
+                      "name=trunc.example type=MX: Host not found, try again)", log)
+        self.assertTrue(os.path.exists(os.path.join(self.inst.queue, "deferred", trunc[0],
+                                                    trunc)))
+        self.assertIn(("mx.backup.example", "A"), self.dns.queries)
+        self.assertNotIn(("mx.backup.example", "AAAA"), self.dns.queries)
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None
+    test_delay_warning_is_sent_once = None
