@@ -1,6 +1,6 @@
 /* main.c: postsuper, the queue superintendent: delete (-d), hold (-h), release (-H) and
- * requeue (-r) messages by queue ID or ALL, reading IDs from standard input for "-", and
- * remove leftover temporary files (-p). Run as root, it becomes mail_owner before it touches
+ * requeue (-r) messages by queue ID or ALL, reading IDs from standard input for "-", repair
+ * the queue's structure (-s, structure.c) and remove leftover temporary files (-p). Run as root, it becomes mail_owner before it touches
  * the queue. It only renames, unlinks and changes modes: it never writes a queue file. */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "config/cfparams.h"
 #include "ipc/trigger.h"
 #include "mail/qpath.h"
+#include "postsuper.h"
 
 enum action { DELETE, HOLD, RELEASE, REQUEUE };
 
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
     static const char *const names[] = {"Deleted", "Placed on hold", "Released from hold",
                                         "Requeued"};
     pn_argv *requests[4] = {pn_argv_new(), pn_argv_new(), pn_argv_new(), pn_argv_new()};
-    int ch, do_purge = 0;
+    int ch, do_purge = 0, do_structure = 0;
     pn_log_init("postsuper", PN_LOG_STDERR | PN_LOG_SYSLOG);
     if (getenv("MAIL_CONFIG"))
         pn_config_set_directory(getenv("MAIL_CONFIG"));
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
         case 'H': pn_argv_add(requests[RELEASE], optarg); break;
         case 'r': pn_argv_add(requests[REQUEUE], optarg); break;
         case 'p': do_purge = 1; break;
-        case 's': case 'S': break; /* structure check: names always match their inodes here */
+        case 's': case 'S': do_structure = 1; break;
         case 'v': pn_verbose++; break;
         default: pn_fatal("usage: postsuper [-c config_dir] [-d queue_id] [-h queue_id] "
                           "[-H queue_id] [-p] [-r queue_id] [-s] [queue...]");
@@ -188,6 +189,8 @@ int main(int argc, char **argv)
             selected[n++] = argv[i];
         queues = selected;
     }
+    if (do_structure)
+        structure_repair(); /* first, so that the other operations find what they look for */
     int requeued = 0;
     for (int a = 0; a < 4; a++) {
         pn_argv *ids = pn_argv_new();

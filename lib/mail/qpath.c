@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,6 +44,48 @@ void pn_qid_make(const struct timeval *tv, ino_t ino, int long_form, pn_buf *out
     put_base(out, (unsigned long long)tv->tv_usec, 52, 4);
     pn_buf_putc(out, 'z');
     put_base(out, (unsigned long long)ino, 51, 1);
+}
+
+/* get_base: the value of n digits of base (base52's alphabet); -1 on a foreign digit. */
+static int get_base(const char *p, size_t n, unsigned base, unsigned long long *value)
+{
+    *value = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *d = memchr(base52, p[i], base);
+        if (d == NULL || p[i] == 0)
+            return -1;
+        *value = *value * base + (unsigned long long)(d - base52);
+    }
+    return 0;
+}
+
+int pn_qid_parse(const char *id, struct timeval *tv, unsigned long long *ino, int *long_form)
+{
+    size_t n = strlen(id);
+    const char *z = strchr(id, 'z');
+    unsigned long long sec, usec;
+    memset(tv, 0, sizeof(*tv));
+    if (z && z - id == 10 && n > 11) {
+        if (get_base(id, 6, 52, &sec) < 0 || get_base(id + 6, 4, 52, &usec) < 0 ||
+            get_base(z + 1, n - 11, 51, ino) < 0 || usec >= 1000000)
+            return -1;
+        tv->tv_sec = (time_t)sec;
+        tv->tv_usec = (suseconds_t)usec;
+        *long_form = 1;
+        return 0;
+    }
+    if (n < 6 || strspn(id, "0123456789ABCDEF") != n)
+        return -1;
+    char head[6];
+    memcpy(head, id, 5);
+    head[5] = 0;
+    usec = strtoull(head, NULL, 16);
+    *ino = strtoull(id + 5, NULL, 16);
+    if (usec >= 1000000)
+        return -1;
+    tv->tv_usec = (suseconds_t)usec;
+    *long_form = 0;
+    return 0;
 }
 
 int pn_qid_valid(const char *id)

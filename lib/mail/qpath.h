@@ -11,6 +11,9 @@
 
 /* pn_qid_make: the ID for a file created at tv with inode ino. */
 void pn_qid_make(const struct timeval *tv, ino_t ino, int long_form, pn_buf *out);
+/* pn_qid_parse: the time (the short form holds microseconds only) and inode an ID was made
+ * from, and its form; -1 when the name is not an ID of either form. */
+int pn_qid_parse(const char *id, struct timeval *tv, unsigned long long *ino, int *long_form);
 /* pn_qid_valid: only letters and digits, of a sane length. */
 int pn_qid_valid(const char *id);
 /* pn_queue_hashed: the queue hashes its file names (hash_queue_names). */

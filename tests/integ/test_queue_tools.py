@@ -133,6 +133,41 @@ class QueueTools(test_delivery.Delivery):
         self.assertEqual(self.tool("mailq").out, "Mail queue is empty\n")
         self.assertEqual(self.tool("qshape", "deferred").out.splitlines()[1].split()[1], "0")
 
+    def test_structure_repair(self):
+        moved = self.submit("s@example.com", ["a@remote.example"])
+        copied = self.submit("s@example.com", ["b@remote.example"])
+        self.assertTrue(poll(lambda: sorted(self.deferred_ids()) == sorted([moved, copied]),
+                             timeout=15))
+        self.assertEqual(self.inst.postfix("stop").rc, 0)
+        deferred = os.path.join(self.inst.queue, "deferred")
+        # a file in the wrong hash subdirectory, and one restored from a copy (a new inode)
+        os.rename(os.path.join(deferred, moved[0], moved), os.path.join(deferred, moved))
+        path = os.path.join(deferred, copied[0], copied)
+        data = open(path, "rb").read()
+        st = os.stat(path)
+        with open(path + ".tmp", "wb") as fp:  # while the old inode is still taken
+            fp.write(data)
+        os.chown(path + ".tmp", st.st_uid, st.st_gid)
+        os.chmod(path + ".tmp", st.st_mode)
+        os.rename(path + ".tmp", path)
+        res = self.tool("postsuper", "-s")
+        self.assertEqual(res.rc, 0, res.err)
+        self.assertIn(f"deferred/{moved}: moved to deferred/{moved[0]}/{moved}", res.err)
+        self.assertIn(f"deferred/{copied[0]}/{copied}: renamed to deferred/", res.err)
+        renamed = re.search(r"renamed to deferred/\w/(\w+),", res.err).group(1)
+        self.assertNotEqual(renamed, copied)
+        self.assertEqual(sorted(self.deferred_ids()), sorted([moved, renamed]))
+        # the defer log followed its message (mailq's reason)
+        self.assertTrue(os.path.exists(os.path.join(self.inst.queue, "defer", renamed[0],
+                                                    renamed)))
+        self.assertEqual(self.inst.postfix("start").rc, 0)
+        out = self.tool("mailq").out
+        self.assertIn(renamed, out)
+        self.assertIn("b@remote.example", out)
+        self.assertIn("-- 0 Kbytes in 2 Requests.", out)
+        # a second run finds nothing to do
+        self.assertEqual(self.tool("postsuper", "-s").err, "")
+
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None

@@ -25,6 +25,18 @@ START_TEST(queue_ids)
     ck_assert(!pn_qid_valid("../etc"));
     ck_assert(!pn_qid_valid("ABC"));
     ck_assert(!pn_qid_valid("ABCDEF/G"));
+    /* both forms parse back into what they were made from */
+    struct timeval back;
+    unsigned long long ino;
+    int long_form;
+    ck_assert_int_eq(pn_qid_parse(id.data, &back, &ino, &long_form), 0);
+    ck_assert(long_form && ino == 123456 && back.tv_sec == tv.tv_sec &&
+              back.tv_usec == tv.tv_usec);
+    pn_qid_make(&tv, 0x1F3E90, 0, &id);
+    ck_assert_int_eq(pn_qid_parse(id.data, &back, &ino, &long_form), 0);
+    ck_assert(!long_form && ino == 0x1F3E90 && back.tv_usec == tv.tv_usec);
+    ck_assert_int_eq(pn_qid_parse("FFFFF12", &back, &ino, &long_form), -1); /* usec > 1e6 */
+    ck_assert_int_eq(pn_qid_parse("hello!", &back, &ino, &long_form), -1);
     pn_buf_release(&id);
     ck_assert_uint_eq(pn_crc32c(0, "123456789", 9), 0xE3069283u);
 }
