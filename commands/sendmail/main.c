@@ -1,8 +1,9 @@
 /* main.c: sendmail, the Sendmail-compatible way in for local programs: it reads a message
  * from standard input and posts it (post.c), or with -bs speaks SMTP on standard input and
  * output (smtp_stdio.c). Called as mailq, or with -bp, it runs postqueue -p; as newaliases,
- * or with -bi or -I, postalias on $alias_database; -q runs the queue. Options Sendmail knows
- * and this one does not need are accepted and ignored. */
+ * or with -bi or -I, postalias on $alias_database; -q runs the queue; -v asks for a report
+ * of the first delivery attempt and -bv for one of what delivery would do. Options Sendmail
+ * knows and this one does not need are accepted and ignored. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -104,6 +105,10 @@ int main(int argc, char **argv)
                 dot_ends = 0;
             break;
         case 't': opts.extract = 1; break;
+        case 'v':
+            if (opts.trace == NULL)
+                opts.trace = "record"; /* a report of the first delivery attempt */
+            break;
         case 'b':
             if (strcmp(optarg, "p") == 0)
                 base = "mailq";
@@ -111,6 +116,8 @@ int main(int argc, char **argv)
                 base = "newaliases";
             else if (strcmp(optarg, "s") == 0)
                 stdio_smtp = 1;
+            else if (strcmp(optarg, "v") == 0)
+                opts.trace = "verify";
             else if (strcmp(optarg, "m") != 0)
                 pn_fatal("unsupported: -b%s", optarg);
             break;
@@ -144,7 +151,8 @@ int main(int argc, char **argv)
 
     pn_buf msg = PN_BUF_INIT;
     pn_buf_init(&msg);
-    read_message(dot_ends, &msg);
+    if (opts.trace == NULL || strcmp(opts.trace, "verify") != 0)
+        read_message(dot_ends, &msg); /* -bv verifies addresses: there is no message */
     pn_argv *rcpts = pn_argv_new();
     for (int i = optind; i < argc; i++)
         header_addresses(argv[i], rcpts);

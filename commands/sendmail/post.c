@@ -1,6 +1,7 @@
 /* post.c: one message from a local program, as a maildrop file handed to the setgid postdrop
  * command: the sender, the recipients (from the arguments, or with -t from To, Cc and Bcc),
- * the header without Bcc, the body, and the DSN requests of -N, -R and -V. */
+ * the header without Bcc, the body, the DSN requests of -N, -R and -V, and the report that
+ * -v or -bv asks for. */
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -136,6 +137,8 @@ int post_message(const post_options *o, const char *sender, pn_argv *rcpts, cons
         pn_qw_attr(&w, "ret", o->ret);
     if (o->envid)
         pn_qw_attr(&w, "envid", o->envid);
+    if (o->trace)
+        pn_qw_attr(&w, "trace_flags", o->trace);
     pn_qw_sender(&w, sender);
     for (size_t i = 0; i < rcpts->len; i++)
         pn_qw_rcpt(&w, rcpts->items[i], rcpts->items[i], "", o->notify);

@@ -9,6 +9,7 @@ typedef struct post_options {
     int notify;        /* -N, as PN_NOTIFY_* bits (0: not given) */
     const char *ret;   /* -R: "FULL" or "HDRS", or NULL */
     const char *envid; /* -V, or NULL */
+    const char *trace; /* "record" (-v) or "verify" (-bv), or NULL */
 } post_options;
 
 /* post.c */

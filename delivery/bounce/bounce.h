@@ -1,12 +1,13 @@
-/* bounce.h: the parts of the bounce service. A notice is one of three kinds, each with its
- * template and its log: failure (bounce/ID), delay (defer/ID), success (trace/ID). */
+/* bounce.h: the parts of the bounce service. A notice is one of four kinds, each with its
+ * template and its log: failure (bounce/ID), delay (defer/ID), success (trace/ID), and the
+ * report sendmail -v or -bv asked for (trace/ID as well). */
 #ifndef PN_BOUNCE_H
 #define PN_BOUNCE_H
 #include "base/buf.h"
 #include "mail/bouncelog.h"
 #include "mail/qfile.h"
 
-enum notice_kind { NOTICE_FAILURE, NOTICE_DELAY, NOTICE_SUCCESS };
+enum notice_kind { NOTICE_FAILURE, NOTICE_DELAY, NOTICE_SUCCESS, NOTICE_REPORT };
 
 typedef struct bounce_template {
     pn_buf charset;

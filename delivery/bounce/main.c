@@ -70,6 +70,7 @@ static const struct {
     [NOTICE_FAILURE] = {"bounce", "non-delivery", PN_NOTIFY_FAILURE},
     [NOTICE_DELAY] = {"defer", "delay", PN_NOTIFY_DELAY},
     [NOTICE_SUCCESS] = {"trace", "delivery status", PN_NOTIFY_SUCCESS},
+    [NOTICE_REPORT] = {"trace", "delivery status", 0},
 };
 
 /* dsn_requests: each recipient's NOTIFY and ORCPT from the queue file, by address. */
@@ -165,6 +166,10 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     int rc = -1;
     if (fd < 0 || pn_qfile_open(&q, fd, why) < 0 || pn_qfile_read_content(&q, &content, why) < 0)
         goto out;
+    pn_buf flags = PN_BUF_INIT;
+    if (kind == NOTICE_SUCCESS && pn_qfile_attr(&q, "trace_flags", &flags) != NULL)
+        kind = NOTICE_REPORT; /* every recipient is in it, whatever its NOTIFY says */
+    pn_buf_release(&flags);
     if (template_load(kind, &t, why) < 0)
         goto out;
     pn_qfile_sender(&q, &sender);
@@ -174,7 +179,7 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     int kept = 0;
     for (int i = 0; i < shown; i++) {
         dsn_request *d = pn_htable_get(requests, pn_buf_str(&e[i].addr));
-        if (!pn_dsn_wants(d ? d->notify : 0, kinds[kind].notify))
+        if (kind != NOTICE_REPORT && !pn_dsn_wants(d ? d->notify : 0, kinds[kind].notify))
             continue;
         r[kept].entry = &e[i];
         r[kept++].orcpt = d ? d->orcpt : NULL;

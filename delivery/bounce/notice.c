@@ -105,7 +105,8 @@ void notice_compose(enum notice_kind kind, const bounce_template *t, const char 
         size_t n = end ? (size_t)(end - original->data) + 1 : original->len;
         pn_buf_printf(out, "\n--%s\nContent-Description: %s\n"
                            "Content-Type: text/rfc822-headers\n\n",
-                      boundary, kind == NOTICE_SUCCESS ? "Message Headers"
+                      boundary, kind == NOTICE_SUCCESS || kind == NOTICE_REPORT
+                                    ? "Message Headers"
                                                        : "Undelivered Message Headers");
         pn_buf_append(out, original->data, n);
     } else {

@@ -1,5 +1,6 @@
 /* template.c: the texts of notices. bounce_template_file holds "failure_template = <<EOF" ...
- * "EOF" blocks (likewise delay_template and success_template): header-like lines (Charset,
+ * "EOF" blocks (likewise delay_template, success_template and verify_template): header-like
+ * lines (Charset,
  * From, Subject, Postmaster-Subject), an empty line, then the text, where $name expands to a
  * main.cf parameter and a time parameter may carry a unit (${delay_warning_time_hours}).
  * A kind the file does not define keeps its built-in template. */
@@ -14,7 +15,8 @@
 #include "config/cfparams.h"
 #include "bounce.h"
 
-static const char *const names[] = {"failure_template", "delay_template", "success_template"};
+static const char *const names[] = {"failure_template", "delay_template", "success_template",
+                                    "verify_template"};
 
 static const char *const builtin[] = {
     "Charset: us-ascii\n"
@@ -52,6 +54,14 @@ static const char *const builtin[] = {
     "Your message was delivered to the recipients listed below, as you asked.\n"
     "Where it went on to a system that does not report deliveries, it says\n"
     "\"relayed\": you may hear no more from there.\n",
+
+    "Charset: us-ascii\n"
+    "From: MAILER-DAEMON (Mail Delivery System)\n"
+    "Subject: Mail Delivery Status Report\n"
+    "\n"
+    "This is the mail system at host $myhostname.\n"
+    "\n"
+    "Here is the delivery report you asked for.\n",
 };
 
 /* lookup: a parameter, or a time parameter in the unit its name ends with. */

@@ -17,7 +17,8 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
-    static const pn_agent agent = {.relay = "none", .needs_content = 0, .deliver = deliver};
+    static const pn_agent agent = {.relay = "none", .needs_content = 0, .verifies = 1,
+                                   .deliver = deliver};
     pn_agent_serve(fd, &agent);
 }
 

@@ -83,6 +83,13 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
         goto out;
     }
     pn_buf_printf(&path, "%s/%s", pn_config_get("virtual_mailbox_base"), pn_trim(mailbox.data));
+    if (req->flags & PN_DELIVREQ_VERIFY) { /* sendmail -bv: this far, and no further */
+        *dsn = "2.0.0";
+        pn_buf_printf(text, "delivers to %s", path.data[path.len - 1] == '/' ? "maildir"
+                                                                           : "mailbox");
+        outcome = PN_DELIVER_SENT;
+        goto out;
+    }
     static pn_buf dsn_text = PN_BUF_INIT;
     pn_buf_reset(&dsn_text);
     rc = pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, path.data,
@@ -107,7 +114,8 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
-    static const pn_agent agent = {.relay = "virtual", .needs_content = 1, .deliver = deliver};
+    static const pn_agent agent = {.relay = "virtual", .needs_content = 1, .verifies = 1,
+                                   .deliver = deliver};
     pn_agent_serve(fd, &agent);
 }
 

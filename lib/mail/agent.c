@@ -64,7 +64,15 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         pn_buf_init(&texts[i]);
         pn_buf_init(&relays[i]);
     }
-    if (agent->deliver_all) {
+    int verify = (req->flags & PN_DELIVREQ_VERIFY) != 0;
+    if (verify && !agent->verifies) {
+        for (size_t i = 0; i < req->rcpt_count; i++) {
+            outcomes[i] = PN_DELIVER_SENT;
+            pn_buf_set(&dsns[i], "2.0.0");
+            pn_buf_printf(&texts[i], "delivers via the %s service",
+                          pn_config_get("service_name"));
+        }
+    } else if (agent->deliver_all) {
         agent->deliver_all(req, &q, outcomes, dsns, texts, relays, agent->ctx);
     } else {
         for (size_t i = 0; i < req->rcpt_count; i++) {
@@ -77,8 +85,40 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         const pn_delivreq_rcpt *r = &req->rcpts[i];
         int outcome = outcomes[i] & PN_DELIVER_OUTCOME;
         const char *relay = relays[i].len ? relays[i].data : agent->relay;
-        pn_delivreq_log(req, r, relay, outcome, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]));
         pn_buf_reset(&why);
+        if (verify) {
+            /* a verification: reported, never delivered, bounced or retried */
+            pn_delivreq_log(req, r, relay,
+                            outcome == PN_DELIVER_SENT      ? PN_DELIVER_DELIVERABLE
+                            : outcome == PN_DELIVER_BOUNCED ? PN_DELIVER_UNDELIVERABLE
+                                                            : PN_DELIVER_DEFERRED,
+                            pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]));
+            if (pn_bouncelog_append("trace", req->queue_id.data, r->addr.data, r->orig.data,
+                                    outcome == PN_DELIVER_SENT      ? "deliverable"
+                                    : outcome == PN_DELIVER_BOUNCED ? "undeliverable"
+                                                                    : "delayed",
+                                    pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0 ||
+                pn_qfile_mark(fd, (size_t)r->offset, PN_RCPT_DONE, &why) < 0) {
+                pn_warn("%s: %s", req->queue_id.data, why.data);
+                deferred = 1;
+                finished_all = 0;
+            }
+            continue;
+        }
+        pn_delivreq_log(req, r, relay, outcome, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]));
+        if (req->flags & PN_DELIVREQ_RECORD) {
+            /* sendmail -v: every outcome goes into the sender's report; losing it loses no
+             * mail */
+            const char *action = outcome == PN_DELIVER_BOUNCED    ? "failed"
+                                 : outcome == PN_DELIVER_DEFERRED ? "delayed"
+                                 : outcomes[i] & PN_DELIVER_RELAYED ? "relayed"
+                                                                    : "delivered";
+            if (pn_bouncelog_append("trace", req->queue_id.data, r->addr.data, r->orig.data,
+                                    action, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]),
+                                    &why) < 0)
+                pn_warn("%s: %s", req->queue_id.data, why.data);
+            pn_buf_reset(&why);
+        }
         if (outcome == PN_DELIVER_BOUNCED &&
             pn_bouncelog_append("bounce", req->queue_id.data, r->addr.data, r->orig.data, NULL,
                                 pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0) {
@@ -95,7 +135,8 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
                 pn_warn("%s: %s", req->queue_id.data, why.data);
             deferred = 1;
             finished_all = 0;
-        } else if (outcome == PN_DELIVER_SENT && pn_dsn_wants(r->notify, PN_NOTIFY_SUCCESS) &&
+        } else if (outcome == PN_DELIVER_SENT && !(req->flags & PN_DELIVREQ_RECORD) &&
+                   pn_dsn_wants(r->notify, PN_NOTIFY_SUCCESS) &&
                    !(outcomes[i] & PN_DELIVER_DSN_PASSED) &&
                    pn_bouncelog_append("trace", req->queue_id.data, r->addr.data, r->orig.data,
                                        outcomes[i] & PN_DELIVER_RELAYED ? "relayed" : NULL,

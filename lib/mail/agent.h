@@ -12,6 +12,10 @@ typedef struct pn_agent {
     const char *relay; /* "virtual", "none", ... for the log line */
     /* needs_content: open and validate the queue file for deliver() */
     int needs_content;
+    /* verifies: deliver() honours PN_DELIVREQ_VERIFY itself (error and discard change
+     * nothing anyway; virtual looks up the mailbox and stops there); for other agents a
+     * verification (sendmail -bv) reports "deliverable" without asking them */
+    int verifies;
     /* deliver one recipient: PN_DELIVER_*, with dsn and text set */
     int (*deliver)(const pn_delivreq *req, const pn_delivreq_rcpt *rcpt, const pn_qfile *q,
                    const char **dsn, pn_buf *text, void *ctx);

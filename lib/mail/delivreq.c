@@ -37,6 +37,9 @@ int pn_delivreq_parse(const pn_attrs *req, pn_delivreq *out)
         pn_attr_get_int(req, "last", &last) != 1)
         return -1;
     out->last = last != 0;
+    int64_t flags = 0;
+    pn_attr_get_int(req, "flags", &flags);
+    out->flags = (int)flags & (PN_DELIVREQ_RECORD | PN_DELIVREQ_VERIFY);
     size_t cursor = 0;
     pn_attrs g;
     while (pn_attr_next_group(req, "rcpt", &cursor, &g) > 0) {
@@ -92,7 +95,8 @@ void pn_delay_format(double seconds, pn_buf *out)
 void pn_delivreq_log(const pn_delivreq *req, const pn_delivreq_rcpt *rcpt, const char *relay,
                      int outcome, const char *dsn, const char *text)
 {
-    static const char *const status[] = {"sent", "deferred", "bounced"};
+    static const char *const status[] = {"sent", "deferred", "bounced", "deliverable",
+                                         "undeliverable"};
     struct timeval now;
     gettimeofday(&now, NULL);
     double now_s = (double)now.tv_sec + now.tv_usec / 1e6;

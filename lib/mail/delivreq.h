@@ -23,9 +23,14 @@ typedef struct pn_delivreq {
     int64_t arrival_us; /* message arrival, microseconds since the epoch */
     int64_t active_us;  /* when qmgr took it into the active queue */
     int last;           /* no recipient of this file is pending outside this request */
+    int flags;          /* PN_DELIVREQ_* */
     pn_delivreq_rcpt *rcpts;
     size_t rcpt_count;
 } pn_delivreq;
+
+/* Request flags, from the message's trace_flags (sendmail -v and -bv). */
+#define PN_DELIVREQ_RECORD 1 /* deliver, and report every outcome to the sender */
+#define PN_DELIVREQ_VERIFY 2 /* do not deliver: report what would happen */
 
 /* pn_delivreq_parse: a validated request payload; -1 when a required attribute is missing. */
 int pn_delivreq_parse(const pn_attrs *req, pn_delivreq *out);
@@ -35,6 +40,8 @@ void pn_delivreq_release(pn_delivreq *req);
 #define PN_DELIVER_SENT 0
 #define PN_DELIVER_DEFERRED 1
 #define PN_DELIVER_BOUNCED 2
+#define PN_DELIVER_DELIVERABLE 3   /* verification results, for the log line only */
+#define PN_DELIVER_UNDELIVERABLE 4
 #define PN_DELIVER_OUTCOME 0x0f
 /* Flags an agent may add to PN_DELIVER_SENT: the next hop took the message without
  * promising DSNs (a success notice says "relayed"), or with that promise (no notice here). */

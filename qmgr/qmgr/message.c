@@ -18,6 +18,7 @@
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
 #include "mail/bouncelog.h"
+#include "mail/delivreq.h"
 #include "mail/qpath.h"
 #include "mail/resolve.h"
 #include "qmgr.h"
@@ -227,6 +228,13 @@ void message_activate(const char *id, int64_t active_us)
     m->arrival_sec = q.arrival.tv_sec;
     m->arrival_us = (int64_t)q.arrival.tv_sec * 1000000 + q.arrival.tv_usec;
     pn_qfile_sender(&q, &m->sender);
+    pn_buf flags = PN_BUF_INIT;
+    const char *trace = pn_qfile_attr(&q, "trace_flags", &flags);
+    m->flags = trace == NULL                  ? 0
+               : strcmp(trace, "verify") == 0 ? PN_DELIVREQ_VERIFY
+               : strcmp(trace, "record") == 0 ? PN_DELIVREQ_RECORD
+                                              : 0;
+    pn_buf_release(&flags);
     size_t pos = 0, len, at = 0;
     int type;
     const char *payload;

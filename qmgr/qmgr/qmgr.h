@@ -24,6 +24,7 @@ typedef struct qmgr_msg {
     int64_t active_us;
     pn_buf sender;
     int jobs_pending;
+    int flags; /* PN_DELIVREQ_* from the message's trace_flags */
 } qmgr_msg;
 
 typedef struct qmgr_job {

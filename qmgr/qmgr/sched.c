@@ -213,6 +213,8 @@ static int send_job(conn *c, qmgr_job *job)
     pn_attr_put_int(&req, "arrival", m->arrival_us);
     pn_attr_put_int(&req, "active", m->active_us);
     pn_attr_put_int(&req, "last", job->last);
+    if (m->flags)
+        pn_attr_put_int(&req, "flags", m->flags);
     for (size_t i = 0; i < job->count; i++) {
         qmgr_rcpt *r = &job->rcpts[i];
         pn_attr_group_begin(&req, "rcpt");

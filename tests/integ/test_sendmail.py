@@ -51,6 +51,36 @@ class Sendmail(test_delivery.Delivery):
         self.assertNotEqual(res.returncode, 0)
         self.assertIn("No recipient addresses found", res.stderr)
 
+    def test_verify_and_verbose_reports(self):
+        # -bv: nothing is delivered; the sender gets a report of what would happen
+        res = self.sendmail(["-bv", "-f", "info@example.org", "box@example.org",
+                             "nobody-here@example.org"], "")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=15), self.inst.log())
+        report = open(self.maildir_files("example.org", "info")[0]).read()
+        self.assertIn("Subject: Mail Delivery Status Report\n", report)
+        self.assertIn("Final-Recipient: rfc822; box@example.org\nAction: deliverable\n"
+                      "Status: 2.0.0\nDiagnostic-Code: X-Postfix; delivers to mailbox\n", report)
+        self.assertIn("Final-Recipient: rfc822; nobody-here@example.org\n"
+                      "Action: undeliverable\nStatus: 5.1.1\n", report)
+        self.assertFalse(os.path.exists(os.path.join(self.vmail, "example.org", "box")))
+        self.assertIn("status=deliverable (delivers to mailbox)", self.inst.log())
+        self.assertIn("status=undeliverable (unknown user: \"nobody-here@example.org\")",
+                      self.inst.log())
+        self.assertTrue(poll(self.queue_empty, timeout=10), self.inst.log())
+        self.assertNotIn("non-delivery notification", self.inst.log())
+        # -v: delivered, and reported
+        res = self.sendmail(["-v", "-f", "info@example.org", "box@example.org"],
+                            "Subject: v\n\nbody\n")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 2,
+                             timeout=15), self.inst.log())
+        self.assertTrue(os.path.exists(os.path.join(self.vmail, "example.org", "box")))
+        reports = [open(f).read() for f in self.maildir_files("example.org", "info")]
+        self.assertTrue(any("Action: delivered\nStatus: 2.0.0\n" in r for r in reports),
+                        reports)
+
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None
