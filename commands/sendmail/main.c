@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +68,26 @@ static void run_queue(const char *arg)
     pn_fatal("exec %s: %s", path.data, strerror(errno));
 }
 
+/* config_option: -C names the configuration directory, or a file in it (main.cf); the
+ * commands run from here (postdrop, postqueue) get it as MAIL_CONFIG. */
+static void config_option(const char *arg)
+{
+    struct stat st;
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", arg);
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+        char *slash = strrchr(dir, '/');
+        if (slash == NULL)
+            snprintf(dir, sizeof(dir), ".");
+        else if (slash == dir)
+            dir[1] = 0;
+        else
+            *slash = 0;
+    }
+    pn_config_set_directory(dir);
+    setenv("MAIL_CONFIG", dir, 1);
+}
+
 int main(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/');
@@ -79,7 +100,7 @@ int main(int argc, char **argv)
         pn_config_set_directory(getenv("MAIL_CONFIG"));
     while ((ch = getopt(argc, argv, "A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q::r:tvx")) != -1) {
         switch (ch) {
-        case 'C': pn_config_set_directory(optarg); setenv("MAIL_CONFIG", optarg, 1); break;
+        case 'C': config_option(optarg); break;
         case 'F': break; /* the full name: cleanup writes no From: with one yet */
         case 'N':
             if ((opts.notify = pn_dsn_notify_parse(optarg)) <= 0)

@@ -51,6 +51,18 @@ class Sendmail(test_delivery.Delivery):
         self.assertNotEqual(res.returncode, 0)
         self.assertIn("No recipient addresses found", res.stderr)
 
+    def test_config_file_option(self):
+        # -C with main.cf itself, as some programs call it, and no MAIL_CONFIG
+        env = dict(os.environ, **self.inst.sanitizer_env())
+        env.pop("MAIL_CONFIG", None)
+        res = subprocess.run([program("sendmail"), "-C", os.path.join(self.inst.etc, "main.cf"),
+                              "-f", "s@example.com", "info@example.org"],
+                             input="Subject: -C\n\nx\n", text=True, capture_output=True,
+                             env=env, timeout=30)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=15), self.inst.log())
+
     def test_verify_and_verbose_reports(self):
         # -bv: nothing is delivered; the sender gets a report of what would happen
         res = self.sendmail(["-bv", "-f", "info@example.org", "box@example.org",
