@@ -1,6 +1,7 @@
 /* transaction.c: one SMTP or LMTP mail transaction over an open connection: greeting,
  * EHLO/LHLO (SMTP falls back to HELO), MAIL with SIZE, BODY and the DSN parameters the server
- * understands, RCPT per recipient, DATA with CR LF and dot-stuffing, QUIT. With PIPELINING
+ * understands, RCPT per recipient, DATA with CR LF and dot-stuffing (8-bit content made
+ * quoted-printable for a server without 8BITMIME), QUIT. With PIPELINING
  * MAIL, every RCPT and DATA leave in one write. Each reply becomes the fate of the recipients
  * it concerns: 2xx sent, 4xx (and anything malformed) deferred, 5xx bounced, with the
  * reference's texts ("host H[A] said: ... (in reply to RCPT TO command)"). LMTP answers the
@@ -15,6 +16,7 @@
 #include "mail/agent.h"
 #include "base/codec.h"
 #include "mail/dsn.h"
+#include "mail/mime8to7.h"
 #include "smtp.h"
 
 #define PENDING (-1) /* accepted by RCPT: decided after the data */
@@ -157,6 +159,17 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     *keep = 0;
     if ((!reused && hello(ss, why) < 0) || pn_qfile_read_content(q, &content, why) < 0)
         goto out;
+    if (!(ss->features & FEATURE_8BITMIME) && !pn_config_get_bool("disable_mime_output_conversion")) {
+        /* RFC 6152: 8-bit content goes to a server without 8BITMIME as quoted-printable */
+        pn_buf seven = PN_BUF_INIT;
+        if (pn_mime_downgrade(content.data, content.len,
+                              pn_config_get_hostname("myhostname"), &seven) == 1) {
+            pn_buf tmp = content;
+            content = seven;
+            seven = tmp;
+        }
+        pn_buf_release(&seven);
+    }
     int pipelined = (ss->features & FEATURE_PIPELINING) != 0;
     mail_command(ss, req, q, &line);
     int ok = command(ss, pipelined ? NULL : "mail_timeout", "%s", line.data);

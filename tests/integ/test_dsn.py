@@ -91,6 +91,13 @@ class Dsn(test_delivery.Delivery):
                       "ORCPT=rfc822;far@dsn.example", cmds)
         self.assertIn("RCPT TO:<never@dsn.example> NOTIFY=NEVER ORCPT=rfc822;never@dsn.example",
                       cmds)
+        # 8-bit content: as it is to the 8BITMIME server, quoted-printable to the other
+        [(_, _, raw)] = self.dsn_sink.messages
+        self.assertIn(b"\r\n\r\ncaf\xc3\xa9\r\n", raw)
+        [(_, _, seven)] = self.plain_sink.messages
+        self.assertIn(b"Content-Transfer-Encoding: quoted-printable\r\n", seven)
+        self.assertTrue(seven.endswith(b"\r\n\r\ncaf=C3=A9\r\n"), seven)
+        self.assertFalse(any(b >= 0x80 for b in seven))
         plain = [c for c in self.plain_sink.commands if c.startswith(("MAIL", "RCPT"))]
         self.assertEqual(plain[1], "RCPT TO:<far@plain.example>")
         self.assertNotIn("ENVID", plain[0])

@@ -38,6 +38,7 @@ int main(void)
 {
     SRunner *runner = srunner_create(base_suite());
     srunner_add_suite(runner, expand_suite());
+    srunner_add_suite(runner, mime_suite());
     srunner_add_suite(runner, config_suite());
     srunner_add_suite(runner, dict_suite());
     srunner_add_suite(runner, attr_suite());

@@ -10,6 +10,7 @@ Suite *dict_suite(void);
 Suite *attr_suite(void);
 Suite *queue_suite(void);
 Suite *resolve_suite(void);
+Suite *mime_suite(void);
 
 /* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
 const char *unit_tmpdir(void);
