@@ -159,6 +159,9 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
             *bounce = 1;
         }
     }
+    long limit = pn_config_get_int(param("mx_address_limit")); /* 0: none */
+    if (limit > 0 && *n > limit)
+        *n = (int)limit;
     free(mx);
     free(copy);
     return rc;
@@ -225,7 +228,8 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     struct session ss;
     memset(&ss, 0, sizeof(ss));
     pn_buf_init(&ss.reply);
-    int done = 0, bounce = 0, count = 0, answered = 0;
+    int done = 0, bounce = 0, count = 0, answered = 0, sessions = 0;
+    long session_limit = pn_config_get_int(param("mx_session_limit"));
     int *todo = pn_calloc(req->rcpt_count + 1, sizeof(int));
     for (size_t i = 0; i < req->rcpt_count; i++) {
         todo[i] = 1;
@@ -280,21 +284,40 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             snprintf(relay, sizeof(relay), "%s[%s]%s", ss.host, ss.addr, port_text);
             ss.s = pn_stream_fdopen(fd);
             int keep = 1;
+            ss.loop = 0;
             int used = transaction(&ss, req, q, todo, outcomes, dsns, texts, &why, 0, &keep) == 0;
             if (keep)
                 cache_put(&ss, req->nexthop.data, relay, 1);
             else
                 pn_stream_close(ss.s);
             ss.s = NULL;
+            if (ss.loop) {
+                /* bounced when the best MX is us, deferred when a lesser one is */
+                pn_buf_reset(&why);
+                char name[256];
+                snprintf(name, sizeof(name), "%s",
+                         req->nexthop.data + (req->nexthop.data[0] == '['));
+                name[strcspn(name, proto->lmtp ? "]" : "]:")] = 0;
+                pn_buf_printf(&why, "mail for %s loops back to myself", name);
+                for (size_t i = 0; i < req->rcpt_count; i++)
+                    if (todo[i])
+                        fate(a == 0 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED,
+                             a == 0 ? "5.4.6" : "4.4.6", why.data, &outcomes[i], &dsns[i],
+                             &texts[i]);
+                done = answered = 1;
+                break;
+            }
             if (!used)
                 continue;
             answered = 1;
+            sessions++;
             /* a 4xx is final only at the last address: the next one may take the mail */
             done = 1;
             for (size_t i = 0; i < req->rcpt_count; i++) {
                 if (todo[i])
                     pn_buf_set(&relays[i], relay);
-                todo[i] = todo[i] && outcomes[i] == PN_DELIVER_DEFERRED && a + 1 < count;
+                todo[i] = todo[i] && outcomes[i] == PN_DELIVER_DEFERRED && a + 1 < count &&
+                          (session_limit <= 0 || sessions < session_limit);
                 if (todo[i])
                     done = 0;
             }

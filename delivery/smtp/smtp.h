@@ -33,6 +33,7 @@ struct session {
     int code;       /* its code; 0 when the reply was malformed */
     int features;
     int timed_out;  /* the last failure was a timeout rather than a lost connection */
+    int loop;       /* the server greeted with our own host name */
 };
 
 /* chat.c */

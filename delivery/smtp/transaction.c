@@ -46,6 +46,7 @@ static void send_content(struct session *ss, const pn_buf *content)
 {
     const char *p = content->data, *end = content->data + content->len;
     pn_buf out = PN_BUF_INIT;
+    long limit = pn_config_get_int(param("line_length_limit")); /* 0: none */
     pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(param("data_xfer_timeout")) * 1000));
     int failed = 0;
     while (p < end && !failed) {
@@ -53,7 +54,14 @@ static void send_content(struct session *ss, const pn_buf *content)
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         if (n > 0 && p[0] == '.')
             pn_buf_putc(&out, '.');
-        pn_buf_append(&out, p, n);
+        /* a line over the limit is broken, the rest continued after CR LF and a space */
+        size_t at = 0;
+        while (limit > 0 && n - at > (size_t)limit) {
+            pn_buf_append(&out, p + at, (size_t)limit);
+            pn_buf_puts(&out, "\r\n ");
+            at += (size_t)limit;
+        }
+        pn_buf_append(&out, p + at, n - at);
         pn_buf_puts(&out, "\r\n");
         p += n + (nl != NULL);
         if (out.len > 65536) {
@@ -115,6 +123,21 @@ static void rcpt_command(const struct session *ss, const pn_delivreq_rcpt *r, pn
     }
 }
 
+/* greeted_by_another: a server that answers EHLO with our own name is this mail system
+ * (or pretends to be): the mail would loop. 0, or -1 with ss->loop set. */
+static int greeted_by_another(struct session *ss, pn_buf *why)
+{
+    const char *me = pn_config_get_hostname("myhostname");
+    const char *name = ss->reply.len > 4 ? ss->reply.data + 4 : "";
+    size_t n = strcspn(name, " ");
+    if (n != strlen(me) || strncasecmp(name, me, n) != 0)
+        return 0;
+    pn_warn("host %s[%s] replied to HELO/EHLO with my own hostname %s", ss->host, ss->addr, me);
+    ss->loop = 1;
+    pn_buf_set(why, "loops back to myself");
+    return -1;
+}
+
 /* hello: greeting and EHLO/LHLO (or HELO); 0, or -1 with why. */
 static int hello(struct session *ss, pn_buf *why)
 {
@@ -136,7 +159,7 @@ static int hello(struct session *ss, pn_buf *why)
         return -1;
     }
     if (ss->code / 100 == 2)
-        return 0;
+        return greeted_by_another(ss, why);
     if (!proto->lmtp && ss->code / 100 == 5) {
         ss->features = 0;
         if (command(ss, timeout, "HELO %s", name) < 0) {
@@ -144,7 +167,7 @@ static int hello(struct session *ss, pn_buf *why)
             return -1;
         }
         if (ss->code / 100 == 2)
-            return 0;
+            return greeted_by_another(ss, why);
     }
     said(ss, proto->lmtp ? "LHLO" : proto->hello, why);
     return -1;

@@ -79,6 +79,31 @@ class BadServers(test_delivery.Delivery):
             self.assertEqual(self.sinks[bad].messages, [])
         self.assertTrue(self.queue_empty())
 
+    def test_server_with_our_name_and_long_lines(self):
+        mirror = Sink(name="MAIL.example.org")  # answers EHLO with our myhostname
+        self.addCleanup(mirror.close)
+        plain = Sink()
+        self.addCleanup(plain.close)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"transport_maps = inline:{{ mirror.example=smtp:[127.0.0.1]:{mirror.port}, "
+                     f"plain.example=smtp:[127.0.0.1]:{plain.port} }}\n")
+        self.assertTrue(self.inst.reload())
+        loop = self.submit("info@example.org", ["a@mirror.example"])
+        long = self.submit("info@example.org", ["b@plain.example"], body="x" * 2500 + "\n")
+        self.assertTrue(poll(lambda: f"{loop}: to=<" in self.inst.log() and
+                             f"{long}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        log = self.inst.log()
+        self.assertIn("host 127.0.0.1[127.0.0.1] replied to HELO/EHLO with my own hostname "
+                      "mail.example.org", log)
+        self.assertIn("dsn=5.4.6, status=bounced (mail for 127.0.0.1 loops back to myself)", log)
+        self.assertEqual(mirror.messages, [])
+        # smtp_line_length_limit (998): a longer line goes out broken, CR LF and a space
+        [(_, _, data)] = plain.messages
+        body = data.split(b"\r\n\r\n", 1)[1]
+        self.assertEqual(body, b"x" * 998 + b"\r\n " + b"x" * 998 + b"\r\n " + b"x" * 504 +
+                         b"\r\n")
+
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None

@@ -12,12 +12,13 @@ import threading
 class Sink:
     def __init__(self, rcpt_replies=None, data_reply="250 2.0.0 Ok: queued as SINK1",
                  host="127.0.0.1", port=0, require_pipelining=False, lmtp=False, unix_path=None,
-                 extensions=(), data_replies=None, misbehave=None):
+                 extensions=(), data_replies=None, misbehave=None, name="sink.example"):
         self.rcpt_replies = rcpt_replies or {}
         self.lmtp = lmtp
         self.extensions = list(extensions)
         self.data_replies = data_replies or {}  # LMTP: the reply after the data, per recipient
         self.misbehave = misbehave
+        self.name = name  # the host name in the EHLO reply
         self.commands = []  # every command line received
         self.conns = []  # open sessions, dropped by close() as a server going down would
         self.sessions = 0
@@ -113,7 +114,7 @@ class Sink:
                     keywords = ["PIPELINING", "SIZE 1000000"] + self.extensions
                     if bad == "long-lines":
                         keywords.insert(0, "X-" + "y" * 100000)
-                    say("\r\n".join(f"250-{k}" for k in ["sink.example"] + keywords[:-1]) +
+                    say("\r\n".join(f"250-{k}" for k in [self.name] + keywords[:-1]) +
                         f"\r\n250 {keywords[-1]}")
                 elif up.startswith("MAIL FROM:"):
                     mail, rcpts = cmd[10:].strip().split()[0].strip("<>") if cmd[10:].strip() else "", []
