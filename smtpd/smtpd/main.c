@@ -56,6 +56,7 @@ static void serve(int fd, void *ctx)
     pn_buf_init(&s.queue_id);
     pn_buf_init(&s.bdat);
     pn_buf_init(&s.envid);
+    pn_buf_init(&s.transcript);
     s.rcpts = pn_argv_new();
     s.client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(s.client, (int)(pn_config_get_time("smtpd_timeout") * 1000));
@@ -72,6 +73,7 @@ static void serve(int fd, void *ctx)
     pn_buf_release(&s.queue_id);
     pn_buf_release(&s.bdat);
     pn_buf_release(&s.envid);
+    pn_buf_release(&s.transcript);
 }
 
 static void pre_jail(void *ctx)

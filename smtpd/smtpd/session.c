@@ -32,6 +32,7 @@ void smtpd_reply(smtpd_session *s, const char *fmt, ...)
     pn_buf_vprintf(&line, fmt, ap);
     va_end(ap);
     pn_buf_puts(&line, "\r\n");
+    transcript_reply(s, line.data, line.len);
     if (pn_stream_write(s->client, line.data, line.len) < 0 || pn_stream_flush(s->client) < 0)
         s->quit = 1;
     if (line.data[0] == '4' || line.data[0] == '5')
@@ -384,6 +385,7 @@ void smtpd_session_run(smtpd_session *s)
             smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
             break;
         }
+        transcript_add(s, "In: ", line.data, line.len);
         dispatch(s, line.data);
         if (s->errors >= hard) {
             smtpd_reply(s, "421 4.7.0 %s Error: too many errors", host);
@@ -394,5 +396,6 @@ void smtpd_session_run(smtpd_session *s)
     }
     pn_buf_release(&line);
     smtpd_reset_transaction(s);
+    transcript_send(s);
     log_disconnect(s);
 }

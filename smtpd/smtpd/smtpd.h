@@ -37,7 +37,12 @@ typedef struct smtpd_session {
     pn_buf bdat;        /* BDAT content collected so far */
     int bdat_active;
     int bdat_failed;
+    pn_buf transcript;  /* for notify_classes (transcript.c) */
+    int error_classes;  /* 1 << ERROR_* seen in this session */
 } smtpd_session;
+
+/* The notify_classes an error reply may belong to. */
+enum { ERROR_RESOURCE, ERROR_SOFTWARE, ERROR_PROTOCOL, ERROR_POLICY };
 
 /* session.c */
 void smtpd_reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -62,5 +67,12 @@ int submit_envelope_rcpt(smtpd_session *s, const char *rcpt, const char *orcpt, 
 int submit_content(smtpd_session *s, const pn_buf *headers_and_body, int too_big, int *status,
                    pn_buf *reason);
 void submit_abort(smtpd_session *s);
+/* submit_notice: a message of the mail system's own (LF line ends); 0, or -1 with why. */
+int submit_notice(const char *sender, const char *rcpt, const pn_buf *msg, pn_buf *why);
+/* transcript.c */
+void transcript_add(smtpd_session *s, const char *direction, const char *text, size_t len);
+void transcript_reply(smtpd_session *s, const char *reply, size_t len);
+/* transcript_send: at the end of a session, the postmaster's copy, when notify_classes asks. */
+void transcript_send(smtpd_session *s);
 
 #endif

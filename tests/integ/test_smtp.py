@@ -218,6 +218,31 @@ class Replies(Smtp):
         self.assertIn("before\n.\nMAIL FROM:<evil@example.com>\n", self.delivered()[0])
 
 
+class Transcripts(Smtp):
+    extra = ("notify_classes = resource, software, protocol\n"
+             "error_notice_recipient = info@example.org\n")
+
+    def test_protocol_errors_reach_the_postmaster(self):
+        self.raw(b"FOO bar\r\nMAIL FROM:bad\r\nQUIT\r\n", wait_for=b"221 2.0.0 Bye\r\n")
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        [notice] = self.delivered()
+        self.assertIn("Subject: Postern SMTP server: errors from unknown[127.0.0.1]\n", notice)
+        self.assertIn("Return-Path: <double-bounce@example.org>", notice)
+        self.assertIn("Transcript of session follows.\n\n"
+                      " Out: 220 mail.example.org ESMTP Postern\n"
+                      " In:  EHLO client.example\n", notice)
+        self.assertIn(" In:  FOO bar\n Out: 500 5.5.2 Error: command not recognized\n"
+                      " In:  MAIL FROM:bad\n Out: 501 5.5.4 Syntax: MAIL FROM:<address>\n"
+                      " In:  QUIT\n Out: 221 2.0.0 Bye\n", notice)
+        # a session without errors of those classes tells nobody
+        c = self.smtp()
+        c.ehlo()
+        c.quit()
+        # (the notice goes to cleanup before the disconnect line is logged)
+        self.assertTrue(poll(lambda: self.inst.log().count("disconnect from") == 2, timeout=10))
+        self.assertEqual(self.inst.log().count("message-id="), 1, self.inst.log())
+
+
 class TableChanges(Smtp):
     def test_postmap_reaches_running_smtpd(self):
         from harness import run
