@@ -292,6 +292,9 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             pn_buf_release(&done);
         }
     }
+    /* without X the command is not the final destination: a success notice says "relayed" */
+    if (outcome == PN_DELIVER_SENT && strchr(pipe_conf.flags, 'X') == NULL)
+        outcome |= PN_DELIVER_RELAYED;
     for (size_t i = 0; i < req->rcpt_count; i++) {
         outcomes[i] = outcome;
         pn_buf_set(&dsns[i], dsn.data);

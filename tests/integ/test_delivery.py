@@ -40,7 +40,7 @@ class Delivery(unittest.TestCase):
             "virtual_alias_maps = inline:{ alias@example.org=info@example.org }\n")
         self.inst.start()
 
-    def submit(self, sender, recipients, body="Hello.\n", headers=("Subject: test",)):
+    def submit(self, sender, recipients, body="Hello.\n", headers=("Subject: test",), notify=0):
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(10)
         s.connect(self.inst.unix_path("cleanup", private=False))
@@ -49,7 +49,7 @@ class Delivery(unittest.TestCase):
         qid = get(read_frame(s), "queue_id")
         data = record("A", "rewrite_context=local") + record("S", sender)
         for r in recipients:
-            data += rcpt(r)
+            data += rcpt(r, notify=notify)
         data += record("M")
         for h in headers:
             data += record("H", h)

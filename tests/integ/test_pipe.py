@@ -93,6 +93,18 @@ class Pipe(test_delivery.Delivery):
         self.assertIn("dsn=5.7.1, status=bounced (5.7.1 go away)", log)
         self.assertIn("dsn=5.3.0, status=bounced (Command died with status 69:", log)
 
+    def test_x_flag_decides_delivered_or_relayed(self):
+        # NOTIFY=SUCCESS: the success notice says "delivered" only for a command flagged X
+        qid = self.submit("info@example.org", ["x@one.example"], notify=2)
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        qid = self.submit("info@example.org", ["y@pipe.example"], notify=2)
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 2,
+                             timeout=15), self.inst.log())
+        notices = "".join(open(f).read() for f in self.maildir_files("example.org", "info"))
+        self.assertIn("Final-Recipient: rfc822; x@one.example\nAction: delivered\n", notices)
+        self.assertIn("Final-Recipient: rfc822; y@pipe.example\nAction: relayed\n", notices)
+
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None
