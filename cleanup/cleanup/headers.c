@@ -19,6 +19,33 @@ static int field_is(const char *field, const char *name)
 }
 
 /* field_value: the value of the first header field called name, or NULL. */
+/* from_field: "From: sender", with the full name sendmail -F (or the user's account) gave:
+ * "Name <sender>" (header_from_format = standard, quoted when the name holds specials) or
+ * "sender (Name)" (obsolete). */
+static void from_field(const cleanup_msg *msg, pn_buf *out)
+{
+    const char *sender = msg->sender.len ? msg->sender.data : "MAILER-DAEMON";
+    const char *name = NULL;
+    for (size_t i = 0; i < msg->attrs->len && name == NULL; i++)
+        if (strncmp(msg->attrs->items[i], "full_name=", 10) == 0)
+            name = msg->attrs->items[i] + 10;
+    if (name == NULL || *name == 0 || msg->sender.len == 0) {
+        pn_buf_printf(out, "From: %s", sender);
+    } else if (strcmp(pn_config_get("header_from_format"), "obsolete") == 0) {
+        pn_buf_printf(out, "From: %s (%s)", sender, name);
+    } else if (strpbrk(name, "()<>[]:;@\\,.\"") == NULL) {
+        pn_buf_printf(out, "From: %s <%s>", name, sender);
+    } else {
+        pn_buf_puts(out, "From: \"");
+        for (const char *c = name; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                pn_buf_putc(out, '\\');
+            pn_buf_putc(out, *c);
+        }
+        pn_buf_printf(out, "\" <%s>", sender);
+    }
+}
+
 static const char *field_value(const cleanup_msg *msg, const char *name)
 {
     for (size_t i = 0; i < msg->headers->len; i++) {
@@ -60,7 +87,7 @@ static void add_missing(cleanup_msg *msg)
     }
     if (field_value(msg, "From") == NULL) {
         pn_buf_reset(&field);
-        pn_buf_printf(&field, "From: %s", msg->sender.len ? msg->sender.data : "MAILER-DAEMON");
+        from_field(msg, &field);
         pn_argv_add(msg->headers, field.data);
     }
     pn_buf_release(&field);

@@ -56,7 +56,7 @@ static void on_term(int signo)
 static const char *const trusted_attrs[] = {
     "rewrite_context", "client_name", "client_addr", "client_port", "client_helo",
     "client_proto", "sasl_method", "sasl_username", "sasl_sender", "log_ident", "encoding",
-    "envid", "ret", "smtputf8", "trace_flags", NULL,
+    "envid", "ret", "smtputf8", "trace_flags", "full_name", NULL,
 };
 
 static void msg_init(cleanup_msg *msg)

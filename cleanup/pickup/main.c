@@ -21,8 +21,9 @@
 
 static pn_cleanup_client *cleanup;
 
-/* pass_dsn_attrs: the RET and ENVID that sendmail -R and -V recorded, and the report that
- * -v or -bv asked for; the file is a user's, so only well-formed values pass. */
+/* pass_dsn_attrs: the RET and ENVID that sendmail -R and -V recorded, the full name of -F,
+ * and the report that -v or -bv asked for; the file is a user's, so only well-formed values
+ * pass. */
 static void pass_dsn_attrs(const pn_qfile *q, pn_cleanup_client *client)
 {
     pn_buf value = PN_BUF_INIT;
@@ -35,6 +36,12 @@ static void pass_dsn_attrs(const pn_qfile *q, pn_cleanup_client *client)
         ok = (unsigned char)*c > 32 && (unsigned char)*c < 127;
     if (ok)
         pn_cleanup_attr(client, "envid", envid);
+    const char *name = pn_qfile_attr(q, "full_name", &value); /* sendmail -F */
+    ok = name && *name && strlen(name) <= 100;
+    for (const char *c = name; ok && *c; c++)
+        ok = (unsigned char)*c >= 32 && *c != 127;
+    if (ok)
+        pn_cleanup_attr(client, "full_name", name);
     const char *trace = pn_qfile_attr(q, "trace_flags", &value); /* sendmail -v, -bv */
     if (trace && (strcmp(trace, "record") == 0 || strcmp(trace, "verify") == 0))
         pn_cleanup_attr(client, "trace_flags", trace);

@@ -31,7 +31,7 @@ static void remove_partial(void)
 }
 
 /* client_records_only: an envelope with S and R (pending) records and the attributes of
- * sendmail's DSN and report options (ret, envid, trace_flags) only. */
+ * sendmail's DSN, report and full-name options (ret, envid, trace_flags, full_name) only. */
 static int client_records_only(const pn_qfile *q)
 {
     size_t pos = 0, len;
@@ -42,7 +42,8 @@ static int client_records_only(const pn_qfile *q)
             return 0;
         if (type == 'A' && !((len > 4 && memcmp(payload, "ret=", 4) == 0) ||
                              (len > 6 && memcmp(payload, "envid=", 6) == 0) ||
-                             (len > 12 && memcmp(payload, "trace_flags=", 12) == 0)))
+                             (len > 12 && memcmp(payload, "trace_flags=", 12) == 0) ||
+                             (len > 10 && memcmp(payload, "full_name=", 10) == 0)))
             return 0;
         if (type != 'S' && type != 'R' && type != 'A')
             return 0;

@@ -101,7 +101,7 @@ int main(int argc, char **argv)
     while ((ch = getopt(argc, argv, "A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q::r:tvx")) != -1) {
         switch (ch) {
         case 'C': config_option(optarg); break;
-        case 'F': break; /* the full name: cleanup writes no From: with one yet */
+        case 'F': opts.full_name = optarg; break;
         case 'N':
             if ((opts.notify = pn_dsn_notify_parse(optarg)) <= 0)
                 pn_fatal("bad -N option value: %s", optarg);
@@ -180,6 +180,15 @@ int main(int argc, char **argv)
     struct passwd *pw = getpwuid(getuid());
     if (sender == NULL)
         sender = pw ? pw->pw_name : "unknown";
+    /* the full name for a From: that cleanup adds: -F, else $NAME, else the account's */
+    char gecos[128] = "";
+    if (opts.full_name == NULL && getenv("NAME"))
+        opts.full_name = getenv("NAME");
+    if (opts.full_name == NULL && pw && pw->pw_gecos) {
+        snprintf(gecos, sizeof(gecos), "%s", pw->pw_gecos);
+        gecos[strcspn(gecos, ",")] = 0;
+        opts.full_name = gecos;
+    }
     int rc = post_message(&opts, sender, rcpts, &msg);
     if (rc != 0)
         pn_error("the message could not be posted; nothing was sent");

@@ -139,6 +139,8 @@ int post_message(const post_options *o, const char *sender, pn_argv *rcpts, cons
         pn_qw_attr(&w, "envid", o->envid);
     if (o->trace)
         pn_qw_attr(&w, "trace_flags", o->trace);
+    if (o->full_name && *o->full_name)
+        pn_qw_attr(&w, "full_name", o->full_name);
     pn_qw_sender(&w, sender);
     for (size_t i = 0; i < rcpts->len; i++)
         pn_qw_rcpt(&w, rcpts->items[i], rcpts->items[i], "", o->notify);

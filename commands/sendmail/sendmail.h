@@ -10,6 +10,7 @@ typedef struct post_options {
     const char *ret;   /* -R: "FULL" or "HDRS", or NULL */
     const char *envid; /* -V, or NULL */
     const char *trace; /* "record" (-v) or "verify" (-bv), or NULL */
+    const char *full_name; /* -F, $NAME or the account's, for a From: cleanup adds */
 } post_options;
 
 /* post.c */

@@ -51,6 +51,15 @@ class Sendmail(test_delivery.Delivery):
         self.assertNotEqual(res.returncode, 0)
         self.assertIn("No recipient addresses found", res.stderr)
 
+    def test_full_name_in_the_added_from(self):
+        res = self.sendmail(["-F", "Jane Q. Doe", "-f", "jane@example.com", "info@example.org"],
+                            "Subject: no From here\n\nx\n")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=15), self.inst.log())
+        text = open(self.maildir_files("example.org", "info")[0]).read()
+        self.assertIn('\nFrom: "Jane Q. Doe" <jane@example.com>\n', text)
+
     def test_config_file_option(self):
         # -C with main.cf itself, as some programs call it, and no MAIL_CONFIG
         env = dict(os.environ, **self.inst.sanitizer_env())
