@@ -1,4 +1,5 @@
-/* check_queue.c: unit tests for queue IDs, queue paths and the MQ1 file format: round trip,
+/* check_queue.c: unit tests for queue IDs, queue paths, the DSN parameters queue files keep
+ * (NOTIFY lists, xtext) and the MQ1 file format: round trip,
  * status updates, and corruption of every kind (which must be detected, never crash). */
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/codec.h"
+#include "mail/dsn.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
 #include "units.h"
@@ -164,6 +166,35 @@ START_TEST(corruption_is_detected)
 }
 END_TEST
 
+START_TEST(dsn_parameters)
+{
+    ck_assert_int_eq(pn_dsn_notify_parse("never"), PN_NOTIFY_NEVER);
+    ck_assert_int_eq(pn_dsn_notify_parse("SUCCESS,delay"), PN_NOTIFY_SUCCESS | PN_NOTIFY_DELAY);
+    ck_assert_int_eq(pn_dsn_notify_parse("NEVER,SUCCESS"), -1);
+    ck_assert_int_eq(pn_dsn_notify_parse("SUCCESS,"), -1);
+    ck_assert_int_eq(pn_dsn_notify_parse(""), -1);
+    pn_buf out = PN_BUF_INIT;
+    pn_dsn_notify_format(PN_NOTIFY_FAILURE | PN_NOTIFY_SUCCESS, &out);
+    ck_assert_str_eq(out.data, "SUCCESS,FAILURE");
+    /* no NOTIFY: failure and delay notices, no success notice */
+    ck_assert(pn_dsn_wants(0, PN_NOTIFY_FAILURE) && pn_dsn_wants(0, PN_NOTIFY_DELAY));
+    ck_assert(!pn_dsn_wants(0, PN_NOTIFY_SUCCESS));
+    ck_assert(!pn_dsn_wants(PN_NOTIFY_NEVER, PN_NOTIFY_FAILURE));
+    ck_assert(pn_dsn_wants(PN_NOTIFY_SUCCESS, PN_NOTIFY_SUCCESS));
+    /* xtext both ways; malformed input refused */
+    pn_buf_reset(&out);
+    pn_xtext_encode("a+b=c d\xe9", &out);
+    ck_assert_str_eq(out.data, "a+2Bb+3Dc+20d+E9");
+    ck_assert_int_eq(pn_xtext_decode("QQ+2B123", 8, &out), 0);
+    ck_assert_str_eq(out.data, "QQ+123");
+    ck_assert_int_eq(pn_xtext_decode("a+2", 3, &out), -1);
+    ck_assert_int_eq(pn_xtext_decode("a+0Ab", 5, &out), -1); /* a control character */
+    ck_assert_int_eq(pn_xtext_decode("a=b", 3, &out), -1);
+    ck_assert_int_eq(pn_xtext_decode("a+2bb", 5, &out), -1); /* hex is upper case */
+    pn_buf_release(&out);
+}
+END_TEST
+
 Suite *queue_suite(void)
 {
     Suite *s = suite_create("queue");
@@ -171,6 +202,7 @@ Suite *queue_suite(void)
     tcase_add_test(tc, queue_ids);
     tcase_add_test(tc, round_trip_and_marks);
     tcase_add_test(tc, corruption_is_detected);
+    tcase_add_test(tc, dsn_parameters);
     suite_add_tcase(s, tc);
     return s;
 }
