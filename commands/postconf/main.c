@@ -11,9 +11,10 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/strutil.h"
-#include "postconf.h"
 #include "config/cfparams.h"
 #include "mail/dict.h"
+#include "mail/dsntmpl.h"
+#include "postconf.h"
 
 static char *master_path;
 
@@ -78,6 +79,27 @@ static void warn_unused_overrides(const pn_master *master)
     }
 }
 
+/* show_templates: postconf -t (as written) and -b (expanded): the built-in notice templates,
+ * or those of the named file where it has them, in the file's own format. */
+static int show_templates(const char *file, int expand)
+{
+    pn_buf text = PN_BUF_INIT, out = PN_BUF_INIT, why = PN_BUF_INIT;
+    for (int kind = 0; kind < PN_TMPL_COUNT; kind++) {
+        pn_buf_reset(&out);
+        if (pn_dsn_template_text(kind, file, &text, &why) < 0 ||
+            (expand && pn_dsn_template_expand(text.data, &out, &why) < 0))
+            pn_fatal("%s", why.data);
+        const pn_buf *shown = expand ? &out : &text;
+        printf("%s%s = <<EOF\n%s%sEOF\n", kind ? "\n" : "", pn_dsn_template_name(kind),
+               shown->data, shown->len && shown->data[shown->len - 1] == '\n' ? "" : "\n");
+    }
+    pn_buf_release(&text);
+    pn_buf_release(&out);
+    pn_buf_release(&why);
+    fflush(stdout);
+    return ferror(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     int flags = 0, edit = 0, remove = 0, comment = 0;
@@ -97,7 +119,12 @@ int main(int argc, char **argv)
             break;
         case 'c': config_dir = optarg; break;
         case 'C': case 'D': break; /* class selection and debug: accepted, no effect */
-        case 'b': case 't': case 'T': case 'N':
+        case 'b': case 't':
+            if (mode && mode != ch)
+                pn_fatal("specify only one of -b and -t");
+            mode = (char)ch;
+            break;
+        case 'T': case 'N':
             pn_fatal("option -%c is not supported", ch);
         case 'd': flags |= PC_DEFAULTS; break;
         case 'e': edit = 1; break;
@@ -126,6 +153,10 @@ int main(int argc, char **argv)
     char **args = argv + optind;
 
     switch (mode) {
+    case 'b': case 't':
+        if (mode == 'b')
+            pn_config_load();
+        return show_templates(*args, mode == 'b');
     case 'm':
         pn_dict_print_types(stdout);
         return 0;

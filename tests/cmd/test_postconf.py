@@ -134,6 +134,31 @@ class Printing(CommandTest):
         self.assertIn("warning: no_such_parameter: unknown parameter", res.err)
         self.assertEqual(res.out, "")
 
+    def test_bounce_templates(self):
+        # -t: the built-in templates as written; -b: expanded with this main.cf
+        res = run(["postconf", "-c", self.dir, "-t"])
+        self.assertOk(res)
+        names = re.findall(r"^(\w+) = <<EOF$", res.out, re.M)
+        self.assertEqual(names, ["failure_template", "delay_template", "success_template",
+                                 "verify_template"])
+        self.assertIn("This is the mail system at host $myhostname.\n", res.out)
+        res = run(["postconf", "-c", self.dir, "-b"])
+        self.assertOk(res)
+        self.assertIn("This is the mail system at host mail.example.com.\n", res.out)
+        # a template file: its templates where it has them, built-in ones elsewhere
+        path = self.write("bounce.cf", "# ours\ndelay_template = <<END\nSubject: Late\n\n"
+                                       "Still trying, for ${maximal_queue_lifetime_hours} "
+                                       "hours in all.\nEND\n")
+        res = run(["postconf", "-c", self.dir, "-b", path])
+        self.assertOk(res)
+        self.assertIn("delay_template = <<EOF\nSubject: Late\n\nStill trying, for 120 hours "
+                      "in all.\nEOF\n", res.out)
+        self.assertIn("Subject: Undelivered Mail Returned to Sender", res.out)
+        bad = self.write("bad.cf", "failure_template = <<EOF\nSubject: x\n")
+        res = run(["postconf", "-c", self.dir, "-t", bad])
+        self.assertNotEqual(res.rc, 0)
+        self.assertIn(f"{bad}, line 1: template without its closing \"EOF\"", res.err)
+
     def test_defaults_list_is_the_table(self):
         res = run(["postconf", "-d"])
         self.assertOk(res)
