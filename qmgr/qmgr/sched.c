@@ -68,17 +68,27 @@ static qmgr_transport *transport_for(const char *name)
     return t;
 }
 
-static qmgr_dest *dest_for(qmgr_transport *t, const char *nexthop)
+/* initial_window: <transport>_initial_destination_concurrency; a destination starts there
+ * and each successful delivery widens it by one, up to its concurrency limit. */
+static int initial_window(const qmgr_transport *t)
+{
+    long n = param_or_default(t->name, "initial_destination_concurrency",
+                              "initial_destination_concurrency");
+    return n > 0 ? (int)n : 1;
+}
+
+static qmgr_dest *dest_for(qmgr_transport *t, const char *name)
 {
     for (qmgr_dest *d = t->dests; d; d = d->next)
-        if (strcasecmp(d->nexthop, nexthop) == 0)
+        if (strcasecmp(d->name, name) == 0)
             return d;
     qmgr_dest *d = pn_calloc(1, sizeof(*d));
     d->transport = t;
-    d->nexthop = pn_strdup(nexthop);
+    d->name = pn_strdup(name);
     long limit = param_or_default(t->name, "destination_concurrency_limit",
                                   "default_destination_concurrency_limit");
     d->limit = limit > 0 ? (int)limit : 1;
+    d->window = initial_window(t);
     d->next = t->dests;
     t->dests = d;
     return d;
@@ -86,7 +96,13 @@ static qmgr_dest *dest_for(qmgr_transport *t, const char *nexthop)
 
 void sched_add_job(const char *transport, const char *nexthop, qmgr_job *job)
 {
-    qmgr_dest *d = dest_for(transport_for(transport), nexthop);
+    /* with one recipient per delivery the recipient is the destination (FACTS 3.7), so that
+     * concurrency limits apply per recipient */
+    const char *name = sched_recipient_limit(transport) == 1 && job->count == 1
+                           ? job->rcpts[0].addr.data
+                           : nexthop;
+    qmgr_dest *d = dest_for(transport_for(transport), name);
+    job->nexthop = pn_strdup(nexthop);
     job->dest = d;
     job->next = NULL;
     if (d->tail)
@@ -130,6 +146,7 @@ static void job_free(qmgr_job *job)
         pn_buf_release(&job->rcpts[i].orcpt);
     }
     free(job->rcpts);
+    free(job->nexthop);
     free(job);
 }
 
@@ -159,7 +176,7 @@ static void mark_dead(qmgr_dest *d, const char *reason, size_t len)
     d->dead_reason[len] = 0;
     d->dead_until = now + pn_config_get_time("minimal_backoff_time");
     pn_info("%s: destination %s is not reachable: deferring its mail for %lds",
-            d->transport->name, d->nexthop, pn_config_get_time("minimal_backoff_time"));
+            d->transport->name, d->name, pn_config_get_time("minimal_backoff_time"));
 }
 
 void sched_forget_dead(void)
@@ -208,7 +225,7 @@ static int send_job(conn *c, qmgr_job *job)
     pn_attr_put_cstr(&req, "req", "deliver");
     pn_attr_put_cstr(&req, "queue", "active");
     pn_attr_put_cstr(&req, "queue_id", m->id);
-    pn_attr_put_cstr(&req, "nexthop", job->dest->nexthop);
+    pn_attr_put_cstr(&req, "nexthop", job->nexthop);
     pn_attr_put_cstr(&req, "sender", m->sender.data);
     pn_attr_put_int(&req, "arrival", m->arrival_us);
     pn_attr_put_int(&req, "active", m->active_us);
@@ -305,8 +322,13 @@ static void conn_readable(int fd, int events, void *ctx)
             c->state = CONN_IDLE;
             const char *dead;
             size_t dlen;
-            if (pn_attr_get_str(&attrs, "dead", &dead, &dlen) == 1 && dlen > 0)
-                mark_dead(job->dest, dead, dlen);
+            qmgr_dest *d = job->dest;
+            if (pn_attr_get_str(&attrs, "dead", &dead, &dlen) == 1 && dlen > 0) {
+                mark_dead(d, dead, dlen);
+                d->window = initial_window(d->transport);
+            } else if (d->window < d->limit) {
+                d->window++;
+            }
             job_done(job);
         }
     }
@@ -385,7 +407,7 @@ void sched_run(void)
                 if (d->head && d->dead_until > (int64_t)time(NULL)) {
                     suspend_waiting(d);
                     progress = 1;
-                } else if (d->head && d->active < d->limit) {
+                } else if (d->head && d->active < d->limit && d->active < d->window) {
                     dispatch(t, d);
                     progress = 1;
                 }
