@@ -284,7 +284,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
             snprintf(relay, sizeof(relay), "%s[%s]%s", ss.host, ss.addr, port_text);
             ss.s = pn_stream_fdopen(fd);
             int keep = 1;
-            ss.loop = 0;
+            ss.loop = ss.refused = 0;
             int used = transaction(&ss, req, q, todo, outcomes, dsns, texts, &why, 0, &keep) == 0;
             if (keep)
                 cache_put(&ss, req->nexthop.data, relay, 1);
@@ -299,11 +299,27 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
                          req->nexthop.data + (req->nexthop.data[0] == '['));
                 name[strcspn(name, proto->lmtp ? "]" : "]:")] = 0;
                 pn_buf_printf(&why, "mail for %s loops back to myself", name);
-                for (size_t i = 0; i < req->rcpt_count; i++)
-                    if (todo[i])
+                for (size_t i = 0; i < req->rcpt_count; i++) {
+                    if (todo[i]) {
                         fate(a == 0 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED,
                              a == 0 ? "5.4.6" : "4.4.6", why.data, &outcomes[i], &dsns[i],
                              &texts[i]);
+                        pn_buf_set(&relays[i], relay);
+                    }
+                }
+                done = answered = 1;
+                break;
+            }
+            if (ss.refused) {
+                char status[16];
+                status_of(&ss, status, sizeof(status));
+                for (size_t i = 0; i < req->rcpt_count; i++) {
+                    if (todo[i]) {
+                        fate(PN_DELIVER_BOUNCED, status, why.data, &outcomes[i], &dsns[i],
+                             &texts[i]);
+                        pn_buf_set(&relays[i], relay);
+                    }
+                }
                 done = answered = 1;
                 break;
             }

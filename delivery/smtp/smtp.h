@@ -34,6 +34,7 @@ struct session {
     int features;
     int timed_out;  /* the last failure was a timeout rather than a lost connection */
     int loop;       /* the server greeted with our own host name */
+    int refused;    /* a 5xx greeting that bounces the mail (skip_5xx_greeting = no) */
 };
 
 /* chat.c */

@@ -148,6 +148,8 @@ static int hello(struct session *ss, pn_buf *why)
     if (ss->code / 100 != 2) {
         pn_buf_printf(why, "host %s[%s] refused to talk to me: %s", ss->host, ss->addr,
                       ss->reply.data);
+        /* a 5xx greeting is final only when <prefix>_skip_5xx_greeting says not to skip */
+        ss->refused = ss->code / 100 == 5 && !pn_config_get_bool(param("skip_5xx_greeting"));
         return -1;
     }
     const char *name = pn_config_get(param(proto->lmtp ? "lhlo_name" : "helo_name"));

@@ -10,7 +10,8 @@ from harness import BIN, run
 from instance import poll
 from smtpsink import Sink
 
-BAD = ["bytewise", "long-lines", "one-byte-lines", "no-final-line", "close-mid-data"]
+BAD = ["bytewise", "long-lines", "one-byte-lines", "no-final-line", "close-mid-data",
+       "greeting-554"]
 
 
 @unittest.skipUnless(os.getuid() == 0, "the delivery agents need root")
@@ -56,11 +57,14 @@ class BadServers(test_delivery.Delivery):
         self.assertIn("status=deferred (lost connection with 127.0.0.1[127.0.0.1] while sending "
                       "end of data -- message may be sent more than once)",
                       lines["close-mid-data"])
+        # a 5xx greeting is skipped (smtp_skip_5xx_greeting = yes): deferred, not bounced
+        self.assertIn("status=deferred (host 127.0.0.1[127.0.0.1] refused to talk to me: "
+                      "554 5.7.1 sink.example: no mail from you)", lines["greeting-554"])
         self.assertEqual(len(self.sinks["bytewise"].messages), 1)
         self.assertEqual(len(self.sinks["long-lines"].messages), 1)
         # mailq names the reason of each deferred message
         res = run([os.path.join(BIN, "mailq")], env={"MAIL_CONFIG": self.inst.etc})
-        for bad in ("one-byte-lines", "no-final-line", "close-mid-data"):
+        for bad in ("one-byte-lines", "no-final-line", "close-mid-data", "greeting-554"):
             self.assertIn(ids[bad], res.out)
         self.assertIn("(lost connection with 127.0.0.1[127.0.0.1] while sending end of data --",
                       res.out)
@@ -73,23 +77,28 @@ class BadServers(test_delivery.Delivery):
         self.assertTrue(poll(lambda: all(f"{q}: removed" in self.inst.log()
                                          for q in ids.values()), timeout=30), self.inst.log())
         self.assertEqual(sorted(r[0] for _, r, _ in good.messages),
-                         ["user@close-mid-data.example", "user@no-final-line.example",
-                          "user@one-byte-lines.example"])
-        for bad in ("one-byte-lines", "no-final-line", "close-mid-data"):
+                         ["user@close-mid-data.example", "user@greeting-554.example",
+                          "user@no-final-line.example", "user@one-byte-lines.example"])
+        for bad in ("one-byte-lines", "no-final-line", "close-mid-data", "greeting-554"):
             self.assertEqual(self.sinks[bad].messages, [])
         self.assertTrue(self.queue_empty())
 
     def test_server_with_our_name_and_long_lines(self):
         mirror = Sink(name="MAIL.example.org")  # answers EHLO with our myhostname
         self.addCleanup(mirror.close)
+        refusing = Sink(misbehave="greeting-554")
+        self.addCleanup(refusing.close)
         plain = Sink()
         self.addCleanup(plain.close)
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write(f"transport_maps = inline:{{ mirror.example=smtp:[127.0.0.1]:{mirror.port}, "
-                     f"plain.example=smtp:[127.0.0.1]:{plain.port} }}\n")
+                     f"plain.example=smtp:[127.0.0.1]:{plain.port}, "
+                     f"refusing.example=smtp:[127.0.0.1]:{refusing.port} }}\n"
+                     "smtp_skip_5xx_greeting = no\n")
         self.assertTrue(self.inst.reload())
         loop = self.submit("info@example.org", ["a@mirror.example"])
         long = self.submit("info@example.org", ["b@plain.example"], body="x" * 2500 + "\n")
+        refused = self.submit("info@example.org", ["c@refusing.example"])
         self.assertTrue(poll(lambda: f"{loop}: to=<" in self.inst.log() and
                              f"{long}: removed" in self.inst.log(), timeout=20),
                         self.inst.log())
@@ -98,6 +107,12 @@ class BadServers(test_delivery.Delivery):
                       "mail.example.org", log)
         self.assertIn("dsn=5.4.6, status=bounced (mail for 127.0.0.1 loops back to myself)", log)
         self.assertEqual(mirror.messages, [])
+        # smtp_skip_5xx_greeting = no: a 5xx greeting bounces
+        self.assertTrue(poll(lambda: f"{refused}: to=<" in self.inst.log(), timeout=20))
+        self.assertIn(f"{refused}: to=<c@refusing.example>, relay=127.0.0.1[127.0.0.1]:"
+                      f"{refusing.port}", self.inst.log())
+        self.assertIn("dsn=5.7.1, status=bounced (host 127.0.0.1[127.0.0.1] refused to talk to "
+                      "me: 554 5.7.1 sink.example: no mail from you)", self.inst.log())
         # smtp_line_length_limit (998): a longer line goes out broken, CR LF and a space
         [(_, _, data)] = plain.messages
         body = data.split(b"\r\n\r\n", 1)[1]

@@ -71,6 +71,7 @@ class Sink:
         """misbehave: "bytewise" sends every reply one byte per write (legal); "one-byte-lines"
         greets with lines of one byte; "long-lines" sends 100 KB reply lines (legal, if rude);
         "no-final-line" greets with continuation lines and never ends the reply;
+        "greeting-554" refuses every session in its greeting;
         "close-mid-data" drops the connection in the middle of the message."""
         f = conn.makefile("rb")
         conn.settimeout(30)
@@ -90,6 +91,8 @@ class Sink:
             conn.sendall(b"220-sink.example\r\n220-still greeting\r\n")
         elif bad == "long-lines":
             say("220-" + "x" * 100000 + "\r\n220 sink.example ESMTP")
+        elif bad == "greeting-554":
+            say("554 5.7.1 sink.example: no mail from you")
         else:
             say("220 sink.example ESMTP")
         mail, rcpts, held = None, [], []
