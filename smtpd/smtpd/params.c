@@ -49,7 +49,11 @@ int smtpd_mail_params(smtpd_session *s, const char *params, pn_buf *reply)
     const char *v;
     size_t n;
     while (next_param(&params, name, sizeof(name), &v, &n)) {
-        if (strcasecmp(name, "SIZE") == 0 && v && n > 0 && strspn(v, "0123456789") >= n) {
+        if (strcasecmp(name, "SIZE") == 0) {
+            if (v == NULL || n == 0 || strspn(v, "0123456789") < n) {
+                pn_buf_set(reply, "501 5.5.4 Bad message size syntax");
+                return -1;
+            }
             s->message_size = n > 18 ? -1 : strtol(v, NULL, 10); /* -1: beyond any limit */
         } else if (strcasecmp(name, "BODY") == 0) {
             if (is_word(v, n, "8BITMIME"))

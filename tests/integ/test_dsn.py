@@ -61,6 +61,8 @@ class Dsn(test_delivery.Delivery):
         client.ehlo("client.example")
         # malformed parameters get the reference's replies
         self.assertEqual(client.docmd("MAIL FROM:<a@example.net> RET=SOME")[0], 501)
+        self.assertEqual(client.docmd("MAIL FROM:<a@example.net> SIZE=12x"),
+                         (501, b"5.5.4 Bad message size syntax"))
         code, text = client.docmd("MAIL FROM:<a@example.net> FOO=bar")
         self.assertEqual((code, text), (555, b"5.5.4 Unsupported option: FOO"))
         self.assertEqual(client.docmd("MAIL FROM:<sender@example.net> RET=HDRS "
