@@ -134,9 +134,12 @@ static void serve(int fd, void *ctx)
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT, kind = PN_BUF_INIT, arg = PN_BUF_INIT;
-    if (pn_ipc_send_hello(client, "flush", 0) == 0 && pn_attr_read_frame(client, &frame) > 0) {
+    /* requests until the client goes away: smtpd keeps its connection */
+    int alive = pn_ipc_send_hello(client, "flush", 0) == 0;
+    while (alive && pn_attr_read_frame(client, &frame) > 0) {
         pn_attrs req;
         int status = FLUSH_BAD;
+        pn_buf_reset(&why);
         if (pn_attr_parse(frame.data, frame.len, &req, &why) == 0 &&
             pn_attr_copy_str(&req, "req", &kind) == 1) {
             if (strcmp(kind.data, "send_site") == 0 && pn_attr_copy_str(&req, "site", &arg) == 1)
@@ -153,7 +156,7 @@ static void serve(int fd, void *ctx)
         pn_attr_out reply;
         pn_attr_begin(&reply);
         pn_attr_put_int(&reply, "status", status);
-        pn_attr_write_frame(client, &reply);
+        alive = pn_attr_write_frame(client, &reply) == 0 && status != FLUSH_BAD;
         pn_attr_release(&reply);
     }
     pn_buf_release(&frame);
