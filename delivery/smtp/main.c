@@ -363,7 +363,8 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     pn_buf_release(&ss.reply);
 }
 
-static pn_agent agent = {.relay = "none", .needs_content = 1, .deliver_all = deliver_all,
+static pn_agent agent = {.relay = "none", .needs_content = 1, .verifies = 1,
+                         .deliver_all = deliver_all,
                          .idle_ms = cache_idle_ms, .idle = cache_close};
 
 static void serve(int fd, void *ctx)

@@ -5,7 +5,7 @@
  * MAIL, every RCPT and DATA leave in one write. Each reply becomes the fate of the recipients
  * it concerns: 2xx sent, 4xx (and anything malformed) deferred, 5xx bounced, with the
  * reference's texts ("host H[A] said: ... (in reply to RCPT TO command)"). LMTP answers the
- * end of data once per accepted recipient. */
+ * end of data once per accepted recipient. A verification (sendmail -bv) stops after RCPT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,7 +195,8 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
         }
         pn_buf_release(&seven);
     }
-    int pipelined = (ss->features & FEATURE_PIPELINING) != 0;
+    int verify = (req->flags & PN_DELIVREQ_VERIFY) != 0; /* sendmail -bv: RCPT, no DATA */
+    int pipelined = (ss->features & FEATURE_PIPELINING) && !verify; /* a probe goes step by step */
     mail_command(ss, req, q, &line);
     int ok = command(ss, pipelined ? NULL : "mail_timeout", "%s", line.data);
     for (size_t i = 0; pipelined && ok == 0 && i < req->rcpt_count; i++) {
@@ -234,6 +235,12 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
             broken(ss, "sending RCPT TO", why);
             rc = -1;
             goto out;
+        }
+        if (ss->code / 100 == 2 && verify) {
+            status_of(ss, status, sizeof(status));
+            said(ss, "RCPT TO", &text);
+            fate(PN_DELIVER_SENT, status, text.data, &outcomes[i], &dsns[i], &texts[i]);
+            continue;
         }
         if (ss->code / 100 == 2) {
             outcomes[i] = PENDING;

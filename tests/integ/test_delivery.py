@@ -40,14 +40,18 @@ class Delivery(unittest.TestCase):
             "virtual_alias_maps = inline:{ alias@example.org=info@example.org }\n")
         self.inst.start()
 
-    def submit(self, sender, recipients, body="Hello.\n", headers=("Subject: test",), notify=0):
+    def submit(self, sender, recipients, body="Hello.\n", headers=("Subject: test",), notify=0,
+               attrs=()):
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(10)
         s.connect(self.inst.unix_path("cleanup", private=False))
         read_frame(s)
         s.sendall(frame([("req", "open"), ("flags", 0)]))
         qid = get(read_frame(s), "queue_id")
-        data = record("A", "rewrite_context=local") + record("S", sender)
+        data = record("A", "rewrite_context=local")
+        for a in attrs:
+            data += record("A", a)
+        data += record("S", sender)
         for r in recipients:
             data += rcpt(r, notify=notify)
         data += record("M")

@@ -72,6 +72,32 @@ class SmtpClient(test_delivery.Delivery):
         self.assertEqual(self.sink.helos[0], "inside.example")
         self.assertEqual(self.sink.helos[1], "mail.example.org")  # myhostname
 
+    def test_verification_stops_after_rcpt(self):
+        # sendmail -bv's kind of message: the server is asked, nothing is sent (a probe goes
+        # step by step, so this server need not insist on pipelining)
+        self.sink = Sink(rcpt_replies={"refused@remote.example": "550 5.1.1 no such user here"})
+        self.addCleanup(self.sink.close)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"relayhost = [127.0.0.1]:{self.sink.port}\n")
+        self.assertTrue(self.inst.reload())
+        qid = self.submit("info@example.org", ["far@remote.example", "refused@remote.example"],
+                          attrs=["trace_flags=verify"])
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=20), self.inst.log())
+        self.assertEqual(self.sink.messages, [])
+        self.assertNotIn("DATA", self.sink.commands)
+        report = open(self.maildir_files("example.org", "info")[0]).read()
+        self.assertIn("Final-Recipient: rfc822; far@remote.example\nAction: deliverable\n",
+                      report)
+        self.assertIn("Final-Recipient: rfc822; refused@remote.example\n"
+                      "Action: undeliverable\nStatus: 5.1.1\n", report)
+        log = self.inst.log()
+        self.assertIn(f"{qid}: to=<far@remote.example>, relay=127.0.0.1[127.0.0.1]:"
+                      f"{self.sink.port}", log)
+        self.assertIn("status=deliverable (host 127.0.0.1[127.0.0.1] said: 250 2.1.5 Ok (in "
+                      "reply to RCPT TO command))", log)
+        self.assertNotIn("non-delivery notification", log)
+
     def test_connection_is_reused(self):
         # one message after the other: the second and third find the first's connection
         ids = []
