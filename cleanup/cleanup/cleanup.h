@@ -29,7 +29,7 @@ typedef struct cleanup_msg {
     int fd;
     int status;
     pn_buf reason;
-    pn_argv *attrs;   /* "name=value" */
+    pn_argv *attrs; /* "name=value" */
     pn_buf sender;
     cleanup_rcpt *rcpts;
     size_t rcpt_count;

@@ -45,8 +45,8 @@ static void canonicalize(pn_buf *addr, int is_sender)
 {
     const char *class_name = is_sender ? "envelope_sender" : "envelope_recipient";
     pn_maps *specific = is_sender ? sender_canonical : recipient_canonical;
-    const char *specific_classes = is_sender ? "sender_canonical_classes"
-                                             : "recipient_canonical_classes";
+    const char *specific_classes =
+        is_sender ? "sender_canonical_classes" : "recipient_canonical_classes";
     pn_buf value = PN_BUF_INIT, domain = PN_BUF_INIT, canon = PN_BUF_INIT;
     if (addr->len == 0)
         return;
@@ -128,8 +128,8 @@ static void expand(struct expansion *x, const char *addr, long depth)
         flags |= PN_MAPS_LOCALPART;
     int rc = depth >= pn_config_get_int("virtual_alias_recursion_limit")
                  ? 0
-                 : pn_maps_find_addr(virtual_alias_maps, addr,
-                                     pn_config_get("recipient_delimiter"), flags, &value);
+                 : pn_maps_find_addr(virtual_alias_maps, addr, pn_config_get("recipient_delimiter"),
+                                     flags, &value);
     if (rc < 0) {
         x->failed = 1;
     } else if (rc == 0) {
@@ -157,8 +157,7 @@ void envelope_finish(cleanup_msg *msg)
     cleanup_rcpt *expanded = NULL;
     size_t count = 0;
     for (size_t i = 0; i < msg->rcpt_count; i++) {
-        struct expansion x = {pn_argv_new(),
-                              pn_config_get_int("virtual_alias_expansion_limit"), 0};
+        struct expansion x = {pn_argv_new(), pn_config_get_int("virtual_alias_expansion_limit"), 0};
         expand(&x, msg->rcpts[i].addr, 0);
         if (x.failed) {
             msg->status |= CLEANUP_STAT_DEFER;

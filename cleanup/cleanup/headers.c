@@ -72,8 +72,7 @@ static void add_missing(cleanup_msg *msg)
         if (pn_config_get_bool("enable_long_queue_ids"))
             pn_buf_printf(&field, "Message-Id: <%s@%s>", msg->queue_id.data, myhostname);
         else
-            pn_buf_printf(&field, "Message-Id: <%s.%s@%s>", stamp, msg->queue_id.data,
-                          myhostname);
+            pn_buf_printf(&field, "Message-Id: <%s.%s@%s>", stamp, msg->queue_id.data, myhostname);
         pn_argv_add(msg->headers, field.data);
     }
     if (field_value(msg, "Date") == NULL) {

@@ -54,9 +54,10 @@ static void on_term(int signo)
 }
 
 static const char *const trusted_attrs[] = {
-    "rewrite_context", "client_name", "client_addr", "client_port", "client_helo",
-    "client_proto", "sasl_method", "sasl_username", "sasl_sender", "log_ident", "encoding",
-    "envid", "ret", "smtputf8", "trace_flags", "full_name", NULL,
+    "rewrite_context", "client_name", "client_addr",   "client_port", "client_helo",
+    "client_proto",    "sasl_method", "sasl_username", "sasl_sender", "log_ident",
+    "encoding",        "envid",       "ret",           "smtputf8",    "trace_flags",
+    "full_name",       NULL,
 };
 
 static void msg_init(cleanup_msg *msg)
@@ -140,9 +141,7 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
         }
         break;
     }
-    case 'S':
-        pn_buf_set(&msg->sender, payload);
-        break;
+    case 'S': pn_buf_set(&msg->sender, payload); break;
     case 'R': {
         pn_qrcpt r;
         pn_qrcpt_init(&r);
@@ -153,9 +152,7 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
         pn_qrcpt_release(&r);
         break;
     }
-    case 'M':
-        msg->in_content = 1;
-        break;
+    case 'M': msg->in_content = 1; break;
     case 'H':
         replace_stray_cr(payload, len);
         msg->header_bytes += len + 1;
@@ -172,17 +169,13 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
         replace_stray_cr(payload, len);
         pn_buf_append(&msg->body, payload, len);
         break;
-    case 'X':
-        break;
-    case '.':
-        more = 0;
-        break;
+    case 'X': break;
+    case '.': more = 0; break;
     case '!':
         *aborted = 1;
         more = 0;
         break;
-    default:
-        msg->status |= CLEANUP_STAT_PROTO;
+    default: msg->status |= CLEANUP_STAT_PROTO;
     }
     free(payload);
     return more;
@@ -239,8 +232,8 @@ static int one_message(pn_stream *client)
     cleanup_msg msg;
     msg_init(&msg);
     pn_buf why = PN_BUF_INIT, path = PN_BUF_INIT;
-    msg.fd = pn_queue_create("incoming", pn_config_get_bool("enable_long_queue_ids"),
-                             &msg.queue_id, &msg.arrival, &why);
+    msg.fd = pn_queue_create("incoming", pn_config_get_bool("enable_long_queue_ids"), &msg.queue_id,
+                             &msg.arrival, &why);
     if (msg.fd < 0) {
         pn_warn("%s", why.data);
         reply(client, CLEANUP_STAT_WRITE, "4.3.0 queue file write error", NULL);
@@ -327,8 +320,12 @@ static int must_retire(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .post_jail = post_jail,
-                               .must_retire = must_retire, .max_use = -1, .max_idle = -1,
+    static pn_server server = {.serve = serve,
+                               .pre_jail = pre_jail,
+                               .post_jail = post_jail,
+                               .must_retire = must_retire,
+                               .max_use = -1,
+                               .max_idle = -1,
                                .process_limit = 0};
     return pn_single_server_main(argc, argv, &server);
 }

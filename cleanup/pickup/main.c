@@ -94,16 +94,15 @@ static void pick(const char *name)
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %e %b %Y %H:%M:%S %z (%Z)", &tm);
     pn_buf_printf(&field, "Received: by %s (%s, from userid %ld)\n\tid %s; %s",
-                  pn_config_get_hostname("myhostname"), pn_config_get("mail_name"),
-                  (long)st.st_uid, id.data, date);
+                  pn_config_get_hostname("myhostname"), pn_config_get("mail_name"), (long)st.st_uid,
+                  id.data, date);
     pn_cleanup_header(cleanup, field.data, field.len);
     pn_cleanup_message(cleanup, content.data, content.len);
     int status = -1;
     if (pn_cleanup_finish(cleanup, &status, &why) == 0 && status == 0)
         unlink(path.data);
     else
-        pn_warn("%s: cleanup did not take it (status %d): %s", path.data, status,
-                pn_buf_str(&why));
+        pn_warn("%s: cleanup did not take it (status %d): %s", path.data, status, pn_buf_str(&why));
 out:
     pn_qfile_release(&q);
     if (fd >= 0)
@@ -138,7 +137,10 @@ static void post_jail(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.trigger = trigger, .post_jail = post_jail, .max_use = -1,
-                               .max_idle = -1, .process_limit = 1};
+    static pn_server server = {.trigger = trigger,
+                               .post_jail = post_jail,
+                               .max_use = -1,
+                               .max_idle = -1,
+                               .process_limit = 1};
     return pn_trigger_server_main(argc, argv, &server);
 }

@@ -43,12 +43,8 @@ static void show_envelope(const pn_qfile *q)
     pn_qrcpt_init(&r);
     while (pn_qfile_next(q, &pos, &type, &payload, &len)) {
         switch (type) {
-        case 'A':
-            printf("named_attribute: %.*s\n", (int)len, payload);
-            break;
-        case 'S':
-            printf("sender: %.*s\n", (int)len, payload);
-            break;
+        case 'A': printf("named_attribute: %.*s\n", (int)len, payload); break;
+        case 'S': printf("sender: %.*s\n", (int)len, payload); break;
         case 'R':
             if (pn_qfile_rcpt_parse(payload, len, at, &r) < 0)
                 break;
@@ -59,8 +55,7 @@ static void show_envelope(const pn_qfile *q)
             printf("%s: %s\n", r.status == PN_RCPT_TODO ? "recipient" : "done_recipient",
                    pn_buf_str(&r.addr));
             break;
-        default:
-            break;
+        default: break;
         }
         at = pos;
     }
@@ -132,8 +127,8 @@ out:
 /* find: the queue file of id, as a path relative to the queue directory. */
 static int find(const char *id, pn_buf *path)
 {
-    static const char *const queues[] = {"incoming", "active", "deferred", "hold", "maildrop",
-                                         NULL};
+    static const char *const queues[] = {"incoming", "active",   "deferred",
+                                         "hold",     "maildrop", NULL};
     if (!pn_qid_valid(id))
         return 0;
     for (int i = 0; queues[i]; i++) {
@@ -158,7 +153,10 @@ int main(int argc, char **argv)
         case 'h': what |= SHOW_HEADER; break;
         case 'q': by_id = 1; break;
         case 'v': pn_verbose++; break;
-        case 'd': case 'o': case 'r': case 's': break; /* record-level views of the reference */
+        case 'd':
+        case 'o':
+        case 'r':
+        case 's': break; /* record-level views of the reference */
         default: pn_fatal("usage: postcat [-behqv] [-c config_dir] [files or queue IDs...]");
         }
     }

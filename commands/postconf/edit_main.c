@@ -98,8 +98,7 @@ void edit_main_set(char **args)
                 pn_argv_add(assignments, *ap);
             } else {
                 /* "postconf -e name" resets name to its default (D5). */
-                pn_info("no '=' after \"%s\": removing it from main.cf (back to the default)",
-                        *ap);
+                pn_info("no '=' after \"%s\": removing it from main.cf (back to the default)", *ap);
                 pn_argv_add(removals, *ap);
             }
         }

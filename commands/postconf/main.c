@@ -90,8 +90,8 @@ static int show_templates(const char *file, int expand)
             (expand && pn_dsn_template_expand(text.data, &out, &why) < 0))
             pn_fatal("%s", why.data);
         const pn_buf *shown = expand ? &out : &text;
-        printf("%s%s = <<EOF\n%s%sEOF\n", kind ? "\n" : "", pn_dsn_template_name(kind),
-               shown->data, shown->len && shown->data[shown->len - 1] == '\n' ? "" : "\n");
+        printf("%s%s = <<EOF\n%s%sEOF\n", kind ? "\n" : "", pn_dsn_template_name(kind), shown->data,
+               shown->len && shown->data[shown->len - 1] == '\n' ? "" : "\n");
     }
     pn_buf_release(&text);
     pn_buf_release(&out);
@@ -112,20 +112,28 @@ int main(int argc, char **argv)
     pn_config_set_process("postconf", NULL);
     while ((ch = getopt(argc, argv, "aAbc:C:dD:efFhHlmMnNo:PtTvxX#")) != -1) {
         switch (ch) {
-        case 'a': case 'A': case 'l': case 'm': case 'M': case 'F': case 'P':
+        case 'a':
+        case 'A':
+        case 'l':
+        case 'm':
+        case 'M':
+        case 'F':
+        case 'P':
             if (mode && mode != ch)
                 pn_fatal("specify only one of -a, -A, -F, -l, -m, -M or -P");
             mode = (char)ch;
             break;
         case 'c': config_dir = optarg; break;
-        case 'C': case 'D': break; /* class selection and debug: accepted, no effect */
-        case 'b': case 't':
+        case 'C':
+        case 'D': break; /* class selection and debug: accepted, no effect */
+        case 'b':
+        case 't':
             if (mode && mode != ch)
                 pn_fatal("specify only one of -b and -t");
             mode = (char)ch;
             break;
-        case 'T': case 'N':
-            pn_fatal("option -%c is not supported", ch);
+        case 'T':
+        case 'N': pn_fatal("option -%c is not supported", ch);
         case 'd': flags |= PC_DEFAULTS; break;
         case 'e': edit = 1; break;
         case 'f': flags |= PC_FOLD; break;
@@ -153,26 +161,25 @@ int main(int argc, char **argv)
     char **args = argv + optind;
 
     switch (mode) {
-    case 'b': case 't':
+    case 'b':
+    case 't':
         if (mode == 'b')
             pn_config_load();
         return show_templates(*args, mode == 'b');
-    case 'm':
-        pn_dict_print_types(stdout);
-        return 0;
+    case 'm': pn_dict_print_types(stdout); return 0;
     case 'a':
         puts("cyrus");
         puts("dovecot");
         return 0;
-    case 'A':
-        puts("cyrus");
-        return 0;
+    case 'A': puts("cyrus"); return 0;
     case 'l':
         puts("flock");
         puts("fcntl");
         puts("dotlock");
         return 0;
-    case 'M': case 'F': case 'P': {
+    case 'M':
+    case 'F':
+    case 'P': {
         int editing = edit || remove || comment || (*args && strchr(*args, '='));
         if (editing) {
             master_edit(mode, args, remove, comment);

@@ -162,8 +162,8 @@ void master_show_params(const pn_master *master, char **selectors)
                 char *eq = strchr(name, '=');
                 *eq = 0;
                 if (sel.count < 3 || *sel.parts[2] == 0 || strcmp(sel.parts[2], name) == 0) {
-                    printf("%s/%s/%s =%s%s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE],
-                           name, eq[1] ? " " : "", eq + 1);
+                    printf("%s/%s/%s =%s%s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE], name,
+                           eq[1] ? " " : "", eq + 1);
                     found = 1;
                 }
                 free(name);
@@ -272,7 +272,9 @@ void master_edit(char mode, char **args, int remove, int comment_out)
 {
     if (*args == NULL)
         pn_fatal("-%c%s requires service/type arguments", mode,
-                 remove ? "X" : comment_out ? "#" : "e");
+                 remove        ? "X"
+                 : comment_out ? "#"
+                               : "e");
     pn_buf err = PN_BUF_INIT, logical = PN_BUF_INIT;
     pn_cfedit *edit = pn_cfedit_open(master_cf_path(), &err);
     if (edit == NULL)
@@ -284,7 +286,9 @@ void master_edit(char mode, char **args, int remove, int comment_out)
         int want_parts = mode == 'M' ? 2 : 3;
         if (sel.count != want_parts || (needs_value && sel.value == NULL))
             pn_fatal("bad request: \"%s\": expected service/type%s%s", *args,
-                     mode == 'M' ? "" : mode == 'F' ? "/field" : "/parameter",
+                     mode == 'M'   ? ""
+                     : mode == 'F' ? "/field"
+                                   : "/parameter",
                      needs_value ? "=value" : "");
         if (mode == 'F' && field_index(sel.parts[2]) < 0)
             pn_fatal("unknown master.cf field name: \"%s\"", sel.parts[2]);

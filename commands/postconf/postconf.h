@@ -4,12 +4,12 @@
 #include "base/argv.h"
 #include "config/cfmaster.h"
 
-#define PC_DEFAULTS 0x0001 /* -d */
+#define PC_DEFAULTS 0x0001   /* -d */
 #define PC_NONDEFAULT 0x0002 /* -n */
 #define PC_VALUE_ONLY 0x0004 /* -h */
-#define PC_NAME_ONLY 0x0008 /* -H */
-#define PC_EXPAND 0x0010 /* -x */
-#define PC_FOLD 0x0020 /* -f */
+#define PC_NAME_ONLY 0x0008  /* -H */
+#define PC_EXPAND 0x0010     /* -x */
+#define PC_FOLD 0x0020       /* -f */
 
 /* show_main.c */
 void show_main(int flags, char **names);

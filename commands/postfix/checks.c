@@ -50,7 +50,8 @@ static void check_mynetworks(void)
         if (pn_cidr_parse(item, &cidr, &why) == 0 && cidr.net.family != AF_INET &&
             cidr.prefix >= 96 && memcmp(cidr.net.bytes, mapped, 12) == 0)
             pn_warn("mynetworks: %s can never match: IPv4 clients are matched as IPv4 "
-                    "addresses; list the IPv4 network itself", item);
+                    "addresses; list the IPv4 network itself",
+                    item);
         pn_buf_release(&why);
     }
     pn_argv_free(items);

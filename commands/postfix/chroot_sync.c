@@ -14,7 +14,7 @@
 #include "postfix.h"
 
 static const char *const files[] = {
-    "etc/localtime", "etc/services",  "etc/resolv.conf",     "etc/hosts",
+    "etc/localtime", "etc/services",      "etc/resolv.conf",     "etc/hosts",
     "etc/host.conf", "etc/nsswitch.conf", "etc/nss_mdns.config", NULL,
 };
 

@@ -193,14 +193,14 @@ int main(int argc, char **argv)
         /* as the reference's script does: postqueue -f with this configuration */
         pn_buf path = PN_BUF_INIT;
         pn_buf_printf(&path, "%s/postqueue", pn_config_get("command_directory"));
-        execl(path.data, "postqueue", "-c", pn_config_get("config_directory"), "-f",
-              (char *)NULL);
+        execl(path.data, "postqueue", "-c", pn_config_get("config_directory"), "-f", (char *)NULL);
         pn_fatal("exec %s: %s", path.data, strerror(errno));
     } else if (strcmp(command, "set-permissions") == 0) {
         queue_dirs_check(1);
     } else {
         pn_fatal("unknown command: '%s'. Usage: postfix start (or stop, reload, abort, "
-                 "flush, status, check, set-permissions, start-fg)", command);
+                 "flush, status, check, set-permissions, start-fg)",
+                 command);
     }
     return 0;
 }

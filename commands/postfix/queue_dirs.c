@@ -23,14 +23,20 @@ struct dir_rule {
 };
 
 static const struct dir_rule rules[] = {
-    {"active", OWNER_MAIL, 0700},   {"bounce", OWNER_MAIL, 0700},
-    {"corrupt", OWNER_MAIL, 0700},  {"defer", OWNER_MAIL, 0700},
-    {"deferred", OWNER_MAIL, 0700}, {"flush", OWNER_MAIL, 0700},
-    {"hold", OWNER_MAIL, 0700},     {"incoming", OWNER_MAIL, 0700},
+    {"active", OWNER_MAIL, 0700},
+    {"bounce", OWNER_MAIL, 0700},
+    {"corrupt", OWNER_MAIL, 0700},
+    {"defer", OWNER_MAIL, 0700},
+    {"deferred", OWNER_MAIL, 0700},
+    {"flush", OWNER_MAIL, 0700},
+    {"hold", OWNER_MAIL, 0700},
+    {"incoming", OWNER_MAIL, 0700},
     {"maildrop", OWNER_MAIL_POSTDROP, 0730},
-    {"pid", OWNER_ROOT, 0755},      {"private", OWNER_MAIL, 0700},
+    {"pid", OWNER_ROOT, 0755},
+    {"private", OWNER_MAIL, 0700},
     {"public", OWNER_MAIL_POSTDROP, 0710},
-    {"saved", OWNER_MAIL, 0700},    {"trace", OWNER_MAIL, 0700},
+    {"saved", OWNER_MAIL, 0700},
+    {"trace", OWNER_MAIL, 0700},
     {NULL, OWNER_ROOT, 0},
 };
 
@@ -71,8 +77,8 @@ static void check_dir(const char *path, enum owner owner, mode_t mode, int fix)
     } else if (!fix && (st.st_uid != uid || (owner == OWNER_MAIL_POSTDROP && st.st_gid != gid) ||
                         (st.st_mode & 07777) != mode)) {
         pn_warn("%s: owner %ld group %ld mode %04o, expected owner %ld%s mode %04o (run "
-                "\"postfix set-permissions\")", path, (long)st.st_uid, (long)st.st_gid,
-                (unsigned)(st.st_mode & 07777), (long)uid,
+                "\"postfix set-permissions\")",
+                path, (long)st.st_uid, (long)st.st_gid, (unsigned)(st.st_mode & 07777), (long)uid,
                 owner == OWNER_MAIL_POSTDROP ? " group postdrop" : "", (unsigned)mode);
         return;
     }

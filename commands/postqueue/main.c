@@ -70,8 +70,8 @@ static void show(int json)
             printf(", \"queue_id\": ");
             json_string(id.data);
             printf(", \"arrival_time\": %lld, \"message_size\": %lld, \"forced_expire\": %s, "
-                   "\"sender\": ", (long long)arrival, (long long)size,
-                   expired ? "true" : "false");
+                   "\"sender\": ",
+                   (long long)arrival, (long long)size, expired ? "true" : "false");
             json_string(sender.data);
             printf(", \"recipients\": [");
             size_t rc = 0;
@@ -191,8 +191,14 @@ int main(int argc, char **argv)
     while ((ch = getopt(argc, argv, "c:fi:jps:v")) != -1) {
         switch (ch) {
         case 'c': config = optarg; break;
-        case 'f': case 'j': case 'p': mode = ch; break;
-        case 'i': case 's': mode = ch; target = optarg; break;
+        case 'f':
+        case 'j':
+        case 'p': mode = ch; break;
+        case 'i':
+        case 's':
+            mode = ch;
+            target = optarg;
+            break;
         case 'v': pn_verbose++; break;
         default: pn_fatal("usage: postqueue -f | -j | -p | -i queue_id | -s site");
         }

@@ -1,7 +1,8 @@
 /* main.c: postsuper, the queue superintendent: delete (-d), hold (-h), release (-H) and
  * requeue (-r) messages by queue ID or ALL, reading IDs from standard input for "-", repair
- * the queue's structure (-s, structure.c) and remove leftover temporary files (-p). Run as root, it becomes mail_owner before it touches
- * the queue. It only renames, unlinks and changes modes: it never writes a queue file. */
+ * the queue's structure (-s, structure.c) and remove leftover temporary files (-p). Run as root, it
+ * becomes mail_owner before it touches the queue. It only renames, unlinks and changes modes: it
+ * never writes a queue file. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +25,8 @@
 
 enum action { DELETE, HOLD, RELEASE, REQUEUE };
 
-static const char *const all_queues[] = {"incoming", "active", "deferred", "hold", "maildrop",
-                                         NULL};
+static const char *const all_queues[] = {"incoming", "active",   "deferred",
+                                         "hold",     "maildrop", NULL};
 
 /* find: the path of ID in one of queues, or 0. */
 static int find(const char *id, const char *const *queues, pn_buf *path, const char **queue)
@@ -162,10 +163,12 @@ int main(int argc, char **argv)
         case 'H': pn_argv_add(requests[RELEASE], optarg); break;
         case 'r': pn_argv_add(requests[REQUEUE], optarg); break;
         case 'p': do_purge = 1; break;
-        case 's': case 'S': do_structure = 1; break;
+        case 's':
+        case 'S': do_structure = 1; break;
         case 'v': pn_verbose++; break;
-        default: pn_fatal("usage: postsuper [-c config_dir] [-d queue_id] [-h queue_id] "
-                          "[-H queue_id] [-p] [-r queue_id] [-s] [queue...]");
+        default:
+            pn_fatal("usage: postsuper [-c config_dir] [-d queue_id] [-h queue_id] "
+                     "[-H queue_id] [-p] [-r queue_id] [-s] [queue...]");
         }
     }
     pn_config_load();

@@ -16,8 +16,8 @@
 #include "mail/qpath.h"
 #include "postsuper.h"
 
-static const char *const message_queues[] = {"incoming", "active", "deferred", "hold",
-                                             "corrupt", NULL};
+static const char *const message_queues[] = {"incoming", "active",  "deferred",
+                                             "hold",     "corrupt", NULL};
 static const char *const log_queues[] = {"bounce", "defer", "trace", NULL};
 
 /* walk: the queue IDs found under dir (and its one-letter subdirectories), with paths. */
@@ -112,8 +112,7 @@ int structure_repair(void)
                     pn_queue_path(queues[q], fixed.data, &want);
                     if (!move(path, want.data))
                         continue;
-                    pn_warn("%s: renamed to %s, the ID its inode number gives", path,
-                            want.data);
+                    pn_warn("%s: renamed to %s, the ID its inode number gives", path, want.data);
                     for (int l = 0; log_queues[l]; l++) { /* its logs follow it */
                         pn_queue_path(log_queues[l], id, &from);
                         pn_queue_path(log_queues[l], fixed.data, &to);

@@ -119,7 +119,8 @@ int main(int argc, char **argv)
                 pn_fatal("-V option value is too long");
             opts.envid = optarg;
             break;
-        case 'f': case 'r': sender = optarg; break;
+        case 'f':
+        case 'r': sender = optarg; break;
         case 'i': dot_ends = 0; break;
         case 'o':
             if (strcmp(optarg, "i") == 0)

@@ -5,11 +5,11 @@
 #include "base/buf.h"
 
 typedef struct post_options {
-    int extract;       /* -t: recipients from the header as well */
-    int notify;        /* -N, as PN_NOTIFY_* bits (0: not given) */
-    const char *ret;   /* -R: "FULL" or "HDRS", or NULL */
-    const char *envid; /* -V, or NULL */
-    const char *trace; /* "record" (-v) or "verify" (-bv), or NULL */
+    int extract;           /* -t: recipients from the header as well */
+    int notify;            /* -N, as PN_NOTIFY_* bits (0: not given) */
+    const char *ret;       /* -R: "FULL" or "HDRS", or NULL */
+    const char *envid;     /* -V, or NULL */
+    const char *trace;     /* "record" (-v) or "verify" (-bv), or NULL */
     const char *full_name; /* -F, $NAME or the account's, for a From: cleanup adds */
 } post_options;
 

@@ -96,8 +96,8 @@ int smtp_stdio(const post_options *o)
 #define IS(v) (verb == strlen(v) && strncasecmp(line.data, v, verb) == 0)
         pn_buf_reset(&text);
         if (IS("HELO") || IS("EHLO")) {
-            pn_buf_printf(&text, IS("EHLO") ? "250-%s\r\n250-PIPELINING\r\n250 8BITMIME"
-                                            : "250 %s", host);
+            pn_buf_printf(&text, IS("EHLO") ? "250-%s\r\n250-PIPELINING\r\n250 8BITMIME" : "250 %s",
+                          host);
             reply(out, text.data);
         } else if (IS("MAIL")) {
             if (in_mail) {

@@ -111,8 +111,7 @@ static pn_htable *dsn_requests(const pn_qfile *q)
 }
 
 /* submit: one notice through cleanup; 0 with its queue ID, or -1 with why. */
-static int submit(const char *from, const char *to, const pn_buf *msg, pn_buf *new_id,
-                  pn_buf *why)
+static int submit(const char *from, const char *to, const pn_buf *msg, pn_buf *new_id, pn_buf *why)
 {
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new("public/cleanup");
@@ -204,8 +203,8 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     }
     const char *to = sender.len ? sender.data : pn_config_get("2bounce_notice_recipient");
     const char *from = sender.len ? "" : dbl;
-    notice_compose(kind, &t, id, &q, sender.len ? sender.data : "MAILER-DAEMON", r, kept,
-                   &content, 0, &msg);
+    notice_compose(kind, &t, id, &q, sender.len ? sender.data : "MAILER-DAEMON", r, kept, &content,
+                   0, &msg);
     if (submit(from, to, &msg, &new_id, why) < 0)
         goto out;
     pn_info("%s: sender %s notification: %s", id, kinds[kind].what, new_id.data);
@@ -289,7 +288,6 @@ static void serve(int fd, void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1,
-                               .process_limit = 0};
+    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1, .process_limit = 0};
     return pn_single_server_main(argc, argv, &server);
 }

@@ -58,18 +58,23 @@ void notice_compose(enum notice_kind kind, const bounce_template *t, const char 
     pn_buf_printf(out, "To: %s\n", to_postmaster ? "postmaster" : sender);
     pn_buf_printf(out, "Auto-Submitted: %s\nMIME-Version: 1.0\n",
                   to_postmaster ? "auto-generated" : "auto-replied");
-    pn_buf_printf(out, "Content-Type: multipart/report; report-type=delivery-status;\n"
-                       "\tboundary=\"%s\"\n\n", boundary);
+    pn_buf_printf(out,
+                  "Content-Type: multipart/report; report-type=delivery-status;\n"
+                  "\tboundary=\"%s\"\n\n",
+                  boundary);
     pn_buf_puts(out, "This is a MIME-encapsulated message.\n\n");
-    pn_buf_printf(out, "--%s\nContent-Description: Notification\n"
-                       "Content-Type: text/plain; charset=%s\n\n",
+    pn_buf_printf(out,
+                  "--%s\nContent-Description: Notification\n"
+                  "Content-Type: text/plain; charset=%s\n\n",
                   boundary, t->charset.len ? t->charset.data : "us-ascii");
     pn_buf_append(out, t->text.data, t->text.len);
     pn_buf_putc(out, '\n');
     for (int i = 0; i < count; i++)
         pn_buf_printf(out, "<%s>: %s\n", r[i].entry->addr.data, r[i].entry->reason.data);
-    pn_buf_printf(out, "\n--%s\nContent-Description: Delivery report\n"
-                       "Content-Type: message/delivery-status\n\n", boundary);
+    pn_buf_printf(out,
+                  "\n--%s\nContent-Description: Delivery report\n"
+                  "Content-Type: message/delivery-status\n\n",
+                  boundary);
     pn_buf value = PN_BUF_INIT;
     const char *envid = pn_qfile_attr(q, "envid", &value);
     if (envid && *envid)
@@ -103,15 +108,19 @@ void notice_compose(enum notice_kind kind, const bounce_template *t, const char 
         /* the header only: up to the first empty line */
         const char *end = memmem(original->data, original->len, "\n\n", 2);
         size_t n = end ? (size_t)(end - original->data) + 1 : original->len;
-        pn_buf_printf(out, "\n--%s\nContent-Description: %s\n"
-                           "Content-Type: text/rfc822-headers\n\n",
-                      boundary, kind == NOTICE_SUCCESS || kind == NOTICE_REPORT
-                                    ? "Message Headers"
-                                                       : "Undelivered Message Headers");
+        pn_buf_printf(out,
+                      "\n--%s\nContent-Description: %s\n"
+                      "Content-Type: text/rfc822-headers\n\n",
+                      boundary,
+                      kind == NOTICE_SUCCESS || kind == NOTICE_REPORT
+                          ? "Message Headers"
+                          : "Undelivered Message Headers");
         pn_buf_append(out, original->data, n);
     } else {
-        pn_buf_printf(out, "\n--%s\nContent-Description: Undelivered Message\n"
-                           "Content-Type: message/rfc822\n\n", boundary);
+        pn_buf_printf(out,
+                      "\n--%s\nContent-Description: Undelivered Message\n"
+                      "Content-Type: message/rfc822\n\n",
+                      boundary);
         pn_buf_append(out, original->data, original->len);
     }
     pn_buf_printf(out, "\n--%s--\n", boundary);

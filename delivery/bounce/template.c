@@ -19,9 +19,9 @@ static int parse(const char *body, bounce_template *t, pn_buf *why)
         pn_buf *field = NULL;
         if (colon) {
             size_t k = (size_t)(colon - p);
-            field = k == 7 && strncasecmp(p, "Charset", 7) == 0       ? &t->charset
-                    : k == 4 && strncasecmp(p, "From", 4) == 0        ? &t->from
-                    : k == 7 && strncasecmp(p, "Subject", 7) == 0     ? &t->subject
+            field = k == 7 && strncasecmp(p, "Charset", 7) == 0   ? &t->charset
+                    : k == 4 && strncasecmp(p, "From", 4) == 0    ? &t->from
+                    : k == 7 && strncasecmp(p, "Subject", 7) == 0 ? &t->subject
                     : k == 18 && strncasecmp(p, "Postmaster-Subject", 18) == 0
                         ? &t->postmaster_subject
                         : NULL;

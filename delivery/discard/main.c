@@ -17,14 +17,13 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
-    static const pn_agent agent = {.relay = "none", .needs_content = 0, .verifies = 1,
-                                   .deliver = deliver};
+    static const pn_agent agent = {
+        .relay = "none", .needs_content = 0, .verifies = 1, .deliver = deliver};
     pn_agent_serve(fd, &agent);
 }
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1,
-                               .process_limit = -1};
+    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1, .process_limit = -1};
     return pn_single_server_main(argc, argv, &server);
 }

@@ -39,10 +39,10 @@ struct delivery {
     const pn_delivreq *req;
     const pn_delivreq_rcpt *rcpt;
     const pn_qfile *q;
-    int outcome;     /* the worst so far */
+    int outcome; /* the worst so far */
     char dsn[16];
     pn_buf *text;
-    pn_argv *seen;   /* alias names expanded so far: no loops */
+    pn_argv *seen; /* alias names expanded so far: no loops */
 };
 
 static void record(struct delivery *d, int outcome, const char *dsn, const char *text)
@@ -81,11 +81,13 @@ static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gi
     pn_buf text = PN_BUF_INIT;
     static pn_buf dsn = PN_BUF_INIT;
     pn_buf_reset(&dsn);
-    int rc = pn_worker_deliver(workers, uid, gid, extra, d->q->fd, path, d->req->sender.data,
-                               d->rcpt->addr.data, pn_config_get_int("mailbox_size_limit"),
-                               &text, &dsn);
-    record(d, rc == MAILBOX_SENT ? PN_DELIVER_SENT
-              : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED,
+    int rc =
+        pn_worker_deliver(workers, uid, gid, extra, d->q->fd, path, d->req->sender.data,
+                          d->rcpt->addr.data, pn_config_get_int("mailbox_size_limit"), &text, &dsn);
+    record(d,
+           rc == MAILBOX_SENT     ? PN_DELIVER_SENT
+           : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED
+                                  : PN_DELIVER_DEFERRED,
            pn_buf_str(&dsn), pn_buf_str(&text));
     pn_buf_release(&text);
 }
@@ -279,8 +281,8 @@ static void pre_jail(void *ctx)
 {
     (void)ctx;
     pn_buf err = PN_BUF_INIT;
-    alias_maps = pn_maps_open("alias_maps", pn_config_get("alias_maps"), PN_DICT_DEFAULT_FLAGS,
-                              &err);
+    alias_maps =
+        pn_maps_open("alias_maps", pn_config_get("alias_maps"), PN_DICT_DEFAULT_FLAGS, &err);
     if (alias_maps == NULL)
         pn_fatal("%s", err.data);
     local_domains = pn_domlist_open("mydestination", pn_config_get("mydestination"), &err);
@@ -299,8 +301,12 @@ static int must_retire(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .must_retire = must_retire,
-                               .max_use = -1, .max_idle = -1, .process_limit = -1,
+    static pn_server server = {.serve = serve,
+                               .pre_jail = pre_jail,
+                               .must_retire = must_retire,
+                               .max_use = -1,
+                               .max_idle = -1,
+                               .process_limit = -1,
                                .needs_root = 1};
     return pn_single_server_main(argc, argv, &server);
 }

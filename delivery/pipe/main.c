@@ -26,7 +26,7 @@ static struct {
     char *flags;
     uid_t uid;
     gid_t gid;
-    pn_argv *argv;      /* templates after argv= */
+    pn_argv *argv; /* templates after argv= */
     long size_limit;
     char *eol;
     char *null_sender;
@@ -36,8 +36,8 @@ static struct {
 
 static pn_agent agent;
 
-static const char *const per_rcpt[] = {"recipient", "original_recipient", "user", "extension",
-                                       "mailbox", NULL};
+static const char *const per_rcpt[] = {
+    "recipient", "original_recipient", "user", "extension", "mailbox", NULL};
 
 static int policy(uid_t uid, gid_t gid)
 {
@@ -127,8 +127,8 @@ static void value(const char *name, const pn_delivreq *req, const pn_delivreq_rc
 {
     const char *f = pipe_conf.flags;
     pn_buf local = PN_BUF_INIT, tmp = PN_BUF_INIT;
-    const char *addr = r ? (strcmp(name, "original_recipient") == 0 ? r->orig.data : r->addr.data)
-                         : "";
+    const char *addr =
+        r ? (strcmp(name, "original_recipient") == 0 ? r->orig.data : r->addr.data) : "";
     pn_buf_reset(out);
     if (strcmp(name, "sender") == 0 && req->sender.len && strchr(f, 'q')) {
         const char *at = pn_addr_at(req->sender.data);
@@ -276,13 +276,14 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         pn_buf limit_name = PN_BUF_INIT;
         pn_buf_printf(&limit_name, "%s_time_limit", pn_config_get("service_name"));
         job.time_limit = pn_param_find(limit_name.data) ? pn_config_get_time(limit_name.data)
-                                                         : pn_config_get_time("command_time_limit");
+                                                        : pn_config_get_time("command_time_limit");
         pn_buf_release(&limit_name);
-        int rc = pn_worker_pipe(pipe_conf.workers, pipe_conf.uid, pipe_conf.gid, q->fd, &job,
-                                &dsn, &text);
+        int rc = pn_worker_pipe(pipe_conf.workers, pipe_conf.uid, pipe_conf.gid, q->fd, &job, &dsn,
+                                &text);
         pn_argv_free(job.argv);
-        outcome = rc == MAILBOX_SENT ? PN_DELIVER_SENT
-                  : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED;
+        outcome = rc == MAILBOX_SENT     ? PN_DELIVER_SENT
+                  : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED
+                                         : PN_DELIVER_DEFERRED;
         if (outcome == PN_DELIVER_SENT) {
             pn_buf done = PN_BUF_INIT;
             pn_buf_printf(&done, "delivered via %s service", pn_config_get("service_name"));
@@ -334,8 +335,12 @@ static int must_retire(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .must_retire = must_retire,
-                               .max_use = -1, .max_idle = -1, .process_limit = -1,
+    static pn_server server = {.serve = serve,
+                               .pre_jail = pre_jail,
+                               .must_retire = must_retire,
+                               .max_use = -1,
+                               .max_idle = -1,
+                               .process_limit = -1,
                                .needs_root = 1};
     server.ctx = &server;
     return pn_single_server_main(argc, argv, &server);

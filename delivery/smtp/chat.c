@@ -14,10 +14,10 @@
 #include "config/cfparams.h"
 #include "smtp.h"
 
-#define LINE_KEEP 2048      /* bytes of one reply line that are kept */
-#define REPLY_KEEP 4096     /* bytes of a joined reply that are kept */
-#define REPLY_LINES 1000    /* lines in one reply */
-#define SKIP_CHUNKS 1024    /* LINE_KEEP-sized chunks skipped in one over-long line */
+#define LINE_KEEP 2048   /* bytes of one reply line that are kept */
+#define REPLY_KEEP 4096  /* bytes of a joined reply that are kept */
+#define REPLY_LINES 1000 /* lines in one reply */
+#define SKIP_CHUNKS 1024 /* LINE_KEEP-sized chunks skipped in one over-long line */
 
 const char *param(const char *suffix)
 {
@@ -31,8 +31,10 @@ static void note_feature(struct session *ss, const char *kw)
     static const struct {
         const char *name;
         int bit;
-    } table[] = {{"SIZE", FEATURE_SIZE}, {"PIPELINING", FEATURE_PIPELINING},
-                 {"8BITMIME", FEATURE_8BITMIME}, {"DSN", FEATURE_DSN}};
+    } table[] = {{"SIZE", FEATURE_SIZE},
+                 {"PIPELINING", FEATURE_PIPELINING},
+                 {"8BITMIME", FEATURE_8BITMIME},
+                 {"DSN", FEATURE_DSN}};
     size_t n = strcspn(kw, " =");
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strlen(table[i].name) == n && strncasecmp(kw, table[i].name, n) == 0)
@@ -74,8 +76,7 @@ int read_reply(struct session *ss, const char *timeout)
         if (line.len && line.data[line.len - 1] == '\r')
             pn_buf_truncate(&line, line.len - 1);
         int digits = line.len >= 3 && isdigit((unsigned char)line.data[0]) &&
-                     isdigit((unsigned char)line.data[1]) &&
-                     isdigit((unsigned char)line.data[2]);
+                     isdigit((unsigned char)line.data[1]) && isdigit((unsigned char)line.data[2]);
         if (ss->reply.len < REPLY_KEEP) {
             if (ss->reply.len)
                 pn_buf_putc(&ss->reply, ' ');
@@ -119,8 +120,9 @@ int command(struct session *ss, const char *timeout, const char *fmt, ...)
 
 void broken(const struct session *ss, const char *stage, pn_buf *out)
 {
-    pn_buf_printf(out, "%s %s[%s] %s %s", ss->timed_out ? "conversation with" : "lost connection with",
-                  ss->host, ss->addr, ss->timed_out ? "timed out while" : "while", stage);
+    pn_buf_printf(out, "%s %s[%s] %s %s",
+                  ss->timed_out ? "conversation with" : "lost connection with", ss->host, ss->addr,
+                  ss->timed_out ? "timed out while" : "while", stage);
 }
 
 void status_of(const struct session *ss, char *out, size_t len)

@@ -154,8 +154,10 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
             add_targets(t, n, name, &addrs);
             pn_addrlist_free(&addrs);
         } else if (rc == PN_DNS_NOTFOUND) {
-            pn_buf_printf(why, "Host or domain name not found. Name service error for "
-                               "name=%s type=A: Host not found", name);
+            pn_buf_printf(why,
+                          "Host or domain name not found. Name service error for "
+                          "name=%s type=A: Host not found",
+                          name);
             *bounce = 1;
         }
     }
@@ -337,7 +339,6 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
                 if (todo[i])
                     done = 0;
             }
-
         }
     }
     free(t);
@@ -345,7 +346,8 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         for (size_t i = 0; i < req->rcpt_count; i++)
             fate(PN_DELIVER_BOUNCED,
                  strstr(why.data, "loops back") ? "5.4.6"
-                 : strstr(why.data, "(nullMX)") ? "5.1.10" : "5.4.4",
+                 : strstr(why.data, "(nullMX)") ? "5.1.10"
+                                                : "5.4.4",
                  why.data, &outcomes[i], &dsns[i], &texts[i]);
         done = 1;
     }
@@ -355,17 +357,19 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         /* no later address answered: a recipient keeps the 4xx it got, if any */
         for (size_t i = 0; i < req->rcpt_count; i++)
             if (todo[i] && (texts[i].len == 0 || outcomes[i] == -1))
-                fate(PN_DELIVER_DEFERRED, "4.4.1", why.data, &outcomes[i], &dsns[i],
-                     &texts[i]);
+                fate(PN_DELIVER_DEFERRED, "4.4.1", why.data, &outcomes[i], &dsns[i], &texts[i]);
     }
     free(todo);
     pn_buf_release(&why);
     pn_buf_release(&ss.reply);
 }
 
-static pn_agent agent = {.relay = "none", .needs_content = 1, .verifies = 1,
+static pn_agent agent = {.relay = "none",
+                         .needs_content = 1,
+                         .verifies = 1,
                          .deliver_all = deliver_all,
-                         .idle_ms = cache_idle_ms, .idle = cache_close};
+                         .idle_ms = cache_idle_ms,
+                         .idle = cache_close};
 
 static void serve(int fd, void *ctx)
 {
@@ -387,7 +391,7 @@ int main(int argc, char **argv)
     const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     if (strcmp(name, "lmtp") == 0)
         proto = &lmtp_proto;
-    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .max_use = -1,
-                               .max_idle = -1, .process_limit = -1};
+    static pn_server server = {
+        .serve = serve, .pre_jail = pre_jail, .max_use = -1, .max_idle = -1, .process_limit = -1};
     return pn_single_server_main(argc, argv, &server);
 }

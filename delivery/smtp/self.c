@@ -36,8 +36,8 @@ static void add_interfaces(const char *list)
             struct ifaddrs *ifs = NULL;
             if (getifaddrs(&ifs) == 0) {
                 for (struct ifaddrs *f = ifs; f; f = f->ifa_next)
-                    if (f->ifa_addr && (f->ifa_addr->sa_family == AF_INET ||
-                                        f->ifa_addr->sa_family == AF_INET6))
+                    if (f->ifa_addr &&
+                        (f->ifa_addr->sa_family == AF_INET || f->ifa_addr->sa_family == AF_INET6))
                         add_numeric(f->ifa_addr);
                 freeifaddrs(ifs);
             }

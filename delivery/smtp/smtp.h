@@ -11,10 +11,10 @@
 #include "mail/qfile.h"
 
 struct proto {
-    const char *name;     /* "smtp" or "lmtp": parameter prefix */
-    const char *hello;    /* "EHLO" or "LHLO" */
+    const char *name;         /* "smtp" or "lmtp": parameter prefix */
+    const char *hello;        /* "EHLO" or "LHLO" */
     const char *helo_timeout; /* "helo" or "lhlo" */
-    int lmtp;             /* one reply per recipient after the data */
+    int lmtp;                 /* one reply per recipient after the data */
 };
 
 extern const struct proto *proto;
@@ -32,9 +32,9 @@ struct session {
     pn_buf reply;   /* the last reply, all lines joined */
     int code;       /* its code; 0 when the reply was malformed */
     int features;
-    int timed_out;  /* the last failure was a timeout rather than a lost connection */
-    int loop;       /* the server greeted with our own host name */
-    int refused;    /* a 5xx greeting that bounces the mail (skip_5xx_greeting = no) */
+    int timed_out; /* the last failure was a timeout rather than a lost connection */
+    int loop;      /* the server greeted with our own host name */
+    int refused;   /* a 5xx greeting that bounces the mail (skip_5xx_greeting = no) */
 };
 
 /* chat.c */

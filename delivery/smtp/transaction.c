@@ -30,8 +30,9 @@ void fate(int outcome, const char *dsn, const char *text, int *o, pn_buf *d, pn_
 
 static int outcome_of(int code)
 {
-    return code / 100 == 2 ? PN_DELIVER_SENT
-           : code / 100 == 5 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED;
+    return code / 100 == 2   ? PN_DELIVER_SENT
+           : code / 100 == 5 ? PN_DELIVER_BOUNCED
+                             : PN_DELIVER_DEFERRED;
 }
 
 /* said: the server's reply as the reference reports it. */
@@ -184,11 +185,12 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     *keep = 0;
     if ((!reused && hello(ss, why) < 0) || pn_qfile_read_content(q, &content, why) < 0)
         goto out;
-    if (!(ss->features & FEATURE_8BITMIME) && !pn_config_get_bool("disable_mime_output_conversion")) {
+    if (!(ss->features & FEATURE_8BITMIME) &&
+        !pn_config_get_bool("disable_mime_output_conversion")) {
         /* RFC 6152: 8-bit content goes to a server without 8BITMIME as quoted-printable */
         pn_buf seven = PN_BUF_INIT;
-        if (pn_mime_downgrade(content.data, content.len,
-                              pn_config_get_hostname("myhostname"), &seven) == 1) {
+        if (pn_mime_downgrade(content.data, content.len, pn_config_get_hostname("myhostname"),
+                              &seven) == 1) {
             pn_buf tmp = content;
             content = seven;
             seven = tmp;
@@ -220,8 +222,7 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
         said(ss, "MAIL FROM", &text);
         for (size_t i = 0; i < req->rcpt_count; i++)
             if (todo[i])
-                fate(outcome_of(ss->code), status, text.data, &outcomes[i], &dsns[i],
-                     &texts[i]);
+                fate(outcome_of(ss->code), status, text.data, &outcomes[i], &dsns[i], &texts[i]);
         goto quit;
     }
     int accepted = 0;

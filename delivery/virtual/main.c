@@ -60,8 +60,8 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
     pn_buf mailbox = PN_BUF_INIT, path = PN_BUF_INIT;
     int outcome = PN_DELIVER_DEFERRED;
     *dsn = "4.3.0";
-    int rc = pn_maps_find_addr(mailbox_maps, r->addr.data, pn_config_get("recipient_delimiter"),
-                               0, &mailbox);
+    int rc = pn_maps_find_addr(mailbox_maps, r->addr.data, pn_config_get("recipient_delimiter"), 0,
+                               &mailbox);
     if (rc < 0) {
         pn_buf_set(text, "virtual_mailbox_maps lookup failure");
         goto out;
@@ -85,19 +85,20 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
     pn_buf_printf(&path, "%s/%s", pn_config_get("virtual_mailbox_base"), pn_trim(mailbox.data));
     if (req->flags & PN_DELIVREQ_VERIFY) { /* sendmail -bv: this far, and no further */
         *dsn = "2.0.0";
-        pn_buf_printf(text, "delivers to %s", path.data[path.len - 1] == '/' ? "maildir"
-                                                                           : "mailbox");
+        pn_buf_printf(text, "delivers to %s",
+                      path.data[path.len - 1] == '/' ? "maildir" : "mailbox");
         outcome = PN_DELIVER_SENT;
         goto out;
     }
     static pn_buf dsn_text = PN_BUF_INIT;
     pn_buf_reset(&dsn_text);
-    rc = pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, path.data,
-                               req->sender.data, r->addr.data,
-                               pn_config_get_int("virtual_mailbox_limit"), text, &dsn_text);
+    rc = pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, path.data, req->sender.data,
+                           r->addr.data, pn_config_get_int("virtual_mailbox_limit"), text,
+                           &dsn_text);
     *dsn = pn_buf_str(&dsn_text);
-    outcome = rc == MAILBOX_SENT ? PN_DELIVER_SENT
-              : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED;
+    outcome = rc == MAILBOX_SENT     ? PN_DELIVER_SENT
+              : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED
+                                     : PN_DELIVER_DEFERRED;
 out:
     pn_buf_release(&mailbox);
     pn_buf_release(&path);
@@ -114,8 +115,8 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
-    static const pn_agent agent = {.relay = "virtual", .needs_content = 1, .verifies = 1,
-                                   .deliver = deliver};
+    static const pn_agent agent = {
+        .relay = "virtual", .needs_content = 1, .verifies = 1, .deliver = deliver};
     pn_agent_serve(fd, &agent);
 }
 
@@ -138,8 +139,12 @@ static int must_retire(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .must_retire = must_retire,
-                               .max_use = -1, .max_idle = -1, .process_limit = -1,
+    static pn_server server = {.serve = serve,
+                               .pre_jail = pre_jail,
+                               .must_retire = must_retire,
+                               .max_use = -1,
+                               .max_idle = -1,
+                               .process_limit = -1,
                                .needs_root = 1};
     return pn_single_server_main(argc, argv, &server);
 }

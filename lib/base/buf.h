@@ -11,7 +11,10 @@ typedef struct pn_buf {
     size_t cap;
 } pn_buf;
 
-#define PN_BUF_INIT {NULL, 0, 0}
+#define PN_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void pn_buf_init(pn_buf *buf);
 pn_buf *pn_buf_new(void);

@@ -119,7 +119,7 @@ static void network_of(pn_inet_addr *addr, int prefix)
 {
     int bits = addr_bits(addr->family);
     for (int i = prefix; i < bits; i++)
-        addr->bytes[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+        addr->bytes[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
 }
 
 static int prefix_of(const struct sockaddr *mask, int family)

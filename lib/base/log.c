@@ -97,9 +97,8 @@ static void emit(int priority, const char *level, const char *fmt, va_list ap)
         gettimeofday(&tv, NULL);
         localtime_r(&tv.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-        int n = snprintf(line, sizeof(line), "%s.%06ld %s[%ld]: %s%s%s\n", stamp,
-                         (long)tv.tv_usec, tag, (long)getpid(), level ? level : "",
-                         level ? ": " : "", text);
+        int n = snprintf(line, sizeof(line), "%s.%06ld %s[%ld]: %s%s%s\n", stamp, (long)tv.tv_usec,
+                         tag, (long)getpid(), level ? level : "", level ? ": " : "", text);
         if (n > 0)
             (void)!write(file_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
     }

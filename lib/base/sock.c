@@ -241,8 +241,7 @@ int pn_inet_service_resolve(const char *service, const char *interfaces, const c
         if (family_allowed(AF_INET6, protocols))
             add_addr(out, (struct sockaddr *)&sin6, sizeof(sin6), port);
     } else {
-        const char *list = strcmp(interfaces, "loopback-only") == 0 ? "127.0.0.1, ::1"
-                                                                     : interfaces;
+        const char *list = strcmp(interfaces, "loopback-only") == 0 ? "127.0.0.1, ::1" : interfaces;
         pn_argv *names = pn_argv_split(list, PN_SEPARATORS);
         for (size_t i = 0; rc == 0 && i < names->len; i++) {
             char *name = names->items[i];

@@ -10,11 +10,11 @@
 typedef struct pn_stream pn_stream;
 
 /* Results of pn_stream_get_line. */
-#define PN_LINE_ERROR (-1)  /* read error or timeout; errno says which */
-#define PN_LINE_EOF 0       /* nothing more */
-#define PN_LINE_OK 1        /* a complete line; the newline is not stored */
-#define PN_LINE_LAST 2      /* the last line of the input, without a newline */
-#define PN_LINE_TOO_LONG 3  /* limit bytes stored; the rest of the line is still unread */
+#define PN_LINE_ERROR (-1) /* read error or timeout; errno says which */
+#define PN_LINE_EOF 0      /* nothing more */
+#define PN_LINE_OK 1       /* a complete line; the newline is not stored */
+#define PN_LINE_LAST 2     /* the last line of the input, without a newline */
+#define PN_LINE_TOO_LONG 3 /* limit bytes stored; the rest of the line is still unread */
 
 pn_stream *pn_stream_fdopen(int fd);
 pn_stream *pn_stream_open(const char *path, int flags, int mode);

@@ -82,18 +82,12 @@ int pn_parse_bool(const char *str, int *out)
 static long unit_seconds(int unit)
 {
     switch (unit) {
-    case 's':
-        return 1;
-    case 'm':
-        return 60;
-    case 'h':
-        return 3600;
-    case 'd':
-        return 86400;
-    case 'w':
-        return 7 * 86400;
-    default:
-        return 0;
+    case 's': return 1;
+    case 'm': return 60;
+    case 'h': return 3600;
+    case 'd': return 86400;
+    case 'w': return 7 * 86400;
+    default: return 0;
     }
 }
 

@@ -10,7 +10,7 @@ enum pn_param_type { PN_PT_STR, PN_PT_INT, PN_PT_BOOL, PN_PT_TIME };
 typedef struct pn_param_def {
     const char *name;
     enum pn_param_type type;
-    char unit;   /* PN_PT_TIME: the unit of a bare number */
+    char unit; /* PN_PT_TIME: the unit of a bare number */
     int flags;
     const char *defval; /* raw default; may contain $ expressions */
 } pn_param_def;

@@ -186,8 +186,7 @@ int pn_attr_parse(const char *payload, size_t len, pn_attrs *out, pn_buf *why)
     return validate(out, 0, why);
 }
 
-static int find(const pn_attrs *a, const char *name, char want, const char **value,
-                uint32_t *vlen)
+static int find(const pn_attrs *a, const char *name, char want, const char **value, uint32_t *vlen)
 {
     size_t pos = 0, want_len = strlen(name), nlen;
     char type;

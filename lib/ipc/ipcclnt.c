@@ -70,8 +70,7 @@ static int connect_service(pn_ipc_client *c, pn_buf *why)
         memcmp(proto, c->proto, len) != 0 || pn_attr_get_int(&attrs, "ver", &version) != 1 ||
         version != 1) {
         if (why->len == 0)
-            pn_buf_printf(why, "%s: bad or missing hello from the %s service", c->path,
-                          c->proto);
+            pn_buf_printf(why, "%s: bad or missing hello from the %s service", c->path, c->proto);
         pn_buf_release(&hello);
         disconnect(c);
         return -1;

@@ -104,7 +104,10 @@ static void server_init(int argc, char **argv, pn_server *s)
     while ((ch = getopt(argc, argv, "+cdDi:lm:n:o:r:s:St:uvVz")) != -1) {
         switch (ch) {
         case 'c': sk.chroot = 1; break;
-        case 'd': case 'D': case 'r': case 't': break;
+        case 'd':
+        case 'D':
+        case 'r':
+        case 't': break;
         case 'i': {
             pn_buf setting = PN_BUF_INIT;
             pn_buf_printf(&setting, "max_idle=%s", optarg);

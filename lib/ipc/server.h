@@ -20,11 +20,11 @@ typedef struct pn_server {
     /* Between clients: return 1 when the process should retire (e.g. a table changed). */
     int (*must_retire)(void *ctx);
     void *ctx;
-    int max_use;           /* >= 0 replaces the max_use parameter; -1 keeps it */
-    int max_idle;          /* >= 0 replaces max_idle (seconds); -1 keeps it */
-    int process_limit;     /* 1 or 0: the process limit the daemon insists on; -1: any */
-    int needs_root;        /* the service must run with unpriv n */
-    int argc;              /* the program's own arguments (after the options), for serve */
+    int max_use;       /* >= 0 replaces the max_use parameter; -1 keeps it */
+    int max_idle;      /* >= 0 replaces max_idle (seconds); -1 keeps it */
+    int process_limit; /* 1 or 0: the process limit the daemon insists on; -1: any */
+    int needs_root;    /* the service must run with unpriv n */
+    int argc;          /* the program's own arguments (after the options), for serve */
     char **argv;
 } pn_server;
 

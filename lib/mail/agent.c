@@ -69,8 +69,7 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         for (size_t i = 0; i < req->rcpt_count; i++) {
             outcomes[i] = PN_DELIVER_SENT;
             pn_buf_set(&dsns[i], "2.0.0");
-            pn_buf_printf(&texts[i], "delivers via the %s service",
-                          pn_config_get("service_name"));
+            pn_buf_printf(&texts[i], "delivers via the %s service", pn_config_get("service_name"));
         }
     } else if (agent->deliver_all) {
         agent->deliver_all(req, &q, outcomes, dsns, texts, relays, agent->ctx);
@@ -109,13 +108,12 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         if (req->flags & PN_DELIVREQ_RECORD) {
             /* sendmail -v: every outcome goes into the sender's report; losing it loses no
              * mail */
-            const char *action = outcome == PN_DELIVER_BOUNCED    ? "failed"
-                                 : outcome == PN_DELIVER_DEFERRED ? "delayed"
+            const char *action = outcome == PN_DELIVER_BOUNCED      ? "failed"
+                                 : outcome == PN_DELIVER_DEFERRED   ? "delayed"
                                  : outcomes[i] & PN_DELIVER_RELAYED ? "relayed"
                                                                     : "delivered";
-            if (pn_bouncelog_append("trace", req->queue_id.data, r->addr.data, r->orig.data,
-                                    action, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]),
-                                    &why) < 0)
+            if (pn_bouncelog_append("trace", req->queue_id.data, r->addr.data, r->orig.data, action,
+                                    pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0)
                 pn_warn("%s: %s", req->queue_id.data, why.data);
             pn_buf_reset(&why);
         }
@@ -129,9 +127,8 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         if (outcome == PN_DELIVER_DEFERRED) {
             /* the reason mailq shows; losing it loses no mail */
             pn_buf_reset(&why);
-            if (pn_bouncelog_append("defer", req->queue_id.data, r->addr.data, r->orig.data,
-                                    NULL, pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]),
-                                    &why) < 0)
+            if (pn_bouncelog_append("defer", req->queue_id.data, r->addr.data, r->orig.data, NULL,
+                                    pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0)
                 pn_warn("%s: %s", req->queue_id.data, why.data);
             deferred = 1;
             finished_all = 0;

@@ -1,5 +1,6 @@
-/* bouncelog.c: appending to and reading bounce/ID, defer/ID and trace/ID. A frame is written with a single write(2)
- * on an O_APPEND descriptor, so concurrent agents never interleave within an entry. */
+/* bouncelog.c: appending to and reading bounce/ID, defer/ID and trace/ID. A frame is written with a
+ * single write(2) on an O_APPEND descriptor, so concurrent agents never interleave within an entry.
+ */
 #include "mail/bouncelog.h"
 
 #include <errno.h>
@@ -12,9 +13,8 @@
 #include "ipc/attr.h"
 #include "mail/qpath.h"
 
-int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr,
-                        const char *orig, const char *action, const char *status,
-                        const char *reason, pn_buf *why)
+int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr, const char *orig,
+                        const char *action, const char *status, const char *reason, pn_buf *why)
 {
     pn_buf path = PN_BUF_INIT;
     pn_queue_path(log, queue_id, &path);
@@ -64,8 +64,8 @@ int pn_bouncelog_read(const char *log, const char *queue_id, pn_bounce_entry **e
     size_t pos = 0;
     while (data.len - pos >= 4) {
         const unsigned char *p = (const unsigned char *)data.data + pos;
-        uint32_t len = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
-                       p[3];
+        uint32_t len =
+            ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
         if (len == 0 || len > data.len - pos - 4)
             break; /* a torn last frame */
         pn_attrs attrs;

@@ -9,9 +9,8 @@
 
 /* pn_bouncelog_append: 0, or -1 with why (the recipient must then stay pending). action is
  * the DSN Action ("relayed", ...); NULL means the log's own (failed, delayed, delivered). */
-int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr,
-                        const char *orig, const char *action, const char *status,
-                        const char *reason, pn_buf *why);
+int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr, const char *orig,
+                        const char *action, const char *status, const char *reason, pn_buf *why);
 
 typedef struct pn_bounce_entry {
     pn_buf addr;
@@ -21,8 +20,8 @@ typedef struct pn_bounce_entry {
     pn_buf reason;
 } pn_bounce_entry;
 
-/* pn_bouncelog_read: every whole entry of the log of queue_id; a torn last frame is ignored. Returns
- * the count, or -1 when there is no log. Free with pn_bouncelog_free. */
+/* pn_bouncelog_read: every whole entry of the log of queue_id; a torn last frame is ignored.
+ * Returns the count, or -1 when there is no log. Free with pn_bouncelog_free. */
 int pn_bouncelog_read(const char *log, const char *queue_id, pn_bounce_entry **entries);
 void pn_bouncelog_free(pn_bounce_entry *entries, int count);
 

@@ -137,8 +137,8 @@ void pn_cleanup_sender(pn_cleanup_client *c, const char *sender)
     record(c, 'S', sender, strlen(sender));
 }
 
-void pn_cleanup_rcpt(pn_cleanup_client *c, const char *addr, const char *orig,
-                     const char *orcpt, int notify)
+void pn_cleanup_rcpt(pn_cleanup_client *c, const char *addr, const char *orig, const char *orcpt,
+                     int notify)
 {
     pn_buf payload = PN_BUF_INIT;
     unsigned char head[2];

@@ -40,7 +40,7 @@ void pn_delivreq_release(pn_delivreq *req);
 #define PN_DELIVER_SENT 0
 #define PN_DELIVER_DEFERRED 1
 #define PN_DELIVER_BOUNCED 2
-#define PN_DELIVER_DELIVERABLE 3   /* verification results, for the log line only */
+#define PN_DELIVER_DELIVERABLE 3 /* verification results, for the log line only */
 #define PN_DELIVER_UNDELIVERABLE 4
 #define PN_DELIVER_OUTCOME 0x0f
 /* Flags an agent may add to PN_DELIVER_SENT: the next hop took the message without

@@ -34,9 +34,8 @@ static const struct backend backends[] = {
 
 const char *pn_dict_default_type(void)
 {
-    const char *type = pn_param_find("default_database_type") ? pn_config_get(
-                                                                    "default_database_type")
-                                                              : "hash";
+    const char *type =
+        pn_param_find("default_database_type") ? pn_config_get("default_database_type") : "hash";
     return *type ? type : "hash";
 }
 

@@ -41,9 +41,9 @@ struct pn_dict {
     int (*finish)(pn_dict *dict);
     void (*abort)(pn_dict *dict); /* CREATE: throw the new table away */
     void (*free_backend)(pn_dict *dict);
-    char *file;           /* the file whose change pn_dict_changed watches, or NULL */
-    int file_fd;          /* kept open: fstat works after chroot, and sees a replacement */
-    struct stat file_st;  /* as it was at open */
+    char *file;          /* the file whose change pn_dict_changed watches, or NULL */
+    int file_fd;         /* kept open: fstat works after chroot, and sees a replacement */
+    struct stat file_st; /* as it was at open */
     pn_buf error;
 };
 

@@ -19,8 +19,8 @@ struct rule {
     enum rule_kind kind;
     int negate;
     void *pattern;
-    char *result;    /* RULE_MATCH */
-    size_t skip_to;  /* RULE_IF: index of the matching endif */
+    char *result;   /* RULE_MATCH */
+    size_t skip_to; /* RULE_IF: index of the matching endif */
     int line;
 };
 
@@ -53,8 +53,7 @@ static int check_result(const char *result, size_t groups, pn_buf *why)
     return 0;
 }
 
-static void substitute(const char *result, const char *subject, const long *offsets,
-                       pn_buf *out)
+static void substitute(const char *result, const char *subject, const long *offsets, pn_buf *out)
 {
     pn_buf_reset(out);
     for (const char *cp = result; *cp; cp++) {
@@ -214,8 +213,8 @@ pn_dict *pn_dict_pattern_open(const char *type, const char *path, int flags,
         }
     }
     if (rc == 0 && depth > 0) {
-        pn_buf_printf(err, "%s, line %d: IF at line %d has no matching ENDIF", path,
-                      lines.lineno, d->rules[open_ifs[depth - 1]].line);
+        pn_buf_printf(err, "%s, line %d: IF at line %d has no matching ENDIF", path, lines.lineno,
+                      d->rules[open_ifs[depth - 1]].line);
         rc = -1;
     }
     if (rc < 0 && err->len == 0)

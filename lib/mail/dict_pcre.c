@@ -28,15 +28,13 @@ static void *pcre_compile_pattern(char **cursor, size_t *groups, pn_buf *why)
         case 'A': options ^= PCRE2_ANCHORED; break;
         case 'E': options ^= PCRE2_DOLLAR_ENDONLY; break;
         case 'U': options ^= PCRE2_UNGREEDY; break;
-        default:
-            pn_buf_printf(why, "unknown pcre option \"%c\"", *f);
-            goto out;
+        default: pn_buf_printf(why, "unknown pcre option \"%c\"", *f); goto out;
         }
     }
     int errcode;
     PCRE2_SIZE erroffset;
-    code = pcre2_compile((PCRE2_SPTR)pattern.data, pattern.len, options, &errcode, &erroffset,
-                         NULL);
+    code =
+        pcre2_compile((PCRE2_SPTR)pattern.data, pattern.len, options, &errcode, &erroffset, NULL);
     if (code == NULL) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(errcode, msg, sizeof(msg));

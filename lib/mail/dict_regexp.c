@@ -23,9 +23,7 @@ static void *regexp_compile(char **cursor, size_t *groups, pn_buf *why)
         case 'i': cflags ^= REG_ICASE; break;
         case 'x': cflags ^= REG_EXTENDED; break;
         case 'm': cflags ^= REG_NEWLINE; break;
-        default:
-            pn_buf_printf(why, "unknown regexp option \"%c\"", *f);
-            goto out;
+        default: pn_buf_printf(why, "unknown regexp option \"%c\"", *f); goto out;
         }
     }
     re = pn_malloc(sizeof(*re));

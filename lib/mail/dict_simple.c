@@ -30,8 +30,8 @@ static void static_free(pn_dict *dict)
 pn_dict *pn_dict_static_open(const char *type, const char *name, int flags, pn_buf *err)
 {
     (void)err;
-    dict_static *d = (dict_static *)pn_dict_alloc(type, name, flags & ~PN_DICT_FOLD_KEYS,
-                                                  sizeof(dict_static));
+    dict_static *d =
+        (dict_static *)pn_dict_alloc(type, name, flags & ~PN_DICT_FOLD_KEYS, sizeof(dict_static));
     size_t len = strlen(name);
     if (len >= 2 && name[0] == '{' && name[len - 1] == '}') {
         size_t start = 1, end = len - 1;
@@ -92,9 +92,8 @@ static void load_passwd(pn_htable *entries)
     setpwent();
     while ((pw = getpwent()) != NULL) {
         pn_buf line = PN_BUF_INIT;
-        pn_buf_printf(&line, "%s:%s:%ld:%ld:%s:%s:%s", pw->pw_name, pw->pw_passwd,
-                      (long)pw->pw_uid, (long)pw->pw_gid, pw->pw_gecos, pw->pw_dir,
-                      pw->pw_shell);
+        pn_buf_printf(&line, "%s:%s:%ld:%ld:%s:%s:%s", pw->pw_name, pw->pw_passwd, (long)pw->pw_uid,
+                      (long)pw->pw_gid, pw->pw_gecos, pw->pw_dir, pw->pw_shell);
         if (!pn_htable_has(entries, pw->pw_name))
             pn_htable_put(entries, pw->pw_name, pn_buf_steal(&line));
         pn_buf_release(&line);
@@ -129,8 +128,8 @@ pn_dict *pn_dict_unix_open(const char *type, const char *name, int flags, pn_buf
         pn_buf_printf(err, "unknown table: %s:%s", type, name);
         return NULL;
     }
-    dict_unix *d = (dict_unix *)pn_dict_alloc(type, name, flags & ~PN_DICT_FOLD_KEYS,
-                                              sizeof(dict_unix));
+    dict_unix *d =
+        (dict_unix *)pn_dict_alloc(type, name, flags & ~PN_DICT_FOLD_KEYS, sizeof(dict_unix));
     d->entries = pn_htable_new(256);
     load(d->entries);
     d->dict.lookup = unix_lookup;

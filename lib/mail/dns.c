@@ -74,9 +74,13 @@ static int query(const char *name, int type, struct answer *a, pn_buf *why)
         return PN_DNS_OK;
     if (a->status == ARES_ENOTFOUND || a->status == ARES_ENODATA)
         return PN_DNS_NOTFOUND;
-    pn_buf_printf(why, "Host or domain name not found. Name service error for name=%s type=%s: "
-                       "Host not found, try again",
-                  name, type == ns_t_mx ? "MX" : type == ns_t_aaaa ? "AAAA" : "A");
+    pn_buf_printf(why,
+                  "Host or domain name not found. Name service error for name=%s type=%s: "
+                  "Host not found, try again",
+                  name,
+                  type == ns_t_mx     ? "MX"
+                  : type == ns_t_aaaa ? "AAAA"
+                                      : "A");
     if (pn_verbose)
         pn_info("%s: %s", name, ares_strerror(a->status));
     return PN_DNS_RETRY;

@@ -13,8 +13,8 @@
 
 static int parent_matching(const char *title)
 {
-    pn_argv *names = pn_argv_split(pn_config_get("parent_domain_matches_subdomains"),
-                                   PN_SEPARATORS);
+    pn_argv *names =
+        pn_argv_split(pn_config_get("parent_domain_matches_subdomains"), PN_SEPARATORS);
     int found = 0;
     for (size_t i = 0; i < names->len; i++)
         found |= strcmp(names->items[i], title) == 0;
@@ -130,10 +130,9 @@ int pn_domlist_match(pn_domlist *l, const char *domain_in)
         if (l->order[i] == 'n') {
             hit = name_matches(l, pattern + negate, domain);
         } else {
-            hit = pn_maps_find_domain(l->tables[i], domain,
-                                      l->parent_match ? PN_MAPS_PARENT_PLAIN | PN_MAPS_PARENT_DOT
-                                                      : 0,
-                                      &value);
+            hit = pn_maps_find_domain(
+                l->tables[i], domain,
+                l->parent_match ? PN_MAPS_PARENT_PLAIN | PN_MAPS_PARENT_DOT : 0, &value);
             if (hit < 0) {
                 result = -1;
                 break;

@@ -8,8 +8,8 @@
 static const struct {
     const char *name;
     int bit;
-} keywords[] = {{"SUCCESS", PN_NOTIFY_SUCCESS}, {"FAILURE", PN_NOTIFY_FAILURE},
-                {"DELAY", PN_NOTIFY_DELAY}};
+} keywords[] = {
+    {"SUCCESS", PN_NOTIFY_SUCCESS}, {"FAILURE", PN_NOTIFY_FAILURE}, {"DELAY", PN_NOTIFY_DELAY}};
 
 int pn_dsn_notify_parse(const char *text)
 {

@@ -70,8 +70,8 @@ static const char *lookup(const char *name, void *ctx)
     static const struct {
         const char *suffix;
         long seconds;
-    } units[] = {{"_seconds", 1}, {"_minutes", 60}, {"_hours", 3600}, {"_days", 86400},
-                 {"_weeks", 604800}};
+    } units[] = {
+        {"_seconds", 1}, {"_minutes", 60}, {"_hours", 3600}, {"_days", 86400}, {"_weeks", 604800}};
     pn_buf *scratch = ctx;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         size_t n = strlen(name), s = strlen(units[i].suffix);

@@ -120,8 +120,7 @@ out:
     return rc;
 }
 
-static int mbox(const char *path, const char *sender, const pn_buf *msg, long limit,
-                pn_buf *text)
+static int mbox(const char *path, const char *sender, const pn_buf *msg, long limit, pn_buf *text)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -251,8 +250,10 @@ int pn_mailbox_write(int qfd, const char *path, const char *sender, const char *
     } else {
         rc = mbox(path, sender, &msg, limit, text);
     }
-    pn_buf_set(dsn, rc == MAILBOX_SENT ? "2.0.0" : rc == MAILBOX_DEFER ? "4.2.0"
-                                        : path[0] == '|' ? "5.3.0" : "5.2.2");
+    pn_buf_set(dsn, rc == MAILBOX_SENT    ? "2.0.0"
+                    : rc == MAILBOX_DEFER ? "4.2.0"
+                    : path[0] == '|'      ? "5.3.0"
+                                          : "5.2.2");
 out:
     pn_qfile_release(&q);
     pn_buf_release(&content);

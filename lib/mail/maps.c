@@ -68,8 +68,7 @@ int pn_maps_find_fixed(pn_maps *maps, const char *key, pn_buf *value)
     return find(maps, key, 1, value);
 }
 
-int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int flags,
-                      pn_buf *value)
+int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int flags, pn_buf *value)
 {
     int rc = find(maps, addr, 0, value);
     if (rc != 0)

@@ -13,8 +13,8 @@ typedef struct pn_maps {
 } pn_maps;
 
 /* Search-order flags. */
-#define PN_MAPS_LOCALPART 1   /* also try "user+ext" and "user" (the domain is local) */
-#define PN_MAPS_PARENT_DOT 2  /* parent domains as ".example.com" */
+#define PN_MAPS_LOCALPART 1    /* also try "user+ext" and "user" (the domain is local) */
+#define PN_MAPS_PARENT_DOT 2   /* parent domains as ".example.com" */
 #define PN_MAPS_PARENT_PLAIN 4 /* parent domains as "example.com" */
 
 /* pn_maps_open: tables separated by commas or blanks; { } groups one specification. NULL

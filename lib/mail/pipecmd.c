@@ -31,8 +31,7 @@ static void prepare(const pn_pipe_job *job, const pn_buf *content, pn_buf *out)
         char date[32];
         ctime_r(&now, date);
         date[strcspn(date, "\n")] = 0;
-        pn_buf_printf(&head, "From %s  %s\n", *job->sender ? job->sender : "MAILER-DAEMON",
-                      date);
+        pn_buf_printf(&head, "From %s  %s\n", *job->sender ? job->sender : "MAILER-DAEMON", date);
     }
     if (strchr(f, 'R'))
         pn_buf_printf(&head, "Return-Path: <%s>\n", job->sender);
@@ -163,8 +162,8 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
             if (n <= 0)
                 out_open = 0;
             else if (output.len < 1024)
-                pn_buf_append(&output, data, (size_t)n < 1024 - output.len ? (size_t)n
-                                                                            : 1024 - output.len);
+                pn_buf_append(&output, data,
+                              (size_t)n < 1024 - output.len ? (size_t)n : 1024 - output.len);
         }
     }
     if (in_open)

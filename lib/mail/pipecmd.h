@@ -11,11 +11,11 @@ typedef struct pn_pipe_job {
     pn_argv *argv;
     const char *flags;
     const char *sender;
-    const char *recipient;   /* for D and O: the only recipient */
-    const char *orig;        /* for O */
-    const char *directory;   /* working directory, or "" */
-    const char *eol;         /* "\n" or "\r\n" */
-    long time_limit;         /* seconds */
+    const char *recipient; /* for D and O: the only recipient */
+    const char *orig;      /* for O */
+    const char *directory; /* working directory, or "" */
+    const char *eol;       /* "\n" or "\r\n" */
+    long time_limit;       /* seconds */
 } pn_pipe_job;
 
 /* pn_pipe_run: in the worker; returns MAILBOX_SENT/BOUNCE/DEFER with dsn and text. */

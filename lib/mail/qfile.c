@@ -70,8 +70,7 @@ static void put_string16(pn_buf *b, const char *text)
     pn_buf_append(b, text, len);
 }
 
-void pn_qw_rcpt(pn_qwriter *w, const char *addr, const char *orig, const char *orcpt,
-                int notify)
+void pn_qw_rcpt(pn_qwriter *w, const char *addr, const char *orig, const char *orcpt, int notify)
 {
     pn_buf payload = PN_BUF_INIT;
     pn_buf_putc(&payload, PN_RCPT_TODO);
@@ -290,8 +289,7 @@ const char *pn_qfile_attr(const pn_qfile *q, const char *name, pn_buf *out)
     int type;
     const char *payload;
     while (pn_qfile_next(q, &pos, &type, &payload, &len)) {
-        if (type == 'A' && len > nlen && memcmp(payload, name, nlen) == 0 &&
-            payload[nlen] == '=') {
+        if (type == 'A' && len > nlen && memcmp(payload, name, nlen) == 0 && payload[nlen] == '=') {
             pn_buf_reset(out);
             pn_buf_append(out, payload + nlen + 1, len - nlen - 1);
             return out->data;

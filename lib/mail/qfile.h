@@ -42,9 +42,8 @@ void pn_qw_init(pn_qwriter *w, const struct timeval *arrival);
 void pn_qw_release(pn_qwriter *w);
 void pn_qw_attr(pn_qwriter *w, const char *name, const char *value);
 void pn_qw_sender(pn_qwriter *w, const char *sender);
-void pn_qw_rcpt(pn_qwriter *w, const char *addr, const char *orig, const char *orcpt,
-                int notify);
-void pn_qw_content(pn_qwriter *w);             /* the M record */
+void pn_qw_rcpt(pn_qwriter *w, const char *addr, const char *orig, const char *orcpt, int notify);
+void pn_qw_content(pn_qwriter *w);                               /* the M record */
 void pn_qw_header(pn_qwriter *w, const char *field, size_t len); /* without the final LF */
 void pn_qw_body(pn_qwriter *w, const char *data, size_t len);    /* LF line ends */
 /* pn_qw_finish: X and E records and the header; the file is then complete in w->file. */
@@ -71,7 +70,7 @@ typedef struct pn_qfile {
     int64_t warn_time;
     uint64_t file_len; /* offset of E */
     uint32_t content_crc;
-    pn_buf envelope;   /* bytes 64 .. content_off (records up to and including M) */
+    pn_buf envelope; /* bytes 64 .. content_off (records up to and including M) */
 } pn_qfile;
 
 /* pn_qfile_open: envelope validation of an open file; -1 with why: the file is corrupt. */

@@ -43,16 +43,14 @@ void pn_resolved_release(pn_resolved *r)
 pn_resolver *pn_resolver_open(pn_buf *err)
 {
     pn_resolver *r = pn_calloc(1, sizeof(*r));
-    if ((r->mydestination = pn_domlist_open("mydestination", pn_config_get("mydestination"),
-                                            err)) == NULL ||
+    if ((r->mydestination =
+             pn_domlist_open("mydestination", pn_config_get("mydestination"), err)) == NULL ||
         (r->alias_domains = pn_domlist_open("virtual_alias_domains",
-                                            pn_config_get("virtual_alias_domains"), err)) ==
-            NULL ||
-        (r->mailbox_domains = pn_domlist_open("virtual_mailbox_domains",
-                                              pn_config_get("virtual_mailbox_domains"), err)) ==
-            NULL ||
-        (r->relay_domains = pn_domlist_open("relay_domains", pn_config_get("relay_domains"),
-                                            err)) == NULL ||
+                                            pn_config_get("virtual_alias_domains"), err)) == NULL ||
+        (r->mailbox_domains = pn_domlist_open(
+             "virtual_mailbox_domains", pn_config_get("virtual_mailbox_domains"), err)) == NULL ||
+        (r->relay_domains =
+             pn_domlist_open("relay_domains", pn_config_get("relay_domains"), err)) == NULL ||
         (r->transport_maps = pn_maps_open("transport_maps", pn_config_get("transport_maps"),
                                           PN_DICT_DEFAULT_FLAGS, err)) == NULL) {
         pn_resolver_free(r);
@@ -145,8 +143,7 @@ static int lookup_transport_maps(pn_resolver *r, const char *addr, const char *d
         return 0;
     int rc = pn_maps_find(r->transport_maps, addr, value);
     pn_buf stripped = PN_BUF_INIT;
-    if (rc == 0 && pn_addr_strip_extension(addr, pn_config_get("recipient_delimiter"),
-                                           &stripped))
+    if (rc == 0 && pn_addr_strip_extension(addr, pn_config_get("recipient_delimiter"), &stripped))
         rc = pn_maps_find_fixed(r->transport_maps, stripped.data, value);
     pn_buf_release(&stripped);
     if (rc == 0 && *domain)

@@ -45,7 +45,8 @@ void pn_setgid_config_directory(const char *dir)
     pn_argv_free(dirs);
     if (!ok)
         pn_fatal("%s: the configuration directory is not listed in alternate_config_directories "
-                 "of %s/main.cf", dir, PN_CONFIG_DIR);
+                 "of %s/main.cf",
+                 dir, PN_CONFIG_DIR);
     pn_config_reset();
     pn_buf_release(&err);
 }

@@ -329,11 +329,16 @@ int pn_tablecmd_main(int argc, char **argv, int syntax)
         case 's': show = 1; break;
         case 'v': pn_verbose++; break;
         case 'w': opt.quiet_dups = 1; break;
-        case 'b': case 'h': case 'm': case 'u': case 'U': case 'F':
-            pn_fatal("option -%c is not supported", ch);
+        case 'b':
+        case 'h':
+        case 'm':
+        case 'u':
+        case 'U':
+        case 'F': pn_fatal("option -%c is not supported", ch);
         default:
             pn_fatal("usage: %s [-Nfinoprsvw] [-c config_dir] [-d key] [-q key] "
-                     "[type:]file...", opt.progname);
+                     "[type:]file...",
+                     opt.progname);
         }
     }
     if ((query_key != NULL) + (delete_key != NULL) + show + incr > 1)

@@ -63,8 +63,8 @@ static int read_frame(int sock, pn_buf *out, int *fd, int timeout_ms)
             return -1;
         got += (size_t)m;
     }
-    uint32_t len = ((uint32_t)head[0] << 24) | ((uint32_t)head[1] << 16) |
-                   ((uint32_t)head[2] << 8) | head[3];
+    uint32_t len =
+        ((uint32_t)head[0] << 24) | ((uint32_t)head[1] << 16) | ((uint32_t)head[2] << 8) | head[3];
     if (len == 0 || len > PN_ATTR_MAX_FRAME)
         return -1;
     pn_buf_reset(out);
@@ -101,8 +101,8 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
         int64_t limit = 0;
         pn_attr_get_int(req, "limit", &limit);
         pn_buf dsn = PN_BUF_INIT;
-        int rc = pn_mailbox_write(fd, pn_buf_str(&path), pn_buf_str(&sender),
-                                  pn_buf_str(&rcpt), (long)limit, &text, &dsn);
+        int rc = pn_mailbox_write(fd, pn_buf_str(&path), pn_buf_str(&sender), pn_buf_str(&rcpt),
+                                  (long)limit, &text, &dsn);
         pn_attr_put_int(reply, "status", rc);
         pn_attr_put_str(reply, "text", pn_buf_str(&text), text.len);
         pn_attr_put_str(reply, "dsn", pn_buf_str(&dsn), dsn.len);

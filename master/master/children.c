@@ -71,7 +71,8 @@ static void warn_stress(pn_service *svc)
         return;
     if (now - svc->stress_warned >= STRESS_TIME_MS || svc->stress_warned == 0) {
         pn_warn("service \"%s\" (%s) has reached its process limit \"%d\": new clients may "
-                "experience noticeable delays", svc->name, svc->endpoint, svc->max_proc);
+                "experience noticeable delays",
+                svc->name, svc->endpoint, svc->max_proc);
         svc->stress_warned = now;
     }
     svc->stress_until = now + STRESS_TIME_MS;
@@ -80,8 +81,8 @@ static void warn_stress(pn_service *svc)
 void children_update_listening(pn_service *svc)
 {
     int at_limit = svc->max_proc > 0 && svc->total >= svc->max_proc;
-    int want = !svc->removed && svc->listen_fds && svc->available == 0 && !at_limit &&
-               !throttled(svc);
+    int want =
+        !svc->removed && svc->listen_fds && svc->available == 0 && !at_limit && !throttled(svc);
     if (at_limit && svc->available == 0 && !svc->removed)
         warn_stress(svc);
     if (want == svc->listening)
@@ -188,10 +189,9 @@ void children_start_service(pn_service *svc)
         if (strcmp(svc->type, "fifo") == 0)
             fd = pn_sock_listen_fifo(svc->endpoint, &err);
         else
-            fd = pn_sock_listen_unix(svc->endpoint,
-                                     strcmp(svc->type, "unix-dgram") == 0 ? SOCK_DGRAM
-                                                                          : SOCK_STREAM,
-                                     (int)backlog, &err);
+            fd = pn_sock_listen_unix(
+                svc->endpoint, strcmp(svc->type, "unix-dgram") == 0 ? SOCK_DGRAM : SOCK_STREAM,
+                (int)backlog, &err);
         as_mail_owner(0);
         if (fd < 0)
             pn_fatal("%s", err.data);
@@ -201,8 +201,7 @@ void children_start_service(pn_service *svc)
     open_status_pipe(svc);
     /* pid/<type>.<service>, as the reference lays out its queue (the lock is not used). */
     pn_buf lock = PN_BUF_INIT;
-    pn_buf_printf(&lock, "%s/pid/%s.%s", pn_config_get("queue_directory"), svc->type,
-                  svc->name);
+    pn_buf_printf(&lock, "%s/pid/%s.%s", pn_config_get("queue_directory"), svc->type, svc->name);
     int fd = open(lock.data, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd >= 0)
         close(fd);
@@ -336,7 +335,8 @@ static void spawn(pn_service *svc)
     pid_t pid = fork();
     if (pid < 0) {
         pn_warn("fork: %s", strerror(errno));
-        svc->throttle_until = pn_event_now_ms() + pn_config_get_time("service_throttle_time") * 1000;
+        svc->throttle_until =
+            pn_event_now_ms() + pn_config_get_time("service_throttle_time") * 1000;
         children_update_listening(svc);
         return;
     }
@@ -386,8 +386,8 @@ static void child_died(pn_child *c, int status)
             pn_warn("process %s pid %ld exit status %d", svc->argv->items[0], (long)c->pid,
                     WEXITSTATUS(status));
         else
-            pn_warn("process %s pid %ld killed by signal %d", svc->argv->items[0],
-                    (long)c->pid, WTERMSIG(status));
+            pn_warn("process %s pid %ld killed by signal %d", svc->argv->items[0], (long)c->pid,
+                    WTERMSIG(status));
         if (!c->served && !svc->removed) {
             pn_warn("%s: bad command startup -- throttling", svc->argv->items[0]);
             long delay = pn_config_get_time("service_throttle_time") * 1000;

@@ -130,7 +130,10 @@ int main(int argc, char **argv)
             free(config_dir);
             config_dir = pn_strdup(optarg);
             break;
-        case 'd': detach = 0; pn_master_debug = 1; break;
+        case 'd':
+            detach = 0;
+            pn_master_debug = 1;
+            break;
         case 'D': break;
         case 'e': exit_after = atol(optarg); break;
         case 'i': detach = 0; break;
@@ -180,14 +183,14 @@ int main(int argc, char **argv)
         setpgid(0, 0);
     if (!pn_master_privileged)
         pn_warn("running as uid %ld, not as root: no chroot and no privilege separation; "
-                "every daemon runs as this user", (long)geteuid());
+                "every daemon runs as this user",
+                (long)geteuid());
 
     const char *queue = pn_config_get("queue_directory");
     if (chdir(queue) < 0)
         pn_fatal("chdir %s: %s", queue, strerror(errno));
     if (lock_file("pid/master.pid", 1) < 0)
-        pn_fatal("the Postfix mail system is already running: %s/pid/master.pid is locked",
-                 queue);
+        pn_fatal("the Postfix mail system is already running: %s/pid/master.pid is locked", queue);
     pn_buf lock_path = PN_BUF_INIT;
     pn_buf_printf(&lock_path, "%s/master.lock", pn_config_get("data_directory"));
     if (lock_file(lock_path.data, 1) < 0)

@@ -22,13 +22,13 @@ struct pn_child {
 
 struct pn_service {
     pn_service *next;
-    char *key;      /* identity across reloads: "name/type", inet names canonical */
-    char *name;     /* column 1 as written */
+    char *key;  /* identity across reloads: "name/type", inet names canonical */
+    char *name; /* column 1 as written */
     char *type;
     char *endpoint; /* socket or fifo path, or the canonical inet address list */
     int line;
-    int max_proc;   /* 0 = unlimited */
-    int wakeup;     /* seconds, 0 = none */
+    int max_proc; /* 0 = unlimited */
+    int wakeup;   /* seconds, 0 = none */
     int wakeup_conditional;
     int public_inet;
     pn_argv *argv;  /* argv[0] = program path */
@@ -40,11 +40,11 @@ struct pn_service {
     int total;
     int available;
     int listening;
-    int used;        /* a child was started at least once (for "N?" wakeups) */
+    int used; /* a child was started at least once (for "N?" wakeups) */
     long long throttle_until;
     long long stress_until;
     long long stress_warned;
-    int removed;     /* gone from master.cf; freed once its last child is reaped */
+    int removed; /* gone from master.cf; freed once its last child is reaped */
 };
 
 /* services.c */

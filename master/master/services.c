@@ -114,8 +114,7 @@ static pn_service *service_from_entry(const pn_master *m, const pn_master_entry 
     pn_buf endpoint = PN_BUF_INIT, key = PN_BUF_INIT;
     pn_buf_init(&endpoint);
     if (strcmp(svc->type, "pass") == 0) {
-        pn_buf_printf(err, "%s, line %d: service type \"pass\" is not supported", m->path,
-                      e->line);
+        pn_buf_printf(err, "%s, line %d: service type \"pass\" is not supported", m->path, e->line);
         goto bad;
     }
     if (strcmp(svc->type, "inet") == 0) {

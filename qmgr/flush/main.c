@@ -103,8 +103,8 @@ static int scan(const char *dir, const char *site, int depth)
 static int send_site(const char *site)
 {
     pn_buf err = PN_BUF_INIT;
-    pn_domlist *eligible = pn_domlist_open("fast_flush_domains",
-                                           pn_config_get("fast_flush_domains"), &err);
+    pn_domlist *eligible =
+        pn_domlist_open("fast_flush_domains", pn_config_get("fast_flush_domains"), &err);
     if (eligible == NULL) {
         pn_warn("%s", err.data);
         pn_buf_release(&err);
@@ -168,7 +168,6 @@ static void serve(int fd, void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1,
-                               .process_limit = 0};
+    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1, .process_limit = 0};
     return pn_single_server_main(argc, argv, &server);
 }

@@ -38,7 +38,8 @@ static void trigger_readable(int fd, int events, void *ctx)
         case 'I': incoming = 1; break;
         case 'F': sched_forget_dead(); break;
         case 'A': all = 1; /* fall through */
-        case 'D': case 'W': incoming = deferred = 1; break;
+        case 'D':
+        case 'W': incoming = deferred = 1; break;
         default: break;
         }
     }
@@ -75,8 +76,11 @@ static void post_jail(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .post_jail = post_jail,
+    static pn_server server = {.serve = serve,
+                               .pre_jail = pre_jail,
+                               .post_jail = post_jail,
                                .max_use = 0,
-                               .max_idle = 0, .process_limit = 1};
+                               .max_idle = 0,
+                               .process_limit = 1};
     return pn_multi_server_main(argc, argv, &server);
 }

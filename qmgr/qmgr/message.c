@@ -133,8 +133,8 @@ static void finish(qmgr_msg *m)
     pn_queue_path("active", m->id, &path);
     int64_t warn_time = 0;
     int left = pending_count(m->fd, &warn_time, &why);
-    if (left >= 0 && (bounce_request(m, "flush", "bounce") < 0 ||
-                      bounce_request(m, "trace", "trace") < 0)) {
+    if (left >= 0 &&
+        (bounce_request(m, "flush", "bounce") < 0 || bounce_request(m, "trace", "trace") < 0)) {
         defer_file(m->id, m->arrival_sec); /* the notice waits, with the message */
     } else if (left < 0) {
         corrupt_file(m->id, why.data);
@@ -179,15 +179,14 @@ static void release_pending(pending *p, size_t n)
  * recorded as bounced and marked done (FACTS 3.5 step 5). 1 when it expired. */
 static int expire(qmgr_msg *m, pending *p, size_t n)
 {
-    long lifetime = pn_config_get_time(m->sender.len ? "maximal_queue_lifetime"
-                                                     : "bounce_queue_lifetime");
+    long lifetime =
+        pn_config_get_time(m->sender.len ? "maximal_queue_lifetime" : "bounce_queue_lifetime");
     if (n == 0 || time(NULL) - m->arrival_sec < lifetime)
         return 0;
     pn_buf why = PN_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
-        if (pn_bouncelog_append("bounce", m->id, p[i].rcpt.addr.data, p[i].rcpt.orig.data,
-                                NULL, "4.4.7", "message could not be delivered for too long",
-                                &why) < 0 ||
+        if (pn_bouncelog_append("bounce", m->id, p[i].rcpt.addr.data, p[i].rcpt.orig.data, NULL,
+                                "4.4.7", "message could not be delivered for too long", &why) < 0 ||
             pn_qfile_mark(m->fd, p[i].rcpt.offset, PN_RCPT_DONE, &why) < 0) {
             pn_warn("%s: %s", m->id, why.data);
             break;

@@ -40,11 +40,11 @@ typedef struct qmgr_job {
 typedef struct qmgr_dest {
     struct qmgr_dest *next;
     struct qmgr_transport *transport;
-    char *name;     /* the next hop, or the recipient when the recipient limit is 1 */
+    char *name; /* the next hop, or the recipient when the recipient limit is 1 */
     qmgr_job *head, *tail;
     int active;
-    int limit;      /* <transport>_destination_concurrency_limit */
-    int window;     /* how many deliveries may run now: from the initial concurrency up */
+    int limit;          /* <transport>_destination_concurrency_limit */
+    int window;         /* how many deliveries may run now: from the initial concurrency up */
     int64_t dead_until; /* while in the future, jobs are deferred without trying */
     char *dead_reason;
 } qmgr_dest;

@@ -129,8 +129,8 @@ void sched_log_suspended(const qmgr_job *job, const char *why)
         r.orig = job->rcpts[i].orig;
         pn_delivreq_log(&req, &r, "none", PN_DELIVER_DEFERRED, "4.3.0", text.data);
         pn_buf_reset(&failure);
-        if (pn_bouncelog_append("defer", job->msg->id, pn_buf_str(&r.addr),
-                                pn_buf_str(&r.orig), NULL, "4.3.0", text.data, &failure) < 0)
+        if (pn_bouncelog_append("defer", job->msg->id, pn_buf_str(&r.addr), pn_buf_str(&r.orig),
+                                NULL, "4.3.0", text.data, &failure) < 0)
             pn_warn("%s: %s", job->msg->id, failure.data);
     }
     pn_buf_release(&text);
@@ -175,8 +175,8 @@ static void mark_dead(qmgr_dest *d, const char *reason, size_t len)
     memcpy(d->dead_reason, reason, len);
     d->dead_reason[len] = 0;
     d->dead_until = now + pn_config_get_time("minimal_backoff_time");
-    pn_info("%s: destination %s is not reachable: deferring its mail for %lds",
-            d->transport->name, d->name, pn_config_get_time("minimal_backoff_time"));
+    pn_info("%s: destination %s is not reachable: deferring its mail for %lds", d->transport->name,
+            d->name, pn_config_get_time("minimal_backoff_time"));
 }
 
 void sched_forget_dead(void)

@@ -21,9 +21,8 @@ static void received_header(smtpd_session *s, pn_buf *out)
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %e %b %Y %H:%M:%S %z (%Z)", &tm);
     int v6 = strchr(s->addr.data, ':') != NULL;
-    pn_buf_printf(out, "Received: from %s (%s [%s%s])\n",
-                  s->helo.len ? s->helo.data : s->name.data, s->name.data, v6 ? "IPv6:" : "",
-                  s->addr.data);
+    pn_buf_printf(out, "Received: from %s (%s [%s%s])\n", s->helo.len ? s->helo.data : s->name.data,
+                  s->name.data, v6 ? "IPv6:" : "", s->addr.data);
     pn_buf_printf(out, "\tby %s (%s) with %s id %s", pn_config_get_hostname("myhostname"),
                   pn_config_get("mail_name"), smtpd_proto(s), s->queue_id.data);
     if (s->rcpts->len == 1)
@@ -177,8 +176,8 @@ void smtpd_cmd_bdat(smtpd_session *s, const char *args)
     char chunk[65536];
     long left = size;
     while (left > 0) {
-        ssize_t n = pn_stream_read(s->client, chunk,
-                                   (size_t)(left < (long)sizeof(chunk) ? left : (long)sizeof(chunk)));
+        ssize_t n = pn_stream_read(
+            s->client, chunk, (size_t)(left < (long)sizeof(chunk) ? left : (long)sizeof(chunk)));
         if (n <= 0) {
             s->quit = 1;
             return;

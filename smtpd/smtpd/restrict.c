@@ -221,8 +221,10 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         return PERMIT;
     if (strcmp(name, "reject") == 0 || strcmp(name, "defer") == 0) {
         int defer = name[0] == 'd';
-        const char *subject = stage >= 3 ? rcpt : stage == 2 ? s->sender.data
-                              : stage == 1 && helo ? helo : s->addr.data;
+        const char *subject = stage >= 3           ? rcpt
+                              : stage == 2         ? s->sender.data
+                              : stage == 1 && helo ? helo
+                                                   : s->addr.data;
         pn_buf_printf(reply, "%s <%s>: %s rejected: Access denied",
                       defer ? "450 4.7.1" : "554 5.7.1", subject, what[stage]);
         return REFUSE;
@@ -260,8 +262,10 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
     if (strcmp(name, "reject_non_fqdn_helo_hostname") == 0 ||
         strcmp(name, "reject_non_fqdn_hostname") == 0) {
         if (helo && helo[0] != '[' && strchr(helo, '.') == NULL) {
-            pn_buf_printf(reply, "504 5.5.2 <%s>: Helo command rejected: need fully-qualified "
-                                 "hostname", helo);
+            pn_buf_printf(reply,
+                          "504 5.5.2 <%s>: Helo command rejected: need fully-qualified "
+                          "hostname",
+                          helo);
             return REFUSE;
         }
         return DUNNO;
@@ -271,8 +275,8 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         const char *addr = name[16] == 'r' ? rcpt : s->sender.data;
         const char *at = pn_addr_at(addr);
         if (*addr && (at == NULL || strchr(at, '.') == NULL)) {
-            pn_buf_printf(reply, "504 5.5.2 <%s>: %s rejected: need fully-qualified address",
-                          addr, name[16] == 'r' ? "Recipient address" : "Sender address");
+            pn_buf_printf(reply, "504 5.5.2 <%s>: %s rejected: need fully-qualified address", addr,
+                          name[16] == 'r' ? "Recipient address" : "Sender address");
             return REFUSE;
         }
         return DUNNO;
@@ -335,8 +339,8 @@ static int unlisted(const char *rcpt, pn_buf *reply)
         break;
     case PN_RESOLVE_CLASS_RELAY:
         if (relay_rcpt_maps->count) {
-            rc = pn_maps_find_addr(relay_rcpt_maps, rcpt, pn_config_get("recipient_delimiter"),
-                                   0, &value);
+            rc = pn_maps_find_addr(relay_rcpt_maps, rcpt, pn_config_get("recipient_delimiter"), 0,
+                                   &value);
             table = "relay recipient table";
         }
         break;
@@ -348,8 +352,8 @@ static int unlisted(const char *rcpt, pn_buf *reply)
         return 1;
     }
     if (rc == 0 && table) {
-        pn_buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s",
-                      rcpt, table);
+        pn_buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s", rcpt,
+                      table);
         return 1;
     }
     return 0;

@@ -21,7 +21,7 @@
 
 static const char *const cmd_names[CMD_COUNT] = {
     "helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt",
-    "data", "bdat", "rset", "noop", "vrfy", "etrn", "quit", "unknown",
+    "data", "bdat", "rset",    "noop",     "vrfy",     "etrn", "quit", "unknown",
 };
 
 void smtpd_reply(smtpd_session *s, const char *fmt, ...)
@@ -67,13 +67,12 @@ void smtpd_reset_transaction(smtpd_session *s)
     s->bdat_active = s->bdat_failed = 0;
 }
 
-static void reject_log(smtpd_session *s, const char *stage, const char *reply,
-                       const char *rcpt)
+static void reject_log(smtpd_session *s, const char *stage, const char *reply, const char *rcpt)
 {
     pn_buf line = PN_BUF_INIT;
     pn_buf_printf(&line, "%s: reject: %s from %s[%s]: %s; from=<%s>",
-                  s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->name.data,
-                  s->addr.data, reply, s->sender.data);
+                  s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->name.data, s->addr.data,
+                  reply, s->sender.data);
     if (rcpt)
         pn_buf_printf(&line, " to=<%s>", rcpt);
     pn_buf_printf(&line, " proto=%s", smtpd_proto(s));
@@ -222,7 +221,7 @@ static void smtpd_etrn(smtpd_session *s, const char *site)
 {
     static pn_ipc_client *flush;
     if (*site == '#' || strspn(site, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                      "0123456789.-[]:") != strlen(site)) {
+                                     "0123456789.-[]:") != strlen(site)) {
         smtpd_reply(s, "501 Error: invalid parameter syntax");
         return;
     }
@@ -264,10 +263,9 @@ static int dispatch(smtpd_session *s, const char *line)
     static const struct {
         const char *name;
         enum smtpd_cmd cmd;
-    } table[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL},
-                 {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"BDAT", CMD_BDAT},
-                 {"RSET", CMD_RSET}, {"NOOP", CMD_NOOP}, {"VRFY", CMD_VRFY},
-                 {"ETRN", CMD_ETRN}, {"QUIT", CMD_QUIT}};
+    } table[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL}, {"RCPT", CMD_RCPT},
+                 {"DATA", CMD_DATA}, {"BDAT", CMD_BDAT}, {"RSET", CMD_RSET}, {"NOOP", CMD_NOOP},
+                 {"VRFY", CMD_VRFY}, {"ETRN", CMD_ETRN}, {"QUIT", CMD_QUIT}};
     enum smtpd_cmd cmd = CMD_UNKNOWN;
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcasecmp(verb, table[i].name) == 0)
@@ -316,9 +314,7 @@ static int dispatch(smtpd_session *s, const char *line)
         smtpd_reply(s, "221 2.0.0 Bye");
         s->quit = 1;
         break;
-    default:
-        smtpd_reply(s, "500 5.5.2 Error: command not recognized");
-        break;
+    default: smtpd_reply(s, "500 5.5.2 Error: command not recognized"); break;
     }
     if (s->errors == errors_before)
         s->counts[cmd][0]++;
@@ -357,7 +353,8 @@ void smtpd_session_run(smtpd_session *s)
     long hard = pn_config_get_int("smtpd_hard_error_limit");
     const char *host = pn_config_get_hostname("myhostname");
     while (!s->quit) {
-        int rc = pn_stream_get_line(s->client, &line, (size_t)pn_config_get_int("line_length_limit"));
+        int rc =
+            pn_stream_get_line(s->client, &line, (size_t)pn_config_get_int("line_length_limit"));
         if (rc == PN_LINE_ERROR) {
             pn_info("timeout after %s from %s[%s]", "command", s->name.data, s->addr.data);
             smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", host);

@@ -9,36 +9,51 @@
 
 /* Commands counted in the disconnect line, in the reference's order. */
 enum smtpd_cmd {
-    CMD_HELO, CMD_EHLO, CMD_XCLIENT, CMD_XFORWARD, CMD_STARTTLS, CMD_AUTH, CMD_MAIL, CMD_RCPT,
-    CMD_DATA, CMD_BDAT, CMD_RSET, CMD_NOOP, CMD_VRFY, CMD_ETRN, CMD_QUIT, CMD_UNKNOWN, CMD_COUNT
+    CMD_HELO,
+    CMD_EHLO,
+    CMD_XCLIENT,
+    CMD_XFORWARD,
+    CMD_STARTTLS,
+    CMD_AUTH,
+    CMD_MAIL,
+    CMD_RCPT,
+    CMD_DATA,
+    CMD_BDAT,
+    CMD_RSET,
+    CMD_NOOP,
+    CMD_VRFY,
+    CMD_ETRN,
+    CMD_QUIT,
+    CMD_UNKNOWN,
+    CMD_COUNT
 };
 
 typedef struct smtpd_session {
     pn_stream *client;
-    pn_buf name;        /* client host name ("unknown" without DNS) */
-    pn_buf addr;        /* client address, IPv4-mapped addresses unmapped */
+    pn_buf name; /* client host name ("unknown" without DNS) */
+    pn_buf addr; /* client address, IPv4-mapped addresses unmapped */
     pn_buf port;
     pn_inet_addr inet;
     pn_buf helo;
-    int esmtp;          /* EHLO seen */
-    int in_mail;        /* MAIL accepted */
+    int esmtp;   /* EHLO seen */
+    int in_mail; /* MAIL accepted */
     pn_buf sender;
-    pn_argv *rcpts;     /* accepted recipients */
+    pn_argv *rcpts; /* accepted recipients */
     int rcpt_attempts;
-    pn_buf queue_id;    /* set when cleanup opened the message */
-    long message_size;  /* SIZE= from MAIL (-1: too large to read) */
-    char encoding[8];   /* "7bit" or "8bit" from BODY=, or empty */
-    char ret[8];        /* "FULL" or "HDRS" from RET=, or empty */
-    pn_buf envid;       /* ENVID=, decoded */
+    pn_buf queue_id;   /* set when cleanup opened the message */
+    long message_size; /* SIZE= from MAIL (-1: too large to read) */
+    char encoding[8];  /* "7bit" or "8bit" from BODY=, or empty */
+    char ret[8];       /* "FULL" or "HDRS" from RET=, or empty */
+    pn_buf envid;      /* ENVID=, decoded */
     int smtputf8;
     int errors;
     int quit;
     int counts[CMD_COUNT][2]; /* [ok, total] */
-    pn_buf bdat;        /* BDAT content collected so far */
+    pn_buf bdat;              /* BDAT content collected so far */
     int bdat_active;
     int bdat_failed;
-    pn_buf transcript;  /* for notify_classes (transcript.c) */
-    int error_classes;  /* 1 << ERROR_* seen in this session */
+    pn_buf transcript; /* for notify_classes (transcript.c) */
+    int error_classes; /* 1 << ERROR_* seen in this session */
 } smtpd_session;
 
 /* The notify_classes an error reply may belong to. */

@@ -45,8 +45,7 @@ int submit_envelope_rcpt(smtpd_session *s, const char *rcpt, const char *orcpt, 
     return 0;
 }
 
-int submit_content(smtpd_session *s, const pn_buf *msg, int too_big, int *status,
-                   pn_buf *reason)
+int submit_content(smtpd_session *s, const pn_buf *msg, int too_big, int *status, pn_buf *reason)
 {
     (void)s;
     if (too_big) {

@@ -39,8 +39,8 @@ static int reply_class(const char *reply)
     if (strncmp(reply, "50", 2) == 0 || strncmp(reply, "521", 3) == 0 ||
         strncmp(reply, "554 5.5", 7) == 0)
         return ERROR_PROTOCOL;
-    if (strlen(reply) > 8 && (strncmp(reply + 4, "5.7.", 4) == 0 ||
-                              strncmp(reply + 4, "4.7.", 4) == 0))
+    if (strlen(reply) > 8 &&
+        (strncmp(reply + 4, "5.7.", 4) == 0 || strncmp(reply + 4, "4.7.", 4) == 0))
         return ERROR_POLICY;
     return -1;
 }
@@ -70,16 +70,16 @@ void transcript_send(smtpd_session *s)
     const char *to = pn_config_get("error_notice_recipient");
     pn_buf_printf(&msg, "From: %s (Mail Delivery System)\n", pn_config_get("double_bounce_sender"));
     pn_buf_printf(&msg, "To: %s (Postmaster)\n", to);
-    pn_buf_printf(&msg, "Subject: %s SMTP server: errors from %s[%s]\n",
-                  pn_config_get("mail_name"), s->name.data, s->addr.data);
+    pn_buf_printf(&msg, "Subject: %s SMTP server: errors from %s[%s]\n", pn_config_get("mail_name"),
+                  s->name.data, s->addr.data);
     pn_buf_puts(&msg, "Auto-Submitted: auto-generated\n\nTranscript of session follows.\n\n");
     pn_buf_append(&msg, s->transcript.data, s->transcript.len);
     if (s->transcript.len >= TRANSCRIPT_LIMIT)
         pn_buf_puts(&msg, " (the rest of the transcript is left out)\n");
     pn_buf_puts(&msg, "\nFor other details, see the local mail logfile\n");
     if (submit_notice(pn_config_get("double_bounce_sender"), to, &msg, &why) < 0)
-        pn_warn("errors from %s[%s]: the postmaster was not told: %s", s->name.data,
-                s->addr.data, why.data);
+        pn_warn("errors from %s[%s]: the postmaster was not told: %s", s->name.data, s->addr.data,
+                why.data);
     pn_buf_release(&msg);
     pn_buf_release(&why);
 }

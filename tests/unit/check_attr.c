@@ -71,13 +71,13 @@ static int parses(const char *payload, size_t len)
 START_TEST(malformed_frames)
 {
     ck_assert_int_eq(parses("", 0), -1);
-    ck_assert_int_eq(parses("S\003abc\0\0\0\005xy", 12), -1);      /* runs past the end */
-    ck_assert_int_eq(parses("S\003ABC\0\0\0\0", 9), -1);             /* bad name */
-    ck_assert_int_eq(parses("X\001a\0\0\0\0", 7), -1);               /* unknown type */
-    ck_assert_int_eq(parses("I\001a\0\0\0\001x", 8), -1);            /* int of length 1 */
+    ck_assert_int_eq(parses("S\003abc\0\0\0\005xy", 12), -1);         /* runs past the end */
+    ck_assert_int_eq(parses("S\003ABC\0\0\0\0", 9), -1);              /* bad name */
+    ck_assert_int_eq(parses("X\001a\0\0\0\0", 7), -1);                /* unknown type */
+    ck_assert_int_eq(parses("I\001a\0\0\0\001x", 8), -1);             /* int of length 1 */
     ck_assert_int_eq(parses("S\001a\0\0\0\0S\001a\0\0\0\0", 14), -1); /* repeated name */
     ck_assert_int_eq(parses("S\001a\0\0\0\0S\001b\0\0\0\0", 14), 0);
-    ck_assert_int_eq(parses("S\001a\0\0\0\0\001", 8), -1);           /* trailing byte */
+    ck_assert_int_eq(parses("S\001a\0\0\0\0\001", 8), -1); /* trailing byte */
     /* groups nested five deep, built by hand: the encoder refuses to make them */
     pn_buf deep = PN_BUF_INIT;
     for (int i = 0; i < 5; i++) {

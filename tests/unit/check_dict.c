@@ -75,8 +75,9 @@ static void check_db_type(const char *type)
     DB *db;
     db_create(&db, NULL, 0);
     unlink(path);
-    ck_assert_int_eq(db->open(db, NULL, path, NULL, strcmp(type, "hash") ? DB_BTREE : DB_HASH,
-                              DB_CREATE, 0644), 0);
+    ck_assert_int_eq(
+        db->open(db, NULL, path, NULL, strcmp(type, "hash") ? DB_BTREE : DB_HASH, DB_CREATE, 0644),
+        0);
     DBT dk = {0}, dv = {0};
     dk.data = "plain";
     dk.size = 5;
@@ -239,8 +240,9 @@ START_TEST(search_orders)
     ck_assert_str_eq(v.data, "catchall");
     ck_assert_int_eq(pn_maps_find_addr(m, "who@b.example", "+", 0, &v), 0);
     pn_maps_free(m);
-    m = pn_maps_open("transport_maps", "inline:{ example.com=direct, .example.com=sub }, "
-                                       "inline:{ internal=plain }",
+    m = pn_maps_open("transport_maps",
+                     "inline:{ example.com=direct, .example.com=sub }, "
+                     "inline:{ internal=plain }",
                      PN_DICT_DEFAULT_FLAGS, &err);
     ck_assert_int_eq(pn_maps_find_domain(m, "example.com", PN_MAPS_PARENT_DOT, &v), 1);
     ck_assert_str_eq(v.data, "direct");

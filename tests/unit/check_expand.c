@@ -6,9 +6,9 @@
 #include "units.h"
 
 static const char *vars[][2] = {
-    {"a", "A"},         {"b", "$a-b"},      {"empty", ""},       {"level", "3.6"},
-    {"loop1", "$loop2"}, {"loop2", "x${loop1}"}, {"self", "$self"}, {"num", "10"},
-    {NULL, NULL},
+    {"a", "A"},        {"b", "$a-b"},       {"empty", ""},
+    {"level", "3.6"},  {"loop1", "$loop2"}, {"loop2", "x${loop1}"},
+    {"self", "$self"}, {"num", "10"},       {NULL, NULL},
 };
 
 static const char *lookup(const char *name, void *ctx)

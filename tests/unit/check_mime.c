@@ -17,8 +17,8 @@ START_TEST(plain_body)
 {
     pn_config_reset();
     pn_buf out = PN_BUF_INIT;
-    ck_assert_int_eq(down("Subject: s\nContent-Transfer-Encoding: 8bit\n\ncaf\xc3\xa9 = ok \n", &out),
-                     1);
+    ck_assert_int_eq(
+        down("Subject: s\nContent-Transfer-Encoding: 8bit\n\ncaf\xc3\xa9 = ok \n", &out), 1);
     ck_assert_str_eq(out.data, "Subject: s\nContent-Transfer-Encoding: quoted-printable\n"
                                "X-MIME-Autoconverted: from 8bit to quoted-printable by "
                                "mx.example\n\ncaf=C3=A9 =3D ok=20\n");

@@ -32,8 +32,7 @@ START_TEST(queue_ids)
     unsigned long long ino;
     int long_form;
     ck_assert_int_eq(pn_qid_parse(id.data, &back, &ino, &long_form), 0);
-    ck_assert(long_form && ino == 123456 && back.tv_sec == tv.tv_sec &&
-              back.tv_usec == tv.tv_usec);
+    ck_assert(long_form && ino == 123456 && back.tv_sec == tv.tv_sec && back.tv_usec == tv.tv_usec);
     pn_qid_make(&tv, 0x1F3E90, 0, &id);
     ck_assert_int_eq(pn_qid_parse(id.data, &back, &ino, &long_form), 0);
     ck_assert(!long_form && ino == 0x1F3E90 && back.tv_usec == tv.tv_usec);

@@ -64,8 +64,8 @@ static void run_case(const char *name)
         want[strcspn(want, "\n")] = 0;
         pn_buf_reset(&got);
         answer(r, line, &got);
-        ck_assert_msg(strcmp(got.data, want) == 0, "%s line %d:\n got: %s\nwant: %s", name,
-                      n + 1, got.data, want);
+        ck_assert_msg(strcmp(got.data, want) == 0, "%s line %d:\n got: %s\nwant: %s", name, n + 1,
+                      got.data, want);
         n++;
     }
     ck_assert_int_gt(n, 0);

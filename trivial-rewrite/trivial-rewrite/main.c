@@ -126,7 +126,11 @@ static int must_retire(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .pre_jail = pre_jail, .must_retire = must_retire,
-                               .max_use = -1, .max_idle = -1, .process_limit = -1};
+    static pn_server server = {.serve = serve,
+                               .pre_jail = pre_jail,
+                               .must_retire = must_retire,
+                               .max_use = -1,
+                               .max_idle = -1,
+                               .process_limit = -1};
     return pn_multi_server_main(argc, argv, &server);
 }

@@ -22,9 +22,9 @@ static void answer(pn_stream *client, const char *request)
     long ms;
     if (pn_has_prefix(request, "param ")) {
         const char *name = request + 6;
-        pn_stream_printf(client, "%s\n", pn_param_find(name) || pn_config_setting(name)
-                                             ? pn_config_get(name)
-                                             : "(unknown parameter)");
+        pn_stream_printf(client, "%s\n",
+                         pn_param_find(name) || pn_config_setting(name) ? pn_config_get(name)
+                                                                        : "(unknown parameter)");
     } else if (strcmp(request, "pid") == 0) {
         pn_stream_printf(client, "%ld\n", (long)getpid());
     } else if (pn_has_prefix(request, "sleep ") && pn_parse_long(request + 6, &ms) == 0 &&
@@ -106,8 +106,12 @@ static void pre_jail(void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .trigger = trigger, .pre_jail = pre_jail,
-                               .max_use = -1, .max_idle = -1, .process_limit = -1};
+    static pn_server server = {.serve = serve,
+                               .trigger = trigger,
+                               .pre_jail = pre_jail,
+                               .max_use = -1,
+                               .max_idle = -1,
+                               .process_limit = -1};
     server.ctx = &server;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "trigger") == 0)
