@@ -130,17 +130,6 @@ static int submit(const char *from, const char *to, const pn_buf *msg, pn_buf *n
     return -1;
 }
 
-/* in_notify_classes: is class listed in notify_classes? */
-static int in_notify_classes(const char *class)
-{
-    pn_argv *list = pn_argv_split(pn_config_get("notify_classes"), ", \t");
-    int found = 0;
-    for (size_t i = 0; i < list->len && !found; i++)
-        found = strcasecmp(list->items[i], class) == 0;
-    pn_argv_free(list);
-    return found;
-}
-
 /* report: the notice of this kind for message id; 0 when it is on its way or there was
  * nothing to send (the log is then removed, except the defer log), -1 to retry. */
 static int report(const char *id, enum notice_kind kind, pn_buf *why)
@@ -210,7 +199,7 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     pn_info("%s: sender %s notification: %s", id, kinds[kind].what, new_id.data);
     /* the postmaster's copy, when notify_classes asks for one; losing it loses no mail */
     const char *class = kind == NOTICE_FAILURE ? "bounce" : kind == NOTICE_DELAY ? "delay" : NULL;
-    if (class && sender.len && in_notify_classes(class)) {
+    if (class && sender.len && pn_config_list_has("notify_classes", class)) {
         const char *pm = pn_config_get(kind == NOTICE_FAILURE ? "bounce_notice_recipient"
                                                               : "delay_notice_recipient");
         pn_buf_reset(&msg);

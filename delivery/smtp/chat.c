@@ -37,7 +37,10 @@ static void note_feature(struct session *ss, const char *kw)
                  {"DSN", FEATURE_DSN}};
     size_t n = strcspn(kw, " =");
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (strlen(table[i].name) == n && strncasecmp(kw, table[i].name, n) == 0)
+        if (strlen(table[i].name) == n && strncasecmp(kw, table[i].name, n) == 0 &&
+            !pn_config_list_has(
+                param(proto->lmtp ? "discard_lhlo_keywords" : "discard_ehlo_keywords"),
+                table[i].name)) /* a workaround for servers that lie */
             ss->features |= table[i].bit;
 }
 

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "base/argv.h"
 #include "base/htable.h"
 #include "base/inet.h"
 #include "base/log.h"
@@ -459,6 +461,16 @@ int pn_config_get_bool(const char *name)
     if (pn_parse_bool(value, &out) < 0)
         bad_value("boolean", name, value);
     return out;
+}
+
+int pn_config_list_has(const char *name, const char *word)
+{
+    pn_argv *items = pn_argv_split(pn_config_get(name), PN_SEPARATORS);
+    int found = 0;
+    for (size_t i = 0; i < items->len && !found; i++)
+        found = strcasecmp(items->items[i], word) == 0;
+    pn_argv_free(items);
+    return found;
 }
 
 long pn_config_get_time(const char *name)

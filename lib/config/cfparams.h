@@ -42,6 +42,9 @@ int pn_config_expand_text(const char *text, pn_buf *out, pn_buf *err);
 const char *pn_config_get(const char *name);
 long pn_config_get_int(const char *name);
 int pn_config_get_bool(const char *name);
+/* pn_config_list_has: is word (any case) one of the items of a list parameter
+ * (notify_classes, smtpd_discard_ehlo_keywords, ...)? */
+int pn_config_list_has(const char *name, const char *word);
 long pn_config_get_time(const char *name);
 /* pn_config_get_hostname: myhostname/myorigin with Debian's rule that a value starting
  * with '/' names a file whose first line is the value. */

@@ -124,21 +124,38 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
         smtpd_reply(s, "250 %s", host);
         return;
     }
-    pn_buf reply = PN_BUF_INIT;
+    /* the keywords, less those smtpd_discard_ehlo_keywords hides */
+    pn_argv *kw = pn_argv_new();
     long size = pn_config_get_int("message_size_limit");
-    pn_buf_printf(&reply, "250-%s\r\n250-PIPELINING\r\n", host);
-    if (size > 0)
-        pn_buf_printf(&reply, "250-SIZE %ld\r\n", size);
-    else
-        pn_buf_puts(&reply, "250-SIZE\r\n");
+    pn_buf text = PN_BUF_INIT, reply = PN_BUF_INIT;
+    pn_argv_add(kw, "PIPELINING");
+    pn_buf_printf(&text, size > 0 ? "SIZE %ld" : "SIZE", size);
+    pn_argv_add(kw, text.data);
     if (!pn_config_get_bool("disable_vrfy_command"))
-        pn_buf_puts(&reply, "250-VRFY\r\n");
-    pn_buf_puts(&reply, "250-ETRN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n");
-    const char *utf8 = pn_config_get("smtputf8_enable");
-    if (strcasecmp(utf8, "yes") == 0)
-        pn_buf_puts(&reply, "250-SMTPUTF8\r\n");
-    pn_buf_puts(&reply, "250 CHUNKING");
+        pn_argv_add(kw, "VRFY");
+    pn_argv_add(kw, "ETRN");
+    pn_argv_add(kw, "ENHANCEDSTATUSCODES");
+    pn_argv_add(kw, "8BITMIME");
+    pn_argv_add(kw, "DSN");
+    if (strcasecmp(pn_config_get("smtputf8_enable"), "yes") == 0)
+        pn_argv_add(kw, "SMTPUTF8");
+    pn_argv_add(kw, "CHUNKING");
+    pn_buf_printf(&reply, "250-%s", host);
+    size_t shown = 0;
+    for (size_t i = 0; i < kw->len; i++) {
+        char word[32];
+        snprintf(word, sizeof(word), "%.*s", (int)strcspn(kw->items[i], " "), kw->items[i]);
+        if (!pn_config_list_has("smtpd_discard_ehlo_keywords", word)) {
+            pn_buf_printf(&reply, "\r\n250-%s", kw->items[i]);
+            shown++;
+        }
+    }
+    /* the last line has a space after its code */
+    char *last = shown ? strrchr(reply.data, '\n') + 4 : reply.data + 3;
+    *last = ' ';
     smtpd_reply(s, "%s", reply.data);
+    pn_argv_free(kw);
+    pn_buf_release(&text);
     pn_buf_release(&reply);
 }
 

@@ -57,13 +57,10 @@ void transcript_send(smtpd_session *s)
 {
     if (s->error_classes == 0)
         return;
-    pn_argv *wanted = pn_argv_split(pn_config_get("notify_classes"), PN_SEPARATORS);
     int hit = 0;
-    for (size_t i = 0; i < wanted->len; i++)
-        for (int c = 0; c < 4; c++)
-            if (strcasecmp(wanted->items[i], class_names[c]) == 0 && (s->error_classes & (1 << c)))
-                hit = 1;
-    pn_argv_free(wanted);
+    for (int c = 0; c < 4; c++)
+        hit |=
+            (s->error_classes & (1 << c)) && pn_config_list_has("notify_classes", class_names[c]);
     if (!hit)
         return;
     pn_buf msg = PN_BUF_INIT, why = PN_BUF_INIT;

@@ -218,6 +218,17 @@ class Replies(Smtp):
         self.assertIn("before\n.\nMAIL FROM:<evil@example.com>\n", self.delivered()[0])
 
 
+class DiscardedKeywords(Smtp):
+    extra = "smtpd_discard_ehlo_keywords = dsn, chunking, etrn\n"
+
+    def test_ehlo_hides_discarded_keywords(self):
+        code, text = self.smtp().ehlo()
+        self.assertEqual(code, 250)
+        self.assertEqual(text.decode().split("\n"),
+                         ["mail.example.org", "PIPELINING", "SIZE 10240000", "VRFY",
+                          "ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"])
+
+
 class Transcripts(Smtp):
     extra = ("notify_classes = resource, software, protocol\n"
              "error_notice_recipient = info@example.org\n")

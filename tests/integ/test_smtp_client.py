@@ -98,6 +98,22 @@ class SmtpClient(test_delivery.Delivery):
                       "reply to RCPT TO command))", log)
         self.assertNotIn("non-delivery notification", log)
 
+    def test_discarded_ehlo_keywords(self):
+        # smtp_discard_ehlo_keywords: the client acts as if the server had not offered them
+        self.sink = Sink(extensions=["8BITMIME", "DSN"])
+        self.addCleanup(self.sink.close)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"relayhost = [127.0.0.1]:{self.sink.port}\n"
+                     "smtp_discard_ehlo_keywords = dsn, 8bitmime\n")
+        self.assertTrue(self.inst.reload())
+        qid = self.submit("info@example.org", ["far@remote.example"], body="caf\u00e9\n",
+                          notify=2)
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertIn("RCPT TO:<far@remote.example>", self.sink.commands)
+        [(_, _, data)] = self.sink.messages
+        self.assertIn(b"Content-Transfer-Encoding: quoted-printable", data)
+
     def test_connection_is_reused(self):
         # one message after the other: the second and third find the first's connection
         ids = []
