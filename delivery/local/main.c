@@ -76,9 +76,23 @@ static void default_privs(uid_t *uid, gid_t *gid)
     *gid = pw ? pw->pw_gid : 65534;
 }
 
-static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gid, long extra)
+/* deliver_to: path is a command ("|..."), the user's own mailbox (mailbox set) or a file. */
+static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gid, long extra,
+                       int mailbox)
 {
     pn_buf text = PN_BUF_INIT;
+    if (d->req->flags & PN_DELIVREQ_VERIFY) { /* sendmail -bv: where it would go, no more */
+        size_t n = strlen(path);
+        if (path[0] == '|')
+            pn_buf_printf(&text, "delivers to command: %s", path + 1);
+        else if (mailbox)
+            pn_buf_printf(&text, "delivers to %s", path[n - 1] == '/' ? "maildir" : "mailbox");
+        else
+            pn_buf_printf(&text, "delivers to file: %s", path);
+        record(d, PN_DELIVER_SENT, "2.0.0", text.data);
+        pn_buf_release(&text);
+        return;
+    }
     static pn_buf dsn = PN_BUF_INIT;
     pn_buf_reset(&dsn);
     int rc =
@@ -96,6 +110,12 @@ static void forward(struct delivery *d, const char *addr)
 {
     pn_buf id = PN_BUF_INIT, why = PN_BUF_INIT, content = PN_BUF_INIT, field = PN_BUF_INIT;
     int status = -1;
+    if (d->req->flags & PN_DELIVREQ_VERIFY) {
+        pn_buf_printf(&why, "aliased to %s", addr);
+        record(d, PN_DELIVER_SENT, "2.0.0", why.data);
+        pn_buf_release(&why);
+        return;
+    }
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new("public/cleanup");
     if (pn_qfile_read_content(d->q, &content, &why) == 0 &&
@@ -144,9 +164,9 @@ static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, i
         if (*item == 0 || *item == '#')
             continue;
         if (item[0] == '|') {
-            deliver_to(d, item, uid, gid, -1);
+            deliver_to(d, item, uid, gid, -1, 0);
         } else if (item[0] == '/') {
-            deliver_to(d, item, uid, gid, -1);
+            deliver_to(d, item, uid, gid, -1, 0);
         } else if (strncasecmp(item, ":include:", 9) == 0) {
             pn_buf text = PN_BUF_INIT;
             int rc = read_as(uid, gid, item + 9, &text);
@@ -205,16 +225,16 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
     const char *command = pn_config_get("mailbox_command");
     if (*home_mailbox) {
         pn_buf_printf(&path, "%s/%s", pw->pw_dir, home_mailbox);
-        deliver_to(d, path.data, uid, gid, -1);
+        deliver_to(d, path.data, uid, gid, -1, 1);
     } else if (*command) {
         pn_buf_printf(&path, "|%s", command);
-        deliver_to(d, path.data, uid, gid, -1);
+        deliver_to(d, path.data, uid, gid, -1, 1);
     } else {
         const char *spool = pn_config_get("mail_spool_directory");
         struct stat st;
         long extra = stat(spool, &st) == 0 ? (long)st.st_gid : -1;
         pn_buf_printf(&path, "%s/%s", spool, name);
-        deliver_to(d, path.data, uid, gid, extra);
+        deliver_to(d, path.data, uid, gid, extra, 1);
     }
 out:
     pn_buf_release(&path);
@@ -273,7 +293,8 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
-    static const pn_agent agent = {.relay = "local", .needs_content = 1, .deliver = deliver};
+    static const pn_agent agent = {
+        .relay = "local", .needs_content = 1, .verifies = 1, .deliver = deliver};
     pn_agent_serve(fd, &agent);
 }
 

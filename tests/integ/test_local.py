@@ -1,14 +1,19 @@
 """local delivery: "root: user" aliasing into the user's ~/Maildir/, forwarding aliases that go
 back through cleanup, a ~/.forward with a backslashed copy, an alias command, and unknown local
-users rejected at RCPT time."""
+users rejected at RCPT time; a verification (sendmail -bv) reports where each address would
+go without delivering."""
 import os
 import pwd
 import smtplib
 import subprocess
 import unittest
 
+import socket
+
+from attr import frame, get, read_frame
 from harness import run
 from instance import Instance, free_port, poll
+from test_cleanup import rcpt, record
 
 USER = "postern-lucas"
 
@@ -23,7 +28,8 @@ class Local(unittest.TestCase):
             "qmgr unix n - n 300 1 qmgr\n"
             "rewrite unix - - y - - trivial-rewrite\n"
             "local unix - n n - - local\n"
-            "virtual unix - n n - - virtual\n")
+            "virtual unix - n n - - virtual\n"
+            "bounce unix - - n - 0 bounce\n")
         self.addCleanup(self.inst.cleanup)
         self.home = os.path.join(self.inst.dir, "home")
         os.mkdir(self.home)
@@ -104,6 +110,30 @@ class Local(unittest.TestCase):
         self.assertIn("status=sent (forwarded as ", self.inst.log())
         self.assertIn("status=sent (delivered to command: cat >> ", self.inst.log())
 
+    def test_verification_reports_without_delivering(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.inst.unix_path("cleanup", private=False))
+        read_frame(s)
+        s.sendall(frame([("req", "open"), ("flags", 0)]))
+        get(read_frame(s), "queue_id")
+        data = record("A", "rewrite_context=local") + record("A", "trace_flags=verify")
+        data += record("S", "info@example.org")
+        for r in ("root@localhost", "cmd@localhost", "fwd@localhost"):
+            data += rcpt(r)
+        s.sendall(data + record("M") + record("H", "Subject: probe") + record("B", "") +
+                  record("."))
+        self.assertEqual(get(read_frame(s), "status"), 0)
+        s.close()
+        self.assertTrue(poll(lambda: len(self.virtual_mail()) == 1, timeout=20), self.inst.log())
+        report = self.virtual_mail()[0]
+        self.assertIn("Subject: Mail Delivery Status Report", report)
+        self.assertIn("<root@localhost>: delivers to maildir\n", report)
+        self.assertIn(f"<cmd@localhost>: delivers to command: cat >> {self.out}\n", report)
+        self.assertIn("<fwd@localhost>: aliased to info@example.org\n", report)
+        self.assertEqual(self.user_mail(), [])
+        self.assertEqual(open(self.out).read(), "")
+
     def test_dot_forward_and_unknown_user(self):
         forward = os.path.join(self.user.pw_dir, ".forward")
         with open(forward, "w") as fp:
@@ -148,3 +178,4 @@ class Concurrency(Local):
     test_root_alias_reaches_the_users_maildir = None
     test_forwarding_command_and_both = None
     test_dot_forward_and_unknown_user = None
+    test_verification_reports_without_delivering = None
