@@ -156,6 +156,30 @@ class Replies(Smtp):
             "250 2.0.0 Ok",
             "221 2.0.0 Bye"])
 
+    def test_random_esmtp_parameters(self):
+        # MAIL and RCPT parameters made of random pieces: every one gets a reply of the
+        # expected kinds, and the session stays usable (smtpd never drops on bad bytes)
+        import random
+        rnd = random.Random(7)
+        pieces = ["SIZE=", "BODY=", "RET=", "ENVID=", "NOTIFY=", "ORCPT=", "AUTH=", "SMTPUTF8",
+                  "8BITMIME", "FULL", "HDRS", "NEVER", "SUCCESS", ",", ";", "+", "+4", "+41",
+                  "rfc822", "x", "=", "123", "\x7f", " ", "  "]
+        for session in range(12):
+            c = self.smtp()
+            c.ehlo("client.example")
+            for _ in range(8):
+                params = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 6)))
+                code, _ = c.docmd(f"MAIL FROM:<s@example.com> {params}")
+                self.assertIn(code, (250, 501, 552, 555), params)
+                if code == 250:
+                    params = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 6)))
+                    code, _ = c.docmd(f"RCPT TO:<info@example.org> {params}")
+                    self.assertIn(code, (250, 501, 555), params)
+                    self.assertEqual(c.docmd("RSET")[0], 250)
+            self.assertEqual(c.noop()[0], 250)
+            c.quit()
+        self.assertEqual(self.inst.sanitizer_reports(), [])
+
     def test_recipient_checks(self):
         c = self.smtp()
         c.ehlo()
