@@ -48,6 +48,32 @@ static void add_targets(struct target **t, int *n, const char *host, const pn_ad
     }
 }
 
+/* prefer_family: <prefix>_address_preference = ipv4 or ipv6 puts that family's addresses
+ * first within each host's list (a stable reordering: MX order stays), "any" keeps DNS order. */
+static void prefer_family(struct target *t, int n)
+{
+    const char *pref = pn_config_get(param("address_preference"));
+    int family = strcasecmp(pref, "ipv4") == 0   ? AF_INET
+                 : strcasecmp(pref, "ipv6") == 0 ? AF_INET6
+                                                 : 0;
+    for (int start = 0; family && start < n;) {
+        int end = start;
+        while (end < n && strcmp(t[end].host, t[start].host) == 0)
+            end++;
+        for (int i = start + 1; i < end; i++) { /* insertion: preferred ones move up */
+            struct target x = t[i];
+            int j = i;
+            while (j > start && x.addr.ss.ss_family == family &&
+                   t[j - 1].addr.ss.ss_family != family) {
+                t[j] = t[j - 1];
+                j--;
+            }
+            t[j] = x;
+        }
+        start = end;
+    }
+}
+
 /* targets: the addresses to try for a next hop: "[host]:port" and "[host]" without an MX
  * lookup; "domain[:port]" through its MX hosts by preference, or its own addresses when it
  * has none. Returns PN_DNS_OK, or a failure with *bounce set for permanent ones. */
@@ -161,6 +187,7 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
             *bounce = 1;
         }
     }
+    prefer_family(*t, *n);
     long limit = pn_config_get_int(param("mx_address_limit")); /* 0: none */
     if (limit > 0 && *n > limit)
         *n = (int)limit;

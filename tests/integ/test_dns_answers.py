@@ -1,9 +1,11 @@
 """DNS answers a real server gives rarely: an MX host that is this very system (its address
 is one of inet_interfaces) is a loop, bounced when no better MX exists and skipped when one
 does; a truncated answer with no TCP service behind it defers with the reference's "try
-again" text; inet_protocols = ipv4 never asks for AAAA records."""
+again" text; inet_protocols = ipv4 never asks for AAAA records; smtp_address_preference =
+ipv6 tries an MX host's IPv6 address first."""
 import os
 import shutil
+import socket
 import unittest
 
 import test_delivery
@@ -56,6 +58,48 @@ class DnsAnswers(test_delivery.Delivery):
                                                     trunc)))
         self.assertIn(("mx.backup.example", "A"), self.dns.queries)
         self.assertNotIn(("mx.backup.example", "AAAA"), self.dns.queries)
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None
+    test_delay_warning_is_sent_once = None
+
+
+@unittest.skipUnless(os.getuid() == 0 and shutil.which("unshare") and socket.has_ipv6,
+                     "needs root, unshare and IPv6")
+class AddressPreference(test_delivery.Delivery):
+    """inet_protocols = all with smtp_address_preference = ipv6: of an MX host's two
+    addresses the IPv6 one is tried first."""
+
+    def setUp(self):
+        self.port = free_port()
+        try:
+            self.sink6 = Sink(host="::1", port=self.port)
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        self.addCleanup(self.sink6.close)
+        self.sink4 = Sink(host="127.0.0.3", port=self.port)
+        self.addCleanup(self.sink4.close)
+        self.dns = FakeDns(DNS_ADDR, {("dual.example", "MX"): [(10, "mx.dual.example")],
+                                      ("mx.dual.example", "A"): ["127.0.0.3"],
+                                      ("mx.dual.example", "AAAA"): ["::1"]})
+        self.addCleanup(self.dns.close)
+        super().setUp()
+        start_with_resolver(self, DNS_ADDR,
+                            f"transport_maps = inline:{{ dual.example=smtp:dual.example:"
+                            f"{self.port} }}\ninet_protocols = all\n"
+                            "smtp_address_preference = ipv6\n")
+
+    def test_ipv6_first(self):
+        qid = self.submit("info@example.org", ["a@dual.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertEqual(len(self.sink6.messages), 1)
+        self.assertEqual(self.sink4.messages, [])
+        self.assertIn(f"relay=mx.dual.example[::1]:{self.port}", self.inst.log())
 
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None

@@ -33,7 +33,7 @@ class Sink:
             os.chmod(unix_path, 0o666)
             self.port = None
         else:
-            self.sock = socket.socket()
+            self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.sock.bind((host, port))
             self.port = self.sock.getsockname()[1]
