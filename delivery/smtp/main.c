@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/argv.h"
 #include "base/inet.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -78,7 +79,7 @@ static void prefer_family(struct target *t, int n)
  * lookup; "domain[:port]" through its MX hosts by preference, or its own addresses when it
  * has none. Returns PN_DNS_OK, or a failure with *bounce set for permanent ones. */
 static int targets(const char *nexthop, struct target **t, int *n, int *port, int *bounce,
-                   pn_buf *why)
+                   int *notfound, pn_buf *why)
 {
     char *copy = pn_strdup(nexthop), *name = copy, *port_text = NULL;
     int no_mx = 0, rc = PN_DNS_OK;
@@ -184,7 +185,7 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
                           "Host or domain name not found. Name service error for "
                           "name=%s type=A: Host not found",
                           name);
-            *bounce = 1;
+            *bounce = *notfound = 1;
         }
     }
     prefer_family(*t, *n);
@@ -248,147 +249,198 @@ static int connect_to(const pn_sockaddr *addr, pn_buf *why)
     return fd;
 }
 
+/* One delivery request's state while its next hops are tried. */
+struct attempt {
+    const pn_delivreq *req;
+    const pn_qfile *q;
+    int *todo; /* recipients still to try */
+    int *outcomes;
+    pn_buf *dsns, *texts, *relays;
+    struct session ss;
+    pn_buf why;
+    char relay[600];
+    int done;     /* every recipient has its fate */
+    int bounce;   /* the next hop itself is undeliverable (null MX, loop, no such name) */
+    int notfound; /* ... because its name does not exist */
+    int answered; /* some server answered */
+    int sessions;
+    long session_limit;
+};
+
+/* decide_all: the same fate for every recipient still to try, by the current relay. */
+static void decide_all(struct attempt *at, int outcome, const char *dsn)
+{
+    for (size_t i = 0; i < at->req->rcpt_count; i++) {
+        if (at->todo[i]) {
+            fate(outcome, dsn, at->why.data, &at->outcomes[i], &at->dsns[i], &at->texts[i]);
+            pn_buf_set(&at->relays[i], at->relay);
+        }
+    }
+    at->done = at->answered = 1;
+}
+
+/* describe: the session's host and address (or socket path) for a target, and the port text
+ * of its relay name. */
+static void describe(struct attempt *at, const struct target *t, int port, char *port_text,
+                     size_t len)
+{
+    snprintf(at->ss.host, sizeof(at->ss.host), "%s", t->host);
+    port_text[0] = 0;
+    if (t->addr.ss.ss_family == AF_UNIX) {
+        snprintf(at->ss.addr, sizeof(at->ss.addr), "%s",
+                 ((const struct sockaddr_un *)&t->addr.ss)->sun_path);
+        return;
+    }
+    pn_buf where = PN_BUF_INIT;
+    pn_sockaddr_format(&t->addr, &where);
+    *strrchr(where.data, ':') = 0;
+    snprintf(at->ss.addr, sizeof(at->ss.addr), "%s",
+             where.data[0] == '[' ? where.data + 1 : where.data);
+    at->ss.addr[strcspn(at->ss.addr, "]")] = 0;
+    pn_buf_release(&where);
+    snprintf(port_text, len, ":%d", port);
+}
+
+/* try_nexthop: the addresses of one next hop in order, until every recipient has a fate or
+ * none is left (a 4xx is final only at the last address: the next one may take the mail). */
+static void try_nexthop(struct attempt *at, const char *nexthop)
+{
+    struct target *t = NULL;
+    int count = 0, port = 0;
+    at->bounce = at->notfound = 0;
+    if (targets(nexthop, &t, &count, &port, &at->bounce, &at->notfound, &at->why) != PN_DNS_OK)
+        count = 0;
+    for (int a = 0; a < count && !at->done; a++) {
+        char port_text[16];
+        pn_buf_reset(&at->why);
+        describe(at, &t[a], port, port_text, sizeof(port_text));
+        int fd = connect_to(&t[a].addr, &at->why);
+        if (fd < 0) {
+            pn_buf err = PN_BUF_INIT;
+            pn_buf_printf(&err, "connect to %s[%s]%s: %s", at->ss.host, at->ss.addr, port_text,
+                          at->why.data);
+            pn_buf_set(&at->why, err.data);
+            pn_buf_release(&err);
+            continue;
+        }
+        snprintf(at->relay, sizeof(at->relay), "%s[%s]%s", at->ss.host, at->ss.addr, port_text);
+        at->ss.s = pn_stream_fdopen(fd);
+        at->ss.loop = at->ss.refused = 0;
+        int keep = 1;
+        int used = transaction(&at->ss, at->req, at->q, at->todo, at->outcomes, at->dsns, at->texts,
+                               &at->why, 0, &keep) == 0;
+        if (keep)
+            cache_put(&at->ss, at->req->nexthop.data, at->relay, 1);
+        else
+            pn_stream_close(at->ss.s);
+        at->ss.s = NULL;
+        if (at->ss.loop) {
+            /* bounced when the best MX is us, deferred when a lesser one is */
+            char name[256];
+            snprintf(name, sizeof(name), "%s", nexthop + (nexthop[0] == '['));
+            name[strcspn(name, proto->lmtp ? "]" : "]:")] = 0;
+            pn_buf_reset(&at->why);
+            pn_buf_printf(&at->why, "mail for %s loops back to myself", name);
+            decide_all(at, a == 0 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED,
+                       a == 0 ? "5.4.6" : "4.4.6");
+            break;
+        }
+        if (at->ss.refused) {
+            char status[16];
+            status_of(&at->ss, status, sizeof(status));
+            decide_all(at, PN_DELIVER_BOUNCED, status);
+            break;
+        }
+        if (!used)
+            continue;
+        at->answered = 1;
+        at->sessions++;
+        at->done = 1;
+        for (size_t i = 0; i < at->req->rcpt_count; i++) {
+            if (at->todo[i])
+                pn_buf_set(&at->relays[i], at->relay);
+            at->todo[i] = at->todo[i] && at->outcomes[i] == PN_DELIVER_DEFERRED && a + 1 < count &&
+                          (at->session_limit <= 0 || at->sessions < at->session_limit);
+            if (at->todo[i])
+                at->done = 0;
+        }
+    }
+    free(t);
+}
+
 static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
                         pn_buf *texts, pn_buf *relays, void *ctx)
 {
     (void)ctx;
-    char relay[600];
-    pn_buf why = PN_BUF_INIT;
-    struct session ss;
-    memset(&ss, 0, sizeof(ss));
-    pn_buf_init(&ss.reply);
-    int done = 0, bounce = 0, count = 0, answered = 0, sessions = 0;
-    long session_limit = pn_config_get_int(param("mx_session_limit"));
-    int *todo = pn_calloc(req->rcpt_count + 1, sizeof(int));
+    struct attempt at;
+    memset(&at, 0, sizeof(at));
+    at.req = req;
+    at.q = q;
+    at.outcomes = outcomes;
+    at.dsns = dsns;
+    at.texts = texts;
+    at.relays = relays;
+    pn_buf_init(&at.ss.reply);
+    pn_buf_init(&at.why);
+    at.session_limit = pn_config_get_int(param("mx_session_limit"));
+    at.todo = pn_calloc(req->rcpt_count + 1, sizeof(int));
     for (size_t i = 0; i < req->rcpt_count; i++) {
-        todo[i] = 1;
+        at.todo[i] = 1;
         outcomes[i] = PN_DELIVER_DEFERRED;
     }
     /* a connection kept from the last request to this next hop comes first */
     int uses = 0;
-    if (cache_take(req->nexthop.data, &ss, relay, sizeof(relay), &uses)) {
+    if (cache_take(req->nexthop.data, &at.ss, at.relay, sizeof(at.relay), &uses)) {
         int keep = 1;
-        if (transaction(&ss, req, q, todo, outcomes, dsns, texts, &why, 1, &keep) == 0) {
-            done = 1;
+        if (transaction(&at.ss, req, q, at.todo, outcomes, dsns, texts, &at.why, 1, &keep) == 0) {
+            at.done = 1;
             for (size_t i = 0; i < req->rcpt_count; i++) {
                 pn_buf_reset(&relays[i]);
-                pn_buf_printf(&relays[i], "%s, conn_use=%d", relay, uses);
+                pn_buf_printf(&relays[i], "%s, conn_use=%d", at.relay, uses);
             }
         }
         if (keep)
-            cache_put(&ss, req->nexthop.data, relay, uses);
+            cache_put(&at.ss, req->nexthop.data, at.relay, uses);
         else
-            pn_stream_close(ss.s);
+            pn_stream_close(at.ss.s);
     }
-    struct target *t = NULL;
-    int port = 0;
-    if (!done && targets(req->nexthop.data, &t, &count, &port, &bounce, &why) == PN_DNS_OK) {
-        for (int a = 0; a < count && !done; a++) {
-            pn_buf_reset(&why);
-            snprintf(ss.host, sizeof(ss.host), "%s", t[a].host);
-            char port_text[16] = "";
-            if (t[a].addr.ss.ss_family == AF_UNIX) {
-                snprintf(ss.addr, sizeof(ss.addr), "%s",
-                         ((const struct sockaddr_un *)&t[a].addr.ss)->sun_path);
-            } else {
-                pn_buf where = PN_BUF_INIT;
-                pn_sockaddr_format(&t[a].addr, &where);
-                char *colon = strrchr(where.data, ':');
-                *colon = 0;
-                snprintf(ss.addr, sizeof(ss.addr), "%s",
-                         where.data[0] == '[' ? where.data + 1 : where.data);
-                ss.addr[strcspn(ss.addr, "]")] = 0;
-                pn_buf_release(&where);
-                snprintf(port_text, sizeof(port_text), ":%d", port);
-            }
-            int fd = connect_to(&t[a].addr, &why);
-            if (fd < 0) {
-                pn_buf err = PN_BUF_INIT;
-                pn_buf_printf(&err, "connect to %s[%s]%s: %s", ss.host, ss.addr, port_text,
-                              why.data);
-                pn_buf_set(&why, err.data);
-                pn_buf_release(&err);
-                continue;
-            }
-            snprintf(relay, sizeof(relay), "%s[%s]%s", ss.host, ss.addr, port_text);
-            ss.s = pn_stream_fdopen(fd);
-            int keep = 1;
-            ss.loop = ss.refused = 0;
-            int used = transaction(&ss, req, q, todo, outcomes, dsns, texts, &why, 0, &keep) == 0;
-            if (keep)
-                cache_put(&ss, req->nexthop.data, relay, 1);
-            else
-                pn_stream_close(ss.s);
-            ss.s = NULL;
-            if (ss.loop) {
-                /* bounced when the best MX is us, deferred when a lesser one is */
-                pn_buf_reset(&why);
-                char name[256];
-                snprintf(name, sizeof(name), "%s",
-                         req->nexthop.data + (req->nexthop.data[0] == '['));
-                name[strcspn(name, proto->lmtp ? "]" : "]:")] = 0;
-                pn_buf_printf(&why, "mail for %s loops back to myself", name);
-                for (size_t i = 0; i < req->rcpt_count; i++) {
-                    if (todo[i]) {
-                        fate(a == 0 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED,
-                             a == 0 ? "5.4.6" : "4.4.6", why.data, &outcomes[i], &dsns[i],
-                             &texts[i]);
-                        pn_buf_set(&relays[i], relay);
-                    }
-                }
-                done = answered = 1;
-                break;
-            }
-            if (ss.refused) {
-                char status[16];
-                status_of(&ss, status, sizeof(status));
-                for (size_t i = 0; i < req->rcpt_count; i++) {
-                    if (todo[i]) {
-                        fate(PN_DELIVER_BOUNCED, status, why.data, &outcomes[i], &dsns[i],
-                             &texts[i]);
-                        pn_buf_set(&relays[i], relay);
-                    }
-                }
-                done = answered = 1;
-                break;
-            }
-            if (!used)
-                continue;
-            answered = 1;
-            sessions++;
-            /* a 4xx is final only at the last address: the next one may take the mail */
-            done = 1;
-            for (size_t i = 0; i < req->rcpt_count; i++) {
-                if (todo[i])
-                    pn_buf_set(&relays[i], relay);
-                todo[i] = todo[i] && outcomes[i] == PN_DELIVER_DEFERRED && a + 1 < count &&
-                          (session_limit <= 0 || sessions < session_limit);
-                if (todo[i])
-                    done = 0;
-            }
+    if (!at.done)
+        try_nexthop(&at, req->nexthop.data);
+    /* <prefix>_fallback_relay: for a destination that cannot be found or reached (not for
+     * one that said no, nor for a null MX or a loop) */
+    if (!at.done && (!at.bounce || at.notfound) && !at.answered) {
+        pn_buf first = PN_BUF_INIT;
+        pn_buf_set(&first, at.why.data);
+        pn_argv *fallback = pn_argv_split(pn_config_get(param("fallback_relay")), PN_SEPARATORS);
+        for (size_t f = 0; f < fallback->len && !at.done && !at.answered; f++)
+            try_nexthop(&at, fallback->items[f]);
+        if (fallback->len && !at.done) { /* the destination's own trouble is the reason */
+            at.bounce = 0;
+            pn_buf_set(&at.why, first.data);
         }
+        pn_argv_free(fallback);
+        pn_buf_release(&first);
     }
-    free(t);
-    if (!done && bounce) {
+    if (!at.done && at.bounce) {
         for (size_t i = 0; i < req->rcpt_count; i++)
             fate(PN_DELIVER_BOUNCED,
-                 strstr(why.data, "loops back") ? "5.4.6"
-                 : strstr(why.data, "(nullMX)") ? "5.1.10"
-                                                : "5.4.4",
-                 why.data, &outcomes[i], &dsns[i], &texts[i]);
-        done = 1;
+                 strstr(at.why.data, "loops back") ? "5.4.6"
+                 : strstr(at.why.data, "(nullMX)") ? "5.1.10"
+                                                   : "5.4.4",
+                 at.why.data, &outcomes[i], &dsns[i], &texts[i]);
+        at.done = 1;
     }
-    if (!done && !answered)
-        pn_agent_destination_dead(why.data);
-    if (!done) {
+    if (!at.done && !at.answered)
+        pn_agent_destination_dead(at.why.data);
+    if (!at.done) {
         /* no later address answered: a recipient keeps the 4xx it got, if any */
         for (size_t i = 0; i < req->rcpt_count; i++)
-            if (todo[i] && (texts[i].len == 0 || outcomes[i] == -1))
-                fate(PN_DELIVER_DEFERRED, "4.4.1", why.data, &outcomes[i], &dsns[i], &texts[i]);
+            if (at.todo[i] && (texts[i].len == 0 || outcomes[i] == -1))
+                fate(PN_DELIVER_DEFERRED, "4.4.1", at.why.data, &outcomes[i], &dsns[i], &texts[i]);
     }
-    free(todo);
-    pn_buf_release(&why);
-    pn_buf_release(&ss.reply);
+    free(at.todo);
+    pn_buf_release(&at.why);
+    pn_buf_release(&at.ss.reply);
 }
 
 static pn_agent agent = {.relay = "none",

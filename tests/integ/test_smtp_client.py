@@ -130,6 +130,22 @@ class SmtpClient(test_delivery.Delivery):
         # idle longer than smtp_connection_cache_time_limit (2s): QUIT, and a new session
         self.assertTrue(poll(lambda: "QUIT" in self.sink.commands, timeout=10))
 
+    def test_fallback_relay(self):
+        # the destination does not answer: smtp_fallback_relay takes the mail
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = s.getsockname()[1]
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"relayhost = [127.0.0.1]:{closed}\n"
+                     f"smtp_fallback_relay = [127.0.0.1]:{self.sink.port}\n")
+        self.assertTrue(self.inst.reload())
+        qid = self.submit("info@example.org", ["far@remote.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertIn(f"{qid}: to=<far@remote.example>, relay=127.0.0.1[127.0.0.1]:"
+                      f"{self.sink.port}", self.inst.log())
+        self.assertEqual(len(self.sink.messages), 1)
+
     def test_closed_port_defers(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
