@@ -80,7 +80,7 @@ static void warn_unused_overrides(const pn_master *master)
 }
 
 /* show_templates: postconf -t (as written) and -b (expanded): the built-in notice templates,
- * or those of the named file where it has them, in the file's own format. */
+ * or those of the template file where it has them, in the file's own format. */
 static int show_templates(const char *file, int expand)
 {
     pn_buf text = PN_BUF_INIT, out = PN_BUF_INIT, why = PN_BUF_INIT;
@@ -163,9 +163,10 @@ int main(int argc, char **argv)
     switch (mode) {
     case 'b':
     case 't':
-        if (mode == 'b')
-            pn_config_load();
-        return show_templates(*args, mode == 'b');
+        /* the file named on the command line, else main.cf's bounce_template_file */
+        pn_config_load();
+        return show_templates(*args ? *args : pn_config_get("bounce_template_file"),
+                              mode == 'b');
     case 'm': pn_dict_print_types(stdout); return 0;
     case 'a':
         puts("cyrus");

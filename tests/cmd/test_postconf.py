@@ -154,6 +154,11 @@ class Printing(CommandTest):
         self.assertIn("delay_template = <<EOF\nSubject: Late\n\nStill trying, for 120 hours "
                       "in all.\nEOF\n", res.out)
         self.assertIn("Subject: Undelivered Mail Returned to Sender", res.out)
+        # without an argument, main.cf's bounce_template_file
+        with open(self.path("main.cf"), "a") as fp:
+            fp.write(f"bounce_template_file = {path}\n")
+        res = run(["postconf", "-c", self.dir, "-t"])
+        self.assertIn("delay_template = <<EOF\nSubject: Late\n", res.out)
         bad = self.write("bad.cf", "failure_template = <<EOF\nSubject: x\n")
         res = run(["postconf", "-c", self.dir, "-t", bad])
         self.assertNotEqual(res.rc, 0)
