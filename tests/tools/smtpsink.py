@@ -139,7 +139,9 @@ class Sink:
                     data = b""
                     while True:
                         l = f.readline()
-                        if l in (b".\r\n", b""):
+                        if l == b"":
+                            return  # the client went away: no message, as a server does
+                        if l == b".\r\n":
                             break
                         data += l[1:] if l.startswith(b"..") else l
                         if bad == "close-mid-data" and len(data) > 10:
