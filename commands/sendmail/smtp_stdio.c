@@ -39,9 +39,11 @@ static int path_arg(const char *arg, const char *keyword, pn_buf *addr)
 }
 
 /* read_data: the message up to the lone ".", dot-stuffing undone, LF line ends; -1 at end
- * of input. */
-static int read_data(pn_stream *in, pn_buf *msg)
+ * of input. What goes past message_size_limit is read and dropped (*too_big is set). */
+static int read_data(pn_stream *in, pn_buf *msg, int *too_big)
 {
+    long limit = pn_config_get_int("message_size_limit");
+    *too_big = 0;
     pn_buf line = PN_BUF_INIT;
     int rc = -1, continued = 0; /* continued: this piece goes on an over-long line */
     for (;;) {
@@ -56,9 +58,13 @@ static int read_data(pn_stream *in, pn_buf *msg)
             break;
         }
         size_t skip = !continued && line.len && line.data[0] == '.' ? 1 : 0;
-        pn_buf_append(msg, line.data + skip, line.len - skip);
-        if (whole)
-            pn_buf_putc(msg, '\n');
+        if (limit > 0 && msg->len + line.len > (size_t)limit)
+            *too_big = 1;
+        if (!*too_big) {
+            pn_buf_append(msg, line.data + skip, line.len - skip);
+            if (whole)
+                pn_buf_putc(msg, '\n');
+        }
         continued = !whole;
         if (got == PN_LINE_LAST)
             break;
@@ -125,13 +131,17 @@ int smtp_stdio(const post_options *o)
             }
             reply(out, "354 End data with <CR><LF>.<CR><LF>");
             pn_buf_reset(&msg);
-            if (read_data(in, &msg) < 0)
+            int too_big;
+            if (read_data(in, &msg, &too_big) < 0)
                 break; /* the client went away: nothing was promised */
             post_options one = *o;
             one.extract = 0;
-            reply(out, post_message(&one, sender.data, rcpts, &msg) == 0
-                           ? "250 2.0.0 Ok: queued"
-                           : "451 4.3.0 Error: queue file write error");
+            if (too_big)
+                reply(out, "552 5.3.4 Error: message file too big");
+            else
+                reply(out, post_message(&one, sender.data, rcpts, &msg) == 0
+                               ? "250 2.0.0 Ok: queued"
+                               : "451 4.3.0 Error: queue file write error");
             in_mail = 0;
             pn_argv_free(rcpts);
             rcpts = pn_argv_new();
