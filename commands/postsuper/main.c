@@ -1,6 +1,8 @@
 /* main.c: postsuper, the queue superintendent: delete (-d), hold (-h), release (-H) and
- * requeue (-r) messages by queue ID or ALL, reading IDs from standard input for "-", repair
- * the queue's structure (-s, structure.c) and remove leftover temporary files (-p). Run as root, it
+ * requeue (-r) messages by queue ID or ALL, reading IDs from standard input for "-", mark
+ * them for expiry (-e, and -f which also releases them from hold), repair the queue's
+ * structure (-s, structure.c, also without options) and remove leftover temporary files
+ * (-p). Run as root, it
  * becomes mail_owner before it touches the queue. It only renames, unlinks and changes modes: it
  * never writes a queue file. */
 #include <dirent.h>
@@ -23,7 +25,8 @@
 #include "mail/qpath.h"
 #include "postsuper.h"
 
-enum action { DELETE, HOLD, RELEASE, REQUEUE };
+enum action { DELETE, HOLD, RELEASE, REQUEUE, EXPIRE, EXPIRE_RELEASE };
+#define ACTIONS 6
 
 static const char *const all_queues[] = {"incoming", "active",   "deferred",
                                          "hold",     "maildrop", NULL};
@@ -83,6 +86,24 @@ static int act(enum action what, const char *id, const char *const *queues)
             }
         }
         break;
+    case EXPIRE:
+    case EXPIRE_RELEASE: {
+        /* the group-execute bit: qmgr returns the message at its next attempt, and mailq
+         * shows '#'; -f also takes it off hold */
+        struct stat st;
+        if (strcmp(queue, "maildrop") == 0 || stat(path.data, &st) < 0 ||
+            chmod(path.data, (st.st_mode & 07777) | 0010) < 0)
+            break;
+        pn_info("%s: force-expired", id);
+        done = 1;
+        if (what == EXPIRE_RELEASE && strcmp(queue, "hold") == 0) {
+            pn_queue_path("deferred", id, &to);
+            pn_queue_make_parent(to.data);
+            if (rename(path.data, to.data) == 0)
+                pn_info("%s: released from hold", id);
+        }
+        break;
+    }
     case REQUEUE:
         if (strcmp(queue, "maildrop") != 0) {
             pn_queue_path("maildrop", id, &to);
@@ -148,27 +169,34 @@ static void purge(void)
 
 int main(int argc, char **argv)
 {
-    static const char *const names[] = {"Deleted", "Placed on hold", "Released from hold",
-                                        "Requeued"};
-    pn_argv *requests[4] = {pn_argv_new(), pn_argv_new(), pn_argv_new(), pn_argv_new()};
-    int ch, do_purge = 0, do_structure = 0;
+    static const char *const names[ACTIONS] = {
+        "Deleted",  "Placed on hold", "Released from hold",
+        "Requeued", "Expired",        "Expired and released"};
+    pn_argv *requests[ACTIONS];
+    for (int a = 0; a < ACTIONS; a++)
+        requests[a] = pn_argv_new();
+    int ch, do_purge = 0, do_structure = 0, actions = 0;
     pn_log_init("postsuper", PN_LOG_STDERR | PN_LOG_SYSLOG);
     if (getenv("MAIL_CONFIG"))
         pn_config_set_directory(getenv("MAIL_CONFIG"));
-    while ((ch = getopt(argc, argv, "c:d:h:H:r:psSv")) != -1) {
+    while ((ch = getopt(argc, argv, "c:d:e:f:h:H:r:psSv")) != -1) {
+        actions += ch != 'c' && ch != 'v';
         switch (ch) {
         case 'c': pn_config_set_directory(optarg); break;
         case 'd': pn_argv_add(requests[DELETE], optarg); break;
         case 'h': pn_argv_add(requests[HOLD], optarg); break;
         case 'H': pn_argv_add(requests[RELEASE], optarg); break;
         case 'r': pn_argv_add(requests[REQUEUE], optarg); break;
+        case 'e': pn_argv_add(requests[EXPIRE], optarg); break;
+        case 'f': pn_argv_add(requests[EXPIRE_RELEASE], optarg); break;
         case 'p': do_purge = 1; break;
         case 's':
         case 'S': do_structure = 1; break;
         case 'v': pn_verbose++; break;
         default:
-            pn_fatal("usage: postsuper [-c config_dir] [-d queue_id] [-h queue_id] "
-                     "[-H queue_id] [-p] [-r queue_id] [-s] [queue...]");
+            pn_fatal("usage: postsuper [-c config_dir] [-d queue_id] [-e queue_id] "
+                     "[-f queue_id] [-h queue_id] [-H queue_id] [-p] [-r queue_id] [-s] "
+                     "[queue...]");
         }
     }
     pn_config_load();
@@ -192,10 +220,10 @@ int main(int argc, char **argv)
             selected[n++] = argv[i];
         queues = selected;
     }
-    if (do_structure)
+    if (do_structure || actions == 0) /* -s is what postsuper does without options */
         structure_repair(); /* first, so that the other operations find what they look for */
     int requeued = 0;
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < ACTIONS; a++) {
         pn_argv *ids = pn_argv_new();
         for (size_t i = 0; i < requests[a]->len; i++) {
             const char *id = requests[a]->items[i];

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,25 +176,41 @@ static void release_pending(pending *p, size_t n)
     free(p);
 }
 
-/* expire: a message older than its lifetime is returned: every pending recipient is
- * recorded as bounced and marked done (FACTS 3.5 step 5). 1 when it expired. */
+/* expire: a message older than its lifetime, or one postsuper -e marked (the group-execute
+ * mode bit), is returned: every pending recipient is recorded as bounced, with the reason
+ * of its last deferral when there is one, and marked done (FACTS 3.5 step 5). 1 when it
+ * expired. */
 static int expire(qmgr_msg *m, pending *p, size_t n)
 {
     long lifetime =
         pn_config_get_time(m->sender.len ? "maximal_queue_lifetime" : "bounce_queue_lifetime");
-    if (n == 0 || time(NULL) - m->arrival_sec < lifetime)
+    struct stat st;
+    int forced = fstat(m->fd, &st) == 0 && (st.st_mode & 0010);
+    if (n == 0 || (!forced && time(NULL) - m->arrival_sec < lifetime))
         return 0;
+    pn_bounce_entry *e = NULL;
+    int count = pn_bouncelog_read("defer", m->id, &e);
     pn_buf why = PN_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
+        const char *status = "4.4.7", *reason = "message could not be delivered for too long";
+        for (int k = count - 1; k >= 0; k--) { /* the last reason given for this recipient */
+            if (strcmp(e[k].addr.data, p[i].rcpt.addr.data) == 0) {
+                status = e[k].status.data;
+                reason = e[k].reason.data;
+                break;
+            }
+        }
         if (pn_bouncelog_append("bounce", m->id, p[i].rcpt.addr.data, p[i].rcpt.orig.data, NULL,
-                                "4.4.7", "message could not be delivered for too long", &why) < 0 ||
+                                status, reason, &why) < 0 ||
             pn_qfile_mark(m->fd, p[i].rcpt.offset, PN_RCPT_DONE, &why) < 0) {
             pn_warn("%s: %s", m->id, why.data);
             break;
         }
     }
+    pn_bouncelog_free(e, count < 0 ? 0 : count);
     fdatasync(m->fd);
-    pn_info("%s: from=<%s>, status=expired, returned to sender", m->id, m->sender.data);
+    pn_info("%s: from=<%s>, status=%s, returned to sender", m->id, m->sender.data,
+            forced ? "force-expired" : "expired");
     pn_buf_release(&why);
     return 1;
 }
@@ -263,6 +280,10 @@ void message_activate(const char *id, int64_t active_us)
     size_t total = n;
     if (expire(m, p, n))
         n = 0; /* nothing goes out; finish() returns it to the sender */
+    /* a new attempt (or the end): the reasons of the last one no longer apply */
+    pn_queue_path("defer", id, &path);
+    unlink(path.data);
+    pn_queue_path("active", id, &path);
     if (n > 0 && resolve_all(p, n, m->sender.data, &why) < 0) {
         pn_warn("%s: %s", id, why.data);
         n = 0; /* nothing goes out: the file is deferred below */

@@ -47,14 +47,8 @@ static int activate(const char *path, const char *id, int ignore_time)
     pn_buf active = PN_BUF_INIT;
     pn_queue_path("active", id, &active);
     int rc = rename(path, active.data) == 0;
-    if (!rc) {
+    if (!rc)
         pn_warn("rename %s to %s: %s", path, active.data, strerror(errno));
-    } else {
-        /* a new attempt: the reasons of the last one no longer apply */
-        pn_buf_reset(&active);
-        pn_queue_path("defer", id, &active);
-        unlink(active.data);
-    }
     pn_buf_release(&active);
     return rc;
 }

@@ -214,8 +214,10 @@ class Delivery(unittest.TestCase):
         self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
                              timeout=15))
         notice = open(self.maildir_files("example.org", "info")[0]).read()
+        # the last deferral's status and reason say why it could not be delivered
         self.assertIn("Final-Recipient: rfc822; far@remote.example\nAction: failed\n"
-                      "Status: 4.4.7\n", notice)
+                      "Status: 4.3.0\nDiagnostic-Code: X-Postfix; delivery temporarily "
+                      "suspended: connect to private/smtp: No such file or directory\n", notice)
         self.assertTrue(poll(self.queue_empty, timeout=10))
 
     def test_crash_left_in_active_is_delivered_after_restart(self):

@@ -133,6 +133,22 @@ class QueueTools(test_delivery.Delivery):
         self.assertEqual(self.tool("mailq").out, "Mail queue is empty\n")
         self.assertEqual(self.tool("qshape", "deferred").out.splitlines()[1].split()[1], "0")
 
+    def test_forced_expiry(self):
+        qid = self.submit("info@example.org", ["far@remote.example"])
+        self.assertTrue(poll(lambda: self.deferred_ids() == [qid], timeout=15), self.inst.log())
+        res = self.tool("postsuper", "-e", qid)
+        self.assertIn("postsuper: Expired: 1 message", res.err)
+        self.assertTrue(self.tool("mailq").out.splitlines()[1].startswith(qid + "#"))
+        self.assertEqual(self.tool("postqueue", "-f").rc, 0)
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        self.assertIn(f"{qid}: from=<info@example.org>, status=force-expired, returned to "
+                      "sender", self.inst.log())
+        # the notice gives the reason of the last attempt, not a generic one
+        [notice] = [open(f).read() for f in self.maildir_files("example.org", "info")]
+        self.assertIn("<far@remote.example>: delivery temporarily suspended: connect to "
+                      "private/smtp: No such file or directory", notice)
+
     def test_structure_repair(self):
         moved = self.submit("s@example.com", ["a@remote.example"])
         copied = self.submit("s@example.com", ["b@remote.example"])
