@@ -43,9 +43,11 @@ typedef struct qmgr_dest {
     char *name; /* the next hop, or the recipient when the recipient limit is 1 */
     qmgr_job *head, *tail;
     int active;
-    int limit;          /* <transport>_destination_concurrency_limit */
-    int window;         /* how many deliveries may run now: from the initial concurrency up */
-    int64_t dead_until; /* while in the future, jobs are deferred without trying */
+    int limit;             /* <transport>_destination_concurrency_limit */
+    int window;            /* how many deliveries may run now: from the initial concurrency up */
+    long rate_delay_ms;    /* <transport>_destination_rate_delay: one delivery at a time */
+    int64_t next_start_ms; /* ... and none before this (monotonic clock) */
+    int64_t dead_until;    /* while in the future, jobs are deferred without trying */
     char *dead_reason;
 } qmgr_dest;
 

@@ -89,6 +89,12 @@ static qmgr_dest *dest_for(qmgr_transport *t, const char *name)
                                   "default_destination_concurrency_limit");
     d->limit = limit > 0 ? (int)limit : 1;
     d->window = initial_window(t);
+    pn_buf param = PN_BUF_INIT;
+    pn_buf_printf(&param, "%s_destination_rate_delay", t->name);
+    d->rate_delay_ms =
+        1000 * (pn_param_find(param.data) ? pn_config_get_time(param.data)
+                                          : pn_config_get_time("default_destination_rate_delay"));
+    pn_buf_release(&param);
     d->next = t->dests;
     t->dests = d;
     return d;
@@ -393,6 +399,38 @@ static int dispatch(qmgr_transport *t, qmgr_dest *d)
     return 0;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void rate_timer(void *ctx)
+{
+    (void)ctx;
+    sched_run();
+}
+
+/* may_start: can the destination take one more delivery now? With a rate delay, one at a
+ * time and not before the delay since the last start has passed (a timer comes back then). */
+static int may_start(qmgr_dest *d)
+{
+    if (d->active >= d->limit || d->active >= d->window)
+        return 0;
+    if (d->rate_delay_ms <= 0)
+        return 1;
+    int64_t now = now_ms();
+    if (d->active > 0)
+        return 0;
+    if (now < d->next_start_ms) {
+        pn_event_timer(rate_timer, d, d->next_start_ms - now);
+        return 0;
+    }
+    d->next_start_ms = now + d->rate_delay_ms;
+    return 1;
+}
+
 void sched_run(void)
 {
     static int running;
@@ -407,7 +445,7 @@ void sched_run(void)
                 if (d->head && d->dead_until > (int64_t)time(NULL)) {
                     suspend_waiting(d);
                     progress = 1;
-                } else if (d->head && d->active < d->limit && d->active < d->window) {
+                } else if (d->head && may_start(d)) {
                     dispatch(t, d);
                     progress = 1;
                 }

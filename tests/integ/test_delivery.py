@@ -284,6 +284,24 @@ class ErrorAndDiscard(Delivery):
     test_expired_mail_returns_to_sender = None
     test_delay_warning_is_sent_once = None
 
+    def test_destination_rate_delay(self):
+        # a destination rate delay: one delivery at a time, a second apart (discard has no
+        # per-transport parameters of its own, as in the reference: the default applies)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("default_destination_rate_delay = 1s\n")
+        self.assertTrue(self.inst.reload())
+        ids = [self.submit("s@example.com", [f"r{n}@drop.example"]) for n in range(3)]
+        self.assertTrue(poll(lambda: all(f"{q}: removed" in self.inst.log() for q in ids),
+                             timeout=20), self.inst.log())
+        stamps = []
+        for line in self.inst.log().splitlines():
+            if "relay=none" in line and "@drop.example" in line:
+                clock = line.split()[2]  # hh:mm:ss.micro
+                h, m, sec = clock.split(":")
+                stamps.append(int(h) * 3600 + int(m) * 60 + float(sec))
+        self.assertEqual(len(stamps), 3)
+        self.assertGreaterEqual(stamps[2] - stamps[0], 1.9, self.inst.log())
+
 
 @unittest.skipUnless(os.getuid() == 0, "the virtual agent needs root")
 class LongIdsAndLimits(Delivery):
