@@ -80,6 +80,8 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
             pn_buf_set(&dsns[i], dsn);
         }
     }
+    pn_bouncelog_batch defers;
+    pn_bouncelog_batch_init(&defers, "defer", req->queue_id.data);
     for (size_t i = 0; i < req->rcpt_count; i++) {
         const pn_delivreq_rcpt *r = &req->rcpts[i];
         int outcome = outcomes[i] & PN_DELIVER_OUTCOME;
@@ -125,11 +127,9 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
             outcome = PN_DELIVER_DEFERRED;
         }
         if (outcome == PN_DELIVER_DEFERRED) {
-            /* the reason mailq shows; losing it loses no mail */
-            pn_buf_reset(&why);
-            if (pn_bouncelog_append("defer", req->queue_id.data, r->addr.data, r->orig.data, NULL,
-                                    pn_buf_str(&dsns[i]), pn_buf_str(&texts[i]), &why) < 0)
-                pn_warn("%s: %s", req->queue_id.data, why.data);
+            /* the reason mailq shows, written below with the others */
+            pn_bouncelog_batch_add(&defers, r->addr.data, r->orig.data, NULL, pn_buf_str(&dsns[i]),
+                                   pn_buf_str(&texts[i]));
             deferred = 1;
             finished_all = 0;
         } else if (outcome == PN_DELIVER_SENT && !(req->flags & PN_DELIVREQ_RECORD) &&
@@ -149,6 +149,11 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
             finished_all = 0;
         }
     }
+    /* one write for every deferral of this request; losing them loses no mail */
+    pn_buf_reset(&why);
+    if (pn_bouncelog_batch_write(&defers, &why) < 0)
+        pn_warn("%s: %s", req->queue_id.data, why.data);
+    pn_bouncelog_batch_release(&defers);
     for (size_t i = 0; i < req->rcpt_count; i++) {
         pn_buf_release(&dsns[i]);
         pn_buf_release(&texts[i]);

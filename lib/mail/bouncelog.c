@@ -1,6 +1,6 @@
-/* bouncelog.c: appending to and reading bounce/ID, defer/ID and trace/ID. A frame is written with a
- * single write(2) on an O_APPEND descriptor, so concurrent agents never interleave within an entry.
- */
+/* bouncelog.c: appending to and reading bounce/ID, defer/ID and trace/ID. Frames are written
+ * with a single write(2) on an O_APPEND descriptor, so concurrent agents never interleave
+ * within an entry; a batch puts many recipients' entries into that one write. */
 #include "mail/bouncelog.h"
 
 #include <errno.h>
@@ -13,14 +13,17 @@
 #include "ipc/attr.h"
 #include "mail/qpath.h"
 
-int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr, const char *orig,
-                        const char *action, const char *status, const char *reason, pn_buf *why)
+void pn_bouncelog_batch_init(pn_bouncelog_batch *b, const char *log, const char *queue_id)
 {
-    pn_buf path = PN_BUF_INIT;
-    pn_queue_path(log, queue_id, &path);
-    int fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == ENOENT && pn_queue_make_parent(path.data) == 0)
-        fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    b->log = log;
+    b->queue_id = queue_id;
+    b->count = 0;
+    pn_buf_init(&b->frames);
+}
+
+void pn_bouncelog_batch_add(pn_bouncelog_batch *b, const char *addr, const char *orig,
+                            const char *action, const char *status, const char *reason)
+{
     pn_attr_out frame;
     pn_attr_begin(&frame);
     pn_attr_put_cstr(&frame, "addr", addr);
@@ -31,18 +34,49 @@ int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr,
     pn_attr_put_cstr(&frame, "reason", reason);
     size_t len;
     const char *data = pn_attr_frame(&frame, &len);
+    pn_buf_append(&b->frames, data, len);
+    pn_attr_release(&frame);
+    b->count++;
+}
+
+int pn_bouncelog_batch_write(pn_bouncelog_batch *b, pn_buf *why)
+{
+    if (b->count == 0)
+        return 0;
+    pn_buf path = PN_BUF_INIT;
+    pn_queue_path(b->log, b->queue_id, &path);
+    int fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT && pn_queue_make_parent(path.data) == 0)
+        fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     int rc = -1;
     if (fd < 0)
         pn_buf_printf(why, "open %s: %s", path.data, strerror(errno));
-    else if (write(fd, data, len) != (ssize_t)len ||
-             (strcmp(log, "defer") != 0 && fsync(fd) < 0)) /* a defer reason may be lost */
+    else if (write(fd, b->frames.data, b->frames.len) != (ssize_t)b->frames.len ||
+             (strcmp(b->log, "defer") != 0 && fsync(fd) < 0)) /* a defer reason may be lost */
         pn_buf_printf(why, "write %s: %s", path.data, strerror(errno));
     else
         rc = 0;
     if (fd >= 0)
         close(fd);
-    pn_attr_release(&frame);
     pn_buf_release(&path);
+    pn_buf_reset(&b->frames);
+    b->count = 0;
+    return rc;
+}
+
+void pn_bouncelog_batch_release(pn_bouncelog_batch *b)
+{
+    pn_buf_release(&b->frames);
+}
+
+int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr, const char *orig,
+                        const char *action, const char *status, const char *reason, pn_buf *why)
+{
+    pn_bouncelog_batch b;
+    pn_bouncelog_batch_init(&b, log, queue_id);
+    pn_bouncelog_batch_add(&b, addr, orig, action, status, reason);
+    int rc = pn_bouncelog_batch_write(&b, why);
+    pn_bouncelog_batch_release(&b);
     return rc;
 }
 

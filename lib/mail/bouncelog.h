@@ -12,6 +12,22 @@
 int pn_bouncelog_append(const char *log, const char *queue_id, const char *addr, const char *orig,
                         const char *action, const char *status, const char *reason, pn_buf *why);
 
+/* A batch: the entries of many recipients, written to the log with one open and one write
+ * (the deferrals of one delivery request, say). */
+typedef struct pn_bouncelog_batch {
+    const char *log;
+    const char *queue_id;
+    pn_buf frames;
+    int count;
+} pn_bouncelog_batch;
+
+void pn_bouncelog_batch_init(pn_bouncelog_batch *b, const char *log, const char *queue_id);
+void pn_bouncelog_batch_add(pn_bouncelog_batch *b, const char *addr, const char *orig,
+                            const char *action, const char *status, const char *reason);
+/* pn_bouncelog_batch_write: 0 (also when empty), or -1 with why; the batch is then empty. */
+int pn_bouncelog_batch_write(pn_bouncelog_batch *b, pn_buf *why);
+void pn_bouncelog_batch_release(pn_bouncelog_batch *b);
+
 typedef struct pn_bounce_entry {
     pn_buf addr;
     pn_buf orig;

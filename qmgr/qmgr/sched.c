@@ -128,17 +128,20 @@ void sched_log_suspended(const qmgr_job *job, const char *why)
     req.active_us = job->msg->active_us;
     pn_buf text = PN_BUF_INIT, failure = PN_BUF_INIT;
     pn_buf_printf(&text, "delivery temporarily suspended: %s", why);
+    pn_bouncelog_batch defers;
+    pn_bouncelog_batch_init(&defers, "defer", job->msg->id);
     for (size_t i = 0; i < job->count; i++) {
         pn_delivreq_rcpt r;
         memset(&r, 0, sizeof(r));
         r.addr = job->rcpts[i].addr;
         r.orig = job->rcpts[i].orig;
         pn_delivreq_log(&req, &r, "none", PN_DELIVER_DEFERRED, "4.3.0", text.data);
-        pn_buf_reset(&failure);
-        if (pn_bouncelog_append("defer", job->msg->id, pn_buf_str(&r.addr), pn_buf_str(&r.orig),
-                                NULL, "4.3.0", text.data, &failure) < 0)
-            pn_warn("%s: %s", job->msg->id, failure.data);
+        pn_bouncelog_batch_add(&defers, pn_buf_str(&r.addr), pn_buf_str(&r.orig), NULL, "4.3.0",
+                               text.data);
     }
+    if (pn_bouncelog_batch_write(&defers, &failure) < 0)
+        pn_warn("%s: %s", job->msg->id, failure.data);
+    pn_bouncelog_batch_release(&defers);
     pn_buf_release(&text);
     pn_buf_release(&failure);
     pn_buf_release(&req.queue_id);
