@@ -59,6 +59,8 @@ typedef struct qmgr_transport {
     int active;
     int limit;
     long recipient_limit;
+    long rate_delay_ms;    /* <transport>_transport_rate_delay: one delivery at a time */
+    int64_t next_start_ms; /* ... and none before this (monotonic clock) */
 } qmgr_transport;
 
 /* message.c */

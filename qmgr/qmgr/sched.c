@@ -55,6 +55,21 @@ long sched_recipient_limit(const char *transport)
     return limit > 0 ? limit : 1;
 }
 
+/* rate_delay: <transport>_<suffix>, or default_<suffix> for a transport without its own
+ * parameters (discard, as in the reference); seconds. */
+static long rate_delay(const char *transport, const char *suffix)
+{
+    pn_buf name = PN_BUF_INIT;
+    pn_buf_printf(&name, "%s_%s", transport, suffix);
+    if (!pn_param_find(name.data)) {
+        pn_buf_reset(&name);
+        pn_buf_printf(&name, "default_%s", suffix);
+    }
+    long delay = pn_config_get_time(name.data);
+    pn_buf_release(&name);
+    return delay;
+}
+
 static qmgr_transport *transport_for(const char *name)
 {
     for (qmgr_transport *t = transports; t; t = t->next)
@@ -63,6 +78,7 @@ static qmgr_transport *transport_for(const char *name)
     qmgr_transport *t = pn_calloc(1, sizeof(*t));
     t->name = pn_strdup(name);
     t->limit = (int)pn_config_get_int("default_process_limit");
+    t->rate_delay_ms = 1000 * rate_delay(name, "transport_rate_delay");
     t->next = transports;
     transports = t;
     return t;
@@ -89,12 +105,7 @@ static qmgr_dest *dest_for(qmgr_transport *t, const char *name)
                                   "default_destination_concurrency_limit");
     d->limit = limit > 0 ? (int)limit : 1;
     d->window = initial_window(t);
-    pn_buf param = PN_BUF_INIT;
-    pn_buf_printf(&param, "%s_destination_rate_delay", t->name);
-    d->rate_delay_ms =
-        1000 * (pn_param_find(param.data) ? pn_config_get_time(param.data)
-                                          : pn_config_get_time("default_destination_rate_delay"));
-    pn_buf_release(&param);
+    d->rate_delay_ms = 1000 * rate_delay(t->name, "destination_rate_delay");
     d->next = t->dests;
     t->dests = d;
     return d;
@@ -415,22 +426,28 @@ static void rate_timer(void *ctx)
     sched_run();
 }
 
-/* may_start: can the destination take one more delivery now? With a rate delay, one at a
- * time and not before the delay since the last start has passed (a timer comes back then). */
+/* may_start: can the destination take one more delivery now? With a destination (or
+ * transport) rate delay, one at a time per destination (or transport) and not before the
+ * delay since the last start has passed (a timer comes back then). */
 static int may_start(qmgr_dest *d)
 {
+    qmgr_transport *t = d->transport;
     if (d->active >= d->limit || d->active >= d->window)
         return 0;
-    if (d->rate_delay_ms <= 0)
+    if (d->rate_delay_ms <= 0 && t->rate_delay_ms <= 0)
         return 1;
     int64_t now = now_ms();
-    if (d->active > 0)
+    if ((d->rate_delay_ms > 0 && d->active > 0) || (t->rate_delay_ms > 0 && t->active > 0))
         return 0;
-    if (now < d->next_start_ms) {
-        pn_event_timer(rate_timer, d, d->next_start_ms - now);
+    int64_t next = d->next_start_ms > t->next_start_ms ? d->next_start_ms : t->next_start_ms;
+    if (now < next) {
+        pn_event_timer(rate_timer, d, next - now);
         return 0;
     }
-    d->next_start_ms = now + d->rate_delay_ms;
+    if (d->rate_delay_ms > 0)
+        d->next_start_ms = now + d->rate_delay_ms;
+    if (t->rate_delay_ms > 0)
+        t->next_start_ms = now + t->rate_delay_ms;
     return 1;
 }
 

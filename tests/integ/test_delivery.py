@@ -302,6 +302,24 @@ class ErrorAndDiscard(Delivery):
         self.assertEqual(len(stamps), 3)
         self.assertGreaterEqual(stamps[2] - stamps[0], 1.9, self.inst.log())
 
+    def test_transport_rate_delay(self):
+        # three destinations of one transport: a transport rate delay spaces them all
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("default_transport_rate_delay = 1s\n"
+                     "transport_maps = inline:{ a.example=discard:a, b.example=discard:b, "
+                     "c.example=discard:c }\n")
+        self.assertTrue(self.inst.reload())
+        ids = [self.submit("s@example.com", [f"r@{d}.example"]) for d in "abc"]
+        self.assertTrue(poll(lambda: all(f"{q}: removed" in self.inst.log() for q in ids),
+                             timeout=20), self.inst.log())
+        stamps = []
+        for line in self.inst.log().splitlines():
+            if "relay=none" in line and "status=sent (" in line:
+                h, m, sec = line.split()[2].split(":")
+                stamps.append(int(h) * 3600 + int(m) * 60 + float(sec))
+        self.assertEqual(len(stamps), 3)
+        self.assertGreaterEqual(stamps[2] - stamps[0], 1.9, self.inst.log())
+
 
 @unittest.skipUnless(os.getuid() == 0, "the virtual agent needs root")
 class LongIdsAndLimits(Delivery):
