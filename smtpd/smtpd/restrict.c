@@ -33,11 +33,11 @@ typedef struct rule_list {
     size_t count;
 } rule_list;
 
-static rule_list lists[5] = {{"smtpd_client_restrictions", NULL, 0},
-                             {"smtpd_helo_restrictions", NULL, 0},
-                             {"smtpd_sender_restrictions", NULL, 0},
-                             {"smtpd_relay_restrictions", NULL, 0},
-                             {"smtpd_recipient_restrictions", NULL, 0}};
+static rule_list lists[6] = {
+    {"smtpd_client_restrictions", NULL, 0},    {"smtpd_helo_restrictions", NULL, 0},
+    {"smtpd_sender_restrictions", NULL, 0},    {"smtpd_relay_restrictions", NULL, 0},
+    {"smtpd_recipient_restrictions", NULL, 0}, {"smtpd_etrn_restrictions", NULL, 0}};
+#define STAGE_ETRN 5
 static pn_cidr *mynetworks;
 static size_t mynetworks_count;
 static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
@@ -213,8 +213,8 @@ static int lookup_access(pn_maps *table, const char *key, int address, pn_buf *v
 static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, int stage,
                              pn_buf *reply)
 {
-    static const char *const what[] = {"Client host", "Helo command", "Sender address",
-                                       "Recipient address", "Recipient address"};
+    static const char *const what[] = {"Client host",       "Helo command",      "Sender address",
+                                       "Recipient address", "Recipient address", "Etrn command"};
     const char *name = r->name;
     const char *helo = s->helo.len ? s->helo.data : NULL;
     if (strcmp(name, "permit") == 0)
@@ -359,18 +359,36 @@ static int unlisted(const char *rcpt, pn_buf *reply)
     return 0;
 }
 
-int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
+/* check_stages: the lists of the given stages in order, rcpt (or the ETRN site) as the
+ * subject; 0 accept, -1 refused with the reply composed. */
+static int check_stages(smtpd_session *s, const int *stages, int count, const char *rcpt,
+                        pn_buf *reply)
 {
-    for (int stage = 0; stage < 5; stage++) {
-        rule_list *list = &lists[stage];
+    for (int k = 0; k < count; k++) {
+        rule_list *list = &lists[stages[k]];
         for (size_t i = 0; i < list->count; i++) {
-            enum verdict v = evaluate(s, &list->rules[i], rcpt, stage, reply);
+            enum verdict v = evaluate(s, &list->rules[i], rcpt, stages[k], reply);
             if (v == REFUSE)
                 return -1;
             if (v == PERMIT)
                 break;
         }
     }
+    return 0;
+}
+
+int smtpd_check_etrn(smtpd_session *s, const char *site, pn_buf *reply)
+{
+    /* with smtpd_delay_reject, the client and helo lists are applied here too */
+    static const int stages[] = {0, 1, STAGE_ETRN};
+    return check_stages(s, stages, 3, site, reply);
+}
+
+int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
+{
+    static const int stages[] = {0, 1, 2, 3, 4};
+    if (check_stages(s, stages, 5, rcpt, reply) < 0)
+        return -1;
     if (pn_config_get_bool("smtpd_reject_unlisted_recipient") && unlisted(rcpt, reply))
         return -1;
     return 0;

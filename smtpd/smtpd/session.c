@@ -242,6 +242,14 @@ static void smtpd_etrn(smtpd_session *s, const char *site)
         smtpd_reply(s, "501 Error: invalid parameter syntax");
         return;
     }
+    pn_buf refusal = PN_BUF_INIT;
+    if (smtpd_check_etrn(s, site, &refusal) < 0) {
+        reject_log(s, "ETRN", refusal.data, NULL);
+        smtpd_reply(s, "%s", refusal.data);
+        pn_buf_release(&refusal);
+        return;
+    }
+    pn_buf_release(&refusal);
     if (flush == NULL)
         flush = pn_ipc_client_new("public/flush", "flush");
     pn_attr_out req;

@@ -68,6 +68,19 @@ class Flush(test_delivery.Delivery):
         self.assertEqual(len(sink.messages), 2)
         self.assertTrue(self.queue_empty())
 
+    def test_etrn_restrictions(self):
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("smtpd_etrn_restrictions = permit_mynetworks, reject\n"
+                     "mynetworks = 10.0.0.0/8\n")
+        self.assertTrue(self.inst.reload())
+        client = smtplib.SMTP("127.0.0.1", self.port, timeout=20)
+        client.ehlo("client.example")
+        self.assertEqual(client.docmd("ETRN site.example"),
+                         (554, b"5.7.1 <site.example>: Etrn command rejected: Access denied"))
+        client.quit()
+        self.assertIn("reject: ETRN from unknown[127.0.0.1]: 554 5.7.1 <site.example>: Etrn "
+                      "command rejected: Access denied", self.inst.log())
+
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
     test_crash_left_in_active_is_delivered_after_restart = None
