@@ -70,9 +70,11 @@ void smtpd_reset_transaction(smtpd_session *s)
 static void reject_log(smtpd_session *s, const char *stage, const char *reply, const char *rcpt)
 {
     pn_buf line = PN_BUF_INIT;
-    pn_buf_printf(&line, "%s: reject: %s from %s[%s]: %s; from=<%s>",
+    pn_buf_printf(&line, "%s: reject: %s from %s[%s]: %s;",
                   s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->name.data, s->addr.data,
-                  reply, s->sender.data);
+                  reply);
+    if (s->in_mail) /* the sender only exists inside a mail transaction (not at ETRN) */
+        pn_buf_printf(&line, " from=<%s>", s->sender.data);
     if (rcpt)
         pn_buf_printf(&line, " to=<%s>", rcpt);
     pn_buf_printf(&line, " proto=%s", smtpd_proto(s));

@@ -78,8 +78,9 @@ class Flush(test_delivery.Delivery):
         self.assertEqual(client.docmd("ETRN site.example"),
                          (554, b"5.7.1 <site.example>: Etrn command rejected: Access denied"))
         client.quit()
-        self.assertIn("reject: ETRN from unknown[127.0.0.1]: 554 5.7.1 <site.example>: Etrn "
-                      "command rejected: Access denied", self.inst.log())
+        self.assertIn("NOQUEUE: reject: ETRN from unknown[127.0.0.1]: 554 5.7.1 <site.example>: "
+                      "Etrn command rejected: Access denied; proto=ESMTP helo=<client.example>",
+                      self.inst.log())
 
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
