@@ -49,6 +49,25 @@ static void add_targets(struct target **t, int *n, const char *host, const pn_ad
     }
 }
 
+/* is_self: is the address one of this mail system's own (inet_interfaces, and
+ * proxy_interfaces when set)? An MX host there would hand the mail back to us. */
+static int is_self(const pn_sockaddr *sa)
+{
+    pn_inet_addr addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.family = sa->ss.ss_family;
+    if (addr.family == AF_INET)
+        memcpy(addr.bytes, &((const struct sockaddr_in *)&sa->ss)->sin_addr, 4);
+    else if (addr.family == AF_INET6)
+        memcpy(addr.bytes, &((const struct sockaddr_in6 *)&sa->ss)->sin6_addr, 16);
+    else
+        return 0;
+    pn_inet_unmap(&addr);
+    const char *proxy = pn_config_get("proxy_interfaces");
+    return pn_inet_is_local(&addr, pn_config_get("inet_interfaces")) ||
+           (*proxy && pn_inet_is_local(&addr, proxy));
+}
+
 /* prefer_family: <prefix>_address_preference = ipv4 or ipv6 puts that family's addresses
  * first within each host's list (a stable reordering: MX order stays), "any" keeps DNS order. */
 static void prefer_family(struct target *t, int n)

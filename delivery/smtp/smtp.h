@@ -53,9 +53,6 @@ void broken(const struct session *ss, const char *stage, pn_buf *out);
 /* status_of: the enhanced status code of the last reply, or one made from its class. */
 void status_of(const struct session *ss, char *out, size_t len);
 
-/* self.c: is addr one of this mail system's own (inet_interfaces, proxy_interfaces)? */
-int is_self(const pn_sockaddr *addr);
-
 /* transaction.c */
 /* fate: set a recipient's outcome, enhanced status code and text. */
 void fate(int outcome, const char *dsn, const char *text, int *o, pn_buf *d, pn_buf *t);
