@@ -18,6 +18,7 @@
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
 #include "ipc/trigger.h"
+#include "mail/flushclnt.h"
 #include "mail/setgidcmd.h"
 
 static void json_string(const char *text)
@@ -152,30 +153,21 @@ static void show(int json)
 }
 
 /* flush_one: -i and -s, through the flush service. */
-static void flush_one(const char *req, const char *attr, const char *value)
+static void flush_one(int mode, const char *value)
 {
-    pn_buf path = PN_BUF_INIT, storage = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_buf_printf(&path, "%s/public/flush", pn_config_get("queue_directory"));
-    pn_ipc_client *flush = pn_ipc_client_new(path.data, "flush");
-    pn_attr_out request;
-    pn_attr_begin(&request);
-    pn_attr_put_cstr(&request, "req", req);
-    pn_attr_put_cstr(&request, attr, value);
-    pn_attrs reply;
-    int64_t status = -1;
-    if (pn_ipc_call(flush, &request, &storage, &reply, &why) < 0 ||
-        pn_attr_get_int(&reply, "status", &status) != 1)
+    int status = mode == 'i' ? pn_flush_send_file(path.data, value, &why)
+                             : pn_flush_send_site(path.data, value, &why);
+    if (status == PN_FLUSH_FAIL)
         pn_fatal("Cannot flush mail queue - mail system is down");
-    if (status == 1)
+    if (status == PN_FLUSH_UNKNOWN)
         pn_fatal("%s: no such message in the deferred queue", value);
-    if (status == 2)
+    if (status == PN_FLUSH_DENY)
         pn_fatal("%s: not eligible for a fast flush (see fast_flush_domains)", value);
-    if (status != 0)
+    if (status != PN_FLUSH_OK)
         pn_fatal("the flush service refused the request for %s", value);
-    pn_attr_release(&request);
-    pn_ipc_client_free(flush);
     pn_buf_release(&path);
-    pn_buf_release(&storage);
     pn_buf_release(&why);
 }
 
@@ -223,8 +215,7 @@ int main(int argc, char **argv)
             pn_fatal("Cannot flush mail queue - mail system is down");
         pn_buf_release(&path);
     } else if (mode == 'i' || mode == 's') {
-        flush_one(mode == 'i' ? "send_file" : "send_site", mode == 'i' ? "queue_id" : "site",
-                  target);
+        flush_one(mode, target);
     } else {
         pn_fatal("usage: postqueue -f | -j | -p | -i queue_id | -s site");
     }

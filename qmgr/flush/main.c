@@ -3,8 +3,8 @@
  * recipient in that domain back to incoming/ and wakes qmgr, for a site that
  * fast_flush_domains lists; {req=send_file, queue_id} does the same for one message.
  * Instead of keeping a log of queue IDs per site, send_site reads the deferred queue's
- * envelopes (so add, refresh and purge have nothing to do and succeed). Replies: status 0
- * done, 1 unknown message, 2 site not eligible, 3 bad request. */
+ * envelopes (so add, refresh and purge have nothing to do and succeed). Replies: the
+ * PN_FLUSH_* status codes of mail/flushclnt.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,13 +22,9 @@
 #include "ipc/server.h"
 #include "ipc/trigger.h"
 #include "mail/domlist.h"
+#include "mail/flushclnt.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
-
-#define FLUSH_OK 0
-#define FLUSH_UNKNOWN 1
-#define FLUSH_DENY 2
-#define FLUSH_BAD 3
 
 /* release: deferred/ID back to incoming/, due now; 1 when moved. */
 static int release(const char *id)
@@ -108,12 +104,12 @@ static int send_site(const char *site)
     if (eligible == NULL) {
         pn_warn("%s", err.data);
         pn_buf_release(&err);
-        return FLUSH_BAD;
+        return PN_FLUSH_BAD;
     }
-    int rc = pn_domlist_match(eligible, site) == 1 ? FLUSH_OK : FLUSH_DENY;
+    int rc = pn_domlist_match(eligible, site) == 1 ? PN_FLUSH_OK : PN_FLUSH_DENY;
     pn_domlist_free(eligible);
     pn_buf_release(&err);
-    if (rc == FLUSH_OK && scan("deferred", site, 0) > 0)
+    if (rc == PN_FLUSH_OK && scan("deferred", site, 0) > 0)
         pn_trigger_send("public/qmgr", "FI", 2);
     return rc;
 }
@@ -121,11 +117,11 @@ static int send_site(const char *site)
 static int send_file(const char *id)
 {
     if (!pn_qid_valid(id))
-        return FLUSH_BAD;
+        return PN_FLUSH_BAD;
     if (!release(id))
-        return FLUSH_UNKNOWN;
+        return PN_FLUSH_UNKNOWN;
     pn_trigger_send("public/qmgr", "FI", 2);
-    return FLUSH_OK;
+    return PN_FLUSH_OK;
 }
 
 static void serve(int fd, void *ctx)
@@ -138,7 +134,7 @@ static void serve(int fd, void *ctx)
     int alive = pn_ipc_send_hello(client, "flush", 0) == 0;
     while (alive && pn_attr_read_frame(client, &frame) > 0) {
         pn_attrs req;
-        int status = FLUSH_BAD;
+        int status = PN_FLUSH_BAD;
         pn_buf_reset(&why);
         if (pn_attr_parse(frame.data, frame.len, &req, &why) == 0 &&
             pn_attr_copy_str(&req, "req", &kind) == 1) {
@@ -149,14 +145,14 @@ static void serve(int fd, void *ctx)
                 status = send_file(arg.data);
             else if (strcmp(kind.data, "add") == 0 || strcmp(kind.data, "refresh") == 0 ||
                      strcmp(kind.data, "purge") == 0)
-                status = FLUSH_OK;
+                status = PN_FLUSH_OK;
         }
-        if (status == FLUSH_BAD)
+        if (status == PN_FLUSH_BAD)
             pn_warn("malformed flush request");
         pn_attr_out reply;
         pn_attr_begin(&reply);
         pn_attr_put_int(&reply, "status", status);
-        alive = pn_attr_write_frame(client, &reply) == 0 && status != FLUSH_BAD;
+        alive = pn_attr_write_frame(client, &reply) == 0 && status != PN_FLUSH_BAD;
         pn_attr_release(&reply);
     }
     pn_buf_release(&frame);

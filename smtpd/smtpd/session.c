@@ -14,9 +14,8 @@
 #include "base/log.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
-#include "ipc/attr.h"
-#include "ipc/ipcclnt.h"
 #include "mail/addr.h"
+#include "mail/flushclnt.h"
 #include "smtpd.h"
 
 static const char *const cmd_names[CMD_COUNT] = {
@@ -238,7 +237,6 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
 /* smtpd_etrn: ETRN site, through the flush service. */
 static void smtpd_etrn(smtpd_session *s, const char *site)
 {
-    static pn_ipc_client *flush;
     if (*site == '#' || strspn(site, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                      "0123456789.-[]:") != strlen(site)) {
         smtpd_reply(s, "501 Error: invalid parameter syntax");
@@ -252,27 +250,16 @@ static void smtpd_etrn(smtpd_session *s, const char *site)
         return;
     }
     pn_buf_release(&refusal);
-    if (flush == NULL)
-        flush = pn_ipc_client_new("public/flush", "flush");
-    pn_attr_out req;
-    pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "req", "send_site");
-    pn_attr_put_cstr(&req, "site", site);
-    pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
-    pn_attrs reply;
-    int64_t status = -1;
-    if (pn_ipc_call(flush, &req, &storage, &reply, &why) == 0)
-        pn_attr_get_int(&reply, "status", &status);
-    else
+    pn_buf why = PN_BUF_INIT;
+    int status = pn_flush_send_site("public/flush", site, &why);
+    if (status == PN_FLUSH_FAIL)
         pn_warn("flush service: %s", why.data);
-    if (status == 0)
+    if (status == PN_FLUSH_OK)
         smtpd_reply(s, "250 Queuing started");
-    else if (status == 2)
+    else if (status == PN_FLUSH_DENY)
         smtpd_reply(s, "459 <%s>: service unavailable", site);
     else
         smtpd_reply(s, "458 Unable to queue messages");
-    pn_attr_release(&req);
-    pn_buf_release(&storage);
     pn_buf_release(&why);
 }
 
