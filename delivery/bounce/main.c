@@ -115,19 +115,7 @@ static int submit(const char *from, const char *to, const pn_buf *msg, pn_buf *n
 {
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new("public/cleanup");
-    int status = -1;
-    if (pn_cleanup_open(cleanup, new_id, why) < 0)
-        return -1;
-    pn_cleanup_attr(cleanup, "rewrite_context", "local");
-    pn_cleanup_sender(cleanup, from);
-    pn_cleanup_rcpt(cleanup, to, to, "", 0);
-    pn_cleanup_content(cleanup);
-    pn_cleanup_message(cleanup, msg->data, msg->len);
-    if (pn_cleanup_finish(cleanup, &status, why) == 0 && status == 0)
-        return 0;
-    if (why->len == 0)
-        pn_buf_printf(why, "cleanup refused the notice (status %d)", status);
-    return -1;
+    return pn_cleanup_submit(cleanup, from, to, NULL, msg->data, msg->len, new_id, why);
 }
 
 /* report: the notice of this kind for message id; 0 when it is on its way or there was

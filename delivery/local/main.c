@@ -118,25 +118,16 @@ static void forward(struct delivery *d, const char *addr)
     }
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new("public/cleanup");
-    if (pn_qfile_read_content(d->q, &content, &why) == 0 &&
-        pn_cleanup_open(cleanup, &id, &why) == 0) {
-        pn_cleanup_attr(cleanup, "rewrite_context", "local");
-        pn_cleanup_sender(cleanup, d->req->sender.data);
-        pn_cleanup_rcpt(cleanup, addr, addr, "", 0);
-        pn_cleanup_content(cleanup);
-        pn_buf_printf(&field, "Delivered-To: %s", d->rcpt->addr.data);
-        pn_cleanup_header(cleanup, field.data, field.len);
-        pn_cleanup_message(cleanup, content.data, content.len);
-        if (pn_cleanup_finish(cleanup, &status, &why) < 0)
-            status = -1;
-    }
+    pn_buf_printf(&field, "Delivered-To: %s", d->rcpt->addr.data);
+    if (pn_qfile_read_content(d->q, &content, &why) == 0)
+        status = pn_cleanup_submit(cleanup, d->req->sender.data, addr, field.data, content.data,
+                                   content.len, &id, &why);
     pn_buf text = PN_BUF_INIT;
     if (status == 0) {
         pn_buf_printf(&text, "forwarded as %s", id.data);
         record(d, PN_DELIVER_SENT, "2.0.0", text.data);
     } else {
-        pn_buf_printf(&text, "cannot forward to %s: %s", addr,
-                      why.len ? why.data : "cleanup refused the message");
+        pn_buf_printf(&text, "cannot forward to %s: %s", addr, why.data);
         record(d, PN_DELIVER_DEFERRED, "4.3.0", text.data);
     }
     pn_buf_release(&text);

@@ -239,3 +239,23 @@ void pn_cleanup_abort(pn_cleanup_client *c)
     pn_buf_release(&why);
     c->open = 0;
 }
+
+int pn_cleanup_submit(pn_cleanup_client *client, const char *sender, const char *rcpt,
+                      const char *field, const char *msg, size_t len, pn_buf *queue_id, pn_buf *why)
+{
+    int status = -1;
+    if (pn_cleanup_open(client, queue_id, why) < 0)
+        return -1;
+    pn_cleanup_attr(client, "rewrite_context", "local");
+    pn_cleanup_sender(client, sender);
+    pn_cleanup_rcpt(client, rcpt, rcpt, "", 0);
+    pn_cleanup_content(client);
+    if (field)
+        pn_cleanup_header(client, field, strlen(field));
+    pn_cleanup_message(client, msg, len);
+    if (pn_cleanup_finish(client, &status, why) == 0 && status == 0)
+        return 0;
+    if (why->len == 0)
+        pn_buf_printf(why, "cleanup refused the message (status %d)", status);
+    return -1;
+}

@@ -37,5 +37,11 @@ int pn_cleanup_finish(pn_cleanup_client *client, int *status, pn_buf *reason);
 void pn_cleanup_abort(pn_cleanup_client *client);
 /* pn_cleanup_message: header fields, then body, from a message with LF line ends. */
 void pn_cleanup_message(pn_cleanup_client *client, const char *msg, size_t len);
+/* pn_cleanup_submit: a whole message of the mail system's own (a notice, a forwarded copy)
+ * from sender to one recipient, local rewriting, with an extra first header field when
+ * field is not NULL; 0 with its queue ID once cleanup took it, -1 with why. */
+int pn_cleanup_submit(pn_cleanup_client *client, const char *sender, const char *rcpt,
+                      const char *field, const char *msg, size_t len, pn_buf *queue_id,
+                      pn_buf *why);
 
 #endif

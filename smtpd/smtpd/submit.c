@@ -71,18 +71,7 @@ int submit_notice(const char *sender, const char *rcpt, const pn_buf *msg, pn_bu
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new("public/cleanup");
     pn_buf id = PN_BUF_INIT;
-    int status = -1, rc = -1;
-    if (pn_cleanup_open(cleanup, &id, why) == 0) {
-        pn_cleanup_attr(cleanup, "rewrite_context", "local");
-        pn_cleanup_sender(cleanup, sender);
-        pn_cleanup_rcpt(cleanup, rcpt, rcpt, "", 0);
-        pn_cleanup_content(cleanup);
-        pn_cleanup_message(cleanup, msg->data, msg->len);
-        if (pn_cleanup_finish(cleanup, &status, why) == 0 && status == 0)
-            rc = 0;
-        else if (why->len == 0)
-            pn_buf_printf(why, "cleanup refused it (status %d)", status);
-    }
+    int rc = pn_cleanup_submit(cleanup, sender, rcpt, NULL, msg->data, msg->len, &id, why);
     pn_buf_release(&id);
     return rc;
 }
