@@ -463,14 +463,35 @@ int pn_config_get_bool(const char *name)
     return out;
 }
 
+/* A list parameter split once: the value it was split from, and its items. */
+typedef struct split_list {
+    char *value;
+    pn_argv *items;
+} split_list;
+
 int pn_config_list_has(const char *name, const char *word)
 {
-    pn_argv *items = pn_argv_split(pn_config_get(name), PN_SEPARATORS);
-    int found = 0;
-    for (size_t i = 0; i < items->len && !found; i++)
-        found = strcasecmp(items->items[i], word) == 0;
-    pn_argv_free(items);
-    return found;
+    /* EHLO keywords are checked per session: the list is split once per value, not per call */
+    static pn_htable *lists;
+    if (lists == NULL)
+        lists = pn_htable_new(8);
+    const char *value = pn_config_get(name);
+    split_list *l = pn_htable_get(lists, name);
+    if (l == NULL || strcmp(l->value, value) != 0) {
+        if (l == NULL) {
+            l = pn_calloc(1, sizeof(*l));
+            pn_htable_put(lists, name, l);
+        } else {
+            free(l->value);
+            pn_argv_free(l->items);
+        }
+        l->value = pn_strdup(value);
+        l->items = pn_argv_split(value, PN_SEPARATORS);
+    }
+    for (size_t i = 0; i < l->items->len; i++)
+        if (strcasecmp(l->items->items[i], word) == 0)
+            return 1;
+    return 0;
 }
 
 long pn_config_get_time(const char *name)
