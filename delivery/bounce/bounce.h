@@ -18,9 +18,9 @@ typedef struct bounce_template {
 } bounce_template;
 
 /* template.c: the kind's template, from bounce_template_file when it defines one, else the
- * built-in text; -1 with why when the file cannot be read or is malformed (file and line). */
-int template_load(enum notice_kind kind, bounce_template *t, pn_buf *why);
-void template_release(bounce_template *t);
+ * built-in text, loaded once per process; NULL with why when the file cannot be read or is
+ * malformed (file and line). */
+const bounce_template *template_get(enum notice_kind kind, pn_buf *why);
 
 /* What a notice reports about one recipient: its log entry and its DSN request. */
 typedef struct notice_rcpt {

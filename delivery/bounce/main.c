@@ -130,8 +130,7 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     }
     pn_buf path = PN_BUF_INIT, sender = PN_BUF_INIT, content = PN_BUF_INIT, msg = PN_BUF_INIT;
     pn_buf new_id = PN_BUF_INIT, log_path = PN_BUF_INIT;
-    bounce_template t;
-    memset(&t, 0, sizeof(t));
+    const bounce_template *t = NULL;
     notice_rcpt *r = pn_calloc((size_t)count + 1, sizeof(*r));
     pn_htable *requests = NULL;
     pn_queue_path("active", id, &path);
@@ -146,7 +145,7 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     if (kind == NOTICE_SUCCESS && pn_qfile_attr(&q, "trace_flags", &flags) != NULL)
         kind = NOTICE_REPORT; /* every recipient is in it, whatever its NOTIFY says */
     pn_buf_release(&flags);
-    if (template_load(kind, &t, why) < 0)
+    if ((t = template_get(kind, why)) == NULL)
         goto out;
     pn_qfile_sender(&q, &sender);
     int shown = kind == NOTICE_DELAY ? pending_reasons(&q, e, count) : count;
@@ -180,7 +179,7 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     }
     const char *to = sender.len ? sender.data : pn_config_get("2bounce_notice_recipient");
     const char *from = sender.len ? "" : dbl;
-    notice_compose(kind, &t, id, &q, sender.len ? sender.data : "MAILER-DAEMON", r, kept, &content,
+    notice_compose(kind, t, id, &q, sender.len ? sender.data : "MAILER-DAEMON", r, kept, &content,
                    0, &msg);
     if (submit(from, to, &msg, &new_id, why) < 0)
         goto out;
@@ -192,7 +191,7 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
                                                               : "delay_notice_recipient");
         pn_buf_reset(&msg);
         pn_buf copy_why = PN_BUF_INIT;
-        notice_compose(kind, &t, id, &q, sender.data, r, kept, &content, 1, &msg);
+        notice_compose(kind, t, id, &q, sender.data, r, kept, &content, 1, &msg);
         if (submit(dbl, pm, &msg, &new_id, &copy_why) == 0)
             pn_info("%s: postmaster %s notification: %s", id, kinds[kind].what, new_id.data);
         else
@@ -205,7 +204,6 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
 out:
     if (requests)
         pn_htable_free(requests, free_request);
-    template_release(&t);
     free(r);
     pn_qfile_release(&q);
     if (fd >= 0)

@@ -48,7 +48,7 @@ static int parse(const char *body, bounce_template *t, pn_buf *why)
     return pn_dsn_template_expand(p, &t->text, why);
 }
 
-int template_load(enum notice_kind kind, bounce_template *t, pn_buf *why)
+static int template_load(enum notice_kind kind, bounce_template *t, pn_buf *why)
 {
     memset(t, 0, sizeof(*t));
     pn_buf text = PN_BUF_INIT, err = PN_BUF_INIT;
@@ -64,11 +64,26 @@ int template_load(enum notice_kind kind, bounce_template *t, pn_buf *why)
     return rc < 0 ? -1 : 0;
 }
 
-void template_release(bounce_template *t)
+static void template_release(bounce_template *t)
 {
     pn_buf_release(&t->charset);
     pn_buf_release(&t->from);
     pn_buf_release(&t->subject);
     pn_buf_release(&t->postmaster_subject);
     pn_buf_release(&t->text);
+}
+
+const bounce_template *template_get(enum notice_kind kind, pn_buf *why)
+{
+    /* read and expanded once per process: main.cf and the file do not change under it */
+    static bounce_template loaded[NOTICE_REPORT + 1];
+    static int ready[NOTICE_REPORT + 1];
+    if (!ready[kind]) {
+        if (template_load(kind, &loaded[kind], why) < 0) {
+            template_release(&loaded[kind]);
+            return NULL;
+        }
+        ready[kind] = 1;
+    }
+    return &loaded[kind];
 }
