@@ -122,26 +122,16 @@ out:
     return done;
 }
 
-static void collect(const char *dir, pn_argv *ids)
+static int add_id(const char *path, const char *id, void *ids)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    pn_buf sub = PN_BUF_INIT;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (e->d_type == DT_DIR && strlen(e->d_name) == 1) {
-            pn_buf_reset(&sub);
-            pn_buf_printf(&sub, "%s/%s", dir, e->d_name);
-            collect(sub.data, ids);
-        } else if (pn_qid_valid(e->d_name)) {
-            pn_argv_add(ids, e->d_name);
-        }
-    }
-    pn_buf_release(&sub);
-    closedir(d);
+    (void)path;
+    pn_argv_add(ids, id);
+    return 1;
+}
+
+static void collect(const char *queue, pn_argv *ids)
+{
+    pn_queue_walk(queue, add_id, ids);
 }
 
 /* purge: temporary files left by a crash (names that are not queue IDs). */

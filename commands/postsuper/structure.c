@@ -20,28 +20,17 @@ static const char *const message_queues[] = {"incoming", "active",  "deferred",
                                              "hold",     "corrupt", NULL};
 static const char *const log_queues[] = {"bounce", "defer", "trace", NULL};
 
-/* walk: the queue IDs found under dir (and its one-letter subdirectories), with paths. */
-static void walk(const char *dir, int depth, pn_argv *paths, pn_argv *ids)
+/* found: one queue file, with its path and ID, for the lists below. */
+struct found {
+    pn_argv *paths, *ids;
+};
+
+static int note(const char *path, const char *id, void *ctx)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    pn_buf path = PN_BUF_INIT;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        pn_buf_reset(&path);
-        pn_buf_printf(&path, "%s/%s", dir, e->d_name);
-        if (e->d_type == DT_DIR && strlen(e->d_name) == 1 && depth < 4) {
-            walk(path.data, depth + 1, paths, ids);
-        } else if (pn_qid_valid(e->d_name)) {
-            pn_argv_add(paths, path.data);
-            pn_argv_add(ids, e->d_name);
-        }
-    }
-    pn_buf_release(&path);
-    closedir(d);
+    struct found *f = ctx;
+    pn_argv_add(f->paths, path);
+    pn_argv_add(f->ids, id);
+    return 1;
 }
 
 /* move: rename from to to (creating its subdirectory); 1 when done. */
@@ -101,7 +90,8 @@ int structure_repair(void)
         const char *const *queues = pass == 0 ? message_queues : log_queues;
         for (int q = 0; queues[q]; q++) {
             pn_argv *paths = pn_argv_new(), *ids = pn_argv_new();
-            walk(queues[q], 0, paths, ids);
+            struct found f = {paths, ids};
+            pn_queue_walk(queues[q], note, &f); /* all first: repairs rename as they go */
             for (size_t i = 0; i < paths->len; i++) {
                 const char *path = paths->items[i], *id = ids->items[i];
                 struct stat st;

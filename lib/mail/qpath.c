@@ -4,6 +4,7 @@
 #include "mail/qpath.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -117,6 +118,36 @@ void pn_queue_path(const char *queue, const char *id, pn_buf *out)
             pn_buf_printf(out, "/%c", id[i]);
     }
     pn_buf_printf(out, "/%s", id);
+}
+
+static int walk(const char *dir, int depth, int (*fn)(const char *path, const char *id, void *ctx),
+                void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int count = 0;
+    struct dirent *e;
+    pn_buf path = PN_BUF_INIT;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        pn_buf_reset(&path);
+        pn_buf_printf(&path, "%s/%s", dir, e->d_name);
+        if (e->d_type == DT_DIR && strlen(e->d_name) == 1 && depth < 4)
+            count += walk(path.data, depth + 1, fn, ctx);
+        else if (e->d_type != DT_DIR && pn_qid_valid(e->d_name))
+            count += fn(path.data, e->d_name, ctx) != 0;
+    }
+    pn_buf_release(&path);
+    closedir(d);
+    return count;
+}
+
+int pn_queue_walk(const char *dir, int (*fn)(const char *path, const char *id, void *ctx),
+                  void *ctx)
+{
+    return walk(dir, 0, fn, ctx);
 }
 
 int pn_queue_create(const char *queue, int long_form, pn_buf *id, struct timeval *created,

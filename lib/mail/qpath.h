@@ -24,6 +24,12 @@ void pn_queue_path(const char *queue, const char *id, pn_buf *out);
 /* pn_queue_make_parent: create the hash subdirectory that path (from pn_queue_path) lives
  * in, if it is missing; 0, or -1 with errno set. */
 int pn_queue_make_parent(const char *path);
+/* pn_queue_walk: fn(path, id, ctx) for every file named like a queue ID in dir (a queue,
+ * relative to the queue directory) and its one-character hash subdirectories, however deep
+ * hash_queue_depth was when they were made (at most 4). Returns how many calls returned
+ * nonzero. fn may rename or remove the file it is given. */
+int pn_queue_walk(const char *dir, int (*fn)(const char *path, const char *id, void *ctx),
+                  void *ctx);
 /* pn_queue_create: create a new file in queue (relative to the queue directory, where the
  * process runs): a temporary name, then renamed to its ID without replacing anything. Returns
  * the open descriptor (mode 0600) with the ID in id, or -1 with why set. */

@@ -5,7 +5,6 @@
  * Instead of keeping a log of queue IDs per site, send_site reads the deferred queue's
  * envelopes (so add, refresh and purge have nothing to do and succeed). Replies: the
  * PN_FLUSH_* status codes of mail/flushclnt.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -72,28 +71,11 @@ static int for_site(const char *path, const char *site)
     return found;
 }
 
-/* scan: every deferred message for site, released; returns how many. */
-static int scan(const char *dir, const char *site, int depth)
+/* release_for_site: a deferred message with a recipient in site (ctx) goes back; 1 when it
+ * did. */
+static int release_for_site(const char *path, const char *id, void *ctx)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return 0;
-    int count = 0;
-    struct dirent *e;
-    pn_buf path = PN_BUF_INIT;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        pn_buf_reset(&path);
-        pn_buf_printf(&path, "%s/%s", dir, e->d_name);
-        if (e->d_type == DT_DIR && strlen(e->d_name) == 1 && depth < 16)
-            count += scan(path.data, site, depth + 1);
-        else if (pn_qid_valid(e->d_name) && for_site(path.data, site) && release(e->d_name))
-            count++;
-    }
-    closedir(d);
-    pn_buf_release(&path);
-    return count;
+    return for_site(path, ctx) && release(id);
 }
 
 static int send_site(const char *site)
@@ -109,7 +91,7 @@ static int send_site(const char *site)
     int rc = pn_domlist_match(eligible, site) == 1 ? PN_FLUSH_OK : PN_FLUSH_DENY;
     pn_domlist_free(eligible);
     pn_buf_release(&err);
-    if (rc == PN_FLUSH_OK && scan("deferred", site, 0) > 0)
+    if (rc == PN_FLUSH_OK && pn_queue_walk("deferred", release_for_site, (void *)site) > 0)
         pn_trigger_send("public/qmgr", "FI", 2);
     return rc;
 }
