@@ -18,31 +18,47 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
 
 static char current_path[256]; /* the file being written, for removal on SIGTERM */
 static int qmgr_fd = -1;       /* kept connection to qmgr for "new mail" notices */
+static int notice_lost;        /* a notice could not be sent: the next one asks for a scan */
 
-/* notify_qmgr: one byte on a kept connection; a lost notice only delays delivery until the
- * next queue scan, so failures are not errors. */
-static void notify_qmgr(void)
+/* notify_qmgr: {req=new, queue_id} on a kept connection (doc/protocols.md): qmgr activates
+ * exactly this file. A notice that cannot be sent only delays the mail until qmgr scans
+ * incoming/, which the next notice asks for. */
+static void notify_qmgr(const char *queue_id)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
+    pn_attr_out notice;
+    pn_attr_begin(&notice);
+    pn_attr_put_cstr(&notice, PN_ATTR_REQ, PN_REQ_NEW);
+    pn_attr_put_cstr(&notice, PN_ATTR_QUEUE_ID, queue_id);
+    if (notice_lost)
+        pn_attr_put_int(&notice, PN_ATTR_SCAN, 1);
+    size_t len;
+    const char *frame = pn_attr_frame(&notice, &len);
+    int sent = 0;
+    for (int attempt = 0; attempt < 2 && !sent; attempt++) {
         if (qmgr_fd < 0) {
             pn_buf why = PN_BUF_INIT;
-            qmgr_fd = pn_sock_connect_unix("public/qmgr", &why);
+            qmgr_fd = pn_sock_connect_unix(PN_SVC_QMGR, &why);
             pn_buf_release(&why);
             if (qmgr_fd < 0)
-                return;
-            pn_sock_nonblock(qmgr_fd, 1);
+                break;
+            pn_sock_send_timeout(qmgr_fd, 1000);
         }
-        if (write(qmgr_fd, "I", 1) == 1)
-            return;
-        close(qmgr_fd);
-        qmgr_fd = -1;
+        /* whole or nothing: a frame cut short would garble the connection */
+        sent = pn_write_all(qmgr_fd, frame, len) == 0;
+        if (!sent) {
+            close(qmgr_fd);
+            qmgr_fd = -1;
+        }
     }
+    notice_lost = !sent;
+    pn_attr_release(&notice);
 }
 
 static void on_term(int signo)
@@ -265,7 +281,7 @@ static int one_message(pn_stream *client)
             discard_file();
         } else {
             current_path[0] = 0;
-            notify_qmgr();
+            notify_qmgr(msg.queue_id.data);
         }
         reply(client, msg.status, msg.reason.data, NULL);
     }
@@ -281,16 +297,17 @@ static void serve(int fd, void *ctx)
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT, kind = PN_BUF_INIT;
-    if (pn_ipc_send_hello(client, "cleanup", 0) == 0) {
-        while (pn_attr_read_frame(client, &frame) > 0) {
+    if (pn_ipc_send_hello(client, PN_PROTO_CLEANUP, 0) == 0) {
+        while ((pn_stream_buffered(client) > 0 || pn_server_wait(fd, -1) > 0) &&
+               pn_attr_read_frame(client, &frame) > 0) {
             pn_attrs req;
             pn_buf_reset(&why);
             if (pn_attr_parse(frame.data, frame.len, &req, &why) < 0 ||
-                pn_attr_copy_str(&req, "req", &kind) != 1 || strcmp(kind.data, "open") != 0) {
+                pn_attr_copy_str(&req, PN_ATTR_REQ, &kind) != 1 || strcmp(kind.data, PN_REQ_OPEN) != 0) {
                 pn_warn("protocol error from client: %s", why.len ? why.data : "expected open");
                 break;
             }
-            if (one_message(client) < 0)
+            if (one_message(client) < 0 || pn_server_request_done())
                 break;
         }
     }
@@ -321,6 +338,7 @@ static int must_retire(void *ctx)
 int main(int argc, char **argv)
 {
     static pn_server server = {.serve = serve,
+                               .per_request = 1,
                                .pre_jail = pre_jail,
                                .post_jail = post_jail,
                                .must_retire = must_retire,

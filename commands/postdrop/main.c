@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         pn_fatal("invalid message from sendmail: records a client may not write");
     if (limit > 0 && q.content_len > (uint64_t)limit)
         pn_fatal("message file too big");
-    if (fchmod(fd, 0744) < 0 || fsync(fd) < 0 || close(fd) < 0)
+    if (fsync(fd) < 0 || fchmod(fd, 0744) < 0 || close(fd) < 0)
         pn_fatal("sync %s: %s", path.data, strerror(errno));
     created[0] = 0;
     pn_qfile_release(&q);

@@ -218,51 +218,43 @@ out:
     return rc;
 }
 
-static void serve(int fd, void *ctx)
+/* handle: one request: flush, warn or trace a notice to the sender. */
+static int handle(const pn_attrs *req, pn_attr_out *reply, void *ctx)
 {
     (void)ctx;
-    pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
-    pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT, kind = PN_BUF_INIT, id = PN_BUF_INIT;
-    if (pn_ipc_send_hello(client, "bounce", 0) == 0) {
-        while (pn_attr_read_frame(client, &frame) > 0) {
-            pn_attrs req;
-            pn_buf_reset(&why);
-            int status = -1;
-            if (pn_attr_parse(frame.data, frame.len, &req, &why) < 0 ||
-                pn_attr_copy_str(&req, "req", &kind) != 1 ||
-                pn_attr_copy_str(&req, "queue_id", &id) != 1 || !pn_qid_valid(id.data)) {
-                pn_warn("malformed bounce request");
-                break;
-            }
-            int which = strcmp(kind.data, "flush") == 0   ? NOTICE_FAILURE
-                        : strcmp(kind.data, "warn") == 0  ? NOTICE_DELAY
-                        : strcmp(kind.data, "trace") == 0 ? NOTICE_SUCCESS
-                                                          : -1;
-            if (which >= 0) {
-                status = report(id.data, (enum notice_kind)which, &why) == 0 ? 0 : -1;
-                if (status < 0)
-                    pn_warn("%s: cannot send the sender a %s notification: %s", id.data,
-                            kinds[which].what, why.data);
-            }
-            pn_attr_out reply;
-            pn_attr_begin(&reply);
-            pn_attr_put_int(&reply, "status", status);
-            int rc = pn_attr_write_frame(client, &reply);
-            pn_attr_release(&reply);
-            if (rc < 0)
-                break;
+    pn_buf why = PN_BUF_INIT, kind = PN_BUF_INIT, id = PN_BUF_INIT;
+    int status = -1, rc = 0;
+    if (pn_attr_copy_str(req, "req", &kind) != 1 || pn_attr_copy_str(req, "queue_id", &id) != 1 ||
+        !pn_qid_valid(id.data)) {
+        pn_warn("malformed bounce request");
+        rc = -1;
+    } else {
+        int which = strcmp(kind.data, "flush") == 0   ? NOTICE_FAILURE
+                    : strcmp(kind.data, "warn") == 0  ? NOTICE_DELAY
+                    : strcmp(kind.data, "trace") == 0 ? NOTICE_SUCCESS
+                                                      : -1;
+        if (which >= 0) {
+            status = report(id.data, (enum notice_kind)which, &why) == 0 ? 0 : -1;
+            if (status < 0)
+                pn_warn("%s: cannot send the sender a %s notification: %s", id.data,
+                        kinds[which].what, why.data);
         }
+        pn_attr_put_int(reply, "status", status);
     }
-    pn_buf_release(&frame);
     pn_buf_release(&why);
     pn_buf_release(&kind);
     pn_buf_release(&id);
-    pn_stream_release(client);
+    return rc;
+}
+
+static void serve(int fd, void *ctx)
+{
+    pn_server_serve_requests(fd, "bounce", handle, ctx);
 }
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1, .process_limit = 0};
+    static pn_server server = {
+        .serve = serve, .per_request = 1, .max_use = -1, .max_idle = -1, .process_limit = 0};
     return pn_single_server_main(argc, argv, &server);
 }

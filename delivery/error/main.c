@@ -45,6 +45,7 @@ static void serve(int fd, void *ctx)
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1, .process_limit = -1};
+    static pn_server server = {
+        .serve = serve, .per_request = 1, .max_use = -1, .max_idle = -1, .process_limit = -1};
     return pn_single_server_main(argc, argv, &server);
 }

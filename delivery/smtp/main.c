@@ -489,7 +489,11 @@ int main(int argc, char **argv)
     const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     if (strcmp(name, "lmtp") == 0)
         proto = &lmtp_proto;
-    static pn_server server = {
-        .serve = serve, .pre_jail = pre_jail, .max_use = -1, .max_idle = -1, .process_limit = -1};
+    static pn_server server = {.serve = serve,
+                               .per_request = 1,
+                               .pre_jail = pre_jail,
+                               .max_use = -1,
+                               .max_idle = -1,
+                               .process_limit = -1};
     return pn_single_server_main(argc, argv, &server);
 }

@@ -140,6 +140,7 @@ static int must_retire(void *ctx)
 int main(int argc, char **argv)
 {
     static pn_server server = {.serve = serve,
+                               .per_request = 1,
                                .pre_jail = pre_jail,
                                .must_retire = must_retire,
                                .max_use = -1,

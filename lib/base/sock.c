@@ -349,3 +349,9 @@ ssize_t pn_sock_recv_fd(int sock, void *data, size_t len, int *fd)
     }
     return n;
 }
+
+void pn_sock_send_timeout(int sock, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}

@@ -25,6 +25,9 @@ int pn_sock_listen_unix(const char *path, int type, int backlog, pn_buf *err);
 int pn_sock_listen_fifo(const char *path, pn_buf *err);
 int pn_sock_listen_addr(const pn_sockaddr *addr, int backlog, pn_buf *err);
 int pn_sock_connect_unix(const char *path, pn_buf *err);
+/* pn_sock_send_timeout: writes to sock fail (EAGAIN) after timeout_ms without progress. */
+void pn_sock_send_timeout(int sock, int timeout_ms);
+
 /* pn_inet_service_resolve: the addresses an inet master.cf service listens on.
  * service: "port", "host:port", "[ipv6]:port"; symbolic ports via known_ports
  * ("smtp=25, smtps=submissions=465") and then /etc/services. */

@@ -196,3 +196,18 @@ size_t pn_stream_buffered(const pn_stream *s)
 {
     return s->rlen - s->rpos;
 }
+
+int pn_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

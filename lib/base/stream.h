@@ -35,4 +35,8 @@ int pn_stream_flush(pn_stream *stream);
  * loop must not wait for readability while these remain). */
 size_t pn_stream_buffered(const pn_stream *stream);
 
+/* pn_write_all: all len bytes to a plain descriptor, across short writes and EINTR; 0, or -1
+ * with errno. */
+int pn_write_all(int fd, const void *data, size_t len);
+
 #endif

@@ -121,20 +121,6 @@ void pn_cfedit_append(pn_cfedit *e, const char *text)
     pn_argv_add(e->appended, text);
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int pn_cfedit_commit(pn_cfedit *e, pn_buf *err)
 {
     pn_buf out = PN_BUF_INIT, tmp = PN_BUF_INIT;
@@ -170,7 +156,7 @@ int pn_cfedit_commit(pn_cfedit *e, pn_buf *err)
         (void)!fchown(fd, st.st_uid, st.st_gid);
         fchmod(fd, st.st_mode & 07777);
     }
-    if (write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
+    if (pn_write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
         pn_buf_printf(err, "write %s: %s", tmp.data, strerror(errno));
         close(fd);
         unlink(tmp.data);

@@ -269,6 +269,22 @@ int pn_attr_read_frame(pn_stream *stream, pn_buf *out)
     return 1;
 }
 
+int pn_attr_take_frame(pn_buf *in, pn_buf *out)
+{
+    if (in->len < 4)
+        return 0;
+    uint32_t len = get_u32(in->data);
+    if (len == 0 || len > PN_ATTR_MAX_FRAME)
+        return -1;
+    if (in->len < 4 + (size_t)len)
+        return 0;
+    pn_buf_reset(out);
+    pn_buf_append(out, in->data + 4, len);
+    memmove(in->data, in->data + 4 + len, in->len - 4 - len);
+    pn_buf_truncate(in, in->len - 4 - len);
+    return 1;
+}
+
 int pn_attr_write_frame(pn_stream *stream, pn_attr_out *out)
 {
     size_t len;

@@ -48,6 +48,10 @@ int pn_attr_copy_str(const pn_attrs *attrs, const char *name, pn_buf *out);
 /* Frames on streams. pn_attr_read_frame: 1 with the payload in out, 0 at a clean end of
  * input, -1 on error or a frame longer than PN_ATTR_MAX_FRAME. */
 int pn_attr_read_frame(pn_stream *stream, pn_buf *out);
+/* pn_attr_take_frame: for event-driven readers that collect a connection's bytes in in: 1
+ * with the first whole frame's payload moved to out, 0 while it is incomplete, -1 when its
+ * length is impossible. */
+int pn_attr_take_frame(pn_buf *in, pn_buf *out);
 int pn_attr_write_frame(pn_stream *stream, pn_attr_out *out);
 
 #endif

@@ -1,9 +1,14 @@
-/* ipcclnt.c: kept connections to internal services. A request is never sent twice after the
- * server has seen it: the one retry happens only when writing to a kept connection fails or
- * the connection was found closed before any reply byte arrived. */
+/* ipcclnt.c: kept connections to internal services. A request is sent at most once to a
+ * server that may act on it. A kept connection that the server closed (it retired: max_use,
+ * a changed table, a reload) is noticed before the request goes out, and a request that
+ * met a closing server anyway is retried once on a fresh connection only when the kernel
+ * proves that the server never read it: the write failed (EPIPE), or the server closed with
+ * the request still unread in its socket (ECONNRESET). A plain end of file after the
+ * request means the server read it and died: that is an error, never a retry. */
 #include "ipc/ipcclnt.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +25,7 @@ struct pn_ipc_client {
     long long opened_ms;
     long long used_ms;
     long long generation;
+    unsigned long connects;
 };
 
 pn_ipc_client *pn_ipc_client_new(const char *path, const char *proto)
@@ -52,6 +58,39 @@ long long pn_ipc_generation(const pn_ipc_client *c)
     return c->generation;
 }
 
+unsigned long pn_ipc_connects(const pn_ipc_client *c)
+{
+    return c->connects;
+}
+
+void pn_ipc_client_disconnect(pn_ipc_client *c)
+{
+    disconnect(c);
+}
+
+pn_stream *pn_ipc_client_current(pn_ipc_client *c)
+{
+    return c->stream;
+}
+
+/* kept_usable: the kept connection may carry the next request: young enough (ipc_idle,
+ * ipc_ttl), and not closed by the server (readable between requests means an end of file
+ * or bytes nobody asked for; either way it is done). */
+static int kept_usable(pn_ipc_client *c)
+{
+    if (c->stream == NULL)
+        return 0;
+    long long now = pn_event_now_ms();
+    struct pollfd pfd = {.fd = pn_stream_fd(c->stream), .events = POLLIN};
+    if (now - c->used_ms > pn_config_get_time("ipc_idle") * 1000 ||
+        now - c->opened_ms > pn_config_get_time("ipc_ttl") * 1000 ||
+        pn_stream_buffered(c->stream) > 0 || poll(&pfd, 1, 0) != 0) {
+        disconnect(c);
+        return 0;
+    }
+    return 1;
+}
+
 static int connect_service(pn_ipc_client *c, pn_buf *why)
 {
     int fd = pn_sock_connect_unix(c->path, why);
@@ -77,45 +116,49 @@ static int connect_service(pn_ipc_client *c, pn_buf *why)
     }
     pn_attr_get_int(&attrs, "gen", &gen);
     c->generation = gen;
+    c->connects++;
     pn_buf_release(&hello);
     c->opened_ms = c->used_ms = pn_event_now_ms();
     return 0;
 }
 
+pn_stream *pn_ipc_client_stream(pn_ipc_client *c, pn_buf *why)
+{
+    if (!kept_usable(c) && connect_service(c, why) < 0)
+        return NULL;
+    return c->stream;
+}
+
+/* unread_by_server: the last failed write or read proves the server never read the request. */
+static int unread_by_server(int err)
+{
+    return err == EPIPE || err == ECONNRESET;
+}
+
 int pn_ipc_call(pn_ipc_client *c, pn_attr_out *request, pn_buf *storage, pn_attrs *reply,
                 pn_buf *why)
 {
-    long long now = pn_event_now_ms();
-    if (c->stream && (now - c->used_ms > pn_config_get_time("ipc_idle") * 1000 ||
-                      now - c->opened_ms > pn_config_get_time("ipc_ttl") * 1000))
-        disconnect(c);
     for (int attempt = 0; attempt < 2; attempt++) {
-        int kept = c->stream != NULL;
-        if (!kept && connect_service(c, why) < 0)
+        if (pn_ipc_client_stream(c, why) == NULL)
             return -1;
-        if (pn_attr_write_frame(c->stream, request) < 0) {
-            disconnect(c);
-            if (kept)
-                continue;
-            pn_buf_printf(why, "%s: write: %s", c->path, strerror(errno));
-            return -1;
+        errno = 0;
+        int rc = pn_attr_write_frame(c->stream, request);
+        if (rc == 0)
+            rc = pn_attr_read_frame(c->stream, storage);
+        int err = errno;
+        if (rc > 0) {
+            if (pn_attr_parse(storage->data, storage->len, reply, why) < 0) {
+                disconnect(c);
+                return -1;
+            }
+            c->used_ms = pn_event_now_ms();
+            return 0;
         }
-        int rc = pn_attr_read_frame(c->stream, storage);
-        if (rc == 0 && kept) {
-            disconnect(c); /* the server retired between requests */
-            continue;
-        }
-        if (rc <= 0) {
-            pn_buf_printf(why, "%s: no reply from the %s service", c->path, c->proto);
-            disconnect(c);
-            return -1;
-        }
-        if (pn_attr_parse(storage->data, storage->len, reply, why) < 0) {
-            disconnect(c);
-            return -1;
-        }
-        c->used_ms = pn_event_now_ms();
-        return 0;
+        disconnect(c);
+        if (rc < 0 && unread_by_server(err) && attempt == 0)
+            continue; /* the server retired before it read the request: once more */
+        pn_buf_printf(why, "%s: no reply from the %s service", c->path, c->proto);
+        return -1;
     }
     pn_buf_printf(why, "%s: the %s service keeps closing the connection", c->path, c->proto);
     return -1;

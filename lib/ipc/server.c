@@ -1,7 +1,11 @@
 /* server.c: the daemon skeletons (single, multi, trigger). Start-up order, for every daemon:
  * options; main.cf and -o; logging; chdir to the queue; pre-jail hook as root; chroot; drop
  * to mail_owner; post-jail hook; then the accept loop, reporting "taken" and "available" to
- * master. A skeleton never trusts a client: a failed accept or read just ends that client. */
+ * master. A skeleton never trusts a client: a failed accept or read just ends that client.
+ * Retirement (doc/processes.md): max_use, a changed table, a reload or master's absence is
+ * noticed between two requests, also on kept connections; a retiring process tells master
+ * at once that it takes no more clients, ends its connections at a request boundary and
+ * exits, so no client ever waits on a process that will not serve it. */
 #include "ipc/server.h"
 
 #include <errno.h>
@@ -26,6 +30,9 @@
 #include "base/sock.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
+#include "base/stream.h"
+#include "ipc/attr.h"
+#include "ipc/ipcclnt.h"
 #include "ipc/master_proto.h"
 
 #define MAX_LISTENERS 64
@@ -48,6 +55,9 @@ static struct {
     int clients;
     int retiring;
 } sk;
+
+/* How long a retiring multi server may finish work in flight (qmgr's deliveries). */
+#define DRAIN_LIMIT_MS (10 * 1000)
 
 static void report(int state)
 {
@@ -77,6 +87,17 @@ static void apply_overrides(pn_argv *overrides)
         *eq = 0;
         pn_config_override(copy, eq + 1);
         free(copy);
+    }
+}
+
+/* inherited_cloexec: what master handed this process (flow pipe, status pipe, listeners)
+ * never reaches a program that it runs (local's and pipe's commands). */
+static void inherited_cloexec(void)
+{
+    for (int fd = PN_MASTER_FLOW_READ_FD; fd < PN_MASTER_LISTEN_FD + sk.listen_count; fd++) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0)
+            fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
     }
 }
 
@@ -151,6 +172,8 @@ static void server_init(int argc, char **argv, pn_server *s)
     pn_log_set_file(pn_config_get("maillog_file"));
 
     sk.have_status = !sk.stand_alone && fcntl(PN_MASTER_STATUS_FD, F_GETFD) >= 0;
+    if (!sk.stand_alone)
+        inherited_cloexec();
     if (sk.have_status && s->process_limit == 1 && !sk.solitary)
         pn_fatal("service %s requires a process limit of 1", sk.service);
     if (sk.have_status && s->process_limit == 0 && !sk.unlimited)
@@ -178,14 +201,58 @@ static void server_init(int argc, char **argv, pn_server *s)
     sk.max_idle = s->max_idle >= 0 ? s->max_idle : pn_config_get_time("max_idle");
 }
 
-/* retire_check: between clients; 1 when this process is done. */
-static int retire_check(void)
+/* master_gone: the status pipe has no reader any more: master exited, or a reload replaced
+ * the pipe. */
+static int master_gone(void)
 {
+    if (!sk.have_status)
+        return 0;
+    struct pollfd pfd = {.fd = PN_MASTER_STATUS_FD, .events = 0};
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+}
+
+/* retire_due: 1 when this process must serve no further request: max_use reached, a table
+ * changed on disk, or a new configuration (reload) or no master. */
+static int retire_due(void)
+{
+    if (sk.retiring)
+        return 1;
     if (sk.max_use > 0 && sk.uses >= sk.max_use)
         return 1;
     if (sk.server->must_retire && sk.server->must_retire(sk.server->ctx))
         return 1;
-    return 0;
+    return master_gone();
+}
+
+/* retire_check: between clients; 1 when this process is done. */
+static int retire_check(void)
+{
+    return retire_due();
+}
+
+int pn_server_request_done(void)
+{
+    if (sk.server->per_request)
+        sk.uses++;
+    return retire_due();
+}
+
+int pn_server_wait(int fd, int timeout_ms)
+{
+    struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
+                            {.fd = PN_MASTER_STATUS_FD, .events = 0}};
+    for (;;) {
+        int n = poll(pfd, sk.have_status ? 2 : 1, timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || (sk.have_status && pfd[1].revents))
+            return -1;
+        if (n == 0)
+            return 0;
+        /* A request (or the client's end) is waiting, unread: retiring now leaves it to a
+         * fresh process, and the client sees a reset, never a lost request. */
+        return retire_due() ? -1 : 1;
+    }
 }
 
 /* wait_for_client: index of a readable listener, -1 to retire. Idle processes of one
@@ -244,7 +311,8 @@ int pn_single_server_main(int argc, char **argv, pn_server *s)
         int fd = accept4(PN_MASTER_LISTEN_FD + which, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {
             pn_sock_nonblock(fd, 0);
-            sk.uses++;
+            if (!s->per_request)
+                sk.uses++;
             s->serve(fd, s->ctx);
             close(fd);
         } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
@@ -307,23 +375,54 @@ static void multi_idle(void *ctx)
         exit(0);
 }
 
-static void multi_status(int fd, int events, void *ctx)
+static void drain_limit(void *ctx)
 {
     (void)ctx;
-    if (events & PN_EVENT_ERROR) {
-        pn_event_unwatch(fd);
-        sk.retiring = 1;
-        if (sk.clients == 0)
-            exit(0);
-    }
+    exit(0);
+}
+
+/* multi_retire: take no more clients, say so to master at once (so that it starts a
+ * replacement), and exit at the next request boundary of every client: now, unless the
+ * daemon has work in flight, which it finishes within DRAIN_LIMIT_MS. Clients whose kept
+ * connection closes reconnect to the replacement. */
+static void multi_retire(void)
+{
+    if (sk.retiring)
+        return;
+    sk.retiring = 1;
+    for (int i = 0; i < sk.listen_count; i++)
+        pn_event_unwatch(PN_MASTER_LISTEN_FD + i);
+    if (sk.have_status)
+        pn_event_unwatch(PN_MASTER_STATUS_FD);
+    report(PN_STATUS_TAKEN);
+    if (sk.server->drain == NULL || sk.server->drain(sk.server->ctx))
+        exit(0);
+    pn_event_timer(drain_limit, NULL, DRAIN_LIMIT_MS);
+}
+
+void pn_server_drained(void)
+{
+    if (sk.retiring)
+        exit(0);
+}
+
+static void multi_status(int fd, int events, void *ctx)
+{
+    (void)fd;
+    (void)ctx;
+    if (events & PN_EVENT_ERROR)
+        multi_retire();
 }
 
 static void multi_accept(int listener, int events, void *ctx)
 {
     (void)events;
     (void)ctx;
-    if (sk.retiring)
+    if (retire_due()) {
+        /* the pending client stays queued for the replacement */
+        multi_retire();
         return;
+    }
     report(PN_STATUS_TAKEN);
     int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
     report(PN_STATUS_AVAILABLE);
@@ -333,13 +432,18 @@ static void multi_accept(int listener, int events, void *ctx)
     sk.clients++;
     sk.uses++;
     pn_event_cancel(multi_idle, NULL);
-    if (retire_check()) {
-        /* Serve this client, accept no more. */
-        sk.retiring = 1;
-        for (int i = 0; i < sk.listen_count; i++)
-            pn_event_unwatch(PN_MASTER_LISTEN_FD + i);
-    }
     sk.server->serve(fd, sk.server->ctx);
+}
+
+int pn_server_request_ready(void)
+{
+    if (sk.retiring)
+        return 0;
+    if (retire_due()) {
+        multi_retire();
+        return 0;
+    }
+    return 1;
 }
 
 void pn_server_disconnect(int fd)
@@ -347,7 +451,7 @@ void pn_server_disconnect(int fd)
     (void)fd;
     if (--sk.clients > 0)
         return;
-    if (sk.retiring)
+    if (sk.retiring && (sk.server->drain == NULL || sk.server->drain(sk.server->ctx)))
         exit(0);
     if (sk.max_idle > 0)
         pn_event_timer(multi_idle, NULL, sk.max_idle * 1000);
@@ -365,4 +469,29 @@ int pn_multi_server_main(int argc, char **argv, pn_server *s)
         pn_event_timer(multi_idle, NULL, sk.max_idle * 1000);
     for (;;)
         pn_event_run_once(-1);
+}
+
+void pn_server_serve_requests(int fd, const char *proto, pn_request_fn handle, void *ctx)
+{
+    pn_stream *client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
+    int alive = pn_ipc_send_hello(client, proto, 0) == 0;
+    while (alive && (pn_stream_buffered(client) > 0 || pn_server_wait(fd, -1) > 0) &&
+           pn_attr_read_frame(client, &frame) > 0) {
+        pn_attrs req;
+        pn_attr_out reply;
+        pn_buf_reset(&why);
+        if (pn_attr_parse(frame.data, frame.len, &req, &why) < 0) {
+            pn_warn("malformed %s request: %s", proto, why.data);
+            break;
+        }
+        pn_attr_begin(&reply);
+        alive = handle(&req, &reply, ctx) == 0 && pn_attr_write_frame(client, &reply) == 0 &&
+                !pn_server_request_done();
+        pn_attr_release(&reply);
+    }
+    pn_buf_release(&frame);
+    pn_buf_release(&why);
+    pn_stream_release(client);
 }

@@ -6,6 +6,8 @@
 #define PN_IPC_SERVER_H
 #include <stddef.h>
 
+#include "ipc/attr.h"
+
 typedef struct pn_server {
     /* Called as root, before chroot: open what needs privileges (keys, tables, sockets). */
     void (*pre_jail)(void *ctx);
@@ -17,9 +19,15 @@ typedef struct pn_server {
     void (*serve)(int fd, void *ctx);
     /* trigger: the bytes of one trigger request. */
     void (*trigger)(const char *data, size_t len, void *ctx);
-    /* Between clients: return 1 when the process should retire (e.g. a table changed). */
+    /* Between requests: return 1 when the process should retire (e.g. a table changed). */
     int (*must_retire)(void *ctx);
+    /* multi, optional: the process retires; return 1 when nothing is in flight, else 0 and
+     * call pn_server_drained() once the work in flight is done (bounded by the skeleton). */
+    int (*drain)(void *ctx);
     void *ctx;
+    /* single: a use (max_use) is one request on a kept connection, counted by
+     * pn_server_request_done(), not one connection */
+    int per_request;
     int max_use;       /* >= 0 replaces the max_use parameter; -1 keeps it */
     int max_idle;      /* >= 0 replaces max_idle (seconds); -1 keeps it */
     int process_limit; /* 1 or 0: the process limit the daemon insists on; -1: any */
@@ -34,5 +42,27 @@ int pn_multi_server_main(int argc, char **argv, pn_server *server);
 int pn_trigger_server_main(int argc, char **argv, pn_server *server);
 /* pn_server_disconnect: a multi server's client is gone (the daemon closes fd itself). */
 void pn_server_disconnect(int fd);
+
+/* Kept connections (doc/processes.md, "Retirement"). A single server that serves many
+ * requests per connection calls pn_server_wait() before it reads a request and
+ * pn_server_request_done() after it wrote the reply; either one telling it to retire means:
+ * close the connection, unread, and return from serve. */
+/* pn_server_wait: wait at most timeout_ms (-1: no limit) for the client's next request.
+ * 1: it is there; 0: timeout; -1: retire now, or the wait failed. */
+int pn_server_wait(int fd, int timeout_ms);
+/* pn_server_request_done: one request finished; 1 when the process must retire. */
+int pn_server_request_done(void);
+/* pn_server_request_ready: a multi server's client has a request waiting; 0 when the
+ * process retires instead (the daemon then leaves the request unread). */
+int pn_server_request_ready(void);
+/* pn_server_drained: a retiring multi server finished its work in flight. */
+void pn_server_drained(void);
+
+/* pn_request_fn: one request of a request/reply service; fills reply; -1 drops the client. */
+typedef int (*pn_request_fn)(const pn_attrs *req, pn_attr_out *reply, void *ctx);
+/* pn_server_serve_requests: a single server's serve hook for a request/reply service on a
+ * kept connection: the hello with proto, then each request to handle, the retirement
+ * checks between requests. */
+void pn_server_serve_requests(int fd, const char *proto, pn_request_fn handle, void *ctx);
 
 #endif

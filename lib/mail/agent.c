@@ -4,7 +4,6 @@
 #include "mail/agent.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/server.h"
 #include "mail/bouncelog.h"
 #include "mail/dsn.h"
 #include "mail/qpath.h"
@@ -188,20 +188,19 @@ void pn_agent_drop_privileges(void)
 }
 
 /* wait_for_request: until a request starts to arrive, running the agent's idle work when its
- * time comes; always 1 (the read that follows sees an end or an error itself). */
+ * time comes; 0 when the connection must end instead (the process retires: a table changed,
+ * a reload, max_use), with the request, if any, left unread for a fresh agent. */
 static int wait_for_request(const pn_agent *agent, pn_stream *client)
 {
-    int ms;
-    while (agent->idle_ms && pn_stream_buffered(client) == 0 &&
-           (ms = agent->idle_ms(agent->ctx)) > 0) {
-        struct pollfd pfd = {.fd = pn_stream_fd(client), .events = POLLIN};
-        int n = poll(&pfd, 1, ms);
-        if (n > 0 || (n < 0 && errno != EINTR))
-            break;
-        if (n == 0)
-            agent->idle(agent->ctx);
+    if (pn_stream_buffered(client) > 0)
+        return 1;
+    for (;;) {
+        int ms = agent->idle_ms ? agent->idle_ms(agent->ctx) : -1;
+        int rc = pn_server_wait(pn_stream_fd(client), ms > 0 ? ms : -1);
+        if (rc != 0)
+            return rc > 0;
+        agent->idle(agent->ctx);
     }
-    return 1;
 }
 
 void pn_agent_serve(int fd, const pn_agent *agent)
@@ -233,7 +232,7 @@ void pn_agent_serve(int fd, const pn_agent *agent)
                 pn_attr_put_cstr(&reply, "dead", dead_reason.data);
             int rc = pn_attr_write_frame(client, &reply);
             pn_attr_release(&reply);
-            if (rc < 0)
+            if (rc < 0 || pn_server_request_done())
                 break;
         }
     }

@@ -7,39 +7,36 @@
 
 #include "base/codec.h"
 #include "base/mem.h"
-#include "base/sock.h"
 #include "base/stream.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
+#include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 #include "mail/qfile.h"
 
 struct pn_cleanup_client {
-    char *path;
-    pn_stream *stream;
-    int open;
+    pn_ipc_client *ipc; /* the kept connection, with its retirement and retry rules */
+    pn_stream *stream;  /* while a message is open */
 };
 
 pn_cleanup_client *pn_cleanup_client_new(const char *path)
 {
     pn_cleanup_client *c = pn_calloc(1, sizeof(*c));
-    c->path = pn_strdup(path);
+    c->ipc = pn_ipc_client_new(path, "cleanup");
     return c;
 }
 
 static void disconnect(pn_cleanup_client *c)
 {
-    if (c->stream)
-        pn_stream_close(c->stream);
+    pn_ipc_client_disconnect(c->ipc);
     c->stream = NULL;
-    c->open = 0;
 }
 
 void pn_cleanup_client_free(pn_cleanup_client *c)
 {
     if (c == NULL)
         return;
-    disconnect(c);
-    free(c->path);
+    pn_ipc_client_free(c->ipc);
     free(c);
 }
 
@@ -55,73 +52,42 @@ static void record(pn_cleanup_client *c, int type, const void *data, size_t len)
         pn_stream_write(c->stream, data, len);
 }
 
+/* read_reply: cleanup's answer to the message; the message is closed either way. */
 static int read_reply(pn_cleanup_client *c, pn_attrs *reply, pn_buf *storage, pn_buf *why)
 {
-    if (c->stream == NULL || pn_stream_flush(c->stream) < 0 ||
-        pn_attr_read_frame(c->stream, storage) <= 0 ||
+    pn_stream *stream = c->stream;
+    c->stream = NULL;
+    if (stream == NULL || pn_stream_flush(stream) < 0 || pn_attr_read_frame(stream, storage) <= 0 ||
         pn_attr_parse(storage->data, storage->len, reply, why) < 0) {
         if (why->len == 0)
-            pn_buf_printf(why, "lost connection to %s", c->path);
+            pn_buf_puts(why, "lost connection to the cleanup service");
         disconnect(c);
         return -1;
     }
     return 0;
 }
 
-static int connect_cleanup(pn_cleanup_client *c, pn_buf *why)
-{
-    int fd = pn_sock_connect_unix(c->path, why);
-    if (fd < 0)
-        return -1;
-    c->stream = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(c->stream, (int)(pn_config_get_time("ipc_timeout") * 1000));
-    pn_buf hello = PN_BUF_INIT;
-    pn_attrs attrs;
-    const char *proto;
-    size_t len;
-    int rc = read_reply(c, &attrs, &hello, why);
-    if (rc == 0 && (pn_attr_get_str(&attrs, "proto", &proto, &len) != 1 || len != 7 ||
-                    memcmp(proto, "cleanup", 7) != 0)) {
-        pn_buf_printf(why, "%s: bad hello from the cleanup service", c->path);
-        disconnect(c);
-        rc = -1;
-    }
-    pn_buf_release(&hello);
-    return rc;
-}
-
 int pn_cleanup_open(pn_cleanup_client *c, pn_buf *queue_id, pn_buf *why)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int kept = c->stream != NULL;
-        pn_buf_reset(why);
-        if (c->stream == NULL && connect_cleanup(c, why) < 0)
-            return -1;
-        pn_attr_out req;
-        pn_attr_begin(&req);
-        pn_attr_put_cstr(&req, "req", "open");
-        pn_attr_put_int(&req, "flags", 0);
-        int rc = pn_attr_write_frame(c->stream, &req);
-        pn_attr_release(&req);
-        pn_buf storage = PN_BUF_INIT;
-        pn_attrs reply;
-        int64_t status = -1;
-        if (rc < 0 || read_reply(c, &reply, &storage, why) < 0) {
-            pn_buf_release(&storage);
-            disconnect(c);
-            if (kept)
-                continue; /* the kept connection had been retired: once more */
-            return -1;
-        }
+    pn_attr_out req;
+    pn_attr_begin(&req);
+    pn_attr_put_cstr(&req, "req", PN_REQ_OPEN);
+    pn_attr_put_int(&req, "flags", 0);
+    pn_buf storage = PN_BUF_INIT;
+    pn_attrs reply;
+    int64_t status = -1;
+    pn_buf_reset(why);
+    int rc = pn_ipc_call(c->ipc, &req, &storage, &reply, why);
+    pn_attr_release(&req);
+    if (rc == 0) {
         pn_attr_get_int(&reply, "status", &status);
         rc = status == 0 && pn_attr_copy_str(&reply, "queue_id", queue_id) == 1 ? 0 : -1;
         if (rc < 0 && pn_attr_copy_str(&reply, "reason", why) != 1)
             pn_buf_set(why, "cleanup could not open a queue file");
-        pn_buf_release(&storage);
-        c->open = rc == 0;
-        return rc;
     }
-    return -1;
+    pn_buf_release(&storage);
+    c->stream = rc == 0 ? pn_ipc_client_current(c->ipc) : NULL;
+    return rc;
 }
 
 void pn_cleanup_attr(pn_cleanup_client *c, const char *name, const char *value)
@@ -222,14 +188,13 @@ int pn_cleanup_finish(pn_cleanup_client *c, int *status, pn_buf *reason)
         pn_attr_copy_str(&reply, "reason", reason);
     }
     *status = (int)st;
-    c->open = 0;
     pn_buf_release(&storage);
     return rc;
 }
 
 void pn_cleanup_abort(pn_cleanup_client *c)
 {
-    if (!c->open || c->stream == NULL)
+    if (c->stream == NULL)
         return;
     record(c, '!', "", 0);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
@@ -237,7 +202,6 @@ void pn_cleanup_abort(pn_cleanup_client *c)
     read_reply(c, &reply, &storage, &why);
     pn_buf_release(&storage);
     pn_buf_release(&why);
-    c->open = 0;
 }
 
 int pn_cleanup_submit(pn_cleanup_client *client, const char *sender, const char *rcpt,

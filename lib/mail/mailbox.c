@@ -18,22 +18,9 @@
 
 #include "base/lock.h"
 #include "base/log.h"
+#include "base/stream.h"
 #include "config/cfparams.h"
 #include "mail/mailbox.h"
-
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 static int make_dirs(const char *path)
 {
@@ -100,7 +87,7 @@ static int maildir(const char *dir, const pn_buf *msg, pn_buf *text)
         pn_buf_printf(text, "create maildir file %s: %s", tmp.data, strerror(errno));
         goto out;
     }
-    if (write_all(fd, msg->data, msg->len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+    if (pn_write_all(fd, msg->data, msg->len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
         pn_buf_printf(text, "write maildir file %s: %s", tmp.data, strerror(errno));
         unlink(tmp.data);
         goto out;
@@ -152,7 +139,7 @@ static int mbox(const char *path, const char *sender, const pn_buf *msg, long li
     if (limit > 0 && (long)st.st_size + (long)out.len > limit) {
         pn_buf_printf(text, "cannot update mailbox %s: file too large", path);
         rc = MAILBOX_BOUNCE;
-    } else if (write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
+    } else if (pn_write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
         pn_buf_printf(text, "write mailbox %s: %s", path, strerror(errno));
         if (ftruncate(fd, st.st_size) < 0)
             pn_buf_puts(text, " (and it could not be truncated back)");
@@ -193,7 +180,7 @@ static int command(const char *cmd, const pn_buf *msg, pn_buf *text)
     close(in[0]);
     signal(SIGPIPE, SIG_IGN);
     alarm((unsigned)pn_config_get_time("command_time_limit"));
-    int write_failed = write_all(in[1], msg->data, msg->len) < 0;
+    int write_failed = pn_write_all(in[1], msg->data, msg->len) < 0;
     close(in[1]);
     int status;
     while (waitpid(pid, &status, 0) < 0) {

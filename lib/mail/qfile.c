@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "base/codec.h"
+#include "base/lock.h"
 #include "base/mem.h"
+#include "base/stream.h"
 
 #define MAX_ENVELOPE (64 * 1024 * 1024)
 
@@ -150,21 +152,21 @@ void pn_qw_finish(pn_qwriter *w)
 
 int pn_qw_install(pn_qwriter *w, int fd, pn_buf *why)
 {
-    const char *p = w->file.data;
-    size_t left = w->file.len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            pn_buf_printf(why, "write queue file: %s", strerror(errno));
-            return -1;
-        }
-        p += n;
-        left -= (size_t)n;
+    if (pn_write_all(fd, w->file.data, w->file.len) < 0) {
+        pn_buf_printf(why, "write queue file: %s", strerror(errno));
+        return -1;
     }
-    if (fchmod(fd, 0700) < 0 || fsync(fd) < 0) {
+    /* The file becomes complete (owner x) only once its bytes are on disk, so that no
+     * reader ever takes a file whose fsync failed; the creator's lock goes first, so a
+     * scan never sees a complete file locked (which means: still in delivery). A crash
+     * can lose the mode change that followed the fsync: queue scans then find a complete,
+     * valid file with mode 0600, and activate it (doc/queue.md, "Debris"). */
+    if (fsync(fd) < 0) {
         pn_buf_printf(why, "sync queue file: %s", strerror(errno));
+        return -1;
+    }
+    if (pn_lock_fd(fd, PN_LOCK_NONE) < 0 || fchmod(fd, 0700) < 0) {
+        pn_buf_printf(why, "complete queue file: %s", strerror(errno));
         return -1;
     }
     return 0;

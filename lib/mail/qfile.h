@@ -48,7 +48,8 @@ void pn_qw_header(pn_qwriter *w, const char *field, size_t len); /* without the 
 void pn_qw_body(pn_qwriter *w, const char *data, size_t len);    /* LF line ends */
 /* pn_qw_finish: X and E records and the header; the file is then complete in w->file. */
 void pn_qw_finish(pn_qwriter *w);
-/* pn_qw_install: write, chmod 0700 (complete), fsync. 0 or -1 with why. */
+/* pn_qw_install: write, fsync, release the creator's lock (pn_queue_create), chmod 0700
+ * (complete). 0 or -1 with why. */
 int pn_qw_install(pn_qwriter *w, int fd, pn_buf *why);
 
 typedef struct pn_qrcpt {

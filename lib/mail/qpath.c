@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/argv.h"
+#include "base/lock.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
 
@@ -120,34 +121,53 @@ void pn_queue_path(const char *queue, const char *id, pn_buf *out)
     pn_buf_printf(out, "/%s", id);
 }
 
-static int walk(const char *dir, int depth, int (*fn)(const char *path, const char *id, void *ctx),
-                void *ctx)
+typedef struct walk_state {
+    int (*fn)(const char *path, const char *id, void *ctx);
+    void *ctx;
+    int all;   /* also files not named like a queue ID */
+    int count; /* calls that returned more than zero */
+    int stop;  /* a call returned less than zero */
+} walk_state;
+
+static void walk(const char *dir, int depth, walk_state *w)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
-        return 0;
-    int count = 0;
+        return;
     struct dirent *e;
     pn_buf path = PN_BUF_INIT;
-    while ((e = readdir(d)) != NULL) {
+    while (!w->stop && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         pn_buf_reset(&path);
         pn_buf_printf(&path, "%s/%s", dir, e->d_name);
-        if (e->d_type == DT_DIR && strlen(e->d_name) == 1 && depth < 4)
-            count += walk(path.data, depth + 1, fn, ctx);
-        else if (e->d_type != DT_DIR && pn_qid_valid(e->d_name))
-            count += fn(path.data, e->d_name, ctx) != 0;
+        int is_id = pn_qid_valid(e->d_name);
+        if (e->d_type == DT_DIR && strlen(e->d_name) == 1 && depth < 4) {
+            walk(path.data, depth + 1, w);
+        } else if (e->d_type != DT_DIR && (is_id || w->all)) {
+            int rc = w->fn(path.data, is_id ? e->d_name : NULL, w->ctx);
+            w->count += rc > 0;
+            w->stop = rc < 0;
+        }
     }
     pn_buf_release(&path);
     closedir(d);
-    return count;
 }
 
 int pn_queue_walk(const char *dir, int (*fn)(const char *path, const char *id, void *ctx),
                   void *ctx)
 {
-    return walk(dir, 0, fn, ctx);
+    walk_state w = {fn, ctx, 0, 0, 0};
+    walk(dir, 0, &w);
+    return w.count;
+}
+
+int pn_queue_walk_all(const char *dir, int (*fn)(const char *path, const char *id, void *ctx),
+                      void *ctx)
+{
+    walk_state w = {fn, ctx, 1, 0, 0};
+    walk(dir, 0, &w);
+    return w.count;
 }
 
 int pn_queue_create(const char *queue, int long_form, pn_buf *id, struct timeval *created,
@@ -168,8 +188,9 @@ int pn_queue_create(const char *queue, int long_form, pn_buf *id, struct timeval
             break;
         }
         struct stat st;
-        if (fstat(fd, &st) < 0) {
-            pn_buf_printf(why, "fstat %s: %s", tmp.data, strerror(errno));
+        /* locked until complete: a scan tells a file still being written from debris */
+        if (pn_lock_fd(fd, PN_LOCK_EXCLUSIVE) < 0 || fstat(fd, &st) < 0) {
+            pn_buf_printf(why, "lock %s: %s", tmp.data, strerror(errno));
             close(fd);
             unlink(tmp.data);
             fd = -1;

@@ -27,12 +27,17 @@ int pn_queue_make_parent(const char *path);
 /* pn_queue_walk: fn(path, id, ctx) for every file named like a queue ID in dir (a queue,
  * relative to the queue directory) and its one-character hash subdirectories, however deep
  * hash_queue_depth was when they were made (at most 4). Returns how many calls returned
- * nonzero. fn may rename or remove the file it is given. */
+ * more than zero; a call that returns less than zero ends the walk. fn may rename or remove
+ * the file it is given. */
 int pn_queue_walk(const char *dir, int (*fn)(const char *path, const char *id, void *ctx),
                   void *ctx);
+/* pn_queue_walk_all: the same, and other files too, with id NULL (temporary names). */
+int pn_queue_walk_all(const char *dir, int (*fn)(const char *path, const char *id, void *ctx),
+                      void *ctx);
 /* pn_queue_create: create a new file in queue (relative to the queue directory, where the
  * process runs): a temporary name, then renamed to its ID without replacing anything. Returns
- * the open descriptor (mode 0600) with the ID in id, or -1 with why set. */
+ * the open descriptor (mode 0600, locked exclusively until pn_qw_install completes it) with
+ * the ID in id, or -1 with why set. */
 int pn_queue_create(const char *queue, int long_form, pn_buf *id, struct timeval *created,
                     pn_buf *why);
 

@@ -106,46 +106,38 @@ static int send_file(const char *id)
     return PN_FLUSH_OK;
 }
 
-static void serve(int fd, void *ctx)
+/* handle: one request; smtpd keeps its connection for the next. */
+static int handle(const pn_attrs *req, pn_attr_out *reply, void *ctx)
 {
     (void)ctx;
-    pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
-    pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT, kind = PN_BUF_INIT, arg = PN_BUF_INIT;
-    /* requests until the client goes away: smtpd keeps its connection */
-    int alive = pn_ipc_send_hello(client, "flush", 0) == 0;
-    while (alive && pn_attr_read_frame(client, &frame) > 0) {
-        pn_attrs req;
-        int status = PN_FLUSH_BAD;
-        pn_buf_reset(&why);
-        if (pn_attr_parse(frame.data, frame.len, &req, &why) == 0 &&
-            pn_attr_copy_str(&req, "req", &kind) == 1) {
-            if (strcmp(kind.data, "send_site") == 0 && pn_attr_copy_str(&req, "site", &arg) == 1)
-                status = send_site(arg.data);
-            else if (strcmp(kind.data, "send_file") == 0 &&
-                     pn_attr_copy_str(&req, "queue_id", &arg) == 1)
-                status = send_file(arg.data);
-            else if (strcmp(kind.data, "add") == 0 || strcmp(kind.data, "refresh") == 0 ||
-                     strcmp(kind.data, "purge") == 0)
-                status = PN_FLUSH_OK;
-        }
-        if (status == PN_FLUSH_BAD)
-            pn_warn("malformed flush request");
-        pn_attr_out reply;
-        pn_attr_begin(&reply);
-        pn_attr_put_int(&reply, "status", status);
-        alive = pn_attr_write_frame(client, &reply) == 0 && status != PN_FLUSH_BAD;
-        pn_attr_release(&reply);
+    pn_buf kind = PN_BUF_INIT, arg = PN_BUF_INIT;
+    int status = PN_FLUSH_BAD;
+    if (pn_attr_copy_str(req, "req", &kind) == 1) {
+        if (strcmp(kind.data, "send_site") == 0 && pn_attr_copy_str(req, "site", &arg) == 1)
+            status = send_site(arg.data);
+        else if (strcmp(kind.data, "send_file") == 0 &&
+                 pn_attr_copy_str(req, "queue_id", &arg) == 1)
+            status = send_file(arg.data);
+        else if (strcmp(kind.data, "add") == 0 || strcmp(kind.data, "refresh") == 0 ||
+                 strcmp(kind.data, "purge") == 0)
+            status = PN_FLUSH_OK;
     }
-    pn_buf_release(&frame);
-    pn_buf_release(&why);
+    if (status == PN_FLUSH_BAD)
+        pn_warn("malformed flush request");
+    pn_attr_put_int(reply, "status", status);
     pn_buf_release(&kind);
     pn_buf_release(&arg);
-    pn_stream_release(client);
+    return 0;
+}
+
+static void serve(int fd, void *ctx)
+{
+    pn_server_serve_requests(fd, "flush", handle, ctx);
 }
 
 int main(int argc, char **argv)
 {
-    static pn_server server = {.serve = serve, .max_use = -1, .max_idle = -1, .process_limit = 0};
+    static pn_server server = {
+        .serve = serve, .per_request = 1, .max_use = -1, .max_idle = -1, .process_limit = 0};
     return pn_single_server_main(argc, argv, &server);
 }

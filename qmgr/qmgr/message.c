@@ -156,6 +156,7 @@ static void finish(qmgr_msg *m)
     pn_buf_release(&path);
     free(m);
     active_count--;
+    scan_room();
 }
 
 void message_job_done(qmgr_msg *m)

@@ -34,6 +34,7 @@ typedef struct qmgr_job {
     qmgr_rcpt *rcpts;
     size_t count;
     int last;
+    int retried; /* sent once to an agent that closed the connection unread */
     char *nexthop; /* for the agent; the destination's name may be the recipient instead */
 } qmgr_job;
 
@@ -71,12 +72,19 @@ int message_active_count(void);
 void sched_add_job(const char *transport, const char *nexthop, qmgr_job *job);
 long sched_recipient_limit(const char *transport);
 void sched_run(void);
+/* sched_drain: qmgr retires: start no delivery; 1 when none is in flight, else
+ * pn_server_drained() follows when the last one is done. */
+int sched_drain(void);
 void sched_log_suspended(const qmgr_job *job, const char *why);
 /* sched_forget_dead: every destination may be tried again ('F' trigger). */
 void sched_forget_dead(void);
 /* scan.c */
 void scan_recover(void);
 void scan_queue(const char *queue, int ignore_time);
+/* scan_activate: cleanup's notice: activate incoming/ID, and nothing else. */
+void scan_activate(const char *id);
+/* scan_room: a message left the active queue; scan incoming/ if mail waits for room. */
+void scan_room(void);
 void defer_file(const char *id, int64_t arrival_sec);
 void corrupt_file(const char *id, const char *why);
 

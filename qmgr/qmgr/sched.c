@@ -21,6 +21,8 @@
 #include "base/stream.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
+#include "ipc/proto.h"
+#include "ipc/server.h"
 #include "mail/bouncelog.h"
 #include "mail/delivreq.h"
 #include "qmgr.h"
@@ -34,10 +36,16 @@ typedef struct conn {
     enum conn_state state;
     pn_buf in;
     qmgr_job *job;
+    int64_t opened_ms;
+    int64_t idle_since_ms;
 } conn;
 
 static qmgr_transport *transports;
 static conn *conns;
+static int draining;  /* qmgr retires: no new deliveries */
+static int in_flight; /* deliveries started and not done */
+
+static int64_t now_ms(void);
 
 static long param_or_default(const char *transport, const char *suffix, const char *dflt)
 {
@@ -212,20 +220,50 @@ static void job_done(qmgr_job *job)
     qmgr_dest *d = job->dest;
     d->active--;
     d->transport->active--;
+    in_flight--;
     qmgr_msg *m = job->msg;
     job_free(job);
     message_job_done(m);
+    if (draining && in_flight == 0)
+        pn_server_drained();
 }
 
-static void conn_close(conn *c, const char *why)
+/* job_retry: the agent provably never read the job (it retired as the job went out): the
+ * job goes back to the head of its destination's queue, once; a second time it is
+ * deferred like any lost delivery. */
+static void job_retry(qmgr_job *job, const char *why)
+{
+    if (job->retried) {
+        sched_log_suspended(job, why);
+        job_done(job);
+        return;
+    }
+    job->retried = 1;
+    qmgr_dest *d = job->dest;
+    d->active--;
+    d->transport->active--;
+    in_flight--;
+    job->next = d->head;
+    d->head = job;
+    if (d->tail == NULL)
+        d->tail = job;
+}
+
+/* conn_close: the connection ends; its job, if any, is retried when unread says the agent
+ * never read it (doc/protocols.md, "Kept connections"), else deferred with why. */
+static void conn_close(conn *c, const char *why, int unread)
 {
     pn_event_unwatch(c->fd);
     close(c->fd);
     if (c->job) {
-        sched_log_suspended(c->job, why);
         qmgr_job *job = c->job;
         c->job = NULL;
-        job_done(job);
+        if (unread)
+            job_retry(job, why);
+        else {
+            sched_log_suspended(job, why);
+            job_done(job);
+        }
     }
     for (conn **cp = &conns; *cp; cp = &(*cp)->next) {
         if (*cp == c) {
@@ -264,40 +302,18 @@ static int send_job(conn *c, qmgr_job *job)
     }
     size_t len;
     const char *frame = pn_attr_frame(&req, &len);
-    int rc = 0;
-    while (len > 0) {
-        ssize_t n = write(c->fd, frame, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -1;
-            break;
-        }
-        frame += n;
-        len -= (size_t)n;
-    }
+    int rc = pn_write_all(c->fd, frame, len);
+    int err = errno;
     pn_attr_release(&req);
+    errno = err;
     c->job = job;
     c->state = CONN_BUSY;
     return rc;
 }
 
-/* take_frame: one whole frame from the connection's buffer; 1, 0 incomplete, -1 bad. */
-static int take_frame(conn *c, pn_buf *payload)
+static int unread_by_agent(int err)
 {
-    if (c->in.len < 4)
-        return 0;
-    const unsigned char *p = (const unsigned char *)c->in.data;
-    uint32_t len = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-    if (len == 0 || len > PN_ATTR_MAX_FRAME)
-        return -1;
-    if (c->in.len < 4 + (size_t)len)
-        return 0;
-    pn_buf_reset(payload);
-    pn_buf_append(payload, c->in.data + 4, len);
-    memmove(c->in.data, c->in.data + 4 + len, c->in.len - 4 - len);
-    pn_buf_truncate(&c->in, c->in.len - 4 - len);
-    return 1;
+    return err == EPIPE || err == ECONNRESET;
 }
 
 static void conn_readable(int fd, int events, void *ctx)
@@ -307,14 +323,17 @@ static void conn_readable(int fd, int events, void *ctx)
     (void)events;
     ssize_t n = read(fd, data, sizeof(data));
     if (n <= 0) {
-        conn_close(c, "lost connection with the delivery agent");
+        /* A reset means the agent closed with our request unread (it retired); an end of
+         * file with a job out means it read the job and died. */
+        conn_close(c, "lost connection with the delivery agent",
+                   c->state == CONN_HELLO || (n < 0 && unread_by_agent(errno)));
         sched_run();
         return;
     }
     pn_buf_append(&c->in, data, (size_t)n);
     pn_buf payload = PN_BUF_INIT, why = PN_BUF_INIT;
     int rc;
-    while ((rc = take_frame(c, &payload)) > 0) {
+    while ((rc = pn_attr_take_frame(&c->in, &payload)) > 0) {
         pn_attrs attrs;
         if (pn_attr_parse(payload.data, payload.len, &attrs, &why) < 0) {
             rc = -1;
@@ -330,16 +349,18 @@ static void conn_readable(int fd, int events, void *ctx)
             }
             qmgr_job *job = c->job;
             c->state = CONN_IDLE;
+            c->idle_since_ms = now_ms();
             c->job = NULL;
             if (job && send_job(c, job) < 0) {
-                c->job = job;
-                rc = -1;
+                conn_close(c, "lost connection with the delivery agent", unread_by_agent(errno));
+                c = NULL;
                 break;
             }
         } else if (c->state == CONN_BUSY) {
             qmgr_job *job = c->job;
             c->job = NULL;
             c->state = CONN_IDLE;
+            c->idle_since_ms = now_ms();
             const char *dead;
             size_t dlen;
             qmgr_dest *d = job->dest;
@@ -354,8 +375,8 @@ static void conn_readable(int fd, int events, void *ctx)
     }
     pn_buf_release(&payload);
     pn_buf_release(&why);
-    if (rc < 0)
-        conn_close(c, "protocol error from the delivery agent");
+    if (c && rc < 0)
+        conn_close(c, "protocol error from the delivery agent", 0);
     sched_run();
 }
 
@@ -373,6 +394,7 @@ static conn *conn_new(qmgr_transport *t, pn_buf *why)
     c->fd = fd;
     c->transport = t;
     c->state = CONN_HELLO;
+    c->opened_ms = now_ms();
     pn_buf_init(&c->in);
     c->next = conns;
     conns = c;
@@ -380,12 +402,44 @@ static conn *conn_new(qmgr_transport *t, pn_buf *why)
     return c;
 }
 
+/* idle_conn: a kept connection of the transport that may take a job: idle, and younger
+ * than ipc_ttl (older ones are closed here; ipc_idle is the job of conn_sweep). */
 static conn *idle_conn(qmgr_transport *t)
 {
-    for (conn *c = conns; c; c = c->next)
-        if (c->transport == t && c->state == CONN_IDLE)
+    int64_t ttl = pn_config_get_time("ipc_ttl") * 1000;
+    for (conn *c = conns, *next; c; c = next) {
+        next = c->next;
+        if (c->transport != t || c->state != CONN_IDLE)
+            continue;
+        if (now_ms() - c->opened_ms <= ttl)
             return c;
+        conn_close(c, NULL, 0);
+    }
     return NULL;
+}
+
+/* conn_sweep: close agent connections idle for longer than ipc_idle, so that agents do not
+ * stay busy for qmgr alone; runs while any connection is idle. */
+static int sweep_armed;
+
+static void conn_sweep(void *ctx)
+{
+    (void)ctx;
+    sweep_armed = 0;
+    int64_t limit = pn_config_get_time("ipc_idle") * 1000, now = now_ms(), next = -1;
+    for (conn *c = conns, *following; c; c = following) {
+        following = c->next;
+        if (c->state != CONN_IDLE)
+            continue;
+        if (now - c->idle_since_ms >= limit)
+            conn_close(c, NULL, 0);
+        else if (next < 0 || c->idle_since_ms + limit - now < next)
+            next = c->idle_since_ms + limit - now;
+    }
+    if (next >= 0) {
+        sweep_armed = 1;
+        pn_event_timer(conn_sweep, NULL, (long)next + 1);
+    }
 }
 
 static int dispatch(qmgr_transport *t, qmgr_dest *d)
@@ -396,11 +450,12 @@ static int dispatch(qmgr_transport *t, qmgr_dest *d)
         d->tail = NULL;
     d->active++;
     t->active++;
+    in_flight++;
     conn *c = idle_conn(t);
     pn_buf why = PN_BUF_INIT;
     if (c) {
         if (send_job(c, job) < 0)
-            conn_close(c, "lost connection with the delivery agent");
+            conn_close(c, "lost connection with the delivery agent", unread_by_agent(errno));
     } else if ((c = conn_new(t, &why)) != NULL) {
         c->job = job; /* sent when the agent says hello */
     } else {
@@ -451,10 +506,16 @@ static int may_start(qmgr_dest *d)
     return 1;
 }
 
+int sched_drain(void)
+{
+    draining = 1;
+    return in_flight == 0;
+}
+
 void sched_run(void)
 {
     static int running;
-    if (running)
+    if (running || draining)
         return; /* job_done from inside a dispatch: the outer loop goes on */
     running = 1;
     for (qmgr_transport *t = transports; t; t = t->next) {
@@ -473,4 +534,8 @@ void sched_run(void)
         }
     }
     running = 0;
+    if (!sweep_armed) {
+        sweep_armed = 1;
+        pn_event_timer(conn_sweep, NULL, pn_config_get_time("ipc_idle") * 1000);
+    }
 }

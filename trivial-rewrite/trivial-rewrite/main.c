@@ -76,7 +76,8 @@ static void readable(int fd, int events, void *ctx)
     (void)events;
     int alive = 1;
     do {
-        if (pn_attr_read_frame(client, &frame) <= 0) {
+        /* retiring: the request is left unread, and the client retries with a fresh process */
+        if (!pn_server_request_ready() || pn_attr_read_frame(client, &frame) <= 0) {
             alive = 0;
             break;
         }

@@ -1,0 +1,79 @@
+/* proto.h: the vocabulary of the internal protocols (doc/protocols.md): service endpoints,
+ * protocol names announced in hellos, request names, attribute names and trigger bytes.
+ * Every process names these through this header, never with literals of its own, so that a
+ * name is changed in one place and a typo is a compile error. */
+#ifndef PN_IPC_PROTO_H
+#define PN_IPC_PROTO_H
+
+/* Endpoints, relative to the queue directory (where daemons run, chrooted or not). */
+#define PN_SVC_CLEANUP "public/cleanup"
+#define PN_SVC_QMGR "public/qmgr"
+#define PN_SVC_PICKUP "public/pickup"
+#define PN_SVC_FLUSH "public/flush"
+#define PN_SVC_SHOWQ "public/showq"
+#define PN_SVC_REWRITE "private/rewrite"
+#define PN_SVC_BOUNCE "private/bounce"
+#define PN_SVC_PRIVATE "private/" /* + transport name: a delivery agent */
+
+/* Protocol names (the hello's "proto"). */
+#define PN_PROTO_CLEANUP "cleanup"
+#define PN_PROTO_REWRITE "rewrite"
+#define PN_PROTO_DELIVER "deliver"
+#define PN_PROTO_BOUNCE "bounce"
+#define PN_PROTO_FLUSH "flush"
+#define PN_PROTO_SHOWQ "showq"
+
+/* Requests ("req"). */
+#define PN_REQ_OPEN "open"             /* cleanup: a new message */
+#define PN_REQ_NEW "new"               /* qmgr: this queue file is complete */
+#define PN_REQ_REWRITE "rewrite"       /* trivial-rewrite */
+#define PN_REQ_RESOLVE "resolve"       /* trivial-rewrite */
+#define PN_REQ_VERIFY "verify"         /* trivial-rewrite, as resolve */
+#define PN_REQ_DELIVER "deliver"       /* delivery agents */
+#define PN_REQ_FLUSH "flush"           /* bounce: the failure notice */
+#define PN_REQ_WARN "warn"             /* bounce: the delay notice */
+#define PN_REQ_TRACE "trace"           /* bounce: the success or verification report */
+#define PN_REQ_SEND_SITE "send_site"   /* flush */
+#define PN_REQ_SEND_FILE "send_file"   /* flush */
+#define PN_REQ_ADD "add"               /* flush */
+#define PN_REQ_REFRESH "refresh"       /* flush */
+#define PN_REQ_PURGE "purge"           /* flush */
+#define PN_REQ_LIST "list"             /* showq */
+
+/* Attributes. */
+#define PN_ATTR_PROTO "proto"
+#define PN_ATTR_VER "ver"
+#define PN_ATTR_GEN "gen"
+#define PN_ATTR_REQ "req"
+#define PN_ATTR_STATUS "status"
+#define PN_ATTR_REASON "reason"
+#define PN_ATTR_FLAGS "flags"
+#define PN_ATTR_QUEUE "queue"
+#define PN_ATTR_QUEUE_ID "queue_id"
+#define PN_ATTR_SENDER "sender"
+#define PN_ATTR_RCPT "rcpt"
+#define PN_ATTR_ADDR "addr"
+#define PN_ATTR_ORIG "orig"
+#define PN_ATTR_ORCPT "orcpt"
+#define PN_ATTR_NOTIFY "notify"
+#define PN_ATTR_OFFSET "offset"
+#define PN_ATTR_RULE "rule"
+#define PN_ATTR_RESULT "result"
+#define PN_ATTR_TRANSPORT "transport"
+#define PN_ATTR_NEXTHOP "nexthop"
+#define PN_ATTR_RECIPIENT "recipient"
+#define PN_ATTR_ARRIVAL "arrival"
+#define PN_ATTR_ACTIVE "active"
+#define PN_ATTR_LAST "last"
+#define PN_ATTR_DEAD "dead"
+#define PN_ATTR_SITE "site"
+#define PN_ATTR_SCAN "scan" /* qmgr notice: notices were lost, scan incoming/ too */
+
+/* Trigger bytes to public/qmgr and public/pickup. */
+#define PN_TRIGGER_INCOMING 'I' /* scan incoming/ */
+#define PN_TRIGGER_DEFERRED 'D' /* scan deferred/ for mail that is due */
+#define PN_TRIGGER_ALL 'A'      /* scan deferred/, due or not */
+#define PN_TRIGGER_FLUSH 'F'    /* forget dead destinations */
+#define PN_TRIGGER_WAKEUP 'W'   /* a periodic wakeup (master, postdrop) */
+
+#endif
