@@ -66,6 +66,12 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
         pn_buf_set(text, "virtual_mailbox_maps lookup failure");
         goto out;
     }
+    if (rc == 0 && pn_maps_changed(mailbox_maps)) {
+        /* postmap replaced the table since this process opened it: never bounce on its
+         * old contents; a fresh agent looks again */
+        pn_buf_set(text, "virtual_mailbox_maps has changed: try again");
+        goto out;
+    }
     if (rc == 0) {
         *dsn = "5.1.1";
         pn_buf_printf(text, "unknown user: \"%s\"", r->addr.data);

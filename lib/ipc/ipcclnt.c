@@ -157,7 +157,8 @@ int pn_ipc_call(pn_ipc_client *c, pn_attr_out *request, pn_buf *storage, pn_attr
         disconnect(c);
         if (rc < 0 && unread_by_server(err) && attempt == 0)
             continue; /* the server retired before it read the request: once more */
-        pn_buf_printf(why, "%s: no reply from the %s service", c->path, c->proto);
+        pn_buf_printf(why, "%s: no reply from the %s service (%s)", c->path, c->proto,
+                      rc == 0 ? "end of file" : err ? strerror(err) : "bad frame");
         return -1;
     }
     pn_buf_printf(why, "%s: the %s service keeps closing the connection", c->path, c->proto);

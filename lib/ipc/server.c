@@ -54,6 +54,8 @@ static struct {
     long uses;
     int clients;
     int retiring;
+    int master_lost;
+    long conn_requests; /* requests served on the current connection (single servers) */
 } sk;
 
 /* How long a retiring multi server may finish work in flight (qmgr's deliveries). */
@@ -66,8 +68,9 @@ static void report(int state)
     pn_status_record rec = {(int32_t)getpid(), sk.generation, state};
     if (write(PN_MASTER_STATUS_FD, &rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
         if (errno == EPIPE)
-            exit(0); /* master went away or reloaded: retire quietly */
-        pn_warn("write status record to master: %s", strerror(errno));
+            sk.master_lost = 1; /* master went away or reloaded: retire at the next boundary */
+        else
+            pn_warn("write status record to master: %s", strerror(errno));
     }
 }
 
@@ -207,6 +210,8 @@ static int master_gone(void)
 {
     if (!sk.have_status)
         return 0;
+    if (sk.master_lost)
+        return 1;
     struct pollfd pfd = {.fd = PN_MASTER_STATUS_FD, .events = 0};
     return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
 }
@@ -224,14 +229,9 @@ static int retire_due(void)
     return master_gone();
 }
 
-/* retire_check: between clients; 1 when this process is done. */
-static int retire_check(void)
-{
-    return retire_due();
-}
-
 int pn_server_request_done(void)
 {
+    sk.conn_requests++;
     if (sk.server->per_request)
         sk.uses++;
     return retire_due();
@@ -239,19 +239,22 @@ int pn_server_request_done(void)
 
 int pn_server_wait(int fd, int timeout_ms)
 {
+    /* The first request of a connection is always served, whatever happened since the
+     * accept: it may be the client's one retry after another process retired. */
+    int first = sk.conn_requests == 0;
     struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
                             {.fd = PN_MASTER_STATUS_FD, .events = 0}};
     for (;;) {
-        int n = poll(pfd, sk.have_status ? 2 : 1, timeout_ms);
+        int n = poll(pfd, sk.have_status && !first ? 2 : 1, timeout_ms);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 || (sk.have_status && pfd[1].revents))
+        if (n < 0 || (!first && sk.have_status && pfd[1].revents))
             return -1;
         if (n == 0)
             return 0;
         /* A request (or the client's end) is waiting, unread: retiring now leaves it to a
          * fresh process, and the client sees a reset, never a lost request. */
-        return retire_due() ? -1 : 1;
+        return !first && retire_due() ? -1 : 1;
     }
 }
 
@@ -304,13 +307,16 @@ int pn_single_server_main(int argc, char **argv, pn_server *s)
         return 0;
     }
     for (;;) {
+        /* a table may have changed, or a reload come, while this process waited: the
+         * client then goes to a fresh process */
         int which = wait_for_client();
-        if (which < 0)
+        if (which < 0 || retire_due())
             return 0;
         report(PN_STATUS_TAKEN);
         int fd = accept4(PN_MASTER_LISTEN_FD + which, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {
             pn_sock_nonblock(fd, 0);
+            sk.conn_requests = 0;
             if (!s->per_request)
                 sk.uses++;
             s->serve(fd, s->ctx);
@@ -318,7 +324,7 @@ int pn_single_server_main(int argc, char **argv, pn_server *s)
         } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
             pn_warn("accept: %s", strerror(errno));
         }
-        if (retire_check())
+        if (retire_due())
             return 0;
         report(PN_STATUS_AVAILABLE);
     }
@@ -358,11 +364,11 @@ int pn_trigger_server_main(int argc, char **argv, pn_server *s)
     server_init(argc, argv, s);
     for (;;) {
         int which = wait_for_client();
-        if (which < 0)
+        if (which < 0 || retire_due())
             return 0;
         report(PN_STATUS_TAKEN);
         read_trigger(PN_MASTER_LISTEN_FD + which);
-        if (retire_check())
+        if (retire_due())
             return 0;
         report(PN_STATUS_AVAILABLE);
     }
@@ -381,10 +387,52 @@ static void drain_limit(void *ctx)
     exit(0);
 }
 
+/* A multi server's clients, by descriptor: whether each has had a request served. At
+ * retirement a client that has is at a request boundary and is dropped at once; one that
+ * has not (it connected, perhaps as the retry of a request another retiring process did not
+ * read) gets its first request served before it is dropped. */
+enum { CLIENT_NONE, CLIENT_NEW, CLIENT_SERVED };
+typedef struct client_slot {
+    int state;
+    void *data; /* the daemon's, for drop */
+} client_slot;
+static client_slot *client_slots;
+static size_t client_count;
+
+static void client_set(int fd, int state)
+{
+    if ((size_t)fd >= client_count) {
+        size_t more = (size_t)fd * 2 + 16;
+        client_slots = pn_reallocarray(client_slots, more, sizeof(*client_slots));
+        memset(client_slots + client_count, 0, (more - client_count) * sizeof(*client_slots));
+        client_count = more;
+    }
+    client_slots[fd].state = state;
+}
+
+void pn_server_client_data(int fd, void *data)
+{
+    client_set(fd, client_slots[fd].state);
+    client_slots[fd].data = data;
+}
+
+static int readable_now(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) > 0;
+}
+
+static void multi_maybe_exit(void)
+{
+    if (sk.retiring && sk.clients == 0 &&
+        (sk.server->drain == NULL || sk.server->drain(sk.server->ctx)))
+        exit(0);
+}
+
 /* multi_retire: take no more clients, say so to master at once (so that it starts a
- * replacement), and exit at the next request boundary of every client: now, unless the
- * daemon has work in flight, which it finishes within DRAIN_LIMIT_MS. Clients whose kept
- * connection closes reconnect to the replacement. */
+ * replacement), and end every client connection at its next request boundary; exit when
+ * the last is gone and the work in flight is done, or after DRAIN_LIMIT_MS. Clients whose
+ * kept connection closes reconnect to the replacement. */
 static void multi_retire(void)
 {
     if (sk.retiring)
@@ -395,15 +443,16 @@ static void multi_retire(void)
     if (sk.have_status)
         pn_event_unwatch(PN_MASTER_STATUS_FD);
     report(PN_STATUS_TAKEN);
-    if (sk.server->drain == NULL || sk.server->drain(sk.server->ctx))
-        exit(0);
     pn_event_timer(drain_limit, NULL, DRAIN_LIMIT_MS);
+    for (size_t fd = 0; fd < client_count; fd++)
+        if (client_slots[fd].state == CLIENT_SERVED && !readable_now((int)fd))
+            sk.server->drop((int)fd, client_slots[fd].data);
+    multi_maybe_exit();
 }
 
 void pn_server_drained(void)
 {
-    if (sk.retiring)
-        exit(0);
+    multi_maybe_exit();
 }
 
 static void multi_status(int fd, int events, void *ctx)
@@ -431,29 +480,31 @@ static void multi_accept(int listener, int events, void *ctx)
     pn_sock_nonblock(fd, 0);
     sk.clients++;
     sk.uses++;
+    client_set(fd, CLIENT_NEW);
     pn_event_cancel(multi_idle, NULL);
     sk.server->serve(fd, sk.server->ctx);
 }
 
-int pn_server_request_ready(void)
+void pn_server_request_ready(void)
 {
-    if (sk.retiring)
-        return 0;
-    if (retire_due()) {
+    if (!sk.retiring && retire_due())
         multi_retire();
-        return 0;
-    }
-    return 1;
+}
+
+int pn_server_client_done(int fd)
+{
+    client_set(fd, CLIENT_SERVED);
+    return sk.retiring;
 }
 
 void pn_server_disconnect(int fd)
 {
-    (void)fd;
+    client_set(fd, CLIENT_NONE);
+    client_slots[fd].data = NULL;
     if (--sk.clients > 0)
         return;
-    if (sk.retiring && (sk.server->drain == NULL || sk.server->drain(sk.server->ctx)))
-        exit(0);
-    if (sk.max_idle > 0)
+    multi_maybe_exit();
+    if (sk.max_idle > 0 && !sk.retiring)
         pn_event_timer(multi_idle, NULL, sk.max_idle * 1000);
 }
 

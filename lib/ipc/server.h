@@ -21,6 +21,9 @@ typedef struct pn_server {
     void (*trigger)(const char *data, size_t len, void *ctx);
     /* Between requests: return 1 when the process should retire (e.g. a table changed). */
     int (*must_retire)(void *ctx);
+    /* multi: end the client on fd now (unwatch, close, pn_server_disconnect); the process
+     * retires and the client is between two requests. data: pn_server_client_data's. */
+    void (*drop)(int fd, void *data);
     /* multi, optional: the process retires; return 1 when nothing is in flight, else 0 and
      * call pn_server_drained() once the work in flight is done (bounded by the skeleton). */
     int (*drain)(void *ctx);
@@ -52,9 +55,13 @@ void pn_server_disconnect(int fd);
 int pn_server_wait(int fd, int timeout_ms);
 /* pn_server_request_done: one request finished; 1 when the process must retire. */
 int pn_server_request_done(void);
-/* pn_server_request_ready: a multi server's client has a request waiting; 0 when the
- * process retires instead (the daemon then leaves the request unread). */
-int pn_server_request_ready(void);
+/* Multi servers: pn_server_request_ready() before reading a client's request (it checks
+ * whether the process must retire; the request is served either way), and
+ * pn_server_client_done() after the reply: 1 means close this client now. */
+void pn_server_request_ready(void);
+int pn_server_client_done(int fd);
+/* pn_server_client_data: what drop gets for the client on fd (the daemon's state of it). */
+void pn_server_client_data(int fd, void *data);
 /* pn_server_drained: a retiring multi server finished its work in flight. */
 void pn_server_drained(void);
 

@@ -43,6 +43,12 @@ static void client_close(client *c)
     free(c);
 }
 
+static void drop(int fd, void *data)
+{
+    (void)fd;
+    client_close(data);
+}
+
 static void triggers(const char *data, size_t n)
 {
     int incoming = 0, deferred = 0, all = 0;
@@ -93,20 +99,24 @@ static void client_readable(int fd, int events, void *ctx)
     client *c = ctx;
     char data[4096];
     (void)events;
-    ssize_t n = pn_server_request_ready() ? read(fd, data, sizeof(data)) : 0;
+    pn_server_request_ready();
+    ssize_t n = read(fd, data, sizeof(data));
     if (n <= 0) {
         client_close(c);
         return;
     }
     if (c->in.len == 0 && data[0] != 0) {
         triggers(data, (size_t)n); /* a trigger client: its bytes, as they come */
-        return;
+    } else {
+        pn_buf_append(&c->in, data, (size_t)n);
+        if (notices(c) < 0) {
+            pn_warn("malformed notice on %s", PN_SVC_QMGR);
+            client_close(c);
+            return;
+        }
     }
-    pn_buf_append(&c->in, data, (size_t)n);
-    if (notices(c) < 0) {
-        pn_warn("malformed notice on public/qmgr");
+    if (pn_server_client_done(fd))
         client_close(c);
-    }
 }
 
 static void serve(int fd, void *ctx)
@@ -115,6 +125,7 @@ static void serve(int fd, void *ctx)
     client *c = pn_calloc(1, sizeof(*c));
     c->fd = fd;
     pn_buf_init(&c->in);
+    pn_server_client_data(fd, c);
     pn_event_watch(fd, PN_EVENT_READ, client_readable, c);
 }
 
@@ -150,6 +161,7 @@ int main(int argc, char **argv)
                                .pre_jail = pre_jail,
                                .post_jail = post_jail,
                                .drain = drain,
+                               .drop = drop,
                                .max_use = 0,
                                .max_idle = 0,
                                .process_limit = 1};

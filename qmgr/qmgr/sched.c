@@ -451,7 +451,7 @@ static int dispatch(qmgr_transport *t, qmgr_dest *d)
     d->active++;
     t->active++;
     in_flight++;
-    conn *c = idle_conn(t);
+    conn *c = job->retried ? NULL : idle_conn(t); /* a retry goes on a fresh connection */
     pn_buf why = PN_BUF_INIT;
     if (c) {
         if (send_job(c, job) < 0)

@@ -8,10 +8,12 @@
 
 #include "base/event.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/stream.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/addr.h"
 #include "mail/resolve.h"
@@ -69,6 +71,19 @@ static int handle(const pn_buf *frame, pn_attr_out *reply)
     return rc;
 }
 
+static void client_close(int fd, pn_stream *client)
+{
+    pn_event_unwatch(fd);
+    pn_stream_close(client);
+    pn_server_disconnect(fd);
+}
+
+/* drop: the process retires and this client is between two requests */
+static void drop(int fd, void *client)
+{
+    client_close(fd, client);
+}
+
 static void readable(int fd, int events, void *ctx)
 {
     pn_stream *client = ctx;
@@ -76,22 +91,20 @@ static void readable(int fd, int events, void *ctx)
     (void)events;
     int alive = 1;
     do {
-        /* retiring: the request is left unread, and the client retries with a fresh process */
-        if (!pn_server_request_ready() || pn_attr_read_frame(client, &frame) <= 0) {
+        pn_server_request_ready();
+        if (pn_attr_read_frame(client, &frame) <= 0) {
             alive = 0;
             break;
         }
         pn_attr_out reply;
         pn_attr_begin(&reply);
-        alive = handle(&frame, &reply) == 0 && pn_attr_write_frame(client, &reply) == 0;
+        alive = handle(&frame, &reply) == 0 && pn_attr_write_frame(client, &reply) == 0 &&
+                !pn_server_client_done(fd);
         pn_attr_release(&reply);
     } while (alive && pn_stream_buffered(client) > 0);
     pn_buf_release(&frame);
-    if (!alive) {
-        pn_event_unwatch(fd);
-        pn_stream_close(client);
-        pn_server_disconnect(fd);
-    }
+    if (!alive)
+        client_close(fd, client);
 }
 
 static void serve(int fd, void *ctx)
@@ -99,9 +112,9 @@ static void serve(int fd, void *ctx)
     (void)ctx;
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
-    if (pn_ipc_send_hello(client, "rewrite", generation) < 0) {
-        pn_stream_close(client);
-        pn_server_disconnect(fd);
+    pn_server_client_data(fd, client);
+    if (pn_ipc_send_hello(client, PN_PROTO_REWRITE, generation) < 0) {
+        client_close(fd, client);
         return;
     }
     pn_event_watch(fd, PN_EVENT_READ, readable, client);
@@ -128,6 +141,7 @@ static int must_retire(void *ctx)
 int main(int argc, char **argv)
 {
     static pn_server server = {.serve = serve,
+                               .drop = drop,
                                .pre_jail = pre_jail,
                                .must_retire = must_retire,
                                .max_use = -1,
