@@ -22,6 +22,7 @@
 #include "mail/delivreq.h"
 #include "mail/qpath.h"
 #include "mail/resolve.h"
+#include "mail/resolveclnt.h"
 #include "qmgr.h"
 
 typedef struct pending {
@@ -32,7 +33,7 @@ typedef struct pending {
     int taken;
 } pending;
 
-static pn_ipc_client *rewrite_client;
+static pn_resolve_client *resolver;
 static int active_count;
 
 int message_active_count(void)
@@ -40,39 +41,30 @@ int message_active_count(void)
     return active_count;
 }
 
+/* resolve_all: transport, next hop and recipient of each pending recipient, in one
+ * request for those the resolve cache does not know. */
 static int resolve_all(pending *p, size_t n, const char *sender, pn_buf *why)
 {
-    if (rewrite_client == NULL)
-        rewrite_client = pn_ipc_client_new("private/rewrite", "rewrite");
-    pn_attr_out req;
-    pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "req", "resolve");
-    pn_attr_put_cstr(&req, "sender", sender);
+    if (resolver == NULL)
+        resolver = pn_resolve_client_new();
+    const char **addrs = pn_calloc(n + 1, sizeof(*addrs));
+    pn_resolved *res = pn_calloc(n + 1, sizeof(*res));
     for (size_t i = 0; i < n; i++) {
-        pn_attr_group_begin(&req, "rcpt");
-        pn_attr_put_str(&req, "addr", p[i].rcpt.addr.data, p[i].rcpt.addr.len);
-        pn_attr_group_end(&req);
+        addrs[i] = p[i].rcpt.addr.data;
+        pn_resolved_init(&res[i]);
     }
-    pn_buf storage = PN_BUF_INIT;
-    pn_attrs reply;
-    int rc = pn_ipc_call(rewrite_client, &req, &storage, &reply, why);
-    pn_attr_release(&req);
-    size_t cursor = 0, i = 0;
-    pn_attrs g;
-    while (rc == 0 && i < n && pn_attr_next_group(&reply, "result", &cursor, &g) > 0) {
-        int64_t flags = 0;
-        pn_attr_copy_str(&g, "transport", &p[i].transport);
-        pn_attr_copy_str(&g, "nexthop", &p[i].nexthop);
-        pn_attr_copy_str(&g, "recipient", &p[i].rcpt.addr);
-        pn_attr_get_int(&g, "flags", &flags);
-        p[i].flags = (int)flags;
-        i++;
+    int rc = pn_resolve_addrs(resolver, sender, addrs, n, res, why);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            pn_buf_set(&p[i].transport, pn_buf_str(&res[i].transport));
+            pn_buf_set(&p[i].nexthop, pn_buf_str(&res[i].nexthop));
+            pn_buf_set(&p[i].rcpt.addr, pn_buf_str(&res[i].recipient));
+            p[i].flags = res[i].flags;
+        }
+        pn_resolved_release(&res[i]);
     }
-    if (rc == 0 && i != n) {
-        pn_buf_puts(why, "short reply from the rewrite service");
-        rc = -1;
-    }
-    pn_buf_release(&storage);
+    free(addrs);
+    free(res);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "mail/addr.h"
 #include "mail/maps.h"
 #include "mail/resolve.h"
+#include "mail/resolveclnt.h"
 #include "smtpd.h"
 
 enum verdict { DUNNO, PERMIT, REFUSE };
@@ -41,7 +42,7 @@ static rule_list lists[6] = {
 static pn_cidr *mynetworks;
 static size_t mynetworks_count;
 static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
-static pn_ipc_client *rewrite;
+static pn_resolve_client *resolver;
 
 static pn_maps *open_maps(const char *param, const char *value)
 {
@@ -97,7 +98,7 @@ void smtpd_restrict_init(void)
     alias_maps = open_maps("virtual_alias_maps", pn_config_get("virtual_alias_maps"));
     mailbox_maps = open_maps("virtual_mailbox_maps", pn_config_get("virtual_mailbox_maps"));
     relay_rcpt_maps = open_maps("relay_recipient_maps", pn_config_get("relay_recipient_maps"));
-    rewrite = pn_ipc_client_new("private/rewrite", "rewrite");
+    resolver = pn_resolve_client_new();
 }
 
 int smtpd_restrict_changed(void)
@@ -118,30 +119,23 @@ int smtpd_in_mynetworks(const smtpd_session *s)
     return 0;
 }
 
-/* resolve_class: the address class of rcpt; -1 on a lookup failure. */
+/* resolve_class: the address class of rcpt; -1 on a lookup failure. The relay check and the
+ * recipient check ask for the same address: the resolve cache answers the second. */
 static int resolve_class(const char *rcpt)
 {
-    pn_attr_out req;
-    pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "req", "resolve");
-    pn_attr_put_cstr(&req, "sender", "");
-    pn_attr_group_begin(&req, "rcpt");
-    pn_attr_put_cstr(&req, "addr", rcpt);
-    pn_attr_group_end(&req);
-    pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
-    pn_attrs reply, result;
-    int64_t flags = -1;
-    size_t cursor = 0;
-    if (pn_ipc_call(rewrite, &req, &storage, &reply, &why) < 0)
+    pn_resolved res;
+    pn_buf why = PN_BUF_INIT;
+    pn_resolved_init(&res);
+    int flags = -1;
+    if (pn_resolve_addrs(resolver, "", &rcpt, 1, &res, &why) < 0)
         pn_warn("resolve %s: %s", rcpt, why.data);
-    else if (pn_attr_next_group(&reply, "result", &cursor, &result) > 0)
-        pn_attr_get_int(&result, "flags", &flags);
-    pn_attr_release(&req);
-    pn_buf_release(&storage);
+    else
+        flags = res.flags;
+    pn_resolved_release(&res);
     pn_buf_release(&why);
     if (flags < 0 || (flags & PN_RESOLVE_FAIL))
         return -1;
-    return (int)flags;
+    return flags;
 }
 
 static int valid_hostname(const char *name)

@@ -313,6 +313,25 @@ class ServerKinds(MasterTest):
             s.close()
         self.assertEqual(len(inst.processes("echo-service")), 1)
 
+    def test_retiring_multi_server_hands_over(self):
+        # max_use = 1 and a client that never leaves: the process retires at once, tells
+        # master, and closes the idle kept connection; the next client gets a new process
+        inst = self.make("multi unix - - n - - echo-service -o max_use=1 multi\n")
+        inst.start()
+        kept = socket.socket(socket.AF_UNIX)
+        kept.settimeout(10)
+        kept.connect(inst.unix_path("multi"))
+        kept.sendall(b"pid\n")
+        kept_file = kept.makefile()
+        first = int(kept_file.readline())
+        started = time.monotonic()
+        second = int(converse(inst.unix_path("multi"), ["pid"], timeout=5)[0])
+        self.assertLess(time.monotonic() - started, 1.0)
+        self.assertNotEqual(first, second)
+        self.assertEqual(kept_file.readline(), "")  # closed between two requests
+        kept.close()
+        self.assertTrue(poll(lambda: first not in inst.processes("echo-service")))
+
     def test_fifo_and_unix_triggers(self):
         inst = self.make("tfifo fifo - - n 1 1 echo-service -o syslog_name=postfix/tfifo "
                          "trigger\n"

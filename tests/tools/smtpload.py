@@ -10,7 +10,7 @@ class Load:
     the recipient of message n, and is asked when its session starts."""
 
     def __init__(self, host, port, count, sessions, rcpt, sender="load@soak.example",
-                 size=2048, timeout=60):
+                 size=2048, timeout=30):
         self.host, self.port = host, port
         self.count, self.sessions = count, sessions
         self.rcpt, self.sender, self.timeout = rcpt, sender, timeout
@@ -18,6 +18,7 @@ class Load:
         self.accepted = {}  # n -> recipient, for messages that got 250 after DATA
         self.refused = []   # (n, reply) for any other final reply
         self.banner_waits = []
+        self.session_times = []
         self.next = 0
 
     async def reply(self, reader):
@@ -35,6 +36,7 @@ class Load:
         started = time.monotonic()
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port), self.timeout)
+        # the timeout bounds each reply; a stalled server ends the session as refused
         try:
             banner = await self.reply(reader)
             self.banner_waits.append(time.monotonic() - started)
@@ -58,6 +60,7 @@ class Load:
                 self.refused.append((n, f"end of data: {answer}"))
             writer.write(b"QUIT\r\n")
             await writer.drain()
+            self.session_times.append(time.monotonic() - started)
         finally:
             writer.close()
 

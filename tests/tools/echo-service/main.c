@@ -66,20 +66,27 @@ static void serve(int fd, void *ctx)
     pn_stream_release(client);
 }
 
-/* The multi-client form: each client is watched by the event loop. */
+/* The multi-client form: each client is watched by the event loop; the skeleton is told
+ * before and after each request, so that a retiring process ends each kept connection
+ * between two requests. */
+static void multi_close(int fd, void *client)
+{
+    pn_event_unwatch(fd);
+    pn_stream_close(client);
+    pn_server_disconnect(fd);
+}
+
 static void multi_readable(int fd, int events, void *ctx)
 {
     pn_stream *client = ctx;
     (void)events;
     int more;
-    do
-        more = one_request(client);
-    while (more && pn_stream_buffered(client) > 0);
-    if (!more) {
-        pn_event_unwatch(fd);
-        pn_stream_close(client);
-        pn_server_disconnect(fd);
-    }
+    do {
+        pn_server_request_ready();
+        more = one_request(client) && !pn_server_client_done(fd);
+    } while (more && pn_stream_buffered(client) > 0);
+    if (!more)
+        multi_close(fd, client);
 }
 
 static void multi_serve(int fd, void *ctx)
@@ -87,6 +94,7 @@ static void multi_serve(int fd, void *ctx)
     (void)ctx;
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, 30000);
+    pn_server_client_data(fd, client);
     pn_event_watch(fd, PN_EVENT_READ, multi_readable, client);
 }
 
@@ -118,6 +126,7 @@ int main(int argc, char **argv)
             return pn_trigger_server_main(argc, argv, &server);
         if (strcmp(argv[i], "multi") == 0) {
             server.serve = multi_serve;
+            server.drop = multi_close;
             return pn_multi_server_main(argc, argv, &server);
         }
     }
