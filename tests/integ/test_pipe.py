@@ -14,6 +14,7 @@ out=$OUTDIR/call.$$
 for a in "$@"; do printf '%s\\n' "$a"; done > $out.args
 cat > $out.stdin
 id -u > $out.uid
+ls -l /proc/$$/fd > $out.fds
 case "$2" in
   temp*) exit 75 ;;
   gone*) echo "5.7.1 go away"; exit 1 ;;
@@ -54,6 +55,21 @@ class Pipe(test_delivery.Delivery):
 
     def read(self, call, kind):
         return open(os.path.join(self.outdir, f"{call}.{kind}")).read()
+
+    def test_command_inherits_no_descriptor_of_master(self):
+        # master hands its children listeners, a status pipe and a flow pipe: none of them
+        # may reach a command (it could accept connections or fake status records)
+        qid = self.submit("s@example.com", ["a@pipe.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        [call] = self.calls()
+        fds = dict(line.split()[-3::2] for line in self.read(call, "fds").splitlines()
+                   if " -> " in line)
+        # the shell's own copies of 0-2 aside (it saves them around redirections)
+        leaked = {fd: what for fd, what in fds.items()
+                  if int(fd) > 2 and what.startswith(("socket:", "pipe:")) and
+                  what not in (fds.get("0"), fds.get("1"), fds.get("2"))}
+        self.assertEqual(leaked, {}, fds)
 
     def test_macros_and_one_argument_per_recipient(self):
         qid = self.submit("Sender@Example.com", ["A+Ext@Pipe.Example", "b@pipe.example"])

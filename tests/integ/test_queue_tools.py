@@ -144,7 +144,10 @@ class QueueTools(test_delivery.Delivery):
                         self.inst.log())
         self.assertIn(f"{qid}: from=<info@example.org>, status=force-expired, returned to "
                       "sender", self.inst.log())
-        # the notice gives the reason of the last attempt, not a generic one
+        # the notice gives the reason of the last attempt, not a generic one; it is a
+        # message of its own, delivered after the original is removed
+        self.assertTrue(poll(lambda: self.maildir_files("example.org", "info"), timeout=15),
+                        self.inst.log())
         [notice] = [open(f).read() for f in self.maildir_files("example.org", "info")]
         self.assertIn("<far@remote.example>: delivery temporarily suspended: connect to "
                       "private/smtp: No such file or directory", notice)
