@@ -7,7 +7,7 @@
 #include "base/buf.h"
 #include "mail/maps.h"
 
-/* Status bits of the reply (DESIGN.md section 5.3). */
+/* Status bits of the reply (doc/protocols.md). */
 #define CLEANUP_STAT_PROTO 0x01
 #define CLEANUP_STAT_WRITE 0x02
 #define CLEANUP_STAT_SIZE 0x04

@@ -1,6 +1,6 @@
 /* headers.c: header processing: Return-Path removed, hop count checked, header_size_limit
  * enforced, and Message-ID, Date and From added when missing and the rewrite context allows
- * it (FACTS 4.1). Logs "ID: message-id=<...>". */
+ * it (as in the reference). Logs "ID: message-id=<...>". */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

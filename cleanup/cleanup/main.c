@@ -1,6 +1,6 @@
 /* main.c: cleanup, the only way into incoming/. A client (smtpd, pickup, bounce) opens a
  * message, streams its records, and gets a reply only after the queue file is complete and
- * fsynced (DESIGN.md sections 5.2 and 6.3). A partial file never survives an error, an abort,
+ * fsynced (doc/protocols.md, doc/queue.md). A partial file never survives an error, an abort,
  * a lost client or SIGTERM. Untrusted input costs at most a protocol-error reply. */
 #include <errno.h>
 #include <stdio.h>
@@ -233,11 +233,11 @@ static void reply(pn_stream *client, int status, const char *reason, const char 
 {
     pn_attr_out out;
     pn_attr_begin(&out);
-    pn_attr_put_int(&out, "status", status);
+    pn_attr_put_int(&out, PN_ATTR_STATUS, status);
     if (reason && *reason)
-        pn_attr_put_cstr(&out, "reason", reason);
+        pn_attr_put_cstr(&out, PN_ATTR_REASON, reason);
     if (queue_id)
-        pn_attr_put_cstr(&out, "queue_id", queue_id);
+        pn_attr_put_cstr(&out, PN_ATTR_QUEUE_ID, queue_id);
     pn_attr_write_frame(client, &out);
     pn_attr_release(&out);
 }
@@ -303,7 +303,8 @@ static void serve(int fd, void *ctx)
             pn_attrs req;
             pn_buf_reset(&why);
             if (pn_attr_parse(frame.data, frame.len, &req, &why) < 0 ||
-                pn_attr_copy_str(&req, PN_ATTR_REQ, &kind) != 1 || strcmp(kind.data, PN_REQ_OPEN) != 0) {
+                pn_attr_copy_str(&req, PN_ATTR_REQ, &kind) != 1 ||
+                strcmp(kind.data, PN_REQ_OPEN) != 0) {
                 pn_warn("protocol error from client: %s", why.len ? why.data : "expected open");
                 break;
             }

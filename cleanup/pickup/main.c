@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "config/cfparams.h"
+#include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/cleanupclnt.h"
 #include "mail/qfile.h"
@@ -66,7 +67,7 @@ static void pick(const char *name)
     }
     pn_qfile_sender(&q, &sender);
     if (cleanup == NULL)
-        cleanup = pn_cleanup_client_new("public/cleanup");
+        cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
     if (pn_cleanup_open(cleanup, &id, &why) < 0) {
         pn_warn("%s: %s", path.data, why.data);
         goto out;
@@ -75,17 +76,11 @@ static void pick(const char *name)
     pn_cleanup_attr(cleanup, "rewrite_context", "local");
     pass_dsn_attrs(&q, cleanup);
     pn_cleanup_sender(cleanup, sender.data);
-    size_t pos = 0, len, at = 0;
-    int type;
-    const char *payload;
+    size_t pos = 0;
     pn_qrcpt r;
     pn_qrcpt_init(&r);
-    while (pn_qfile_next(&q, &pos, &type, &payload, &len)) {
-        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0 &&
-            r.status == PN_RCPT_TODO) /* a requeued file keeps only what is pending */
-            pn_cleanup_rcpt(cleanup, r.addr.data, r.addr.data, r.orcpt.data, r.notify);
-        at = pos;
-    }
+    while (pn_qfile_next_rcpt(&q, &pos, 1, &r)) /* a requeued file keeps what is pending */
+        pn_cleanup_rcpt(cleanup, r.addr.data, r.addr.data, r.orcpt.data, r.notify);
     pn_qrcpt_release(&r);
     pn_cleanup_content(cleanup);
     char date[64];

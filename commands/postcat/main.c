@@ -1,7 +1,7 @@
 /* main.c: postcat, a queue file shown as text: the envelope (arrival, attributes, sender,
  * recipients with their state), the message, and the section labels the reference prints.
  * "postcat -q ID" finds the file in the queues; otherwise the arguments are file names.
- * Started as root it becomes mail_owner before it opens a queue file (DESIGN.md 6.2). */
+ * Started as root it becomes mail_owner before it opens a queue file (doc/queue.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /* edit_main.c: postconf -e, -X and -#: change main.cf in place through cfedit, keeping every
  * comment and the order of the other lines. Seed-page forms that the reference rejects are
- * accepted as DESIGN.md D5 decides, with a note on stderr. */
+ * accepted as doc/decisions.md (D5) decides, with a note on stderr. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,6 +17,7 @@
 #include "base/codec.h"
 #include "base/log.h"
 #include "config/cfparams.h"
+#include "ipc/proto.h"
 #include "ipc/trigger.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
         pn_fatal("sync %s: %s", path.data, strerror(errno));
     created[0] = 0;
     pn_qfile_release(&q);
-    pn_trigger_send("public/pickup", "W", 1);
+    pn_trigger_send(PN_SVC_PICKUP, "W", 1);
     pn_buf_release(&data);
     pn_buf_release(&content);
     pn_buf_release(&id);

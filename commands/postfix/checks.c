@@ -36,7 +36,7 @@ int master_cf_check(void)
 }
 
 /* mynetworks: an IPv4-mapped IPv6 network never matches, because IPv4 clients are matched as
- * IPv4 addresses (DESIGN.md D6). */
+ * IPv4 addresses (doc/decisions.md, D6). */
 static void check_mynetworks(void)
 {
     pn_argv *items = pn_argv_split(pn_config_get("mynetworks"), PN_SEPARATORS);

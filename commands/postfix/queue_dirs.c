@@ -1,6 +1,6 @@
-/* queue_dirs.c: the queue directory tree with the reference's owners and modes (FACTS 2.2):
- * created when missing by check and start, corrected by set-permissions, reported otherwise.
- * Without root everything belongs to the invoking user. */
+/* queue_dirs.c: the queue directory tree with the reference's owners and modes (as the
+ * reference's): created when missing by check and start, corrected by set-permissions, reported
+ * otherwise. Without root everything belongs to the invoking user. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>

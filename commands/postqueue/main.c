@@ -17,6 +17,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 #include "ipc/trigger.h"
 #include "mail/flushclnt.h"
 #include "mail/setgidcmd.h"
@@ -54,17 +55,17 @@ static void show(int json)
         if (pn_attr_parse(frame.data, frame.len, &attrs, &why) < 0)
             pn_fatal("malformed reply from showq: %s", why.data);
         size_t cursor = 0;
-        if (pn_attr_next_group(&attrs, "msg", &cursor, &msg) <= 0)
+        if (pn_attr_next_group(&attrs, PN_ATTR_MSG, &cursor, &msg) <= 0)
             break; /* {status}: the end */
         pn_buf queue = PN_BUF_INIT, id = PN_BUF_INIT, sender = PN_BUF_INIT, addr = PN_BUF_INIT;
         pn_buf reason = PN_BUF_INIT;
         int64_t arrival = 0, size = 0, expired = 0;
-        pn_attr_copy_str(&msg, "queue", &queue);
-        pn_attr_copy_str(&msg, "queue_id", &id);
-        pn_attr_copy_str(&msg, "sender", &sender);
-        pn_attr_get_int(&msg, "arrival", &arrival);
-        pn_attr_get_int(&msg, "size", &size);
-        pn_attr_get_int(&msg, "forced_expire", &expired);
+        pn_attr_copy_str(&msg, PN_ATTR_QUEUE, &queue);
+        pn_attr_copy_str(&msg, PN_ATTR_QUEUE_ID, &id);
+        pn_attr_copy_str(&msg, PN_ATTR_SENDER, &sender);
+        pn_attr_get_int(&msg, PN_ATTR_ARRIVAL, &arrival);
+        pn_attr_get_int(&msg, PN_ATTR_SIZE, &size);
+        pn_attr_get_int(&msg, PN_ATTR_FORCED_EXPIRE, &expired);
         if (json) {
             printf("{\"queue_name\": ");
             json_string(queue.data);
@@ -76,11 +77,11 @@ static void show(int json)
             json_string(sender.data);
             printf(", \"recipients\": [");
             size_t rc = 0;
-            for (int n = 0; pn_attr_next_group(&msg, "rcpt", &rc, &rcpt) > 0; n++) {
-                pn_attr_copy_str(&rcpt, "addr", &addr);
+            for (int n = 0; pn_attr_next_group(&msg, PN_ATTR_RCPT, &rc, &rcpt) > 0; n++) {
+                pn_attr_copy_str(&rcpt, PN_ATTR_ADDR, &addr);
                 printf("%s{\"address\": ", n ? ", " : "");
                 json_string(addr.data);
-                if (pn_attr_copy_str(&rcpt, "reason", &reason) == 1) {
+                if (pn_attr_copy_str(&rcpt, PN_ATTR_REASON, &reason) == 1) {
                     printf(", \"delay_reason\": ");
                     json_string(pn_buf_str(&reason));
                 }
@@ -114,9 +115,9 @@ static void show(int json)
             size_t rc = 0;
             int shown = 0;
             pn_buf_reset(&last);
-            while (pn_attr_next_group(&msg, "rcpt", &rc, &rcpt) > 0) {
-                pn_attr_copy_str(&rcpt, "addr", &addr);
-                if (pn_attr_copy_str(&rcpt, "reason", &reason) == 1) {
+            while (pn_attr_next_group(&msg, PN_ATTR_RCPT, &rc, &rcpt) > 0) {
+                pn_attr_copy_str(&rcpt, PN_ATTR_ADDR, &addr);
+                if (pn_attr_copy_str(&rcpt, PN_ATTR_REASON, &reason) == 1) {
                     const char *why_text = reason.len ? reason.data : "reason unavailable";
                     if (!shown || strcmp(why_text, pn_buf_str(&last)) != 0) {
                         int pad = 76 - (int)strlen(why_text);

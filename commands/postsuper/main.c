@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/privs.h"
 #include "config/cfparams.h"
+#include "ipc/proto.h"
 #include "ipc/trigger.h"
 #include "mail/qpath.h"
 #include "postsuper.h"
@@ -134,27 +135,21 @@ static void collect(const char *queue, pn_argv *ids)
     pn_queue_walk(queue, add_id, ids);
 }
 
-/* purge: temporary files left by a crash (names that are not queue IDs). */
+/* purge_one: a temporary file left by a crash (a name that is not a queue ID). */
+static int purge_one(const char *path, const char *id, void *ctx)
+{
+    (void)ctx;
+    struct stat st;
+    if (id == NULL && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        time(NULL) - st.st_mtime > 60 && unlink(path) == 0)
+        pn_info("Deleted: %s", path);
+    return 0;
+}
+
 static void purge(void)
 {
-    static const char *const dirs[] = {"incoming", "maildrop", NULL};
-    for (int i = 0; dirs[i]; i++) {
-        DIR *d = opendir(dirs[i]);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.' || pn_qid_valid(e->d_name))
-                continue;
-            pn_buf path = PN_BUF_INIT;
-            pn_buf_printf(&path, "%s/%s", dirs[i], e->d_name);
-            struct stat st;
-            if (lstat(path.data, &st) == 0 && S_ISREG(st.st_mode) &&
-                time(NULL) - st.st_mtime > 60 && unlink(path.data) == 0)
-                pn_info("Deleted: %s", path.data);
-            pn_buf_release(&path);
-        }
-        if (d)
-            closedir(d);
-    }
+    pn_queue_walk_all("incoming", purge_one, NULL);
+    pn_queue_walk_all("maildrop", purge_one, NULL);
 }
 
 int main(int argc, char **argv)
@@ -245,6 +240,6 @@ int main(int argc, char **argv)
     if (do_purge)
         purge();
     if (requeued)
-        pn_trigger_send("public/pickup", "W", 1);
+        pn_trigger_send(PN_SVC_PICKUP, "W", 1);
     return 0;
 }

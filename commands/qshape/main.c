@@ -85,17 +85,12 @@ static void file(const char *path, time_t now)
         tally(domain.data, bucket);
         goto out;
     }
-    size_t pos = 0, len;
-    int type;
-    const char *payload;
+    size_t pos = 0;
     pn_qrcpt r;
     pn_qrcpt_init(&r);
-    while (pn_qfile_next(&q, &pos, &type, &payload, &len)) {
-        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, 0, &r) == 0 &&
-            r.status == PN_RCPT_TODO) {
-            pn_addr_domain(r.addr.data, &domain);
-            tally(domain.data, bucket);
-        }
+    while (pn_qfile_next_rcpt(&q, &pos, 1, &r)) {
+        pn_addr_domain(r.addr.data, &domain);
+        tally(domain.data, bucket);
     }
     pn_qrcpt_release(&r);
 out:
@@ -107,25 +102,17 @@ out:
     pn_buf_release(&sender);
 }
 
+/* one_file: pn_queue_walk's visit of one queue file. */
+static int one_file(const char *path, const char *id, void *now)
+{
+    (void)id;
+    file(path, *(time_t *)now);
+    return 0;
+}
+
 static void walk(const char *dir, time_t now)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    pn_buf path = PN_BUF_INIT;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        pn_buf_reset(&path);
-        pn_buf_printf(&path, "%s/%s", dir, e->d_name);
-        if (e->d_type == DT_DIR && strlen(e->d_name) == 1)
-            walk(path.data, now);
-        else if (pn_qid_valid(e->d_name))
-            file(path.data, now);
-    }
-    pn_buf_release(&path);
-    closedir(d);
+    pn_queue_walk(dir, one_file, &now);
 }
 
 static const char **sorted_domains(void)

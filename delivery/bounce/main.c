@@ -22,6 +22,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/bouncelog.h"
 #include "mail/cleanupclnt.h"
@@ -37,17 +38,12 @@ static pn_cleanup_client *cleanup;
 static int pending_reasons(const pn_qfile *q, pn_bounce_entry *e, int count)
 {
     pn_htable *pending = pn_htable_new(16);
-    size_t pos = 0, len, at = 0;
-    int type, kept = 0;
-    const char *payload;
+    size_t pos = 0;
+    int kept = 0;
     pn_qrcpt r;
     pn_qrcpt_init(&r);
-    while (pn_qfile_next(q, &pos, &type, &payload, &len)) {
-        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0 &&
-            r.status == PN_RCPT_TODO)
-            pn_htable_put(pending, pn_buf_str(&r.addr), NULL);
-        at = pos;
-    }
+    while (pn_qfile_next_rcpt(q, &pos, 1, &r))
+        pn_htable_put(pending, pn_buf_str(&r.addr), NULL);
     pn_qrcpt_release(&r);
     for (int i = count - 1; i >= 0; i--) {
         if (!pn_htable_has(pending, pn_buf_str(&e[i].addr)))
@@ -89,22 +85,17 @@ static void free_request(void *value)
 static pn_htable *dsn_requests(const pn_qfile *q)
 {
     pn_htable *table = pn_htable_new(16);
-    size_t pos = 0, len, at = 0;
-    int type;
-    const char *payload;
+    size_t pos = 0;
     pn_qrcpt r;
     pn_qrcpt_init(&r);
-    while (pn_qfile_next(q, &pos, &type, &payload, &len)) {
-        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0) {
-            dsn_request *d = pn_malloc(sizeof(*d));
-            d->notify = r.notify;
-            d->orcpt = r.orcpt.len ? pn_strdup(r.orcpt.data) : NULL;
-            dsn_request *old = pn_htable_remove(table, pn_buf_str(&r.addr));
-            if (old)
-                free_request(old);
-            pn_htable_put(table, pn_buf_str(&r.addr), d);
-        }
-        at = pos;
+    while (pn_qfile_next_rcpt(q, &pos, 0, &r)) {
+        dsn_request *d = pn_malloc(sizeof(*d));
+        d->notify = r.notify;
+        d->orcpt = r.orcpt.len ? pn_strdup(r.orcpt.data) : NULL;
+        dsn_request *old = pn_htable_remove(table, pn_buf_str(&r.addr));
+        if (old)
+            free_request(old);
+        pn_htable_put(table, pn_buf_str(&r.addr), d);
     }
     pn_qrcpt_release(&r);
     return table;
@@ -114,7 +105,7 @@ static pn_htable *dsn_requests(const pn_qfile *q)
 static int submit(const char *from, const char *to, const pn_buf *msg, pn_buf *new_id, pn_buf *why)
 {
     if (cleanup == NULL)
-        cleanup = pn_cleanup_client_new("public/cleanup");
+        cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
     return pn_cleanup_submit(cleanup, from, to, NULL, msg->data, msg->len, new_id, why);
 }
 
@@ -224,22 +215,22 @@ static int handle(const pn_attrs *req, pn_attr_out *reply, void *ctx)
     (void)ctx;
     pn_buf why = PN_BUF_INIT, kind = PN_BUF_INIT, id = PN_BUF_INIT;
     int status = -1, rc = 0;
-    if (pn_attr_copy_str(req, "req", &kind) != 1 || pn_attr_copy_str(req, "queue_id", &id) != 1 ||
-        !pn_qid_valid(id.data)) {
+    if (pn_attr_copy_str(req, PN_ATTR_REQ, &kind) != 1 ||
+        pn_attr_copy_str(req, PN_ATTR_QUEUE_ID, &id) != 1 || !pn_qid_valid(id.data)) {
         pn_warn("malformed bounce request");
         rc = -1;
     } else {
-        int which = strcmp(kind.data, "flush") == 0   ? NOTICE_FAILURE
-                    : strcmp(kind.data, "warn") == 0  ? NOTICE_DELAY
-                    : strcmp(kind.data, "trace") == 0 ? NOTICE_SUCCESS
-                                                      : -1;
+        int which = strcmp(kind.data, PN_REQ_FLUSH) == 0   ? NOTICE_FAILURE
+                    : strcmp(kind.data, PN_REQ_WARN) == 0  ? NOTICE_DELAY
+                    : strcmp(kind.data, PN_REQ_TRACE) == 0 ? NOTICE_SUCCESS
+                                                           : -1;
         if (which >= 0) {
             status = report(id.data, (enum notice_kind)which, &why) == 0 ? 0 : -1;
             if (status < 0)
                 pn_warn("%s: cannot send the sender a %s notification: %s", id.data,
                         kinds[which].what, why.data);
         }
-        pn_attr_put_int(reply, "status", status);
+        pn_attr_put_int(reply, PN_ATTR_STATUS, status);
     }
     pn_buf_release(&why);
     pn_buf_release(&kind);
@@ -249,7 +240,7 @@ static int handle(const pn_attrs *req, pn_attr_out *reply, void *ctx)
 
 static void serve(int fd, void *ctx)
 {
-    pn_server_serve_requests(fd, "bounce", handle, ctx);
+    pn_server_serve_requests(fd, PN_PROTO_BOUNCE, handle, ctx);
 }
 
 int main(int argc, char **argv)

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
+#include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/addr.h"
 #include "mail/agent.h"
@@ -117,7 +118,7 @@ static void forward(struct delivery *d, const char *addr)
         return;
     }
     if (cleanup == NULL)
-        cleanup = pn_cleanup_client_new("public/cleanup");
+        cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
     pn_buf_printf(&field, "Delivered-To: %s", d->rcpt->addr.data);
     if (pn_qfile_read_content(d->q, &content, &why) == 0)
         status = pn_cleanup_submit(cleanup, d->req->sender.data, addr, field.data, content.data,

@@ -1,5 +1,5 @@
 /* cfparams_table.c: every parameter Postern knows, with its type and its built-in default
- * (Postfix 3.7.11's, except the decisions in DESIGN.md section 14). This table is the single
+ * (Postfix 3.7.11's, except the decisions in doc/decisions.md). This table is the single
  * source of truth: postconf -d, the typed getters and the unused-parameter check read it.
  * Flags: DYN = computed at run time; RO = read-only, set by the program itself. */
 #include "config/cfparams_table.h"

@@ -1,5 +1,5 @@
 /* attr.h: ATTR/1, the framing of every request and reply between Postern's processes
- * (DESIGN.md section 5.1): a 4-byte big-endian length, then typed, named attributes: 'S'
+ * (doc/protocols.md): a 4-byte big-endian length, then typed, named attributes: 'S'
  * strings, 'I' 64-bit integers, 'G' groups (nested at most 4 deep). Decoding is strict. */
 #ifndef PN_IPC_ATTR_H
 #define PN_IPC_ATTR_H

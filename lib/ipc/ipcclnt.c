@@ -17,6 +17,7 @@
 #include "base/mem.h"
 #include "base/sock.h"
 #include "config/cfparams.h"
+#include "ipc/proto.h"
 
 struct pn_ipc_client {
     char *path;
@@ -105,8 +106,8 @@ static int connect_service(pn_ipc_client *c, pn_buf *why)
     int64_t version = 0, gen = 0;
     int rc = pn_attr_read_frame(c->stream, &hello);
     if (rc <= 0 || pn_attr_parse(hello.data, hello.len, &attrs, why) < 0 ||
-        pn_attr_get_str(&attrs, "proto", &proto, &len) != 1 || len != strlen(c->proto) ||
-        memcmp(proto, c->proto, len) != 0 || pn_attr_get_int(&attrs, "ver", &version) != 1 ||
+        pn_attr_get_str(&attrs, PN_ATTR_PROTO, &proto, &len) != 1 || len != strlen(c->proto) ||
+        memcmp(proto, c->proto, len) != 0 || pn_attr_get_int(&attrs, PN_ATTR_VER, &version) != 1 ||
         version != 1) {
         if (why->len == 0)
             pn_buf_printf(why, "%s: bad or missing hello from the %s service", c->path, c->proto);
@@ -114,7 +115,7 @@ static int connect_service(pn_ipc_client *c, pn_buf *why)
         disconnect(c);
         return -1;
     }
-    pn_attr_get_int(&attrs, "gen", &gen);
+    pn_attr_get_int(&attrs, PN_ATTR_GEN, &gen);
     c->generation = gen;
     c->connects++;
     pn_buf_release(&hello);
@@ -158,7 +159,9 @@ int pn_ipc_call(pn_ipc_client *c, pn_attr_out *request, pn_buf *storage, pn_attr
         if (rc < 0 && unread_by_server(err) && attempt == 0)
             continue; /* the server retired before it read the request: once more */
         pn_buf_printf(why, "%s: no reply from the %s service (%s)", c->path, c->proto,
-                      rc == 0 ? "end of file" : err ? strerror(err) : "bad frame");
+                      rc == 0 ? "end of file"
+                      : err   ? strerror(err)
+                              : "bad frame");
         return -1;
     }
     pn_buf_printf(why, "%s: the %s service keeps closing the connection", c->path, c->proto);
@@ -169,10 +172,10 @@ int pn_ipc_send_hello(pn_stream *stream, const char *proto, long long generation
 {
     pn_attr_out hello;
     pn_attr_begin(&hello);
-    pn_attr_put_cstr(&hello, "proto", proto);
-    pn_attr_put_int(&hello, "ver", 1);
+    pn_attr_put_cstr(&hello, PN_ATTR_PROTO, proto);
+    pn_attr_put_int(&hello, PN_ATTR_VER, 1);
     if (generation)
-        pn_attr_put_int(&hello, "gen", generation);
+        pn_attr_put_int(&hello, PN_ATTR_GEN, generation);
     int rc = pn_attr_write_frame(stream, &hello);
     pn_attr_release(&hello);
     return rc;

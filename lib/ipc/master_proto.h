@@ -1,5 +1,5 @@
 /* master_proto.h: what master and its children agree on: the descriptor numbers a child
- * inherits and the 12-byte status record it writes to master (DESIGN.md section 4). */
+ * inherits and the 12-byte status record it writes to master (doc/processes.md). */
 #ifndef PN_IPC_MASTER_PROTO_H
 #define PN_IPC_MASTER_PROTO_H
 #include <stdint.h>

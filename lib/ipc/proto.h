@@ -24,21 +24,21 @@
 #define PN_PROTO_SHOWQ "showq"
 
 /* Requests ("req"). */
-#define PN_REQ_OPEN "open"             /* cleanup: a new message */
-#define PN_REQ_NEW "new"               /* qmgr: this queue file is complete */
-#define PN_REQ_REWRITE "rewrite"       /* trivial-rewrite */
-#define PN_REQ_RESOLVE "resolve"       /* trivial-rewrite */
-#define PN_REQ_VERIFY "verify"         /* trivial-rewrite, as resolve */
-#define PN_REQ_DELIVER "deliver"       /* delivery agents */
-#define PN_REQ_FLUSH "flush"           /* bounce: the failure notice */
-#define PN_REQ_WARN "warn"             /* bounce: the delay notice */
-#define PN_REQ_TRACE "trace"           /* bounce: the success or verification report */
-#define PN_REQ_SEND_SITE "send_site"   /* flush */
-#define PN_REQ_SEND_FILE "send_file"   /* flush */
-#define PN_REQ_ADD "add"               /* flush */
-#define PN_REQ_REFRESH "refresh"       /* flush */
-#define PN_REQ_PURGE "purge"           /* flush */
-#define PN_REQ_LIST "list"             /* showq */
+#define PN_REQ_OPEN "open"           /* cleanup: a new message */
+#define PN_REQ_NEW "new"             /* qmgr: this queue file is complete */
+#define PN_REQ_REWRITE "rewrite"     /* trivial-rewrite */
+#define PN_REQ_RESOLVE "resolve"     /* trivial-rewrite */
+#define PN_REQ_VERIFY "verify"       /* trivial-rewrite, as resolve */
+#define PN_REQ_DELIVER "deliver"     /* delivery agents */
+#define PN_REQ_FLUSH "flush"         /* bounce: the failure notice */
+#define PN_REQ_WARN "warn"           /* bounce: the delay notice */
+#define PN_REQ_TRACE "trace"         /* bounce: the success or verification report */
+#define PN_REQ_SEND_SITE "send_site" /* flush */
+#define PN_REQ_SEND_FILE "send_file" /* flush */
+#define PN_REQ_ADD "add"             /* flush */
+#define PN_REQ_REFRESH "refresh"     /* flush */
+#define PN_REQ_PURGE "purge"         /* flush */
+#define PN_REQ_LIST "list"           /* showq */
 
 /* Attributes. */
 #define PN_ATTR_PROTO "proto"
@@ -68,6 +68,23 @@
 #define PN_ATTR_DEAD "dead"
 #define PN_ATTR_SITE "site"
 #define PN_ATTR_SCAN "scan" /* qmgr notice: notices were lost, scan incoming/ too */
+/* showq's listing */
+#define PN_ATTR_MSG "msg"
+#define PN_ATTR_SIZE "size"
+#define PN_ATTR_FORCED_EXPIRE "forced_expire"
+/* status logs (bounce, defer, trace) */
+#define PN_ATTR_ACTION "action"
+#define PN_ATTR_DSN "dsn"
+#define PN_ATTR_TEXT "text"
+/* the agent's workers (lib/mail/worker.c) */
+#define PN_ATTR_KIND "kind"
+#define PN_ATTR_PATH "path"
+#define PN_ATTR_LIMIT "limit"
+#define PN_ATTR_ARG "arg"
+#define PN_ATTR_V "v"
+#define PN_ATTR_DIRECTORY "directory"
+#define PN_ATTR_EOL "eol"
+#define PN_ATTR_DATA "data"
 
 /* Trigger bytes to public/qmgr and public/pickup. */
 #define PN_TRIGGER_INCOMING 'I' /* scan incoming/ */

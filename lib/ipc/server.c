@@ -242,8 +242,7 @@ int pn_server_wait(int fd, int timeout_ms)
     /* The first request of a connection is always served, whatever happened since the
      * accept: it may be the client's one retry after another process retired. */
     int first = sk.conn_requests == 0;
-    struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
-                            {.fd = PN_MASTER_STATUS_FD, .events = 0}};
+    struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = PN_MASTER_STATUS_FD, .events = 0}};
     for (;;) {
         int n = poll(pfd, sk.have_status && !first ? 2 : 1, timeout_ms);
         if (n < 0 && errno == EINTR)

@@ -1,6 +1,7 @@
 /* addr.h: envelope address handling: splitting into local part and domain (quoted local
  * parts respected), the extension at recipient_delimiter, and canonicalisation in the local
- * context (FACTS 5.1: source routes, bang paths, the percent hack, @$myorigin, .$mydomain). */
+ * context (as the reference: source routes, bang paths, the percent hack, @$myorigin, .$mydomain).
+ */
 #ifndef PN_MAIL_ADDR_H
 #define PN_MAIL_ADDR_H
 #include "base/buf.h"

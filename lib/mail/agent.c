@@ -17,6 +17,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/bouncelog.h"
 #include "mail/dsn.h"
@@ -164,7 +165,7 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
     free(texts);
     free(relays);
     /* Status bytes reach the disk before qmgr hears of them, except when qmgr will remove
-     * the file next anyway (DESIGN.md 6.3 step 5). */
+     * the file next anyway (doc/queue.md, step 4). */
     if (!(req->last && finished_all))
         fdatasync(fd);
 out:
@@ -208,7 +209,7 @@ void pn_agent_serve(int fd, const pn_agent *agent)
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
-    if (pn_ipc_send_hello(client, "deliver", 0) == 0) {
+    if (pn_ipc_send_hello(client, PN_PROTO_DELIVER, 0) == 0) {
         while (wait_for_request(agent, client) && pn_attr_read_frame(client, &frame) > 0) {
             pn_attrs attrs;
             pn_delivreq req;
@@ -227,9 +228,9 @@ void pn_agent_serve(int fd, const pn_agent *agent)
             pn_delivreq_release(&req);
             pn_attr_out reply;
             pn_attr_begin(&reply);
-            pn_attr_put_int(&reply, "status", status);
+            pn_attr_put_int(&reply, PN_ATTR_STATUS, status);
             if (dead_reason.len)
-                pn_attr_put_cstr(&reply, "dead", dead_reason.data);
+                pn_attr_put_cstr(&reply, PN_ATTR_DEAD, dead_reason.data);
             int rc = pn_attr_write_frame(client, &reply);
             pn_attr_release(&reply);
             if (rc < 0 || pn_server_request_done())

@@ -1,5 +1,5 @@
 /* agent.h: the common body of the delivery agents: the connection loop with qmgr (hello,
- * request, reply), opening the queue file named in a request the way DESIGN.md 6.3 asks, and
+ * request, reply), opening the queue file named in a request the way doc/queue.md asks, and
  * recording each recipient's outcome (log line, done mark). An agent supplies the delivery of
  * one recipient. */
 #ifndef PN_MAIL_AGENT_H
@@ -33,7 +33,7 @@ typedef struct pn_agent {
 
 /* pn_agent_destination_dead: called from deliver_all when the next hop as a whole could
  * not be reached (no server answered, or its name did not resolve): qmgr then defers the
- * destination's other mail for a while without trying (DESIGN.md 5.4). */
+ * destination's other mail for a while without trying (doc/protocols.md). */
 void pn_agent_destination_dead(const char *reason);
 /* pn_agent_drop_privileges: after its worker pool is started, a privileged agent becomes
  * mail_owner for good (nothing happens without root). */

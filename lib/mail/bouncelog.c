@@ -11,6 +11,7 @@
 
 #include "base/mem.h"
 #include "ipc/attr.h"
+#include "ipc/proto.h"
 #include "mail/qpath.h"
 
 void pn_bouncelog_batch_init(pn_bouncelog_batch *b, const char *log, const char *queue_id)
@@ -26,12 +27,12 @@ void pn_bouncelog_batch_add(pn_bouncelog_batch *b, const char *addr, const char 
 {
     pn_attr_out frame;
     pn_attr_begin(&frame);
-    pn_attr_put_cstr(&frame, "addr", addr);
-    pn_attr_put_cstr(&frame, "orig", orig);
+    pn_attr_put_cstr(&frame, PN_ATTR_ADDR, addr);
+    pn_attr_put_cstr(&frame, PN_ATTR_ORIG, orig);
     if (action)
-        pn_attr_put_cstr(&frame, "action", action);
-    pn_attr_put_cstr(&frame, "status", status);
-    pn_attr_put_cstr(&frame, "reason", reason);
+        pn_attr_put_cstr(&frame, PN_ATTR_ACTION, action);
+    pn_attr_put_cstr(&frame, PN_ATTR_STATUS, status);
+    pn_attr_put_cstr(&frame, PN_ATTR_REASON, reason);
     size_t len;
     const char *data = pn_attr_frame(&frame, &len);
     pn_buf_append(&b->frames, data, len);
@@ -112,14 +113,14 @@ int pn_bouncelog_read(const char *log, const char *queue_id, pn_bounce_entry **e
             pn_buf_init(&e->action);
             pn_buf_init(&e->status);
             pn_buf_init(&e->reason);
-            if (pn_attr_copy_str(&attrs, "action", &e->action) != 1)
+            if (pn_attr_copy_str(&attrs, PN_ATTR_ACTION, &e->action) != 1)
                 pn_buf_set(&e->action, strcmp(log, "bounce") == 0  ? "failed"
                                        : strcmp(log, "defer") == 0 ? "delayed"
                                                                    : "delivered");
-            pn_attr_copy_str(&attrs, "addr", &e->addr);
-            pn_attr_copy_str(&attrs, "orig", &e->orig);
-            pn_attr_copy_str(&attrs, "status", &e->status);
-            pn_attr_copy_str(&attrs, "reason", &e->reason);
+            pn_attr_copy_str(&attrs, PN_ATTR_ADDR, &e->addr);
+            pn_attr_copy_str(&attrs, PN_ATTR_ORIG, &e->orig);
+            pn_attr_copy_str(&attrs, PN_ATTR_STATUS, &e->status);
+            pn_attr_copy_str(&attrs, PN_ATTR_REASON, &e->reason);
         }
         pos += 4 + len;
     }

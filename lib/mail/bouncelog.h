@@ -2,7 +2,7 @@
  * (defer/ID, the reasons mailq shows) or were delivered with NOTIFY=SUCCESS (trace/ID): one
  * ATTR/1 frame per recipient, appended with one write to an O_APPEND descriptor; bounce and
  * trace entries are fsynced, so they are on disk before the recipient is marked done and a
- * notice is never forgotten (DESIGN.md 6.3 step 6). log is "bounce", "defer" or "trace". */
+ * notice is never forgotten (doc/queue.md). log is "bounce", "defer" or "trace". */
 #ifndef PN_MAIL_BOUNCELOG_H
 #define PN_MAIL_BOUNCELOG_H
 #include "base/buf.h"

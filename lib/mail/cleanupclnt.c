@@ -71,8 +71,8 @@ int pn_cleanup_open(pn_cleanup_client *c, pn_buf *queue_id, pn_buf *why)
 {
     pn_attr_out req;
     pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "req", PN_REQ_OPEN);
-    pn_attr_put_int(&req, "flags", 0);
+    pn_attr_put_cstr(&req, PN_ATTR_REQ, PN_REQ_OPEN);
+    pn_attr_put_int(&req, PN_ATTR_FLAGS, 0);
     pn_buf storage = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = -1;
@@ -80,9 +80,9 @@ int pn_cleanup_open(pn_cleanup_client *c, pn_buf *queue_id, pn_buf *why)
     int rc = pn_ipc_call(c->ipc, &req, &storage, &reply, why);
     pn_attr_release(&req);
     if (rc == 0) {
-        pn_attr_get_int(&reply, "status", &status);
-        rc = status == 0 && pn_attr_copy_str(&reply, "queue_id", queue_id) == 1 ? 0 : -1;
-        if (rc < 0 && pn_attr_copy_str(&reply, "reason", why) != 1)
+        pn_attr_get_int(&reply, PN_ATTR_STATUS, &status);
+        rc = status == 0 && pn_attr_copy_str(&reply, PN_ATTR_QUEUE_ID, queue_id) == 1 ? 0 : -1;
+        if (rc < 0 && pn_attr_copy_str(&reply, PN_ATTR_REASON, why) != 1)
             pn_buf_set(why, "cleanup could not open a queue file");
     }
     pn_buf_release(&storage);
@@ -184,8 +184,8 @@ int pn_cleanup_finish(pn_cleanup_client *c, int *status, pn_buf *reason)
     int64_t st = -1;
     int rc = read_reply(c, &reply, &storage, reason);
     if (rc == 0) {
-        pn_attr_get_int(&reply, "status", &st);
-        pn_attr_copy_str(&reply, "reason", reason);
+        pn_attr_get_int(&reply, PN_ATTR_STATUS, &st);
+        pn_attr_copy_str(&reply, PN_ATTR_REASON, reason);
     }
     *status = (int)st;
     pn_buf_release(&storage);

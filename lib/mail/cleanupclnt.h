@@ -1,4 +1,4 @@
-/* cleanupclnt.h: submitting a message to cleanup (DESIGN.md section 5.2) on a connection kept
+/* cleanupclnt.h: submitting a message to cleanup (doc/protocols.md) on a connection kept
  * across messages: open (the queue ID exists from here on), stream the records as they
  * become known, finish (the reply comes when the file is on disk) or abort. Used by smtpd and
  * by local for forwarding. */
@@ -10,7 +10,7 @@
 
 typedef struct pn_cleanup_client pn_cleanup_client;
 
-/* Reply status bits (DESIGN.md section 5.3). */
+/* Reply status bits (doc/protocols.md). */
 #define PN_CLEANUP_PROTO 0x01
 #define PN_CLEANUP_WRITE 0x02
 #define PN_CLEANUP_SIZE 0x04

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "ipc/proto.h"
 
 static void rcpt_init(pn_delivreq_rcpt *r)
 {
@@ -28,31 +29,31 @@ int pn_delivreq_parse(const pn_attrs *req, pn_delivreq *out)
     pn_buf_init(&out->nexthop);
     pn_buf_init(&out->sender);
     int64_t last = 0;
-    if (pn_attr_copy_str(req, "queue", &out->queue) != 1 ||
-        pn_attr_copy_str(req, "queue_id", &out->queue_id) != 1 ||
-        pn_attr_copy_str(req, "nexthop", &out->nexthop) != 1 ||
-        pn_attr_copy_str(req, "sender", &out->sender) != 1 ||
-        pn_attr_get_int(req, "arrival", &out->arrival_us) != 1 ||
-        pn_attr_get_int(req, "active", &out->active_us) != 1 ||
-        pn_attr_get_int(req, "last", &last) != 1)
+    if (pn_attr_copy_str(req, PN_ATTR_QUEUE, &out->queue) != 1 ||
+        pn_attr_copy_str(req, PN_ATTR_QUEUE_ID, &out->queue_id) != 1 ||
+        pn_attr_copy_str(req, PN_ATTR_NEXTHOP, &out->nexthop) != 1 ||
+        pn_attr_copy_str(req, PN_ATTR_SENDER, &out->sender) != 1 ||
+        pn_attr_get_int(req, PN_ATTR_ARRIVAL, &out->arrival_us) != 1 ||
+        pn_attr_get_int(req, PN_ATTR_ACTIVE, &out->active_us) != 1 ||
+        pn_attr_get_int(req, PN_ATTR_LAST, &last) != 1)
         return -1;
     out->last = last != 0;
     int64_t flags = 0;
-    pn_attr_get_int(req, "flags", &flags);
+    pn_attr_get_int(req, PN_ATTR_FLAGS, &flags);
     out->flags = (int)flags & (PN_DELIVREQ_RECORD | PN_DELIVREQ_VERIFY);
     size_t cursor = 0;
     pn_attrs g;
-    while (pn_attr_next_group(req, "rcpt", &cursor, &g) > 0) {
+    while (pn_attr_next_group(req, PN_ATTR_RCPT, &cursor, &g) > 0) {
         out->rcpts = pn_reallocarray(out->rcpts, out->rcpt_count + 1, sizeof(pn_delivreq_rcpt));
         pn_delivreq_rcpt *r = &out->rcpts[out->rcpt_count++];
         rcpt_init(r);
         int64_t notify = 0;
-        if (pn_attr_copy_str(&g, "addr", &r->addr) != 1 ||
-            pn_attr_copy_str(&g, "orig", &r->orig) != 1 ||
-            pn_attr_get_int(&g, "offset", &r->offset) != 1)
+        if (pn_attr_copy_str(&g, PN_ATTR_ADDR, &r->addr) != 1 ||
+            pn_attr_copy_str(&g, PN_ATTR_ORIG, &r->orig) != 1 ||
+            pn_attr_get_int(&g, PN_ATTR_OFFSET, &r->offset) != 1)
             return -1;
-        pn_attr_copy_str(&g, "orcpt", &r->orcpt);
-        pn_attr_get_int(&g, "notify", &notify);
+        pn_attr_copy_str(&g, PN_ATTR_ORCPT, &r->orcpt);
+        pn_attr_get_int(&g, PN_ATTR_NOTIFY, &notify);
         r->notify = (int)notify;
     }
     return out->rcpt_count > 0 ? 0 : -1;

@@ -1,4 +1,4 @@
-/* delivreq.h: the delivery request between qmgr and a delivery agent (DESIGN.md section 5.2)
+/* delivreq.h: the delivery request between qmgr and a delivery agent (doc/protocols.md)
  * and the agent-side helpers: the log line of one recipient's outcome and the done mark. */
 #ifndef PN_MAIL_DELIVREQ_H
 #define PN_MAIL_DELIVREQ_H

@@ -3,6 +3,7 @@
 
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 
 static int request(const char *path, const char *kind, const char *name, const char *value,
                    pn_buf *why)
@@ -12,13 +13,13 @@ static int request(const char *path, const char *kind, const char *name, const c
         flush = pn_ipc_client_new(path, "flush");
     pn_attr_out req;
     pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "req", kind);
+    pn_attr_put_cstr(&req, PN_ATTR_REQ, kind);
     pn_attr_put_cstr(&req, name, value);
     pn_buf storage = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = PN_FLUSH_FAIL;
     if (pn_ipc_call(flush, &req, &storage, &reply, why) == 0 &&
-        pn_attr_get_int(&reply, "status", &status) != 1) {
+        pn_attr_get_int(&reply, PN_ATTR_STATUS, &status) != 1) {
         pn_buf_set(why, "malformed reply from the flush service");
         status = PN_FLUSH_FAIL;
     }

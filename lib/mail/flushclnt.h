@@ -1,4 +1,4 @@
-/* flushclnt.h: the client side of the flush service (public/flush, DESIGN.md 5.2): ETRN and
+/* flushclnt.h: the client side of the flush service (public/flush, doc/protocols.md): ETRN and
  * postqueue -s ask it for a site's deferred mail, postqueue -i for one message. The status
  * codes are the service's own. */
 #ifndef PN_MAIL_FLUSHCLNT_H

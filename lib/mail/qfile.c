@@ -285,6 +285,20 @@ int pn_qfile_next(const pn_qfile *q, size_t *pos, int *type, const char **payloa
     return 1;
 }
 
+int pn_qfile_next_rcpt(const pn_qfile *q, size_t *pos, int todo_only, pn_qrcpt *r)
+{
+    int type;
+    const char *payload;
+    size_t len, at = *pos;
+    while (pn_qfile_next(q, pos, &type, &payload, &len)) {
+        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, PN_QF_HEADER_SIZE + at, r) == 0 &&
+            (!todo_only || r->status == PN_RCPT_TODO))
+            return 1;
+        at = *pos;
+    }
+    return 0;
+}
+
 const char *pn_qfile_attr(const pn_qfile *q, const char *name, pn_buf *out)
 {
     size_t pos = 0, len, nlen = strlen(name);

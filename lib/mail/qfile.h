@@ -1,4 +1,4 @@
-/* qfile.h: the MQ1 queue file (DESIGN.md section 6.2): a 64-byte header, then typed records
+/* qfile.h: the MQ1 queue file (doc/queue.md): a 64-byte header, then typed records
  * (type:u8 len:u32be payload) in three segments: envelope up to M, content (H header fields,
  * B body pieces), extracted from X to E. The writer builds a file in memory and installs it
  * with one write and one fsync; the reader validates the envelope on every open and the
@@ -79,6 +79,10 @@ int pn_qfile_open(pn_qfile *q, int fd, pn_buf *why);
 void pn_qfile_release(pn_qfile *q);
 /* pn_qfile_next: the next envelope record after *pos (start with 0); 1, or 0 at M. */
 int pn_qfile_next(const pn_qfile *q, size_t *pos, int *type, const char **payload, size_t *len);
+/* pn_qfile_next_rcpt: the next well-formed R record after *pos (start with 0) into r, with
+ * its offset in the file; with todo_only, only those still to do. 1, or 0 at the end of the
+ * envelope. */
+int pn_qfile_next_rcpt(const pn_qfile *q, size_t *pos, int todo_only, pn_qrcpt *r);
 /* pn_qfile_attr: an A record's value; NULL when absent. */
 const char *pn_qfile_attr(const pn_qfile *q, const char *name, pn_buf *out);
 /* pn_qfile_sender: the S record. */

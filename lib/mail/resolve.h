@@ -1,5 +1,5 @@
 /* resolve.h: trivial-rewrite's "resolve": which transport delivers an address, to which
- * next hop, as which recipient (FACTS 5.2): address classes local, virtual alias, virtual
+ * next hop, as which recipient (as in the reference): address classes local, virtual alias, virtual
  * mailbox, relay and default, the *_transport parameters, transport_maps and relayhost. */
 #ifndef PN_MAIL_RESOLVE_H
 #define PN_MAIL_RESOLVE_H

@@ -203,8 +203,8 @@ static int ask_server(pn_resolve_client *c, const char *sender, const char *cons
     return rc;
 }
 
-int pn_resolve_addrs(pn_resolve_client *c, const char *sender, const char *const *addrs,
-                     size_t n, pn_resolved *out, pn_buf *why)
+int pn_resolve_addrs(pn_resolve_client *c, const char *sender, const char *const *addrs, size_t n,
+                     pn_resolved *out, pn_buf *why)
 {
     long long now = pn_event_now_ms();
     int trusted = now - c->asked_ms <= TRUST_MS;

@@ -24,7 +24,6 @@ void pn_resolve_client_free(pn_resolve_client *client);
 int pn_resolve_addrs(pn_resolve_client *client, const char *sender, const char *const *addrs,
                      size_t n, pn_resolved *out, pn_buf *why);
 /* pn_resolve_stats: requests answered by the cache and by the server, for tests. */
-void pn_resolve_stats(const pn_resolve_client *client, unsigned long *hits,
-                      unsigned long *misses);
+void pn_resolve_stats(const pn_resolve_client *client, unsigned long *hits, unsigned long *misses);
 
 #endif

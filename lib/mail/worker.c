@@ -21,6 +21,7 @@
 #include "base/sock.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
+#include "ipc/proto.h"
 #include "mail/mailbox.h"
 #include "mail/pipecmd.h"
 
@@ -93,19 +94,19 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
 {
     pn_buf kind = PN_BUF_INIT, path = PN_BUF_INIT, sender = PN_BUF_INIT, rcpt = PN_BUF_INIT;
     pn_buf text = PN_BUF_INIT;
-    pn_attr_copy_str(req, "kind", &kind);
-    pn_attr_copy_str(req, "path", &path);
+    pn_attr_copy_str(req, PN_ATTR_KIND, &kind);
+    pn_attr_copy_str(req, PN_ATTR_PATH, &path);
     if (strcmp(pn_buf_str(&kind), "deliver") == 0 && fd >= 0) {
-        pn_attr_copy_str(req, "sender", &sender);
-        pn_attr_copy_str(req, "recipient", &rcpt);
+        pn_attr_copy_str(req, PN_ATTR_SENDER, &sender);
+        pn_attr_copy_str(req, PN_ATTR_RECIPIENT, &rcpt);
         int64_t limit = 0;
-        pn_attr_get_int(req, "limit", &limit);
+        pn_attr_get_int(req, PN_ATTR_LIMIT, &limit);
         pn_buf dsn = PN_BUF_INIT;
         int rc = pn_mailbox_write(fd, pn_buf_str(&path), pn_buf_str(&sender), pn_buf_str(&rcpt),
                                   (long)limit, &text, &dsn);
-        pn_attr_put_int(reply, "status", rc);
-        pn_attr_put_str(reply, "text", pn_buf_str(&text), text.len);
-        pn_attr_put_str(reply, "dsn", pn_buf_str(&dsn), dsn.len);
+        pn_attr_put_int(reply, PN_ATTR_STATUS, rc);
+        pn_attr_put_str(reply, PN_ATTR_TEXT, pn_buf_str(&text), text.len);
+        pn_attr_put_str(reply, PN_ATTR_DSN, pn_buf_str(&dsn), dsn.len);
         pn_buf_release(&dsn);
     } else if (strcmp(pn_buf_str(&kind), "pipe") == 0 && fd >= 0) {
         pn_buf flags = PN_BUF_INIT, orig = PN_BUF_INIT, dir = PN_BUF_INIT, eol = PN_BUF_INIT;
@@ -116,17 +117,17 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
         job.argv = pn_argv_new();
         size_t cursor = 0;
         pn_attrs g;
-        while (pn_attr_next_group(req, "arg", &cursor, &g) > 0) {
-            pn_attr_copy_str(&g, "v", &arg);
+        while (pn_attr_next_group(req, PN_ATTR_ARG, &cursor, &g) > 0) {
+            pn_attr_copy_str(&g, PN_ATTR_V, &arg);
             pn_argv_add(job.argv, pn_buf_str(&arg));
         }
-        pn_attr_copy_str(req, "flags", &flags);
-        pn_attr_copy_str(req, "sender", &sender);
-        pn_attr_copy_str(req, "recipient", &rcpt);
-        pn_attr_copy_str(req, "orig", &orig);
-        pn_attr_copy_str(req, "directory", &dir);
-        pn_attr_copy_str(req, "eol", &eol);
-        pn_attr_get_int(req, "limit", &limit);
+        pn_attr_copy_str(req, PN_ATTR_FLAGS, &flags);
+        pn_attr_copy_str(req, PN_ATTR_SENDER, &sender);
+        pn_attr_copy_str(req, PN_ATTR_RECIPIENT, &rcpt);
+        pn_attr_copy_str(req, PN_ATTR_ORIG, &orig);
+        pn_attr_copy_str(req, PN_ATTR_DIRECTORY, &dir);
+        pn_attr_copy_str(req, PN_ATTR_EOL, &eol);
+        pn_attr_get_int(req, PN_ATTR_LIMIT, &limit);
         job.flags = pn_buf_str(&flags);
         job.sender = pn_buf_str(&sender);
         job.recipient = rcpt.len ? pn_buf_str(&rcpt) : NULL;
@@ -135,9 +136,9 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
         job.eol = pn_buf_str(&eol);
         job.time_limit = (long)limit;
         int rc = job.argv->len ? pn_pipe_run(fd, &job, &dsn, &text) : MAILBOX_DEFER;
-        pn_attr_put_int(reply, "status", rc);
-        pn_attr_put_str(reply, "text", pn_buf_str(&text), text.len);
-        pn_attr_put_str(reply, "dsn", pn_buf_str(&dsn), dsn.len);
+        pn_attr_put_int(reply, PN_ATTR_STATUS, rc);
+        pn_attr_put_str(reply, PN_ATTR_TEXT, pn_buf_str(&text), text.len);
+        pn_attr_put_str(reply, PN_ATTR_DSN, pn_buf_str(&dsn), dsn.len);
         pn_argv_free(job.argv);
         pn_buf_release(&flags);
         pn_buf_release(&orig);
@@ -152,11 +153,11 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
         ssize_t n = file >= 0 ? read(file, data, sizeof(data)) : 0;
         if (file >= 0)
             close(file);
-        pn_attr_put_int(reply, "status", n < 0 ? -1 : status);
-        pn_attr_put_str(reply, "data", data, n > 0 ? (size_t)n : 0);
+        pn_attr_put_int(reply, PN_ATTR_STATUS, n < 0 ? -1 : status);
+        pn_attr_put_str(reply, PN_ATTR_DATA, data, n > 0 ? (size_t)n : 0);
     } else {
-        pn_attr_put_int(reply, "status", MAILBOX_DEFER);
-        pn_attr_put_cstr(reply, "text", "bad worker request");
+        pn_attr_put_int(reply, PN_ATTR_STATUS, MAILBOX_DEFER);
+        pn_attr_put_cstr(reply, PN_ATTR_TEXT, "bad worker request");
     }
     pn_buf_release(&kind);
     pn_buf_release(&path);
@@ -181,7 +182,7 @@ static void worker_main(int sock)
         if (pn_attr_parse(frame.data, frame.len, &req, &why) == 0)
             handle(&req, fd, &reply);
         else
-            pn_attr_put_int(&reply, "status", MAILBOX_DEFER);
+            pn_attr_put_int(&reply, PN_ATTR_STATUS, MAILBOX_DEFER);
         if (fd >= 0)
             close(fd);
         int rc = write_frame(sock, &reply, -1);
@@ -354,20 +355,20 @@ int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid
     struct identity who = {(uint32_t)uid, (uint32_t)gid, (int32_t)extra_gid};
     pn_attr_out req;
     pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "kind", "deliver");
-    pn_attr_put_cstr(&req, "path", path);
-    pn_attr_put_cstr(&req, "sender", sender);
-    pn_attr_put_cstr(&req, "recipient", recipient);
-    pn_attr_put_int(&req, "limit", limit);
+    pn_attr_put_cstr(&req, PN_ATTR_KIND, "deliver");
+    pn_attr_put_cstr(&req, PN_ATTR_PATH, path);
+    pn_attr_put_cstr(&req, PN_ATTR_SENDER, sender);
+    pn_attr_put_cstr(&req, PN_ATTR_RECIPIENT, recipient);
+    pn_attr_put_int(&req, PN_ATTR_LIMIT, limit);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = MAILBOX_DEFER;
     if (call(pool, &who, &req, qfd, &storage, &reply, &why) < 0) {
         pn_buf_set(text, pn_buf_str(&why));
     } else {
-        pn_attr_get_int(&reply, "status", &status);
-        pn_attr_copy_str(&reply, "text", text);
-        pn_attr_copy_str(&reply, "dsn", dsn);
+        pn_attr_get_int(&reply, PN_ATTR_STATUS, &status);
+        pn_attr_copy_str(&reply, PN_ATTR_TEXT, text);
+        pn_attr_copy_str(&reply, PN_ATTR_DSN, dsn);
     }
     if (dsn->len == 0)
         pn_buf_set(dsn, "4.3.0");
@@ -383,30 +384,30 @@ int pn_worker_pipe(pn_worker_pool *pool, uid_t uid, gid_t gid, int qfd,
     struct identity who = {(uint32_t)uid, (uint32_t)gid, -1};
     pn_attr_out req;
     pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "kind", "pipe");
+    pn_attr_put_cstr(&req, PN_ATTR_KIND, "pipe");
     for (size_t i = 0; i < job->argv->len; i++) {
-        pn_attr_group_begin(&req, "arg");
-        pn_attr_put_cstr(&req, "v", job->argv->items[i]);
+        pn_attr_group_begin(&req, PN_ATTR_ARG);
+        pn_attr_put_cstr(&req, PN_ATTR_V, job->argv->items[i]);
         pn_attr_group_end(&req);
     }
-    pn_attr_put_cstr(&req, "flags", job->flags);
-    pn_attr_put_cstr(&req, "sender", job->sender);
+    pn_attr_put_cstr(&req, PN_ATTR_FLAGS, job->flags);
+    pn_attr_put_cstr(&req, PN_ATTR_SENDER, job->sender);
     if (job->recipient)
-        pn_attr_put_cstr(&req, "recipient", job->recipient);
+        pn_attr_put_cstr(&req, PN_ATTR_RECIPIENT, job->recipient);
     if (job->orig)
-        pn_attr_put_cstr(&req, "orig", job->orig);
-    pn_attr_put_cstr(&req, "directory", job->directory ? job->directory : "");
-    pn_attr_put_cstr(&req, "eol", job->eol ? job->eol : "\n");
-    pn_attr_put_int(&req, "limit", job->time_limit);
+        pn_attr_put_cstr(&req, PN_ATTR_ORIG, job->orig);
+    pn_attr_put_cstr(&req, PN_ATTR_DIRECTORY, job->directory ? job->directory : "");
+    pn_attr_put_cstr(&req, PN_ATTR_EOL, job->eol ? job->eol : "\n");
+    pn_attr_put_int(&req, PN_ATTR_LIMIT, job->time_limit);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = MAILBOX_DEFER;
     if (call(pool, &who, &req, qfd, &storage, &reply, &why) < 0) {
         pn_buf_set(text, pn_buf_str(&why));
     } else {
-        pn_attr_get_int(&reply, "status", &status);
-        pn_attr_copy_str(&reply, "text", text);
-        pn_attr_copy_str(&reply, "dsn", dsn);
+        pn_attr_get_int(&reply, PN_ATTR_STATUS, &status);
+        pn_attr_copy_str(&reply, PN_ATTR_TEXT, text);
+        pn_attr_copy_str(&reply, PN_ATTR_DSN, dsn);
     }
     if (dsn->len == 0)
         pn_buf_set(dsn, "4.3.0");
@@ -421,14 +422,14 @@ int pn_worker_read(pn_worker_pool *pool, uid_t uid, gid_t gid, const char *path,
     struct identity who = {(uint32_t)uid, (uint32_t)gid, -1};
     pn_attr_out req;
     pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "kind", "read");
-    pn_attr_put_cstr(&req, "path", path);
+    pn_attr_put_cstr(&req, PN_ATTR_KIND, "read");
+    pn_attr_put_cstr(&req, PN_ATTR_PATH, path);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = -1;
     if (call(pool, &who, &req, -1, &storage, &reply, &why) == 0) {
-        pn_attr_get_int(&reply, "status", &status);
-        pn_attr_copy_str(&reply, "data", out);
+        pn_attr_get_int(&reply, PN_ATTR_STATUS, &status);
+        pn_attr_copy_str(&reply, PN_ATTR_DATA, out);
     }
     pn_attr_release(&req);
     pn_buf_release(&storage);

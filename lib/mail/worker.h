@@ -1,5 +1,5 @@
-/* worker.h: privileged delivery without privileged parsing (DESIGN.md section 3). At start,
- * as root, an agent forks a spawner; then the agent gives up root for good. The spawner
+/* worker.h: privileged delivery without privileged parsing (doc/processes.md, "Privileges"). At
+ * start, as root, an agent forks a spawner; then the agent gives up root for good. The spawner
  * serves one fixed-size request, {uid, gid, extra gid}, checks it against the agent's policy,
  * and returns a socket to a new worker that runs with exactly that identity. Workers are kept,
  * one per recent identity, and do the parsing and writing: they open the queue file that is

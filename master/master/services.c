@@ -65,7 +65,7 @@ static void add_flag(pn_argv *argv, const char *flag, const char *value)
         pn_argv_add(argv, value);
 }
 
-/* build_argv: the child's argument vector (DESIGN.md section 4). */
+/* build_argv: the child's argument vector (doc/processes.md). */
 static void build_argv(pn_service *svc, const pn_master_entry *e, int chroot, int unpriv)
 {
     const char *command = e->args->items[0];

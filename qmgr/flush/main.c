@@ -18,6 +18,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 #include "ipc/server.h"
 #include "ipc/trigger.h"
 #include "mail/domlist.h"
@@ -50,18 +51,12 @@ static int for_site(const char *path, const char *site)
     pn_buf why = PN_BUF_INIT;
     int found = 0;
     if (pn_qfile_open(&q, fd, &why) == 0) {
-        size_t pos = 0, len, at = 0;
-        int type;
-        const char *payload;
+        size_t pos = 0;
         pn_qrcpt r;
         pn_qrcpt_init(&r);
-        while (!found && pn_qfile_next(&q, &pos, &type, &payload, &len)) {
-            if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0 &&
-                r.status == PN_RCPT_TODO) {
-                const char *at_sign = strrchr(pn_buf_str(&r.addr), '@');
-                found = at_sign && strcasecmp(at_sign + 1, site) == 0;
-            }
-            at = pos;
+        while (!found && pn_qfile_next_rcpt(&q, &pos, 1, &r)) {
+            const char *at_sign = strrchr(pn_buf_str(&r.addr), '@');
+            found = at_sign && strcasecmp(at_sign + 1, site) == 0;
         }
         pn_qrcpt_release(&r);
     }
@@ -92,7 +87,7 @@ static int send_site(const char *site)
     pn_domlist_free(eligible);
     pn_buf_release(&err);
     if (rc == PN_FLUSH_OK && pn_queue_walk("deferred", release_for_site, (void *)site) > 0)
-        pn_trigger_send("public/qmgr", "FI", 2);
+        pn_trigger_send(PN_SVC_QMGR, "FI", 2);
     return rc;
 }
 
@@ -102,7 +97,7 @@ static int send_file(const char *id)
         return PN_FLUSH_BAD;
     if (!release(id))
         return PN_FLUSH_UNKNOWN;
-    pn_trigger_send("public/qmgr", "FI", 2);
+    pn_trigger_send(PN_SVC_QMGR, "FI", 2);
     return PN_FLUSH_OK;
 }
 
@@ -112,19 +107,20 @@ static int handle(const pn_attrs *req, pn_attr_out *reply, void *ctx)
     (void)ctx;
     pn_buf kind = PN_BUF_INIT, arg = PN_BUF_INIT;
     int status = PN_FLUSH_BAD;
-    if (pn_attr_copy_str(req, "req", &kind) == 1) {
-        if (strcmp(kind.data, "send_site") == 0 && pn_attr_copy_str(req, "site", &arg) == 1)
+    if (pn_attr_copy_str(req, PN_ATTR_REQ, &kind) == 1) {
+        if (strcmp(kind.data, PN_REQ_SEND_SITE) == 0 &&
+            pn_attr_copy_str(req, PN_ATTR_SITE, &arg) == 1)
             status = send_site(arg.data);
-        else if (strcmp(kind.data, "send_file") == 0 &&
-                 pn_attr_copy_str(req, "queue_id", &arg) == 1)
+        else if (strcmp(kind.data, PN_REQ_SEND_FILE) == 0 &&
+                 pn_attr_copy_str(req, PN_ATTR_QUEUE_ID, &arg) == 1)
             status = send_file(arg.data);
-        else if (strcmp(kind.data, "add") == 0 || strcmp(kind.data, "refresh") == 0 ||
-                 strcmp(kind.data, "purge") == 0)
+        else if (strcmp(kind.data, PN_REQ_ADD) == 0 || strcmp(kind.data, PN_REQ_REFRESH) == 0 ||
+                 strcmp(kind.data, PN_REQ_PURGE) == 0)
             status = PN_FLUSH_OK;
     }
     if (status == PN_FLUSH_BAD)
         pn_warn("malformed flush request");
-    pn_attr_put_int(reply, "status", status);
+    pn_attr_put_int(reply, PN_ATTR_STATUS, status);
     pn_buf_release(&kind);
     pn_buf_release(&arg);
     return 0;
@@ -132,7 +128,7 @@ static int handle(const pn_attrs *req, pn_attr_out *reply, void *ctx)
 
 static void serve(int fd, void *ctx)
 {
-    pn_server_serve_requests(fd, "flush", handle, ctx);
+    pn_server_serve_requests(fd, PN_PROTO_FLUSH, handle, ctx);
 }
 
 int main(int argc, char **argv)

@@ -77,7 +77,8 @@ static int notices(client *c)
         pn_attrs attrs;
         int64_t scan = 0;
         if (pn_attr_parse(payload.data, payload.len, &attrs, &why) < 0 ||
-            pn_attr_copy_str(&attrs, PN_ATTR_REQ, &kind) != 1 || strcmp(kind.data, PN_REQ_NEW) != 0) {
+            pn_attr_copy_str(&attrs, PN_ATTR_REQ, &kind) != 1 ||
+            strcmp(kind.data, PN_REQ_NEW) != 0) {
             rc = -1;
             break;
         }

@@ -18,6 +18,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/proto.h"
 #include "mail/bouncelog.h"
 #include "mail/delivreq.h"
 #include "mail/qpath.h"
@@ -78,12 +79,13 @@ static int pending_count(int fd, int64_t *warn_time, pn_buf *why)
         return -1;
     }
     *warn_time = q.warn_time;
-    size_t pos = 0, len;
-    int type, count = 0;
-    const char *payload;
-    while (pn_qfile_next(&q, &pos, &type, &payload, &len))
-        if (type == 'R' && payload[0] == PN_RCPT_TODO)
-            count++;
+    size_t pos = 0;
+    int count = 0;
+    pn_qrcpt r;
+    pn_qrcpt_init(&r);
+    while (pn_qfile_next_rcpt(&q, &pos, 1, &r))
+        count++;
+    pn_qrcpt_release(&r);
     pn_qfile_release(&q);
     return count;
 }
@@ -102,16 +104,16 @@ static int bounce_request(qmgr_msg *m, const char *kind, const char *log)
     if (!exists)
         return 0;
     if (bounce == NULL)
-        bounce = pn_ipc_client_new("private/bounce", "bounce");
+        bounce = pn_ipc_client_new(PN_SVC_BOUNCE, PN_PROTO_BOUNCE);
     pn_attr_out req;
     pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "req", kind);
-    pn_attr_put_cstr(&req, "queue_id", m->id);
+    pn_attr_put_cstr(&req, PN_ATTR_REQ, kind);
+    pn_attr_put_cstr(&req, PN_ATTR_QUEUE_ID, m->id);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = -1;
     if (pn_ipc_call(bounce, &req, &storage, &reply, &why) == 0)
-        pn_attr_get_int(&reply, "status", &status);
+        pn_attr_get_int(&reply, PN_ATTR_STATUS, &status);
     else
         pn_warn("%s: bounce service: %s", m->id, why.data);
     pn_attr_release(&req);
@@ -171,7 +173,7 @@ static void release_pending(pending *p, size_t n)
 
 /* expire: a message older than its lifetime, or one postsuper -e marked (the group-execute
  * mode bit), is returned: every pending recipient is recorded as bounced, with the reason
- * of its last deferral when there is one, and marked done (FACTS 3.5 step 5). 1 when it
+ * of its last deferral when there is one, and marked done (as the reference does). 1 when it
  * expired. */
 static int expire(qmgr_msg *m, pending *p, size_t n)
 {
@@ -244,29 +246,25 @@ void message_activate(const char *id, int64_t active_us)
                : strcmp(trace, "record") == 0 ? PN_DELIVREQ_RECORD
                                               : 0;
     pn_buf_release(&flags);
-    size_t pos = 0, len, at = 0;
-    int type;
-    const char *payload;
-    while (pn_qfile_next(&q, &pos, &type, &payload, &len)) {
-        if (type == 'R' && payload[0] == PN_RCPT_TODO) {
-            pn_qrcpt r;
-            pn_qrcpt_init(&r);
-            pn_qfile_rcpt_parse(payload, len, PN_QF_HEADER_SIZE + at, &r);
-            p = pn_reallocarray(p, n + 1, sizeof(pending));
-            memset(&p[n], 0, sizeof(pending));
-            pn_buf_init(&p[n].rcpt.orig);
-            pn_buf_set(&p[n].rcpt.orig, r.orig.len ? r.orig.data : r.addr.data);
-            pn_buf_release(&r.orig);
-            p[n].rcpt.addr = r.addr; /* moved, like orcpt */
-            p[n].rcpt.orcpt = r.orcpt;
-            p[n].rcpt.notify = r.notify;
-            p[n].rcpt.offset = r.offset;
-            pn_buf_init(&p[n].transport);
-            pn_buf_init(&p[n].nexthop);
-            n++;
-        }
-        at = pos;
+    size_t pos = 0;
+    pn_qrcpt r;
+    pn_qrcpt_init(&r);
+    while (pn_qfile_next_rcpt(&q, &pos, 1, &r)) {
+        p = pn_reallocarray(p, n + 1, sizeof(pending));
+        memset(&p[n], 0, sizeof(pending));
+        pn_buf_init(&p[n].rcpt.orig);
+        pn_buf_set(&p[n].rcpt.orig, r.orig.len ? r.orig.data : r.addr.data);
+        p[n].rcpt.addr = r.addr; /* moved, like orcpt */
+        p[n].rcpt.orcpt = r.orcpt;
+        pn_buf_init(&r.addr);
+        pn_buf_init(&r.orcpt);
+        p[n].rcpt.notify = r.notify;
+        p[n].rcpt.offset = r.offset;
+        pn_buf_init(&p[n].transport);
+        pn_buf_init(&p[n].nexthop);
+        n++;
     }
+    pn_qrcpt_release(&r);
     pn_info("%s: from=<%s>, size=%llu, nrcpt=%u (queue active)", id, m->sender.data,
             (unsigned long long)q.content_len, q.rcpt_total);
     pn_qfile_release(&q);

@@ -34,7 +34,7 @@ typedef struct qmgr_job {
     qmgr_rcpt *rcpts;
     size_t count;
     int last;
-    int retried; /* sent once to an agent that closed the connection unread */
+    int retried;   /* sent once to an agent that closed the connection unread */
     char *nexthop; /* for the agent; the destination's name may be the recipient instead */
 } qmgr_job;
 

@@ -184,25 +184,20 @@ void scan_room(void)
         scan_queue("incoming", 0);
 }
 
+static int recover_one(const char *path, const char *id, void *ctx)
+{
+    pn_buf *to = ctx;
+    pn_queue_path("incoming", id, to);
+    if (rename(path, to->data) < 0)
+        pn_warn("rename %s to %s: %s", path, to->data, strerror(errno));
+    return 0;
+}
+
 void scan_recover(void)
 {
-    DIR *d = opendir("active");
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    pn_buf from = PN_BUF_INIT, to = PN_BUF_INIT;
-    while ((e = readdir(d)) != NULL) {
-        if (!pn_qid_valid(e->d_name))
-            continue;
-        pn_buf_reset(&from);
-        pn_buf_printf(&from, "active/%s", e->d_name);
-        pn_queue_path("incoming", e->d_name, &to);
-        if (rename(from.data, to.data) < 0)
-            pn_warn("rename %s to %s: %s", from.data, to.data, strerror(errno));
-    }
-    pn_buf_release(&from);
+    pn_buf to = PN_BUF_INIT;
+    pn_queue_walk("active", recover_one, &to);
     pn_buf_release(&to);
-    closedir(d);
 }
 
 void defer_file(const char *id, int64_t arrival_sec)

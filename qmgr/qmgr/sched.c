@@ -121,8 +121,8 @@ static qmgr_dest *dest_for(qmgr_transport *t, const char *name)
 
 void sched_add_job(const char *transport, const char *nexthop, qmgr_job *job)
 {
-    /* with one recipient per delivery the recipient is the destination (FACTS 3.7), so that
-     * concurrency limits apply per recipient */
+    /* with one recipient per delivery the recipient is the destination (as in the reference), so
+     * that concurrency limits apply per recipient */
     const char *name = sched_recipient_limit(transport) == 1 && job->count == 1
                            ? job->rcpts[0].addr.data
                            : nexthop;
@@ -280,24 +280,24 @@ static int send_job(conn *c, qmgr_job *job)
     qmgr_msg *m = job->msg;
     pn_attr_out req;
     pn_attr_begin(&req);
-    pn_attr_put_cstr(&req, "req", "deliver");
-    pn_attr_put_cstr(&req, "queue", "active");
-    pn_attr_put_cstr(&req, "queue_id", m->id);
-    pn_attr_put_cstr(&req, "nexthop", job->nexthop);
-    pn_attr_put_cstr(&req, "sender", m->sender.data);
-    pn_attr_put_int(&req, "arrival", m->arrival_us);
-    pn_attr_put_int(&req, "active", m->active_us);
-    pn_attr_put_int(&req, "last", job->last);
+    pn_attr_put_cstr(&req, PN_ATTR_REQ, "deliver");
+    pn_attr_put_cstr(&req, PN_ATTR_QUEUE, "active");
+    pn_attr_put_cstr(&req, PN_ATTR_QUEUE_ID, m->id);
+    pn_attr_put_cstr(&req, PN_ATTR_NEXTHOP, job->nexthop);
+    pn_attr_put_cstr(&req, PN_ATTR_SENDER, m->sender.data);
+    pn_attr_put_int(&req, PN_ATTR_ARRIVAL, m->arrival_us);
+    pn_attr_put_int(&req, PN_ATTR_ACTIVE, m->active_us);
+    pn_attr_put_int(&req, PN_ATTR_LAST, job->last);
     if (m->flags)
-        pn_attr_put_int(&req, "flags", m->flags);
+        pn_attr_put_int(&req, PN_ATTR_FLAGS, m->flags);
     for (size_t i = 0; i < job->count; i++) {
         qmgr_rcpt *r = &job->rcpts[i];
-        pn_attr_group_begin(&req, "rcpt");
-        pn_attr_put_str(&req, "addr", r->addr.data, r->addr.len);
-        pn_attr_put_str(&req, "orig", r->orig.data, r->orig.len);
-        pn_attr_put_str(&req, "orcpt", pn_buf_str(&r->orcpt), r->orcpt.len);
-        pn_attr_put_int(&req, "notify", r->notify);
-        pn_attr_put_int(&req, "offset", (int64_t)r->offset);
+        pn_attr_group_begin(&req, PN_ATTR_RCPT);
+        pn_attr_put_str(&req, PN_ATTR_ADDR, r->addr.data, r->addr.len);
+        pn_attr_put_str(&req, PN_ATTR_ORIG, r->orig.data, r->orig.len);
+        pn_attr_put_str(&req, PN_ATTR_ORCPT, pn_buf_str(&r->orcpt), r->orcpt.len);
+        pn_attr_put_int(&req, PN_ATTR_NOTIFY, r->notify);
+        pn_attr_put_int(&req, PN_ATTR_OFFSET, (int64_t)r->offset);
         pn_attr_group_end(&req);
     }
     size_t len;
@@ -342,7 +342,7 @@ static void conn_readable(int fd, int events, void *ctx)
         if (c->state == CONN_HELLO) {
             const char *proto;
             size_t plen;
-            if (pn_attr_get_str(&attrs, "proto", &proto, &plen) != 1 || plen != 7 ||
+            if (pn_attr_get_str(&attrs, PN_ATTR_PROTO, &proto, &plen) != 1 || plen != 7 ||
                 memcmp(proto, "deliver", 7) != 0) {
                 rc = -1;
                 break;
@@ -364,7 +364,7 @@ static void conn_readable(int fd, int events, void *ctx)
             const char *dead;
             size_t dlen;
             qmgr_dest *d = job->dest;
-            if (pn_attr_get_str(&attrs, "dead", &dead, &dlen) == 1 && dlen > 0) {
+            if (pn_attr_get_str(&attrs, PN_ATTR_DEAD, &dead, &dlen) == 1 && dlen > 0) {
                 mark_dead(d, dead, dlen);
                 d->window = initial_window(d->transport);
             } else if (d->window < d->limit) {
@@ -385,7 +385,7 @@ static void conn_readable(int fd, int events, void *ctx)
 static conn *conn_new(qmgr_transport *t, pn_buf *why)
 {
     pn_buf path = PN_BUF_INIT;
-    pn_buf_printf(&path, "private/%s", t->name);
+    pn_buf_printf(&path, "%s%s", PN_SVC_PRIVATE, t->name);
     int fd = pn_sock_connect_unix(path.data, why);
     pn_buf_release(&path);
     if (fd < 0)

@@ -13,6 +13,7 @@
 #include "base/stream.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
+#include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/bouncelog.h"
 #include "mail/qfile.h"
@@ -34,32 +35,26 @@ static void list_file(pn_stream *client, const char *queue, const char *dir, con
     int nreasons = pn_bouncelog_read("defer", name, &reasons);
     pn_attr_out out;
     pn_attr_begin(&out);
-    pn_attr_group_begin(&out, "msg");
-    pn_attr_put_cstr(&out, "queue", queue);
-    pn_attr_put_cstr(&out, "queue_id", name);
-    pn_attr_put_int(&out, "arrival", (int64_t)q.arrival.tv_sec);
-    pn_attr_put_int(&out, "size", (int64_t)q.content_len);
-    pn_attr_put_str(&out, "sender", sender.data, sender.len);
-    pn_attr_put_int(&out, "forced_expire", (st.st_mode & 0010) != 0);
-    size_t pos = 0, len, at = 0;
-    int type;
-    const char *payload;
+    pn_attr_group_begin(&out, PN_ATTR_MSG);
+    pn_attr_put_cstr(&out, PN_ATTR_QUEUE, queue);
+    pn_attr_put_cstr(&out, PN_ATTR_QUEUE_ID, name);
+    pn_attr_put_int(&out, PN_ATTR_ARRIVAL, (int64_t)q.arrival.tv_sec);
+    pn_attr_put_int(&out, PN_ATTR_SIZE, (int64_t)q.content_len);
+    pn_attr_put_str(&out, PN_ATTR_SENDER, sender.data, sender.len);
+    pn_attr_put_int(&out, PN_ATTR_FORCED_EXPIRE, (st.st_mode & 0010) != 0);
+    size_t pos = 0;
     pn_qrcpt r;
     pn_qrcpt_init(&r);
-    while (pn_qfile_next(&q, &pos, &type, &payload, &len)) {
-        if (type == 'R' && pn_qfile_rcpt_parse(payload, len, at, &r) == 0 &&
-            r.status == PN_RCPT_TODO) {
-            pn_attr_group_begin(&out, "rcpt");
-            pn_attr_put_str(&out, "addr", r.addr.data, r.addr.len);
-            for (int i = nreasons - 1; i >= 0; i--) {
-                if (strcmp(pn_buf_str(&reasons[i].addr), pn_buf_str(&r.addr)) == 0) {
-                    pn_attr_put_cstr(&out, "reason", pn_buf_str(&reasons[i].reason));
-                    break;
-                }
+    while (pn_qfile_next_rcpt(&q, &pos, 1, &r)) {
+        pn_attr_group_begin(&out, PN_ATTR_RCPT);
+        pn_attr_put_str(&out, PN_ATTR_ADDR, r.addr.data, r.addr.len);
+        for (int i = nreasons - 1; i >= 0; i--) {
+            if (strcmp(pn_buf_str(&reasons[i].addr), pn_buf_str(&r.addr)) == 0) {
+                pn_attr_put_cstr(&out, PN_ATTR_REASON, pn_buf_str(&reasons[i].reason));
+                break;
             }
-            pn_attr_group_end(&out);
         }
-        at = pos;
+        pn_attr_group_end(&out);
     }
     pn_qrcpt_release(&r);
     pn_bouncelog_free(reasons, nreasons < 0 ? 0 : nreasons);
@@ -107,7 +102,7 @@ static void serve(int fd, void *ctx)
         list_dir(client, queues[i], queues[i]);
     pn_attr_out end;
     pn_attr_begin(&end);
-    pn_attr_put_int(&end, "status", 0);
+    pn_attr_put_int(&end, PN_ATTR_STATUS, 0);
     pn_attr_write_frame(client, &end);
     pn_attr_release(&end);
     pn_stream_release(client);

@@ -1,5 +1,5 @@
 /* data.c: DATA and BDAT. Only <CR><LF>.<CR><LF> ends DATA unless smtpd_forbid_bare_newline
- * says "no" (DESIGN.md D1); dot-stuffing is removed, CR LF becomes LF, long lines are kept
+ * says "no" (doc/decisions.md, D1); dot-stuffing is removed, CR LF becomes LF, long lines are kept
  * whole (read in pieces), and a message over message_size_limit is read to its end and then
  * refused. The Received header goes first; the reply comes only after cleanup has the file
  * on disk. */

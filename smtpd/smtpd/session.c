@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
+#include "ipc/proto.h"
 #include "mail/addr.h"
 #include "mail/flushclnt.h"
 #include "smtpd.h"
@@ -251,7 +252,7 @@ static void smtpd_etrn(smtpd_session *s, const char *site)
     }
     pn_buf_release(&refusal);
     pn_buf why = PN_BUF_INIT;
-    int status = pn_flush_send_site("public/flush", site, &why);
+    int status = pn_flush_send_site(PN_SVC_FLUSH, site, &why);
     if (status == PN_FLUSH_FAIL)
         pn_warn("flush service: %s", why.data);
     if (status == PN_FLUSH_OK)

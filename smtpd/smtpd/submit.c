@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "ipc/proto.h"
 #include "mail/cleanupclnt.h"
 #include "smtpd.h"
 
@@ -13,7 +14,7 @@ static pn_cleanup_client *cleanup;
 int submit_open(smtpd_session *s, pn_buf *why)
 {
     if (cleanup == NULL)
-        cleanup = pn_cleanup_client_new("public/cleanup");
+        cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
     if (pn_cleanup_open(cleanup, &s->queue_id, why) < 0)
         return -1;
     pn_info("%s: client=%s[%s]", s->queue_id.data, s->name.data, s->addr.data);
@@ -69,7 +70,7 @@ void submit_abort(smtpd_session *s)
 int submit_notice(const char *sender, const char *rcpt, const pn_buf *msg, pn_buf *why)
 {
     if (cleanup == NULL)
-        cleanup = pn_cleanup_client_new("public/cleanup");
+        cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
     pn_buf id = PN_BUF_INIT;
     int rc = pn_cleanup_submit(cleanup, sender, rcpt, NULL, msg->data, msg->len, &id, why);
     pn_buf_release(&id);

@@ -254,7 +254,7 @@ class Editing(CommandTest):
         self.assertEqual(self.postconf("-n", "smtpd_recipient_restrictions").out, "")
 
     def test_seed_forms_that_the_reference_rejects(self):
-        # postconf -e smtpd_use_tls: back to the default (DESIGN D5)
+        # postconf -e smtpd_use_tls: back to the default (doc/decisions.md, D5)
         res = self.postconf("-e", "smtpd_use_tls")
         self.assertOk(res)
         self.assertIn("smtpd_use_tls", res.err)

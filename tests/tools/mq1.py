@@ -1,4 +1,4 @@
-"""A reader of MQ1 queue files for tests, written from DESIGN.md section 6.2 without the C
+"""A reader of MQ1 queue files for tests, written from doc/queue.md without the C
 code, so that the two check each other: header fields, envelope records, content."""
 import struct
 import zlib

@@ -107,7 +107,7 @@ START_TEST(cidr_matching)
     ck_assert_int_eq(pn_cidr_parse("[::1]/128", &c, &why), 0);
     pn_inet_parse("::1", &a);
     ck_assert(pn_cidr_match(&c, &a));
-    /* IPv4-mapped networks never match IPv4 clients (DESIGN D6). */
+    /* IPv4-mapped networks never match IPv4 clients (doc/decisions.md, D6). */
     ck_assert_int_eq(pn_cidr_parse("[::ffff:127.0.0.0]/104", &c, &why), 0);
     pn_inet_parse("127.0.0.1", &a);
     ck_assert(!pn_cidr_match(&c, &a));

@@ -28,16 +28,16 @@ static void resolve_all(const pn_attrs *req, pn_attr_out *reply)
     pn_buf addr = PN_BUF_INIT;
     pn_resolved res;
     pn_resolved_init(&res);
-    pn_attr_put_int(reply, "status", 0);
-    while (pn_attr_next_group(req, "rcpt", &cursor, &rcpt) > 0) {
-        if (pn_attr_copy_str(&rcpt, "addr", &addr) != 1)
+    pn_attr_put_int(reply, PN_ATTR_STATUS, 0);
+    while (pn_attr_next_group(req, PN_ATTR_RCPT, &cursor, &rcpt) > 0) {
+        if (pn_attr_copy_str(&rcpt, PN_ATTR_ADDR, &addr) != 1)
             pn_buf_reset(&addr);
         pn_resolve(resolver, pn_buf_str(&addr), &res);
-        pn_attr_group_begin(reply, "result");
-        pn_attr_put_str(reply, "transport", res.transport.data, res.transport.len);
-        pn_attr_put_str(reply, "nexthop", res.nexthop.data, res.nexthop.len);
-        pn_attr_put_str(reply, "recipient", res.recipient.data, res.recipient.len);
-        pn_attr_put_int(reply, "flags", res.flags);
+        pn_attr_group_begin(reply, PN_ATTR_RESULT);
+        pn_attr_put_str(reply, PN_ATTR_TRANSPORT, res.transport.data, res.transport.len);
+        pn_attr_put_str(reply, PN_ATTR_NEXTHOP, res.nexthop.data, res.nexthop.len);
+        pn_attr_put_str(reply, PN_ATTR_RECIPIENT, res.recipient.data, res.recipient.len);
+        pn_attr_put_int(reply, PN_ATTR_FLAGS, res.flags);
         pn_attr_group_end(reply);
     }
     pn_resolved_release(&res);
@@ -51,18 +51,19 @@ static int handle(const pn_buf *frame, pn_attr_out *reply)
     pn_buf why = PN_BUF_INIT, kind = PN_BUF_INIT, addr = PN_BUF_INIT, out = PN_BUF_INIT;
     int rc = 0;
     if (pn_attr_parse(frame->data, frame->len, &req, &why) < 0 ||
-        pn_attr_copy_str(&req, "req", &kind) != 1) {
+        pn_attr_copy_str(&req, PN_ATTR_REQ, &kind) != 1) {
         pn_warn("malformed request: %s", why.len ? why.data : "no req attribute");
         rc = -1;
-    } else if (strcmp(kind.data, "rewrite") == 0 && pn_attr_copy_str(&req, "addr", &addr) == 1) {
+    } else if (strcmp(kind.data, PN_REQ_REWRITE) == 0 &&
+               pn_attr_copy_str(&req, PN_ATTR_ADDR, &addr) == 1) {
         pn_addr_rewrite_local(addr.data, &out);
-        pn_attr_put_int(reply, "status", 0);
-        pn_attr_put_str(reply, "addr", out.data, out.len);
-    } else if (strcmp(kind.data, "resolve") == 0 || strcmp(kind.data, "verify") == 0) {
+        pn_attr_put_int(reply, PN_ATTR_STATUS, 0);
+        pn_attr_put_str(reply, PN_ATTR_ADDR, out.data, out.len);
+    } else if (strcmp(kind.data, PN_REQ_RESOLVE) == 0 || strcmp(kind.data, PN_REQ_VERIFY) == 0) {
         resolve_all(&req, reply);
     } else {
-        pn_attr_put_int(reply, "status", -1);
-        pn_attr_put_cstr(reply, "reason", "unknown request");
+        pn_attr_put_int(reply, PN_ATTR_STATUS, -1);
+        pn_attr_put_cstr(reply, PN_ATTR_REASON, "unknown request");
     }
     pn_buf_release(&why);
     pn_buf_release(&kind);
