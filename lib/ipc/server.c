@@ -234,7 +234,8 @@ int pn_server_request_done(void)
     sk.conn_requests++;
     if (sk.server->per_request)
         sk.uses++;
-    return retire_due();
+    /* max_use only: the rest is checked by pn_server_wait, before the next request */
+    return sk.retiring || (sk.max_use > 0 && sk.uses >= sk.max_use);
 }
 
 int pn_server_wait(int fd, int timeout_ms)
