@@ -1,4 +1,4 @@
-/* children.c: master's side of the child protocol: endpoints, fork and exec, status records,
+/* children.c: master's side of the child protocol: endpoints, spawning, status records,
  * reaping, throttling of services that die at start-up, process limits, stress mode and
  * wakeup triggers. master listens on a service's sockets only while the service has no idle
  * child, is below its process limit and is not throttled; one readable listener starts one
@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,8 +260,9 @@ void children_terminate_all(void)
         signal_children(svc);
 }
 
-/* place_fds: move the child's descriptors to 3, 4, 5, 6... without clobbering a source. */
-static void place_fds(pn_service *svc)
+/* place_fds: the child's descriptors at 3, 4, 5, 6..., and nothing else past 2: first copied
+ * above every source (so that no source is clobbered), then down into place. */
+static void place_fds(pn_service *svc, posix_spawn_file_actions_t *fa)
 {
     int count = 3 + svc->listen_count;
     int src[3 + 64];
@@ -269,55 +271,77 @@ static void place_fds(pn_service *svc)
     src[2] = svc->status_fd[1];
     for (int i = 0; i < svc->listen_count && i < 64; i++)
         src[3 + i] = svc->listen_fds[i];
-    int high[3 + 64];
-    for (int i = 0; i < count; i++) {
-        high[i] = fcntl(src[i], F_DUPFD, 100);
-        if (high[i] < 0)
-            _exit(1);
-    }
+    int high = 3 + count;
     for (int i = 0; i < count; i++)
-        if (dup2(high[i], 3 + i) < 0)
-            _exit(1);
+        if (src[i] >= high)
+            high = src[i] + 1;
     for (int i = 0; i < count; i++)
-        close(high[i]);
-    /* Nothing else crosses exec: descriptors past ours are closed. */
-    for (int fd = 3 + count; fd < 100 + count + 64; fd++)
-        close(fd);
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) {
-        dup2(null, 0);
-        dup2(null, 1);
-        if (null > 2)
-            close(null);
-    }
+        posix_spawn_file_actions_adddup2(fa, src[i], high + i);
+    for (int i = 0; i < count; i++)
+        posix_spawn_file_actions_adddup2(fa, high + i, 3 + i);
+    posix_spawn_file_actions_addclosefrom_np(fa, 3 + count);
+    posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(fa, 0, 1);
 }
 
-/* child_environment: import_environment, then GENERATION. */
-static void child_environment(pn_service *svc)
+/* child_environment: import_environment, then GENERATION; a NULL-terminated copy. */
+static char **child_environment(pn_service *svc)
 {
-    char **saved = NULL;
-    size_t count = 0;
+    pn_argv *env = pn_argv_new();
     pn_argv *import = pn_argv_split(pn_config_get("import_environment"), PN_SEPARATORS);
     for (size_t i = 0; i < import->len; i++) {
         const char *item = import->items[i];
         const char *value = strchr(item, '=') ? NULL : getenv(item);
-        if (strchr(item, '=') || value) {
-            saved = pn_reallocarray(saved, count + 1, sizeof(char *));
-            pn_buf b = PN_BUF_INIT;
-            if (value)
-                pn_buf_printf(&b, "%s=%s", item, value);
-            else
-                pn_buf_puts(&b, item);
-            saved[count++] = pn_buf_steal(&b);
-        }
+        pn_buf b = PN_BUF_INIT;
+        if (value)
+            pn_buf_printf(&b, "%s=%s", item, value);
+        else if (strchr(item, '='))
+            pn_buf_puts(&b, item);
+        if (b.len)
+            pn_argv_add(env, b.data);
+        pn_buf_release(&b);
     }
-    clearenv();
-    for (size_t i = 0; i < count; i++)
-        putenv(saved[i]);
-    char gen[32];
-    snprintf(gen, sizeof(gen), "%o", svc->generation);
-    setenv("GENERATION", gen, 1);
+    pn_buf gen = PN_BUF_INIT;
+    pn_buf_printf(&gen, "GENERATION=%o", svc->generation);
+    pn_argv_add(env, gen.data);
+    pn_buf_release(&gen);
     pn_argv_free(import);
+    char **envp = pn_calloc(env->len + 1, sizeof(char *));
+    for (size_t i = 0; i < env->len; i++)
+        envp[i] = pn_strdup(env->items[i]);
+    pn_argv_free(env);
+    return envp;
+}
+
+/* start_child: posix_spawn (no copy of master's memory, which fork would make at every
+ * start), with the descriptors of the child contract, every signal at its default and none
+ * blocked; the pid, or -1 with errno. */
+static pid_t start_child(pn_service *svc)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    place_fds(svc, &fa);
+    char **envp = child_environment(svc);
+    pid_t pid;
+    int err = posix_spawn(&pid, svc->argv->items[0], &fa, &attr, svc->argv->items, envp);
+    for (char **e = envp; *e; e++)
+        free(*e);
+    free(envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return pid;
 }
 
 static void spawn(pn_service *svc)
@@ -332,24 +356,13 @@ static void spawn(pn_service *svc)
         svc->argv->items[svc->stress_arg] =
             pn_strdup(pn_event_now_ms() < svc->stress_until ? "stress=yes" : "stress=");
     }
-    pid_t pid = fork();
+    pid_t pid = start_child(svc);
     if (pid < 0) {
-        pn_warn("fork: %s", strerror(errno));
+        pn_warn("%s: start %s: %s", svc->name, svc->argv->items[0], strerror(errno));
         svc->throttle_until =
             pn_event_now_ms() + pn_config_get_time("service_throttle_time") * 1000;
         children_update_listening(svc);
         return;
-    }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-            signal(sig, SIG_DFL);
-        place_fds(svc);
-        child_environment(svc);
-        execv(svc->argv->items[0], svc->argv->items);
-        pn_fatal("%s: exec %s: %s", svc->name, svc->argv->items[0], strerror(errno));
     }
     pn_child *c = pn_calloc(1, sizeof(*c));
     c->pid = pid;
