@@ -94,8 +94,10 @@ class Local(unittest.TestCase):
         new = os.path.join(self.user.pw_dir, "Maildir", "new")
         st = os.stat(os.path.join(new, os.listdir(new)[0]))
         self.assertEqual((st.st_uid, st.st_gid), (self.user.pw_uid, self.user.pw_gid))
+        # the worker writes the file before the agent logs the delivery
+        self.assertTrue(poll(lambda: "status=sent (delivered to maildir)" in self.inst.log(),
+                             timeout=15), self.inst.log())
         self.assertIn("to=<root@localhost>, relay=local", self.inst.log())
-        self.assertIn("status=sent (delivered to maildir)", self.inst.log())
 
     def test_forwarding_command_and_both(self):
         self.assertEqual(self.send("fwd@mail.example.org", "forwarded")[0], 250)
@@ -107,8 +109,10 @@ class Local(unittest.TestCase):
                         self.inst.log())
         forwarded = [m for m in self.virtual_mail() if "Subject: forwarded" in m][0]
         self.assertIn("Delivered-To: fwd@mail.example.org\n", forwarded)
-        self.assertIn("status=sent (forwarded as ", self.inst.log())
-        self.assertIn("status=sent (delivered to command: cat >> ", self.inst.log())
+        # the deliveries are logged after they are done
+        self.assertTrue(poll(lambda: "status=sent (forwarded as " in self.inst.log() and
+                             "status=sent (delivered to command: cat >> " in self.inst.log(),
+                             timeout=15), self.inst.log())
 
     def test_verification_reports_without_delivering(self):
         s = socket.socket(socket.AF_UNIX)
