@@ -27,6 +27,7 @@ struct pn_ipc_client {
     long long used_ms;
     long long generation;
     unsigned long connects;
+    long long idle_ms, ttl_ms; /* ipc_idle, ipc_ttl: read once (a reload retires the process) */
 };
 
 pn_ipc_client *pn_ipc_client_new(const char *path, const char *proto)
@@ -34,6 +35,8 @@ pn_ipc_client *pn_ipc_client_new(const char *path, const char *proto)
     pn_ipc_client *c = pn_calloc(1, sizeof(*c));
     c->path = pn_strdup(path);
     c->proto = pn_strdup(proto);
+    c->idle_ms = pn_config_get_time("ipc_idle") * 1000LL;
+    c->ttl_ms = pn_config_get_time("ipc_ttl") * 1000LL;
     return c;
 }
 
@@ -83,8 +86,7 @@ static int kept_usable(pn_ipc_client *c)
         return 0;
     long long now = pn_event_now_ms();
     struct pollfd pfd = {.fd = pn_stream_fd(c->stream), .events = POLLIN};
-    if (now - c->used_ms > pn_config_get_time("ipc_idle") * 1000 ||
-        now - c->opened_ms > pn_config_get_time("ipc_ttl") * 1000 ||
+    if (now - c->used_ms > c->idle_ms || now - c->opened_ms > c->ttl_ms ||
         pn_stream_buffered(c->stream) > 0 || poll(&pfd, 1, 0) != 0) {
         disconnect(c);
         return 0;

@@ -406,7 +406,9 @@ static conn *conn_new(qmgr_transport *t, pn_buf *why)
  * than ipc_ttl (older ones are closed here; ipc_idle is the job of conn_sweep). */
 static conn *idle_conn(qmgr_transport *t)
 {
-    int64_t ttl = pn_config_get_time("ipc_ttl") * 1000;
+    static int64_t ttl = -1;
+    if (ttl < 0)
+        ttl = pn_config_get_time("ipc_ttl") * 1000; /* once: a reload retires qmgr */
     for (conn *c = conns, *next; c; c = next) {
         next = c->next;
         if (c->transport != t || c->state != CONN_IDLE)
