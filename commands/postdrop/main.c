@@ -16,6 +16,7 @@
 #include "base/buf.h"
 #include "base/codec.h"
 #include "base/log.h"
+#include "config/cflog.h"
 #include "config/cfparams.h"
 #include "ipc/proto.h"
 #include "ipc/trigger.h"
@@ -72,8 +73,7 @@ int main(int argc, char **argv)
         pn_config_set_directory(config);
     pn_config_load();
     pn_config_set_process("postdrop", NULL);
-    pn_log_set_tag(pn_config_get("syslog_name"), "postdrop");
-    pn_log_set_file(pn_config_get("maillog_file"));
+    pn_config_logging("postdrop", 0);
     pn_setgid_check_user("authorized_submit_users", "submit mail", 1);
 
     /* The message: a queue file built by sendmail, read whole (it is bounded). */

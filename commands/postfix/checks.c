@@ -9,6 +9,7 @@
 #include "base/inet.h"
 #include "base/log.h"
 #include "base/strutil.h"
+#include "config/cflog.h"
 #include "config/cfmaster.h"
 #include "config/cfparams.h"
 #include "postfix.h"
@@ -22,6 +23,10 @@ int master_cf_check(void)
         pn_fatal("%s", err.data);
     if (m->count == 0)
         pn_fatal("no %s file found, or it has no services", path.data);
+    pn_buf why = PN_BUF_INIT;
+    if (pn_config_maillog_check(&why) < 0)
+        pn_fatal("%s", why.data);
+    pn_buf_release(&why);
     int chrooted = 0;
     for (size_t i = 0; i < m->count; i++) {
         const pn_master_entry *e = m->entries[i];

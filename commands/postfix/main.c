@@ -16,6 +16,7 @@
 #include "base/lock.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "config/cflog.h"
 #include "config/cfparams.h"
 #include "postfix.h"
 
@@ -149,8 +150,7 @@ int main(int argc, char **argv)
     const char *command = argv[optind];
     pn_config_load();
     pn_config_set_process("postfix-script", NULL);
-    pn_log_set_tag(pn_config_get("syslog_name"), "postfix-script");
-    pn_log_set_file(pn_config_get("maillog_file"));
+    pn_config_logging("postfix-script", 0);
     pn_postfix_privileged = geteuid() == 0;
 
     if (strcmp(command, "start") == 0) {
@@ -197,9 +197,11 @@ int main(int argc, char **argv)
         pn_fatal("exec %s: %s", path.data, strerror(errno));
     } else if (strcmp(command, "set-permissions") == 0) {
         queue_dirs_check(1);
+    } else if (strcmp(command, "logrotate") == 0) {
+        logrotate();
     } else {
         pn_fatal("unknown command: '%s'. Usage: postfix start (or stop, reload, abort, "
-                 "flush, status, check, set-permissions, start-fg)",
+                 "flush, status, check, set-permissions, start-fg, logrotate)",
                  command);
     }
     return 0;

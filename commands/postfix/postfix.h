@@ -12,6 +12,8 @@ void config_warnings(void);
 int master_cf_check(void);
 /* chroot_sync.c: copy the files a chrooted daemon needs into $queue_directory/etc. */
 void chroot_sync(void);
+/* logrotate.c: postfix logrotate. */
+void logrotate(void);
 /* main.c */
 pid_t running_master(void);
 extern int pn_postfix_privileged;

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/sock.h"
 #include "base/stream.h"
+#include "config/cflog.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
@@ -201,8 +202,7 @@ int main(int argc, char **argv)
         pn_config_set_directory(config);
     pn_config_load();
     pn_config_set_process("postqueue", NULL);
-    pn_log_set_tag(pn_config_get("syslog_name"), "postqueue");
-    pn_log_set_file(pn_config_get("maillog_file"));
+    pn_config_logging("postqueue", 0);
     if (mode == 'p' || mode == 'j')
         pn_setgid_check_user("authorized_mailq_users", "view the mail queue", 0);
     else if (mode == 'f' || mode == 'i' || mode == 's')

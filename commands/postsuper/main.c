@@ -20,6 +20,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/privs.h"
+#include "config/cflog.h"
 #include "config/cfparams.h"
 #include "ipc/proto.h"
 #include "ipc/trigger.h"
@@ -186,8 +187,7 @@ int main(int argc, char **argv)
     }
     pn_config_load();
     pn_config_set_process("postsuper", NULL);
-    pn_log_set_tag(pn_config_get("syslog_name"), "postsuper");
-    pn_log_set_file(pn_config_get("maillog_file"));
+    pn_config_logging("postsuper", 0);
     if (geteuid() != 0)
         pn_fatal("need root privileges");
     const char *queue_dir = pn_config_get("queue_directory");

@@ -21,6 +21,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/strutil.h"
+#include "config/cflog.h"
 #include "config/cfparams.h"
 #include "mail/addr.h"
 #include "mail/dsn.h"
@@ -152,8 +153,7 @@ int main(int argc, char **argv)
     if (pn_config_read_main(&err) < 0)
         pn_fatal("%s", err.data);
     pn_config_set_process("sendmail", NULL);
-    pn_log_set_tag(pn_config_get("syslog_name"), "sendmail");
-    pn_log_set_file(pn_config_get("maillog_file"));
+    pn_config_logging("sendmail", 0);
     if (strcmp(base, "mailq") == 0 || strcmp(base, "newaliases") == 0) {
         int mailq = strcmp(base, "mailq") == 0;
         pn_buf path = PN_BUF_INIT;

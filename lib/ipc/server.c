@@ -29,6 +29,7 @@
 #include "base/privs.h"
 #include "base/sock.h"
 #include "base/strutil.h"
+#include "config/cflog.h"
 #include "config/cfparams.h"
 #include "base/stream.h"
 #include "ipc/attr.h"
@@ -171,8 +172,7 @@ static void server_init(int argc, char **argv, pn_server *s)
     apply_overrides(overrides);
     pn_argv_free(overrides);
     pn_config_set_process(sk.progname, sk.service);
-    pn_log_set_tag(pn_config_get("syslog_name"), sk.progname);
-    pn_log_set_file(pn_config_get("maillog_file"));
+    pn_config_logging(sk.progname, s->log_writer ? PN_CFLOG_WRITER : 0);
 
     sk.have_status = !sk.stand_alone && fcntl(PN_MASTER_STATUS_FD, F_GETFD) >= 0;
     if (!sk.stand_alone)
@@ -356,6 +356,22 @@ static void read_trigger(int listener)
     if (n > 0) {
         sk.uses++;
         sk.server->trigger(data, (size_t)n, sk.server->ctx);
+    }
+}
+
+int pn_dgram_server_main(int argc, char **argv, pn_server *s)
+{
+    server_init(argc, argv, s);
+    for (;;) {
+        int which = wait_for_client();
+        if (which < 0 || retire_due())
+            return 0;
+        report(PN_STATUS_TAKEN);
+        sk.uses++;
+        s->datagrams(PN_MASTER_LISTEN_FD + which, s->ctx);
+        if (retire_due())
+            return 0;
+        report(PN_STATUS_AVAILABLE);
     }
 }
 

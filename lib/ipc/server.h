@@ -17,6 +17,8 @@ typedef struct pn_server {
      * multi: a new client on fd; the daemon watches it with pn_event and calls
      * pn_server_disconnect() when done. */
     void (*serve)(int fd, void *ctx);
+    /* dgram: read the datagrams waiting on listener (non-blocking) and handle them. */
+    void (*datagrams)(int listener, void *ctx);
     /* trigger: the bytes of one trigger request. */
     void (*trigger)(const char *data, size_t len, void *ctx);
     /* Between requests: return 1 when the process should retire (e.g. a table changed). */
@@ -35,6 +37,7 @@ typedef struct pn_server {
     int max_idle;      /* >= 0 replaces max_idle (seconds); -1 keeps it */
     int process_limit; /* 1 or 0: the process limit the daemon insists on; -1: any */
     int needs_root;    /* the service must run with unpriv n */
+    int log_writer;    /* postlogd: appends its own lines to maillog_file */
     int argc;          /* the program's own arguments (after the options), for serve */
     char **argv;
 } pn_server;
@@ -43,6 +46,8 @@ typedef struct pn_server {
 int pn_single_server_main(int argc, char **argv, pn_server *server);
 int pn_multi_server_main(int argc, char **argv, pn_server *server);
 int pn_trigger_server_main(int argc, char **argv, pn_server *server);
+/* pn_dgram_server_main: a unix-dgram service; datagrams(listener) reads what is waiting. */
+int pn_dgram_server_main(int argc, char **argv, pn_server *server);
 /* pn_server_disconnect: a multi server's client is gone (the daemon closes fd itself). */
 void pn_server_disconnect(int fd);
 

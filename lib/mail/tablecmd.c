@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/strutil.h"
+#include "config/cflog.h"
 #include "config/cfparams.h"
 #include "mail/dict.h"
 #include "mail/tabsrc.h"
@@ -347,6 +348,7 @@ int pn_tablecmd_main(int argc, char **argv, int syntax)
     if (pn_config_read_main(&err) < 0 && !pn_has_prefix(err.data, "open "))
         pn_fatal("%s", err.data);
     pn_buf_release(&err);
+    pn_config_logging(opt.progname, 0);
 
     pn_argv *specs = pn_argv_new();
     for (int i = optind; i < argc; i++) {

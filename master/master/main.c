@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/privs.h"
+#include "config/cflog.h"
 #include "config/cfparams.h"
 #include "master.h"
 
@@ -29,8 +30,7 @@ static void load_config(void)
     pn_config_set_directory(config_dir);
     pn_config_load();
     pn_config_set_process("master", "master");
-    pn_log_set_tag(pn_config_get("syslog_name"), "master");
-    pn_log_set_file(pn_config_get("maillog_file"));
+    pn_config_logging("master", PN_CFLOG_NO_WAIT);
 }
 
 /* lock_file: open and lock path; returns the descriptor or -1 when another holds it. */

@@ -67,6 +67,7 @@ class Instance:
                      f"daemon_directory = {LIBEXEC}\n"
                      f"command_directory = {BIN}\n"
                      f"maillog_file = {self.log_path}\n"
+                     f"maillog_file_prefixes = {self.dir}\n"
                      "compatibility_level = 3.6\n"
                      "inet_interfaces = 127.0.0.1\n"
                      "service_throttle_time = 2s\n"
@@ -74,6 +75,10 @@ class Instance:
                      "ASAN_OPTIONS UBSAN_OPTIONS\n" + extra)
 
     def write_master(self, text):
+        """master.cf as given, with the postlog service added when it has none (as the
+        stock master.cf has it), so that maillog_file is written by postlogd."""
+        if text.strip() and not any(line.split()[:1] == ["postlog"] for line in text.splitlines()):
+            text = text.rstrip("\n") + "\npostlog unix-dgram n - n - 1 postlogd\n"
         with open(os.path.join(self.etc, "master.cf"), "w") as fp:
             fp.write(text)
 
