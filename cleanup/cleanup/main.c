@@ -73,7 +73,7 @@ static const char *const trusted_attrs[] = {
     "rewrite_context", "client_name", "client_addr",   "client_port", "client_helo",
     "client_proto",    "sasl_method", "sasl_username", "sasl_sender", "log_ident",
     "encoding",        "envid",       "ret",           "smtputf8",    "trace_flags",
-    "full_name",       NULL,
+    "full_name",       "reverse_client_name", NULL,
 };
 
 static void msg_init(cleanup_msg *msg)

@@ -194,9 +194,9 @@ int main(int argc, char **argv)
         if (mode == 'M')
             master_show(master, flags & PC_FOLD, args);
         else if (mode == 'F')
-            master_show_fields(master, args);
+            master_show_fields(master, args, (flags & PC_VALUE_ONLY) != 0);
         else
-            master_show_params(master, args);
+            master_show_params(master, args, (flags & PC_VALUE_ONLY) != 0);
         pn_master_free(master);
         return 0;
     }

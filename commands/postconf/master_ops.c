@@ -100,7 +100,7 @@ static int field_index(const char *name)
     return -1;
 }
 
-void master_show_fields(const pn_master *master, char **selectors)
+void master_show_fields(const pn_master *master, char **selectors, int value_only)
 {
     static char *all[] = {"", NULL};
     pn_buf value = PN_BUF_INIT;
@@ -122,7 +122,10 @@ void master_show_fields(const pn_master *master, char **selectors)
                 if (only >= 0 && f != only)
                     continue;
                 field_value(e, f, &value);
-                printf("%s/%s/%s = %s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE],
+                if (value_only)
+                    printf("%s\n", value.data);
+                else
+                    printf("%s/%s/%s = %s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE],
                        pn_master_field_names[f], value.data);
             }
         }
@@ -142,7 +145,7 @@ static int compare_names(const void *a, const void *b)
     return rc ? rc : (nx > ny) - (nx < ny);
 }
 
-void master_show_params(const pn_master *master, char **selectors)
+void master_show_params(const pn_master *master, char **selectors, int value_only)
 {
     static char *all[] = {"", NULL};
     if (*selectors == NULL)
@@ -162,7 +165,10 @@ void master_show_params(const pn_master *master, char **selectors)
                 char *eq = strchr(name, '=');
                 *eq = 0;
                 if (sel.count < 3 || *sel.parts[2] == 0 || strcmp(sel.parts[2], name) == 0) {
-                    printf("%s/%s/%s =%s%s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE], name,
+                    if (value_only)
+                        printf("%s\n", eq + 1);
+                    else
+                        printf("%s/%s/%s =%s%s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE], name,
                            eq[1] ? " " : "", eq + 1);
                     found = 1;
                 }

@@ -18,8 +18,9 @@ void edit_main_set(char **args);
 void edit_main_remove(char **names, int comment_out);
 /* master_ops.c */
 void master_show(const pn_master *master, int fold, char **selectors);
-void master_show_fields(const pn_master *master, char **selectors);
-void master_show_params(const pn_master *master, char **selectors);
+/* value_only (-h): the values alone, one per line */
+void master_show_fields(const pn_master *master, char **selectors, int value_only);
+void master_show_params(const pn_master *master, char **selectors, int value_only);
 void master_edit(char mode, char **args, int remove, int comment_out);
 /* main.c */
 const char *master_cf_path(void);

@@ -3,6 +3,7 @@
  * first opened it) and handed to postlogd with SCM_RIGHTS, together with a pipe that
  * postlogd closes once every line before the request is in the old file. Only then is the
  * old file compressed with maillog_file_compressor: no line is lost in between. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -98,6 +99,29 @@ static void compress(const char *command, const char *file)
                  command, file);
 }
 
+/* rotated_exists: path, or path with the compressor's extension, is there already (two
+ * rotations within the suffix's resolution). */
+static int rotated_exists(const char *path)
+{
+    if (access(path, F_OK) == 0)
+        return 1;
+    const char *slash = strrchr(path, '/');
+    pn_buf dir = PN_BUF_INIT;
+    pn_buf_append(&dir, path, slash ? (size_t)(slash - path) + (slash == path) : 1);
+    if (!slash)
+        pn_buf_set(&dir, ".");
+    const char *base = slash ? slash + 1 : path;
+    size_t len = strlen(base);
+    int found = 0;
+    DIR *d = opendir(dir.data);
+    for (struct dirent *e; d && !found && (e = readdir(d)) != NULL;)
+        found = strncmp(e->d_name, base, len) == 0 && e->d_name[len] == '.';
+    if (d)
+        closedir(d);
+    pn_buf_release(&dir);
+    return found;
+}
+
 void logrotate(void)
 {
     static const char *const needed[] = {"maillog_file", "maillog_file_compressor",
@@ -116,6 +140,9 @@ void logrotate(void)
         pn_fatal("bad maillog_file_rotate_suffix: \"%s\"", pn_config_get("maillog_file_rotate_suffix"));
     pn_buf rotated = PN_BUF_INIT;
     pn_buf_printf(&rotated, "%s.%s", file, suffix);
+    if (rotated_exists(rotated.data))
+        pn_fatal("could not rotate file \"%s\": %s (or a compressed copy) already exists", file,
+                 rotated.data);
     if (rename(file, rotated.data) < 0)
         pn_fatal("could not rotate file \"%s\": rename to %s: %s", file, rotated.data,
                  strerror(errno));

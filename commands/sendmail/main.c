@@ -94,7 +94,7 @@ int main(int argc, char **argv)
     const char *base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
     int dot_ends = 1, stdio_smtp = 0, ch;
-    const char *sender = NULL, *queue_run = NULL;
+    const char *sender = NULL, *queue_run = NULL, *alias_file = NULL;
     post_options opts = {0};
     pn_log_init("sendmail", PN_LOG_STDERR | PN_LOG_SYSLOG);
     if (getenv("MAIL_CONFIG"))
@@ -126,6 +126,8 @@ int main(int argc, char **argv)
         case 'o':
             if (strcmp(optarg, "i") == 0)
                 dot_ends = 0;
+            else if (optarg[0] == 'A' && optarg[1])
+                alias_file = optarg + 1; /* -oAfile: the alias database newaliases builds */
             break;
         case 't': opts.extract = 1; break;
         case 'v':
@@ -159,8 +161,11 @@ int main(int argc, char **argv)
         pn_buf path = PN_BUF_INIT;
         pn_buf_printf(&path, "%s/%s", pn_config_get("command_directory"),
                       mailq ? "postqueue" : "postalias");
+        /* the configuration directory (-C) travels as MAIL_CONFIG */
         if (mailq)
             execl(path.data, "postqueue", "-p", (char *)NULL);
+        else if (alias_file)
+            execl(path.data, "newaliases", alias_file, (char *)NULL);
         else
             execl(path.data, "newaliases", (char *)NULL);
         pn_fatal("exec %s: %s", path.data, strerror(errno));

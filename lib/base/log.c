@@ -63,6 +63,11 @@ void pn_log_set_tag(const char *syslog_name, const char *process_name)
     snprintf(lg.tag, sizeof(lg.tag), "%s/%s", syslog_name, process_name);
 }
 
+void pn_log_set_full_tag(const char *tag)
+{
+    snprintf(lg.tag, sizeof(lg.tag), "%s", tag);
+}
+
 void pn_log_set_destinations(int dest)
 {
     lg.destinations = dest;
@@ -264,22 +269,27 @@ static int to_postlogd(const char *dgram, size_t len)
     }
     if (lg.postlog_fd < 0)
         return 0;
-    for (int tries = 0; tries < 2; tries++) {
+    struct timespec start, now_ts;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
         if (send(lg.postlog_fd, dgram, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
             return 1;
         if (errno == EINTR)
             continue;
-        if ((errno == EAGAIN || errno == EWOULDBLOCK) && !lg.no_wait && tries == 0) {
-            struct pollfd pfd = {.fd = lg.postlog_fd, .events = POLLOUT};
-            if (poll(&pfd, 1, 1000) > 0)
-                continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            close_fd(&lg.postlog_fd); /* postlogd's socket is gone: reconnect next time */
             return 0;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            close_fd(&lg.postlog_fd); /* postlogd's socket is gone: reconnect next time */
-        return 0;
+        if (lg.no_wait)
+            return 0;
+        /* postlogd's queue is full: wait for room, a second at most in all */
+        clock_gettime(CLOCK_MONOTONIC, &now_ts);
+        long spent = (now_ts.tv_sec - start.tv_sec) * 1000L +
+                     (now_ts.tv_nsec - start.tv_nsec) / 1000000L;
+        struct pollfd pfd = {.fd = lg.postlog_fd, .events = POLLOUT};
+        if (spent >= 1000 || poll(&pfd, 1, (int)(1000 - spent)) <= 0)
+            return 0;
     }
-    return 0;
 }
 
 static void to_syslog(int priority, const char *text)

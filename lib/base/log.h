@@ -19,6 +19,8 @@ extern int pn_verbose; /* -v count */
 void pn_log_init(const char *progname, int destinations);
 /* pn_log_set_tag: the syslog tag; "postfix" and "postconf" give "postfix/postconf". */
 void pn_log_set_tag(const char *syslog_name, const char *process_name);
+/* pn_log_set_full_tag: the whole tag, as postlog -t gives it. */
+void pn_log_set_full_tag(const char *tag);
 /* pn_log_set_prefix: what stderr lines start with, when it is not the program name. */
 void pn_log_set_prefix(const char *prefix);
 /* pn_log_set_stderr_level: 0 = every message on stderr (when enabled), 1 = warnings and

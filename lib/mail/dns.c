@@ -5,12 +5,14 @@
 #include <arpa/inet.h>
 #include <ares.h>
 #include <arpa/nameser.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/select.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -188,4 +190,112 @@ int pn_dns_addrs(const char *host, int port, pn_addrlist *out, pn_buf *why)
         free(a.abuf);
     }
     return out->count ? PN_DNS_OK : PN_DNS_NOTFOUND;
+}
+
+/* Host lookups with a deadline: the channel is driven until the callback ran or the time is
+ * up, then the query is cancelled (its callback runs with ARES_ECANCELLED). */
+struct host_answer {
+    int done;
+    int status;
+    const pn_inet_addr *want; /* name_has: the address looked for */
+    int found;
+    int others;
+    pn_buf *name;
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void drive(int *done, int timeout_ms)
+{
+    long deadline = now_ms() + timeout_ms;
+    while (!*done) {
+        fd_set r, w;
+        FD_ZERO(&r);
+        FD_ZERO(&w);
+        int n = ares_fds(channel, &r, &w);
+        long left = deadline - now_ms();
+        if (left <= 0) {
+            ares_cancel(channel);
+            break;
+        }
+        struct timeval max = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000}, tv;
+        struct timeval *tvp = ares_timeout(channel, &max, &tv);
+        select(n, &r, &w, NULL, tvp);
+        ares_process(channel, &r, &w);
+    }
+}
+
+static void on_host(void *arg, int status, int timeouts, struct hostent *host)
+{
+    struct host_answer *a = arg;
+    (void)timeouts;
+    a->done = 1;
+    a->status = status;
+    if (status != ARES_SUCCESS || host == NULL)
+        return;
+    if (a->name && host->h_name)
+        pn_buf_set(a->name, host->h_name);
+    if (a->want == NULL)
+        return;
+    size_t len = a->want->family == AF_INET ? 4 : 16;
+    for (char **p = host->h_addr_list; p && *p; p++) {
+        if (host->h_addrtype == a->want->family && memcmp(*p, a->want->bytes, len) == 0)
+            a->found = 1;
+        else
+            a->others = 1;
+    }
+}
+
+static int host_status(const struct host_answer *a)
+{
+    if (a->status == ARES_SUCCESS)
+        return PN_DNS_OK;
+    if (a->status == ARES_ENOTFOUND || a->status == ARES_ENODATA || a->status == ARES_ENONAME)
+        return PN_DNS_NOTFOUND;
+    return PN_DNS_RETRY;
+}
+
+int pn_dns_name_of(const pn_inet_addr *addr, pn_buf *name, int timeout_ms)
+{
+    pn_buf why = PN_BUF_INIT;
+    int init = pn_dns_init(&why);
+    pn_buf_release(&why);
+    if (init < 0)
+        return PN_DNS_RETRY;
+    struct host_answer a = {.name = name, .status = ARES_ETIMEOUT};
+    ares_gethostbyaddr(channel, addr->bytes, addr->family == AF_INET ? 4 : 16, addr->family,
+                       on_host, &a);
+    drive(&a.done, timeout_ms);
+    int rc = host_status(&a);
+    if (rc == PN_DNS_OK && name->len == 0)
+        rc = PN_DNS_NOTFOUND;
+    return rc;
+}
+
+int pn_dns_name_has(const char *name, const pn_inet_addr *addr, int timeout_ms, pn_buf *why)
+{
+    if (pn_dns_init(why) < 0)
+        return PN_DNS_RETRY;
+    struct host_answer a = {.want = addr, .status = ARES_ETIMEOUT};
+    ares_gethostbyname(channel, name, addr->family, on_host, &a);
+    drive(&a.done, timeout_ms);
+    int rc = host_status(&a);
+    char text[INET6_ADDRSTRLEN] = "";
+    inet_ntop(addr->family, addr->bytes, text, sizeof(text));
+    if (rc == PN_DNS_OK && !a.found) {
+        pn_buf_printf(why, "hostname %s does not resolve to address %s", name, text);
+        return PN_DNS_NOTFOUND;
+    }
+    if (rc == PN_DNS_NOTFOUND)
+        pn_buf_printf(why, "hostname %s does not resolve to address %s: %s", name, text,
+                      "Name or service not known");
+    else if (rc == PN_DNS_RETRY)
+        pn_buf_printf(why, "hostname %s verification failed: %s", name,
+                      "Temporary failure in name resolution");
+    return rc;
 }

@@ -59,28 +59,27 @@ static void prepare(const pn_pipe_job *job, const pn_buf *content, pn_buf *out)
     pn_buf_release(&head);
 }
 
-/* sysexits as the reference maps them */
-static const char *exit_status(int code)
-{
-    switch (code) {
-    case 64: return "5.3.0";
-    case 65: return "5.6.0";
-    case 66: return "5.3.0";
-    case 67: return "5.1.1";
-    case 68: return "5.1.2";
-    case 69: return "5.3.0";
-    case 70: return "5.3.0";
-    case 71: return "4.3.0";
-    case 72: return "5.3.0";
-    case 73: return "5.2.0";
-    case 74: return "5.3.0";
-    case 75: return "4.3.0";
-    case 76: return "5.5.0";
-    case 77: return "5.7.0";
-    case 78: return "5.3.5";
-    default: return NULL;
-    }
-}
+/* The sysexits.h codes: the enhanced status each maps to, and the text logged for it. */
+static const struct {
+    const char *dsn;
+    const char *text;
+} sysexits[] = {
+    {"5.3.0", "command line usage error"},     /* 64 EX_USAGE */
+    {"5.6.0", "data format error"},            /* 65 EX_DATAERR */
+    {"5.3.0", "cannot open input"},            /* 66 EX_NOINPUT */
+    {"5.1.1", "user unknown"},                 /* 67 EX_NOUSER */
+    {"5.1.2", "host name unknown"},            /* 68 EX_NOHOST */
+    {"5.3.0", "service unavailable"},          /* 69 EX_UNAVAILABLE */
+    {"5.3.0", "internal software error"},      /* 70 EX_SOFTWARE */
+    {"4.3.0", "system resource problem"},      /* 71 EX_OSERR */
+    {"5.3.0", "critical OS file missing"},     /* 72 EX_OSFILE */
+    {"5.2.0", "can't create user output file"}, /* 73 EX_CANTCREAT */
+    {"5.3.0", "input/output error"},           /* 74 EX_IOERR */
+    {"4.3.0", "temporary failure"},            /* 75 EX_TEMPFAIL */
+    {"5.5.0", "remote error in protocol"},     /* 76 EX_PROTOCOL */
+    {"5.7.0", "permission denied"},            /* 77 EX_NOPERM */
+    {"5.3.5", "local configuration error"},    /* 78 EX_CONFIG */
+};
 
 static int leading_status(const char *text, pn_buf *dsn)
 {
@@ -195,15 +194,18 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
         rc = MAILBOX_SENT;
         pn_buf_set(text, msg);
     } else {
-        const char *mapped = exit_status(WEXITSTATUS(status));
+        int code = WEXITSTATUS(status);
+        int known = code >= 64 && code <= 78;
         if (!leading_status(msg, dsn))
-            pn_buf_set(dsn, mapped ? mapped : "5.3.0");
+            pn_buf_set(dsn, known ? sysexits[code - 64].dsn : "5.3.0");
         rc = dsn->data[0] == '4' ? MAILBOX_DEFER : MAILBOX_BOUNCE;
-        if (*msg)
-            pn_buf_set(text, msg);
+        if (known)
+            pn_buf_set(text, sysexits[code - 64].text);
         else
-            pn_buf_printf(text, "Command died with status %d: \"%s\"", WEXITSTATUS(status),
+            pn_buf_printf(text, "Command died with status %d: \"%s\"", code,
                           job->argv->items[0]);
+        if (*msg)
+            pn_buf_printf(text, ". Command output: %s", msg);
     }
 out:
     pn_qfile_release(&q);

@@ -68,7 +68,7 @@ static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
 
 static int transaction_ready(smtpd_session *s)
 {
-    if (!s->in_mail || (s->rcpts->len == 0 && s->rcpt_attempts == 0)) {
+    if (!s->in_mail) {
         smtpd_reply(s, "503 5.5.1 Error: need RCPT command");
         return 0;
     }
@@ -96,9 +96,8 @@ void smtpd_cmd_data(smtpd_session *s)
     for (;;) {
         int rc = pn_stream_get_line(s->client, &line, piece);
         if (rc == PN_LINE_ERROR || rc == PN_LINE_EOF || rc == PN_LINE_LAST) {
-            pn_info("%s after DATA from %s[%s]",
-                    rc == PN_LINE_ERROR ? "timeout" : "lost connection", s->name.data,
-                    s->addr.data);
+            pn_info("%s after DATA from %s",
+                    rc == PN_LINE_ERROR ? "timeout" : "lost connection", s->namaddr.data);
             if (rc == PN_LINE_ERROR)
                 smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
                             pn_config_get_hostname("myhostname"));
@@ -141,12 +140,13 @@ void smtpd_cmd_data(smtpd_session *s)
     if (bare_lf && reject_bare) {
         submit_abort(s);
         smtpd_reset_transaction(s);
-        smtpd_reply(s, "521 5.5.2 %s Error: bare <LF> received",
+        smtpd_reply(s, "%ld 5.5.2 %s Error: bare <LF> received",
+                    pn_config_get_int("smtpd_forbid_bare_newline_reject_code"),
                     pn_config_get_hostname("myhostname"));
         s->quit = 1;
     } else {
         if (bare_lf && strcasecmp(mode, "note") == 0)
-            pn_info("bare <LF> received from %s[%s]", s->name.data, s->addr.data);
+            pn_info("bare <LF> received from %s", s->namaddr.data);
         finish(s, &msg, too_big, CMD_DATA);
     }
     pn_buf_release(&msg);

@@ -1,7 +1,9 @@
 /* main.c: smtpd, the SMTP server: one client per process, restarted by master. Tables are
  * opened before the jail; then the process serves sessions until max_use or a table change.
- * The client's address is taken from the socket (IPv4-mapped addresses as IPv4); without DNS
- * the client name is "unknown". */
+ * The client's address is taken from the socket (IPv4-mapped addresses as IPv4); its name is
+ * the PTR name when that name resolves back to the address (smtpd_peername_lookup), looked
+ * up before the greeting and bounded in time: a slow DNS makes the name "unknown", never a
+ * stalled session. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -12,7 +14,34 @@
 #include "base/mem.h"
 #include "config/cfparams.h"
 #include "ipc/server.h"
+#include "mail/dns.h"
 #include "smtpd.h"
+
+/* The most a session waits for DNS before its greeting (PTR, then the forward check). */
+#define NAME_LOOKUP_MS 10000
+
+static void lookup_name(smtpd_session *s)
+{
+    pn_buf found = PN_BUF_INIT, why = PN_BUF_INIT;
+    long limit = pn_config_get_time("smtpd_timeout") * 1000;
+    int timeout = (int)(limit < NAME_LOOKUP_MS ? limit : NAME_LOOKUP_MS);
+    int rc = pn_dns_name_of(&s->inet, &found, timeout);
+    if (rc == PN_DNS_RETRY) {
+        s->name_status = 4;
+    } else if (rc == PN_DNS_OK) {
+        pn_buf_set(&s->reverse_name, found.data);
+        rc = pn_dns_name_has(found.data, &s->inet, timeout, &why);
+        if (rc == PN_DNS_OK) {
+            pn_buf_set(&s->name, found.data);
+            s->name_status = 0;
+        } else {
+            s->name_status = rc == PN_DNS_RETRY ? 4 : 5;
+            pn_warn("%s", why.data);
+        }
+    }
+    pn_buf_release(&found);
+    pn_buf_release(&why);
+}
 
 static void peer(int fd, smtpd_session *s)
 {
@@ -41,6 +70,14 @@ static void peer(int fd, smtpd_session *s)
     pn_buf_reset(&s->port);
     pn_buf_printf(&s->port, "%d", port);
     pn_buf_set(&s->name, "unknown");
+    pn_buf_set(&s->reverse_name, "unknown");
+    s->name_status = 5;
+    if (s->inet.family && pn_config_get_bool("smtpd_peername_lookup"))
+        lookup_name(s);
+    pn_buf_reset(&s->namaddr);
+    pn_buf_printf(&s->namaddr, "%s[%s]", s->name.data, s->addr.data);
+    if (pn_config_get_bool("smtpd_client_port_logging"))
+        pn_buf_printf(&s->namaddr, ":%d", port);
 }
 
 static void serve(int fd, void *ctx)
@@ -49,6 +86,8 @@ static void serve(int fd, void *ctx)
     smtpd_session s;
     memset(&s, 0, sizeof(s));
     pn_buf_init(&s.name);
+    pn_buf_init(&s.reverse_name);
+    pn_buf_init(&s.namaddr);
     pn_buf_init(&s.addr);
     pn_buf_init(&s.port);
     pn_buf_init(&s.helo);
@@ -66,6 +105,8 @@ static void serve(int fd, void *ctx)
     pn_stream_release(s.client);
     pn_argv_free(s.rcpts);
     pn_buf_release(&s.name);
+    pn_buf_release(&s.reverse_name);
+    pn_buf_release(&s.namaddr);
     pn_buf_release(&s.addr);
     pn_buf_release(&s.port);
     pn_buf_release(&s.helo);
@@ -80,6 +121,11 @@ static void pre_jail(void *ctx)
 {
     (void)ctx;
     smtpd_restrict_init();
+    pn_buf why = PN_BUF_INIT;
+    /* the resolver reads resolv.conf now, before the jail */
+    if (pn_config_get_bool("smtpd_peername_lookup") && pn_dns_init(&why) < 0)
+        pn_warn("%s: client names will be unknown", why.data);
+    pn_buf_release(&why);
 }
 
 static int must_retire(void *ctx)

@@ -70,8 +70,8 @@ void smtpd_reset_transaction(smtpd_session *s)
 static void reject_log(smtpd_session *s, const char *stage, const char *reply, const char *rcpt)
 {
     pn_buf line = PN_BUF_INIT;
-    pn_buf_printf(&line, "%s: reject: %s from %s[%s]: %s;",
-                  s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->name.data, s->addr.data,
+    pn_buf_printf(&line, "%s: reject: %s from %s: %s;",
+                  s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->namaddr.data,
                   reply);
     if (s->in_mail) /* the sender only exists inside a mail transaction (not at ETRN) */
         pn_buf_printf(&line, " from=<%s>", s->sender.data);
@@ -340,7 +340,7 @@ static void log_disconnect(smtpd_session *s)
 {
     pn_buf line = PN_BUF_INIT;
     int ok = 0, total = 0;
-    pn_buf_printf(&line, "disconnect from %s[%s]", s->name.data, s->addr.data);
+    pn_buf_printf(&line, "disconnect from %s", s->namaddr.data);
     for (int c = 0; c < CMD_COUNT; c++) {
         if (s->counts[c][1] == 0)
             continue;
@@ -361,7 +361,7 @@ static void log_disconnect(smtpd_session *s)
 
 void smtpd_session_run(smtpd_session *s)
 {
-    pn_info("connect from %s[%s]", s->name.data, s->addr.data);
+    pn_info("connect from %s", s->namaddr.data);
     smtpd_reply(s, "220 %s", pn_config_get("smtpd_banner"));
     pn_buf line = PN_BUF_INIT;
     long soft = pn_config_get_int("smtpd_soft_error_limit");
@@ -371,12 +371,12 @@ void smtpd_session_run(smtpd_session *s)
         int rc =
             pn_stream_get_line(s->client, &line, (size_t)pn_config_get_int("line_length_limit"));
         if (rc == PN_LINE_ERROR) {
-            pn_info("timeout after %s from %s[%s]", "command", s->name.data, s->addr.data);
+            pn_info("timeout after %s from %s", "command", s->namaddr.data);
             smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", host);
             break;
         }
         if (rc == PN_LINE_EOF || rc == PN_LINE_LAST) {
-            pn_info("lost connection after command from %s[%s]", s->name.data, s->addr.data);
+            pn_info("lost connection after command from %s", s->namaddr.data);
             break;
         }
         if (rc == PN_LINE_TOO_LONG) {
@@ -392,8 +392,8 @@ void smtpd_session_run(smtpd_session *s)
             pn_buf_truncate(&line, line.len - 1);
         if (pn_config_get_bool("smtpd_forbid_unauth_pipelining") && !s->esmtp &&
             pn_stream_buffered(s->client) > 0) {
-            pn_info("improper command pipelining after %.*s from %s[%s]",
-                    (int)strcspn(line.data, " "), line.data, s->name.data, s->addr.data);
+            pn_info("improper command pipelining after %.*s from %s",
+                    (int)strcspn(line.data, " "), line.data, s->namaddr.data);
             smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
             break;
         }

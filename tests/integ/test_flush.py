@@ -78,7 +78,7 @@ class Flush(test_delivery.Delivery):
         self.assertEqual(client.docmd("ETRN site.example"),
                          (554, b"5.7.1 <site.example>: Etrn command rejected: Access denied"))
         client.quit()
-        self.assertIn("NOQUEUE: reject: ETRN from unknown[127.0.0.1]: 554 5.7.1 <site.example>: "
+        self.assertIn("NOQUEUE: reject: ETRN from localhost[127.0.0.1]: 554 5.7.1 <site.example>: "
                       "Etrn command rejected: Access denied; proto=ESMTP helo=<client.example>",
                       self.inst.log())
 

@@ -106,16 +106,48 @@ class Instance:
         """postfix reload, then wait until master has re-read its files and the processes
         started under the old configuration have retired."""
         before = set(self.processes()) - {self.master_pid()}
-        count = self.log().count("reload -- version")
+        count = self.raw_log().count("reload -- version")
         res = self.postfix("reload")
         if res.rc != 0:
             return False
-        return poll(lambda: self.log().count("reload -- version") > count and
+        return poll(lambda: self.raw_log().count("reload -- version") > count and
                     not before & set(self.processes()), timeout=timeout)
 
-    def log(self):
+    SYNC_TAG = "postern-test-sync"
+
+    def raw_log(self):
         with open(self.log_path, errors="replace") as fp:
             return fp.read()
+
+    def sync_log(self, timeout=5.0):
+        """Lines reach maillog_file through postlogd's socket, in order: a marker sent now
+        is written after every line sent before it. Waits (bounded) for the marker."""
+        path = self.unix_path("postlog", private=False)
+        self.syncs = getattr(self, "syncs", 0) + 1
+        marker = f"{self.SYNC_TAG}[{os.getpid()}]: {self.syncs}\n"
+        try:
+            start = os.path.getsize(self.log_path)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                s.sendto(marker.rstrip("\n").encode(), path)
+        except OSError:
+            return  # no postlogd socket: every line was appended directly
+
+        def arrived():
+            with open(self.log_path, "rb") as fp:
+                fp.seek(start)
+                return marker.encode() in fp.read()
+
+        deadline = time.monotonic() + timeout
+        pause = 0.0005
+        while not arrived() and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+    def log(self):
+        """maillog_file, once every line logged before this call is in it."""
+        self.sync_log()
+        return "".join(line for line in self.raw_log().splitlines(keepends=True)
+                       if self.SYNC_TAG not in line)
 
     def master_pid(self):
         try:
