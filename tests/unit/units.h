@@ -11,6 +11,7 @@ Suite *attr_suite(void);
 Suite *queue_suite(void);
 Suite *resolve_suite(void);
 Suite *mime_suite(void);
+Suite *log_suite(void);
 
 /* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
 const char *unit_tmpdir(void);
