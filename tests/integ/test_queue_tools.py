@@ -133,6 +133,15 @@ class QueueTools(test_delivery.Delivery):
         self.assertEqual(self.tool("mailq").out, "Mail queue is empty\n")
         self.assertEqual(self.tool("qshape", "deferred").out.splitlines()[1].split()[1], "0")
 
+    def test_mailq_takes_sendmail_options(self):
+        # mailq is sendmail: -C names the configuration (no MAIL_CONFIG), -Ac is accepted
+        qid = self.submit("s@example.com", ["far@remote.example"])
+        self.assertTrue(poll(lambda: self.deferred_ids() == [qid], timeout=15), self.inst.log())
+        res = run([os.path.join(BIN, "mailq"), "-Ac", "-C", self.inst.etc])
+        self.assertEqual(res.rc, 0, res)
+        self.assertIn(qid, res.out)
+        self.assertIn("far@remote.example", res.out)
+
     def test_forced_expiry(self):
         qid = self.submit("info@example.org", ["far@remote.example"])
         self.assertTrue(poll(lambda: self.deferred_ids() == [qid], timeout=15), self.inst.log())
