@@ -1,5 +1,5 @@
-/* headers.c: header processing: Return-Path removed, hop count checked, header_size_limit
- * enforced, and Message-ID, Date and From added when missing and the rewrite context allows
+/* headers.c: header processing: Return-Path removed, hop count checked, each header cut at
+ * header_size_limit, and Message-ID, Date and From added when missing and the rewrite context allows
  * it (as in the reference). Logs "ID: message-id=<...>". */
 #include <ctype.h>
 #include <stdlib.h>
@@ -96,16 +96,19 @@ void headers_finish(cleanup_msg *msg)
 {
     pn_argv *kept = pn_argv_new();
     long hops = 0, limit = pn_config_get_int("header_size_limit");
-    size_t bytes = 0;
     for (size_t i = 0; i < msg->headers->len; i++) {
-        const char *f = msg->headers->items[i];
+        char *f = msg->headers->items[i];
         if (field_is(f, "Return-Path"))
             continue;
         if (field_is(f, "Received") || field_is(f, "Delivered-To"))
             hops++;
-        bytes += strlen(f) + 1;
-        if ((long)bytes > limit)
-            break; /* the rest of the header is dropped, as the reference does */
+        if (limit > 0 && (long)strlen(f) > limit) {
+            /* one header longer than the limit: its excess is dropped, the message kept */
+            pn_warn("%s: header %.*s longer than header_size_limit (%ld bytes): truncated",
+                    msg->queue_id.data, (int)(strcspn(f, ":") < 60 ? strcspn(f, ":") : 60), f,
+                    limit);
+            f[limit] = 0;
+        }
         pn_argv_add(kept, f);
     }
     pn_argv_free(msg->headers);

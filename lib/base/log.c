@@ -31,7 +31,7 @@ static struct {
     int file_fd;    /* the writer's file; others: the fallback when the path cannot be opened */
     int postlog_fd; /* connected to postlogd's socket */
     int writer;
-    int no_wait;
+    int direct;
     time_t postlog_retry; /* no reconnect before this time */
     /* syslog */
     int facility;
@@ -135,12 +135,12 @@ void pn_log_set_target(const pn_log_target *t)
              host ? host : "localhost");
     lg.facility = t->facility;
     lg.writer = t->writer;
-    lg.no_wait = t->no_wait;
+    lg.direct = t->direct;
     lg.postlog_retry = lg.syslog_retry = 0;
     if (*lg.file) {
         /* opened now: a chrooted process cannot reach the path later */
         lg.file_fd = open(lg.file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (!lg.writer && *lg.socket)
+        if (!lg.writer && !lg.direct && *lg.socket)
             lg.postlog_fd = connect_dgram(lg.socket);
     } else {
         lg.syslog_fd = connect_dgram("/dev/log");
@@ -258,10 +258,12 @@ static void append(const char *dgram, size_t len)
 }
 
 /* to_postlogd: 1 when postlogd's socket took the datagram. A full socket is waited for at
- * most a second (postlogd drains it), except by master, which starts postlogd. */
+ * most a second (postlogd drains it). */
 static int to_postlogd(const char *dgram, size_t len)
 {
     time_t now = time(NULL);
+    if (lg.direct)
+        return 0;
     if (lg.postlog_fd < 0 && *lg.socket && now >= lg.postlog_retry) {
         lg.postlog_fd = connect_dgram(lg.socket);
         if (lg.postlog_fd < 0)
@@ -280,8 +282,6 @@ static int to_postlogd(const char *dgram, size_t len)
             close_fd(&lg.postlog_fd); /* postlogd's socket is gone: reconnect next time */
             return 0;
         }
-        if (lg.no_wait)
-            return 0;
         /* postlogd's queue is full: wait for room, a second at most in all */
         clock_gettime(CLOCK_MONOTONIC, &now_ts);
         long spent = (now_ts.tv_sec - start.tv_sec) * 1000L +

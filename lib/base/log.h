@@ -36,7 +36,8 @@ typedef struct pn_log_target {
     const char *hostname;       /* myhostname: its first label is the line's host field */
     int facility;               /* syslog facility (LOG_MAIL, ...) */
     int writer;                 /* this process is postlogd: append to the file itself */
-    int no_wait;                /* never wait for postlogd (master, which starts it) */
+    int direct;                 /* append by path, never through postlogd (master: it starts
+                                   and stops postlogd, whose socket dies with it) */
 } pn_log_target;
 
 /* pn_log_set_target: where lines go from now on; called again on reload. Opens what a

@@ -21,7 +21,7 @@ void pn_config_logging(const char *process_name, int flags)
                             .hostname = pn_config_get("myhostname"),
                             .facility = facility,
                             .writer = (flags & PN_CFLOG_WRITER) != 0,
-                            .no_wait = (flags & PN_CFLOG_NO_WAIT) != 0};
+                            .direct = (flags & PN_CFLOG_DIRECT) != 0};
     pn_log_set_tag(pn_config_get("syslog_name"), process_name);
     pn_log_set_target(&target);
     pn_buf_release(&socket);

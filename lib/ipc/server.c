@@ -75,10 +75,16 @@ static void report(int state)
     }
 }
 
+/* SIGTERM ends the process at once, except a server that drains on termination (postlogd,
+ * whose socket still holds the last lines of the processes master just stopped). */
+static volatile sig_atomic_t terminating;
+
 static void on_sigterm(int signo)
 {
     (void)signo;
-    _exit(0);
+    if (sk.server == NULL || !sk.server->drain_on_term)
+        _exit(0);
+    terminating = 1;
 }
 
 static void apply_overrides(pn_argv *overrides)
@@ -283,6 +289,8 @@ static int wait_for_client(void)
         struct epoll_event ready[MAX_LISTENERS + 1];
         int n = epoll_wait(epfd, ready, MAX_LISTENERS + 1,
                            sk.max_idle > 0 ? (int)(sk.max_idle * 1000) : -1);
+        if (n < 0 && errno == EINTR && terminating)
+            return -1;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -364,6 +372,11 @@ int pn_dgram_server_main(int argc, char **argv, pn_server *s)
     server_init(argc, argv, s);
     for (;;) {
         int which = wait_for_client();
+        if (terminating) {
+            for (int i = 0; i < sk.listen_count; i++)
+                s->datagrams(PN_MASTER_LISTEN_FD + i, s->ctx); /* what is still queued */
+            return 0;
+        }
         if (which < 0 || retire_due())
             return 0;
         report(PN_STATUS_TAKEN);

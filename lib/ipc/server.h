@@ -38,6 +38,7 @@ typedef struct pn_server {
     int process_limit; /* 1 or 0: the process limit the daemon insists on; -1: any */
     int needs_root;    /* the service must run with unpriv n */
     int log_writer;    /* postlogd: appends its own lines to maillog_file */
+    int drain_on_term; /* dgram: SIGTERM reads what is queued before the exit */
     int argc;          /* the program's own arguments (after the options), for serve */
     char **argv;
 } pn_server;

@@ -30,7 +30,7 @@ static void load_config(void)
     pn_config_set_directory(config_dir);
     pn_config_load();
     pn_config_set_process("master", "master");
-    pn_config_logging("master", PN_CFLOG_NO_WAIT);
+    pn_config_logging("master", PN_CFLOG_DIRECT);
 }
 
 /* lock_file: open and lock path; returns the descriptor or -1 when another holds it. */

@@ -140,6 +140,7 @@ int main(int argc, char **argv)
     static pn_server server = {.datagrams = datagrams,
                                .pre_jail = pre_jail,
                                .log_writer = 1,
+                               .drain_on_term = 1,
                                .max_use = 0, /* a use is a wakeup: never a reason to retire */
                                .max_idle = -1,
                                .process_limit = 1};

@@ -97,7 +97,7 @@ class Delivery(Smtp):
         [msg] = self.delivered()
         self.assertTrue(msg.startswith("Return-Path: <sender@example.com>\n"
                                        "Delivered-To: info@example.org\n"
-                                       "Received: from client.example (unknown [127.0.0.1])\n"
+                                       "Received: from client.example (localhost [127.0.0.1])\n"
                                        "\tby mail.example.org (Postern) with ESMTP id " + qid +
                                        "\n\tfor <alias@example.org>; "), msg)
         self.assertIn("\nSubject: hello\n", msg)
@@ -130,6 +130,22 @@ class Delivery(Smtp):
         self.assertRegex(reply, r"^250 2\.0\.0 Ok: queued as [0-9A-F]+\r\n$")
         self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15))
         self.assertTrue(self.delivered()[0].endswith("\n\nPart one.\nPart two.\n"))
+
+
+class HeaderLimit(Smtp):
+    extra = "header_size_limit = 1000\n"
+
+    def test_a_long_header_is_cut_and_the_message_kept(self):
+        long = "X-Long: " + " ".join("word%03d" % i for i in range(300))
+        c = self.smtp()
+        c.sendmail("a@example.com", ["info@example.org"],
+                   f"Subject: t\r\n{long}\r\nX-After: kept\r\n\r\nbody\r\n")
+        self.assertTrue(poll(lambda: self.delivered(), timeout=15), self.inst.log())
+        text = self.delivered()[0]
+        # the first header_size_limit bytes of the header stay, the headers after it too
+        self.assertIn("\n" + long[:1000] + "\nX-After: kept\n", text)
+        self.assertIn("header X-Long longer than header_size_limit (1000 bytes): truncated",
+                      self.inst.log())
 
 
 class Replies(Smtp):
