@@ -1,6 +1,6 @@
 /* headers.c: header processing: Return-Path removed, hop count checked, each header cut at
- * header_size_limit, and Message-ID, Date and From added when missing and the rewrite context allows
- * it (as in the reference). Logs "ID: message-id=<...>". */
+ * header_size_limit, and Message-ID, Date and From added when missing and the rewrite context
+ * allows it (as in the reference). Logs "ID: message-id=<...>". */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

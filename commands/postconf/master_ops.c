@@ -126,7 +126,7 @@ void master_show_fields(const pn_master *master, char **selectors, int value_onl
                     printf("%s\n", value.data);
                 else
                     printf("%s/%s/%s = %s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE],
-                       pn_master_field_names[f], value.data);
+                           pn_master_field_names[f], value.data);
             }
         }
         if (!found && **selectors)
@@ -168,8 +168,8 @@ void master_show_params(const pn_master *master, char **selectors, int value_onl
                     if (value_only)
                         printf("%s\n", eq + 1);
                     else
-                        printf("%s/%s/%s =%s%s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE], name,
-                           eq[1] ? " " : "", eq + 1);
+                        printf("%s/%s/%s =%s%s\n", e->field[PN_MF_SERVICE], e->field[PN_MF_TYPE],
+                               name, eq[1] ? " " : "", eq + 1);
                     found = 1;
                 }
                 free(name);

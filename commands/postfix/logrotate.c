@@ -50,7 +50,9 @@ static int hand_over(int fd)
         char buf[CMSG_SPACE(2 * sizeof(int))];
         struct cmsghdr align;
     } control;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
                          .msg_controllen = sizeof(control.buf)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
@@ -137,7 +139,8 @@ void logrotate(void)
     struct tm tm;
     localtime_r(&now, &tm);
     if (strftime(suffix, sizeof(suffix), pn_config_get("maillog_file_rotate_suffix"), &tm) == 0)
-        pn_fatal("bad maillog_file_rotate_suffix: \"%s\"", pn_config_get("maillog_file_rotate_suffix"));
+        pn_fatal("bad maillog_file_rotate_suffix: \"%s\"",
+                 pn_config_get("maillog_file_rotate_suffix"));
     pn_buf rotated = PN_BUF_INIT;
     pn_buf_printf(&rotated, "%s.%s", file, suffix);
     if (rotated_exists(rotated.data))

@@ -23,9 +23,12 @@ static const struct {
     const char *name;
     int priority;
     const char *level;
-} priorities[] = {{"info", LOG_INFO, NULL},       {"warn", LOG_WARNING, "warning"},
-                  {"warning", LOG_WARNING, "warning"}, {"error", LOG_ERR, "error"},
-                  {"fatal", LOG_CRIT, "fatal"},   {"panic", LOG_CRIT, "panic"}};
+} priorities[] = {{"info", LOG_INFO, NULL},
+                  {"warn", LOG_WARNING, "warning"},
+                  {"warning", LOG_WARNING, "warning"},
+                  {"error", LOG_ERR, "error"},
+                  {"fatal", LOG_CRIT, "fatal"},
+                  {"panic", LOG_CRIT, "panic"}};
 
 int main(int argc, char **argv)
 {

@@ -37,8 +37,13 @@ static struct {
     int facility;
     int syslog_fd;
     time_t syslog_retry;
-} lg = {.progname = "postern", .tag = "postfix/postern", .destinations = PN_LOG_STDERR,
-        .file_fd = -1, .postlog_fd = -1, .facility = LOG_MAIL, .syslog_fd = -1};
+} lg = {.progname = "postern",
+        .tag = "postfix/postern",
+        .destinations = PN_LOG_STDERR,
+        .file_fd = -1,
+        .postlog_fd = -1,
+        .facility = LOG_MAIL,
+        .syslog_fd = -1};
 
 void pn_log_set_prefix(const char *prefix)
 {
@@ -284,8 +289,8 @@ static int to_postlogd(const char *dgram, size_t len)
         }
         /* postlogd's queue is full: wait for room, a second at most in all */
         clock_gettime(CLOCK_MONOTONIC, &now_ts);
-        long spent = (now_ts.tv_sec - start.tv_sec) * 1000L +
-                     (now_ts.tv_nsec - start.tv_nsec) / 1000000L;
+        long spent =
+            (now_ts.tv_sec - start.tv_sec) * 1000L + (now_ts.tv_nsec - start.tv_nsec) / 1000000L;
         struct pollfd pfd = {.fd = lg.postlog_fd, .events = POLLOUT};
         if (spent >= 1000 || poll(&pfd, 1, (int)(1000 - spent)) <= 0)
             return 0;
@@ -320,8 +325,7 @@ static void to_syslog(int priority, const char *text)
 static void emit_text(int priority, const char *level, const char *message)
 {
     char text[PN_LOG_DGRAM_MAX];
-    int n = snprintf(text, sizeof(text), "%s%s%s", level ? level : "", level ? ": " : "",
-                     message);
+    int n = snprintf(text, sizeof(text), "%s%s%s", level ? level : "", level ? ": " : "", message);
     size_t len = n < 0 ? 0 : (size_t)n >= sizeof(text) ? sizeof(text) - 1 : (size_t)n;
     pn_log_sanitize(text, len);
     if ((lg.destinations & PN_LOG_STDERR) && !(lg.stderr_level > 0 && priority > LOG_WARNING)) {

@@ -4,8 +4,8 @@
 #define PN_CONFIG_CFLOG_H
 #include "base/buf.h"
 
-#define PN_CFLOG_WRITER 1  /* postlogd: append to maillog_file itself */
-#define PN_CFLOG_DIRECT 2  /* master: append to maillog_file, never through postlogd */
+#define PN_CFLOG_WRITER 1 /* postlogd: append to maillog_file itself */
+#define PN_CFLOG_DIRECT 2 /* master: append to maillog_file, never through postlogd */
 
 /* pn_config_logging: tag syslog_name/process_name, and the destination; fatal on a bad
  * syslog_facility. Call after the configuration is loaded, before any chroot. */

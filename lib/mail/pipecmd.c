@@ -64,21 +64,21 @@ static const struct {
     const char *dsn;
     const char *text;
 } sysexits[] = {
-    {"5.3.0", "command line usage error"},     /* 64 EX_USAGE */
-    {"5.6.0", "data format error"},            /* 65 EX_DATAERR */
-    {"5.3.0", "cannot open input"},            /* 66 EX_NOINPUT */
-    {"5.1.1", "user unknown"},                 /* 67 EX_NOUSER */
-    {"5.1.2", "host name unknown"},            /* 68 EX_NOHOST */
-    {"5.3.0", "service unavailable"},          /* 69 EX_UNAVAILABLE */
-    {"5.3.0", "internal software error"},      /* 70 EX_SOFTWARE */
-    {"4.3.0", "system resource problem"},      /* 71 EX_OSERR */
-    {"5.3.0", "critical OS file missing"},     /* 72 EX_OSFILE */
+    {"5.3.0", "command line usage error"},      /* 64 EX_USAGE */
+    {"5.6.0", "data format error"},             /* 65 EX_DATAERR */
+    {"5.3.0", "cannot open input"},             /* 66 EX_NOINPUT */
+    {"5.1.1", "user unknown"},                  /* 67 EX_NOUSER */
+    {"5.1.2", "host name unknown"},             /* 68 EX_NOHOST */
+    {"5.3.0", "service unavailable"},           /* 69 EX_UNAVAILABLE */
+    {"5.3.0", "internal software error"},       /* 70 EX_SOFTWARE */
+    {"4.3.0", "system resource problem"},       /* 71 EX_OSERR */
+    {"5.3.0", "critical OS file missing"},      /* 72 EX_OSFILE */
     {"5.2.0", "can't create user output file"}, /* 73 EX_CANTCREAT */
-    {"5.3.0", "input/output error"},           /* 74 EX_IOERR */
-    {"4.3.0", "temporary failure"},            /* 75 EX_TEMPFAIL */
-    {"5.5.0", "remote error in protocol"},     /* 76 EX_PROTOCOL */
-    {"5.7.0", "permission denied"},            /* 77 EX_NOPERM */
-    {"5.3.5", "local configuration error"},    /* 78 EX_CONFIG */
+    {"5.3.0", "input/output error"},            /* 74 EX_IOERR */
+    {"4.3.0", "temporary failure"},             /* 75 EX_TEMPFAIL */
+    {"5.5.0", "remote error in protocol"},      /* 76 EX_PROTOCOL */
+    {"5.7.0", "permission denied"},             /* 77 EX_NOPERM */
+    {"5.3.5", "local configuration error"},     /* 78 EX_CONFIG */
 };
 
 static int leading_status(const char *text, pn_buf *dsn)
@@ -202,8 +202,7 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
         if (known)
             pn_buf_set(text, sysexits[code - 64].text);
         else
-            pn_buf_printf(text, "Command died with status %d: \"%s\"", code,
-                          job->argv->items[0]);
+            pn_buf_printf(text, "Command died with status %d: \"%s\"", code, job->argv->items[0]);
         if (*msg)
             pn_buf_printf(text, ". Command output: %s", msg);
     }

@@ -44,8 +44,9 @@ static void flush_out(size_t *used)
 static int same_file(int fd)
 {
     struct stat a, b;
-    return fstat(fd, &a) == 0 && S_ISREG(a.st_mode) && stat(pn_config_get("maillog_file"), &b) == 0 &&
-           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return fstat(fd, &a) == 0 && S_ISREG(a.st_mode) &&
+           stat(pn_config_get("maillog_file"), &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
 }
 
 /* control: a reopen request; fds received with it are taken or closed here. */

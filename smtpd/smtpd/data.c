@@ -96,8 +96,8 @@ void smtpd_cmd_data(smtpd_session *s)
     for (;;) {
         int rc = pn_stream_get_line(s->client, &line, piece);
         if (rc == PN_LINE_ERROR || rc == PN_LINE_EOF || rc == PN_LINE_LAST) {
-            pn_info("%s after DATA from %s",
-                    rc == PN_LINE_ERROR ? "timeout" : "lost connection", s->namaddr.data);
+            pn_info("%s after DATA from %s", rc == PN_LINE_ERROR ? "timeout" : "lost connection",
+                    s->namaddr.data);
             if (rc == PN_LINE_ERROR)
                 smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
                             pn_config_get_hostname("myhostname"));

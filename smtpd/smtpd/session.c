@@ -71,8 +71,7 @@ static void reject_log(smtpd_session *s, const char *stage, const char *reply, c
 {
     pn_buf line = PN_BUF_INIT;
     pn_buf_printf(&line, "%s: reject: %s from %s: %s;",
-                  s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->namaddr.data,
-                  reply);
+                  s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->namaddr.data, reply);
     if (s->in_mail) /* the sender only exists inside a mail transaction (not at ETRN) */
         pn_buf_printf(&line, " from=<%s>", s->sender.data);
     if (rcpt)
@@ -392,8 +391,8 @@ void smtpd_session_run(smtpd_session *s)
             pn_buf_truncate(&line, line.len - 1);
         if (pn_config_get_bool("smtpd_forbid_unauth_pipelining") && !s->esmtp &&
             pn_stream_buffered(s->client) > 0) {
-            pn_info("improper command pipelining after %.*s from %s",
-                    (int)strcspn(line.data, " "), line.data, s->namaddr.data);
+            pn_info("improper command pipelining after %.*s from %s", (int)strcspn(line.data, " "),
+                    line.data, s->namaddr.data);
             smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
             break;
         }

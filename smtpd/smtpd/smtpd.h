@@ -34,7 +34,7 @@ typedef struct smtpd_session {
     pn_buf reverse_name; /* the PTR name, unverified ("unknown" when there is none) */
     int name_status;     /* 0 verified, 4 temporary failure, 5 no (verified) name */
     pn_buf namaddr;      /* name[addr], or name[addr]:port with smtpd_client_port_logging */
-    pn_buf addr; /* client address, IPv4-mapped addresses unmapped */
+    pn_buf addr;         /* client address, IPv4-mapped addresses unmapped */
     pn_buf port;
     pn_inet_addr inet;
     pn_buf helo;

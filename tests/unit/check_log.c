@@ -8,7 +8,10 @@
 
 START_TEST(control_characters_become_question_marks)
 {
-    char text[] = "a\rb\nc\x01" "d\x7f" "e\x00" "f";
+    char text[] = "a\rb\nc\x01"
+                  "d\x7f"
+                  "e\x00"
+                  "f";
     pn_log_sanitize(text, sizeof(text) - 1);
     ck_assert_mem_eq(text, "a?b?c?d?e?f", sizeof(text) - 1);
 }
@@ -29,14 +32,13 @@ START_TEST(file_line_has_stamp_host_and_one_newline)
 {
     char out[128];
     const char dgram[] = "postfix/smtpd[42]: helo=<x\r\ny>";
-    size_t n = pn_log_file_line(out, sizeof(out), "Dec 05 11:35:18", "mx", dgram,
-                                sizeof(dgram) - 1);
+    size_t n =
+        pn_log_file_line(out, sizeof(out), "Dec 05 11:35:18", "mx", dgram, sizeof(dgram) - 1);
     ck_assert_str_eq(out, "Dec 05 11:35:18 mx postfix/smtpd[42]: helo=<x??y>\n");
     ck_assert_uint_eq(n, strlen(out));
     /* too long: cut, still one line */
     char small[32];
-    n = pn_log_file_line(small, sizeof(small), "Dec 05 11:35:18", "mx", dgram,
-                         sizeof(dgram) - 1);
+    n = pn_log_file_line(small, sizeof(small), "Dec 05 11:35:18", "mx", dgram, sizeof(dgram) - 1);
     ck_assert_uint_eq(n, sizeof(small) - 1);
     ck_assert_int_eq(small[n - 1], '\n');
     ck_assert_ptr_null(memchr(small, '\n', n - 1));
