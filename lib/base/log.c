@@ -257,8 +257,8 @@ static void append(const char *dgram, size_t len)
         close(fd);
     } else if (lg.file_fd >= 0) {
         (void)!write(lg.file_fd, line, n);
-    } else {
-        (void)!write(2, line, n);
+    } else if (!(lg.destinations & PN_LOG_STDERR)) {
+        (void)!write(2, line, n); /* the last place left (a command's user may see it) */
     }
 }
 

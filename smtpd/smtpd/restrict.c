@@ -293,6 +293,20 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         pn_buf_release(&value);
         return v;
     }
+    if (strcmp(name, "reject_unknown_client_hostname") == 0 ||
+        strcmp(name, "reject_unknown_client") == 0 ||
+        strcmp(name, "reject_unknown_reverse_client_hostname") == 0) {
+        /* the verified name (PTR and forward agree), or for "reverse" any PTR name at all;
+         * a temporary DNS failure is always a 450 */
+        int reverse = strstr(name, "reverse") != NULL;
+        int missing = reverse ? strcmp(s->reverse_name.data, "unknown") == 0 : s->name_status != 0;
+        if (!missing)
+            return DUNNO;
+        long code = s->name_status == 4 ? 450 : pn_config_get_int("unknown_client_reject_code");
+        pn_buf_printf(reply, "%ld %c.7.25 Client host rejected: cannot find your %shostname, [%s]",
+                      code, code >= 500 ? '5' : '4', reverse ? "reverse " : "", s->addr.data);
+        return REFUSE;
+    }
     pn_warn("unknown smtpd restriction: \"%s\"", name);
     pn_buf_puts(reply, "451 4.3.5 Server configuration error");
     return REFUSE;

@@ -129,6 +129,40 @@ class ClientNames(unittest.TestCase):
         self.assertTrue(poll(lambda: "disconnect from unknown[127.0.0.9]" in self.inst.log()),
                         self.inst.log())
 
+    def test_restrictions_see_both_names(self):
+        self.inst.postfix("stop")
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("smtpd_client_restrictions = reject_unknown_reverse_client_hostname\n"
+                     "smtpd_helo_required = no\n"
+                     "smtpd_sender_restrictions = reject_unknown_client_hostname\n"
+                     "unknown_client_reject_code = 550\n")
+        resolv = os.path.join(self.inst.dir, "resolv.conf")
+        env = dict(os.environ, **self.inst.sanitizer_env())
+        res = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             f"mount --bind {resolv} /etc/resolv.conf && "
+             f"exec {program('postfix')} -c {self.inst.etc} start"],
+            env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+
+        def rcpt_reply(source):
+            client = smtplib.SMTP(timeout=30, source_address=(source, 0))
+            self.addCleanup(client.close)
+            client.connect("127.0.0.1", self.port)
+            client.ehlo("helo.example")
+            client.mail("a@example.net")
+            return client.rcpt("info@example.org")
+
+        self.assertEqual(rcpt_reply("127.0.0.7")[0], 250)
+        # a PTR name that does not verify: the reverse name exists, the verified one not
+        self.assertEqual(rcpt_reply("127.0.0.8"),
+                         (550, b"5.7.25 Client host rejected: "
+                               b"cannot find your hostname, [127.0.0.8]"))
+        # no PTR name at all
+        self.assertEqual(rcpt_reply("127.0.0.11"),
+                         (550, b"5.7.25 Client host rejected: "
+                               b"cannot find your reverse hostname, [127.0.0.11]"))
+
     def test_port_logging_and_no_lookup(self):
         self.inst.postfix("stop")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:

@@ -6,6 +6,7 @@ import pwd
 import unittest
 
 import test_delivery
+from harness import BIN, run
 from instance import poll
 from test_delivery import SERVICES
 
@@ -43,7 +44,8 @@ class Pipe(test_delivery.Delivery):
             f"single unix - n n - - pipe flags=DRXhu user=nobody:nogroup argv={script} "
             "$sender $recipient\n"
             f"quoted unix - n n - - pipe flags=q user=nobody argv={script} "
-            "${sender} ${recipient}\n")
+            "${sender} ${recipient}\n"
+            "showq unix n - n - - showq\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write("transport_maps = inline:{ pipe.example=record:, one.example=single:, "
                      "quote.example=quoted: }\n"
@@ -113,6 +115,10 @@ class Pipe(test_delivery.Delivery):
         self.assertRegex(log, r'dsn=5\.7\.1, status=bounced \(Command died with status 1: '
                               r'"[^"]+"\. Command output: 5\.7\.1 go away\)\n')
         self.assertIn("dsn=5.3.0, status=bounced (service unavailable)\n", log)
+        # mailq shows a short reason right-aligned, ending in column 78
+        res = run([os.path.join(BIN, "mailq")], env={"MAIL_CONFIG": self.inst.etc})
+        self.assertIn("\n" + " " * (76 - len("temporary failure")) + "(temporary failure)\n" +
+                      " " * 41 + "temp@one.example\n", res.out)
 
     def test_x_flag_decides_delivered_or_relayed(self):
         # NOTIFY=SUCCESS: the success notice says "delivered" only for a command flagged X
