@@ -21,7 +21,7 @@ SESSIONS = 50
 BANNER_LIMIT = 5.0    # seconds a session may wait for its banner
 SESSION_LIMIT = 20.0  # seconds a whole session may take
 CHURN_EVERY = 2.0   # postmap with one more mailbox
-RELOAD_EVERY = 3.0  # postfix reload
+RELOAD_EVERY = 3.0 if MESSAGES >= 10000 else 1.5  # postfix reload
 
 MASTER = """\
 127.0.0.1:{port} inet n - n - - smtpd
