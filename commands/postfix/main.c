@@ -77,6 +77,9 @@ static void exec_master(const char *flag)
 {
     pn_buf path = PN_BUF_INIT;
     pn_buf_printf(&path, "%s/master", pn_config_get("daemon_directory"));
+    /* in the foreground, maillog_file = /dev/stdout is master's stdout, given to postlogd */
+    if (strcmp(flag, "-d") == 0 && strcmp(pn_config_get("maillog_file"), "/dev/stdout") == 0)
+        execl(path.data, path.data, flag, "-s", (char *)NULL);
     execl(path.data, path.data, flag, (char *)NULL);
     pn_fatal("exec %s: %s", path.data, strerror(errno));
 }

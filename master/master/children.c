@@ -31,6 +31,7 @@
 
 int pn_master_debug;
 int pn_master_privileged;
+int pn_master_keep_stdout;
 static pn_child *children;
 static int flow_pipe[2] = {-1, -1};
 
@@ -281,7 +282,8 @@ static void place_fds(pn_service *svc, posix_spawn_file_actions_t *fa)
         posix_spawn_file_actions_adddup2(fa, high + i, 3 + i);
     posix_spawn_file_actions_addclosefrom_np(fa, 3 + count);
     posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDWR, 0);
-    posix_spawn_file_actions_adddup2(fa, 0, 1);
+    if (!pn_master_keep_stdout)
+        posix_spawn_file_actions_adddup2(fa, 0, 1);
 }
 
 /* child_environment: import_environment, then GENERATION; a NULL-terminated copy. */

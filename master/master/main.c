@@ -137,7 +137,7 @@ int main(int argc, char **argv)
         case 'D': break;
         case 'e': exit_after = atol(optarg); break;
         case 'i': detach = 0; break;
-        case 's': keep_stdout = 1; break;
+        case 's': keep_stdout = pn_master_keep_stdout = 1; break;
         case 't': test = 1; break;
         case 'v': pn_verbose++; break;
         case 'w': wait_init = 1; break;

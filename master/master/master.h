@@ -68,5 +68,7 @@ void children_terminate_all(void);
 int children_count(void);
 extern int pn_master_debug;
 extern int pn_master_privileged;
+/* -s: stdout stays open and children inherit it (maillog_file = /dev/stdout, start-fg) */
+extern int pn_master_keep_stdout;
 
 #endif

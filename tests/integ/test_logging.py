@@ -205,6 +205,39 @@ class Logging(unittest.TestCase):
         self.assertRegex(self.inst.log(), r" mx postfix/postlog\[\d+\]: after the stop\n")
 
 
+@unittest.skipUnless(os.getuid() == 0, "privileged agents and chroot need root")
+class Stdout(unittest.TestCase):
+    """maillog_file = /dev/stdout with postfix start-fg, as in a container: postlogd writes to
+    master's standard output."""
+
+    def test_start_fg_logs_to_stdout(self):
+        port = free_port()
+        inst = Instance(services(port))
+        self.addCleanup(inst.cleanup)
+        with open(os.path.join(inst.etc, "main.cf")) as fp:
+            main = fp.read()
+        main = re.sub(r"^maillog_file = .*$", "maillog_file = /dev/stdout", main, flags=re.M)
+        main = re.sub(r"^maillog_file_prefixes = .*$", "", main, flags=re.M)
+        with open(os.path.join(inst.etc, "main.cf"), "w") as fp:
+            fp.write(main + "myhostname = mx.example.org\nmydestination = localhost\n"
+                     "alias_maps =\n")
+        env = dict(os.environ, **inst.sanitizer_env())
+        proc = subprocess.Popen([program("postfix"), "-c", inst.etc, "start-fg"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.assertTrue(poll(lambda: inst.postfix("status").rc == 0, timeout=15))
+        with smtplib.SMTP("127.0.0.1", port, timeout=20) as c:
+            c.noop()
+        inst.postfix("stop")
+        # ends when master and its children are gone
+        out = proc.communicate(timeout=30)[0].decode(errors="replace")
+        lines = out.splitlines()
+        self.assertTrue(any(re.match(r"^[A-Z][a-z]{2} \d\d [\d:]{8} mx postfix/smtpd\[\d+\]: "
+                                     r"connect from localhost\[127\.0\.0\.1\]$", line)
+                            for line in lines), out)
+        self.assertIn("terminating on signal 15", out)
+
+
 @unittest.skipUnless(os.getuid() == 0 and shutil.which("unshare"), "needs root and unshare")
 class Syslog(unittest.TestCase):
     """maillog_file empty: records go to /dev/log, here a socket of the test's own, mounted
