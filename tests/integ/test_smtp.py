@@ -326,7 +326,7 @@ class TableChanges(Smtp):
             except (OSError, smtplib.SMTPException):
                 return False
             return code == 250
-        self.assertTrue(poll(accepted, timeout=10), self.inst.log())
+        self.assertTrue(poll(accepted, timeout=10), self.inst.log() + self.inst.diagnose())
 
 
 class Swaks(Smtp):

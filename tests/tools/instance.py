@@ -176,6 +176,13 @@ class Instance:
                 found.append(int(entry))
         return found
 
+    def diagnose(self):
+        """The instance's processes with what they wait in, for failure messages."""
+        pids = [str(p) for p in self.processes()] + [str(self.master_pid() or "")]
+        res = subprocess.run(["ps", "-o", "pid,stat,wchan:24,etime,args", "-p",
+                              ",".join(p for p in pids if p)], capture_output=True, text=True)
+        return res.stdout
+
     def unix_path(self, service, private=True):
         return os.path.join(self.queue, "private" if private else "public", service)
 
