@@ -181,7 +181,18 @@ class Instance:
         pids = [str(p) for p in self.processes()] + [str(self.master_pid() or "")]
         res = subprocess.run(["ps", "-o", "pid,stat,wchan:24,etime,args", "-p",
                               ",".join(p for p in pids if p)], capture_output=True, text=True)
-        return res.stdout
+        out = res.stdout
+        for pid in pids:
+            try:
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if "eventpoll" in target or "socket" in target:
+                        with open(f"/proc/{pid}/fdinfo/{fd}") as fp:
+                            out += f"{pid} fd {fd} {target}: {fp.read()}"
+            except OSError:
+                pass
+        out += subprocess.run(["ss", "-ltn"], capture_output=True, text=True).stdout
+        return out
 
     def unix_path(self, service, private=True):
         return os.path.join(self.queue, "private" if private else "public", service)
