@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/event.h"
+
 int pn_verbose;
 
 static struct {
@@ -276,8 +278,7 @@ static int to_postlogd(const char *dgram, size_t len)
     }
     if (lg.postlog_fd < 0)
         return 0;
-    struct timespec start, now_ts;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    long long start = pn_event_now_ms();
     for (;;) {
         if (send(lg.postlog_fd, dgram, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
             return 1;
@@ -288,9 +289,7 @@ static int to_postlogd(const char *dgram, size_t len)
             return 0;
         }
         /* postlogd's queue is full: wait for room, a second at most in all */
-        clock_gettime(CLOCK_MONOTONIC, &now_ts);
-        long spent =
-            (now_ts.tv_sec - start.tv_sec) * 1000L + (now_ts.tv_nsec - start.tv_nsec) / 1000000L;
+        long long spent = pn_event_now_ms() - start;
         struct pollfd pfd = {.fd = lg.postlog_fd, .events = POLLOUT};
         if (spent >= 1000 || poll(&pfd, 1, (int)(1000 - spent)) <= 0)
             return 0;

@@ -271,13 +271,6 @@ int pn_server_wait(int fd, int timeout_ms)
  * each retires within this interval, and master starts a fresh process for the client. */
 #define IDLE_CHECK_MS 1000
 
-static long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* wait_for_client: index of a readable listener, -1 to retire. Idle processes of one
  * service share the listeners; EPOLLEXCLUSIVE wakes one of them per connection, and a
  * non-blocking accept that finds nothing just means another process won. */
@@ -299,15 +292,14 @@ static int wait_for_client(void)
                 pn_fatal("status descriptor: %s", strerror(errno));
         }
     }
-    long idle_end = sk.max_idle > 0 ? monotonic_ms() + sk.max_idle * 1000 : -1;
+    long long idle_end = sk.max_idle > 0 ? pn_event_now_ms() + sk.max_idle * 1000 : -1;
     for (;;) {
         struct epoll_event ready[MAX_LISTENERS + 1];
-        long timeout = idle_end < 0 ? -1 : idle_end - monotonic_ms();
+        long long timeout = idle_end < 0 ? -1 : idle_end - pn_event_now_ms();
         if (idle_end >= 0 && timeout <= 0)
             return -1; /* max_idle */
         int checking = sk.server->must_retire && (timeout < 0 || timeout > IDLE_CHECK_MS);
-        int n = epoll_wait(epfd, ready, MAX_LISTENERS + 1,
-                           checking ? IDLE_CHECK_MS : (int)timeout);
+        int n = epoll_wait(epfd, ready, MAX_LISTENERS + 1, checking ? IDLE_CHECK_MS : (int)timeout);
         if (n < 0 && errno == EINTR && terminating)
             return -1;
         if (n < 0 && errno == EINTR)

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/select.h>
-#include <time.h>
 
+#include "base/event.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "config/cfparams.h"
@@ -203,22 +203,15 @@ struct host_answer {
     pn_buf *name;
 };
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void drive(int *done, int timeout_ms)
 {
-    long deadline = now_ms() + timeout_ms;
+    long long deadline = pn_event_now_ms() + timeout_ms;
     while (!*done) {
         fd_set r, w;
         FD_ZERO(&r);
         FD_ZERO(&w);
         int n = ares_fds(channel, &r, &w);
-        long left = deadline - now_ms();
+        long long left = deadline - pn_event_now_ms();
         if (left <= 0) {
             ares_cancel(channel);
             break;

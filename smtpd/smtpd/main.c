@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "base/event.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "config/cfparams.h"
@@ -21,24 +21,17 @@
 /* The most a session waits for DNS before its greeting (PTR and forward check together). */
 #define NAME_LOOKUP_MS 10000
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void lookup_name(smtpd_session *s)
 {
     pn_buf found = PN_BUF_INIT, why = PN_BUF_INIT;
     long limit = pn_config_get_time("smtpd_timeout") * 1000;
-    long deadline = now_ms() + (limit < NAME_LOOKUP_MS ? limit : NAME_LOOKUP_MS);
-    int rc = pn_dns_name_of(&s->inet, &found, (int)(deadline - now_ms()));
+    long long deadline = pn_event_now_ms() + (limit < NAME_LOOKUP_MS ? limit : NAME_LOOKUP_MS);
+    int rc = pn_dns_name_of(&s->inet, &found, (int)(deadline - pn_event_now_ms()));
     if (rc == PN_DNS_RETRY) {
         s->name_status = 4;
     } else if (rc == PN_DNS_OK) {
         pn_buf_set(&s->reverse_name, found.data);
-        long left = deadline - now_ms();
+        long long left = deadline - pn_event_now_ms();
         rc = left > 0 ? pn_dns_name_has(found.data, &s->inet, (int)left, &why) : PN_DNS_RETRY;
         if (rc == PN_DNS_OK) {
             pn_buf_set(&s->name, found.data);
