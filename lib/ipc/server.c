@@ -386,6 +386,9 @@ static void read_trigger(int listener)
 int pn_dgram_server_main(int argc, char **argv, pn_server *s)
 {
     server_init(argc, argv, s);
+    /* A datagram service has one process that master never needs to replace while it runs:
+     * it stays "available" (no status record per wakeup), and master's status pipe in the
+     * epoll set tells it of a reload or master's exit. */
     for (;;) {
         int which = wait_for_client();
         if (terminating) {
@@ -393,14 +396,10 @@ int pn_dgram_server_main(int argc, char **argv, pn_server *s)
                 s->datagrams(PN_MASTER_LISTEN_FD + i, s->ctx); /* what is still queued */
             return 0;
         }
-        if (which < 0 || retire_due())
+        if (which < 0)
             return 0;
-        report(PN_STATUS_TAKEN);
         sk.uses++;
         s->datagrams(PN_MASTER_LISTEN_FD + which, s->ctx);
-        if (retire_due())
-            return 0;
-        report(PN_STATUS_AVAILABLE);
     }
 }
 
