@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,6 +161,22 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
     pn_buf_release(&reply);
 }
 
+/* queue_space_ok: the queue's file system has more than queue_minfree free, and room for
+ * 1.5 messages of message_size_limit. */
+static int queue_space_ok(void)
+{
+    struct statvfs fs;
+    if (statvfs(".", &fs) < 0)
+        return 1; /* nothing known: the fsync at the end of DATA still tells */
+    unsigned long long free_bytes = (unsigned long long)fs.f_bavail * fs.f_frsize;
+    unsigned long long minfree = (unsigned long long)pn_config_get_int("queue_minfree");
+    unsigned long long limit = (unsigned long long)pn_config_get_int("message_size_limit");
+    if (free_bytes > minfree && free_bytes >= limit + limit / 2)
+        return 1;
+    pn_warn("not enough free space in mail queue: %llu bytes < 1.5*message size limit", free_bytes);
+    return 0;
+}
+
 static void cmd_mail(smtpd_session *s, const char *arg)
 {
     pn_buf addr = PN_BUF_INIT, reply = PN_BUF_INIT;
@@ -179,6 +196,14 @@ static void cmd_mail(smtpd_session *s, const char *arg)
         long limit = pn_config_get_int("message_size_limit"), size = s->message_size;
         if (limit > 0 && (size > limit || size < 0)) {
             smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+            clear_mail_params(s);
+        } else if (!queue_space_ok()) {
+            const char *text = "452 4.3.1 Insufficient system storage";
+            pn_buf_set(&s->sender, addr.data);
+            s->in_mail = 1; /* the reject line names the sender, as for a refused MAIL */
+            reject_log(s, "MAIL", text, NULL);
+            s->in_mail = 0;
+            smtpd_reply(s, "%s", text);
             clear_mail_params(s);
         } else {
             pn_buf canon = PN_BUF_INIT;

@@ -132,6 +132,28 @@ class Delivery(Smtp):
         self.assertTrue(self.delivered()[0].endswith("\n\nPart one.\nPart two.\n"))
 
 
+class QueueSpace(Smtp):
+    # more than any test machine has free: every MAIL is refused for want of space
+    extra = "queue_minfree = 1000000000000000\n"
+
+    def test_mail_is_refused_when_the_queue_has_no_room(self):
+        c = self.smtp()
+        c.ehlo()
+        self.assertEqual(c.mail("a@example.com"), (452, b"4.3.1 Insufficient system storage"))
+        self.assertIn("NOQUEUE: reject: MAIL from localhost[127.0.0.1]: 452 4.3.1 Insufficient "
+                      "system storage; from=<a@example.com> proto=ESMTP helo=<client.example>",
+                      self.inst.log())
+        self.assertIn("warning: not enough free space in mail queue: ", self.inst.log())
+        c.quit()
+        # room again (postconf -e, reload): the next MAIL is accepted
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("queue_minfree = 0\n")
+        self.assertTrue(self.inst.reload())
+        c = self.smtp()
+        c.ehlo()
+        self.assertEqual(c.mail("a@example.com")[0], 250)
+
+
 class HeaderLimit(Smtp):
     extra = "header_size_limit = 1000\n"
 
