@@ -23,6 +23,7 @@ struct pn_resolver {
     pn_domlist *mailbox_domains;
     pn_domlist *relay_domains;
     pn_maps *transport_maps;
+    pn_maps *relocated_maps;
 };
 
 void pn_resolved_init(pn_resolved *r)
@@ -52,6 +53,8 @@ pn_resolver *pn_resolver_open(pn_buf *err)
         (r->relay_domains =
              pn_domlist_open("relay_domains", pn_config_get("relay_domains"), err)) == NULL ||
         (r->transport_maps = pn_maps_open("transport_maps", pn_config_get("transport_maps"),
+                                          PN_DICT_DEFAULT_FLAGS, err)) == NULL ||
+        (r->relocated_maps = pn_maps_open("relocated_maps", pn_config_get("relocated_maps"),
                                           PN_DICT_DEFAULT_FLAGS, err)) == NULL) {
         pn_resolver_free(r);
         return NULL;
@@ -68,6 +71,7 @@ void pn_resolver_free(pn_resolver *r)
     pn_domlist_free(r->mailbox_domains);
     pn_domlist_free(r->relay_domains);
     pn_maps_free(r->transport_maps);
+    pn_maps_free(r->relocated_maps);
     free(r);
 }
 
@@ -83,7 +87,7 @@ int pn_resolver_changed(const pn_resolver *r)
 {
     return list_changed(r->mydestination) || list_changed(r->alias_domains) ||
            list_changed(r->mailbox_domains) || list_changed(r->relay_domains) ||
-           pn_maps_changed(r->transport_maps);
+           pn_maps_changed(r->transport_maps) || pn_maps_changed(r->relocated_maps);
 }
 
 const char *pn_resolve_class_name(int flags)
@@ -232,7 +236,7 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
         out->flags |= PN_RESOLVE_CLASS_ALIAS;
         pn_buf_set(&out->transport, "error");
         pn_buf_set(&out->nexthop, "5.1.1 User unknown in virtual alias table");
-        goto done;
+        goto relocated; /* transport_maps never apply to this class */
     } else if ((m = pn_domlist_match(r->mailbox_domains, domain.data)) != 0) {
         if (m < 0)
             goto fail;
@@ -252,6 +256,20 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
         goto fail;
     if (rc > 0)
         apply_transport_map(out, value.data, domain.data);
+relocated:
+    /* relocated_maps last, for every class: the recipient bounces with the new contact
+     * (5.1.6, "mailbox has moved"); the key is the address without its extension */
+    if (r->relocated_maps->count) {
+        rc = pn_maps_find_addr(r->relocated_maps, addr.data, "", is_local ? PN_MAPS_LOCALPART : 0,
+                               &value);
+        if (rc < 0)
+            goto fail;
+        if (rc > 0) {
+            pn_buf_set(&out->transport, "error");
+            pn_buf_reset(&out->nexthop);
+            pn_buf_printf(&out->nexthop, "5.1.6 User has moved to %s", value.data);
+        }
+    }
     goto done;
 fail:
     out->flags |= PN_RESOLVE_FAIL;

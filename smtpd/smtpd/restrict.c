@@ -121,7 +121,9 @@ int smtpd_in_mynetworks(const smtpd_session *s)
 
 /* resolve_class: the address class of rcpt; -1 on a lookup failure. The relay check and the
  * recipient check ask for the same address: the resolve cache answers the second. */
-static int resolve_class(const char *rcpt)
+/* resolve_rcpt: the recipient's class flags, -1 on failure; moved (when not NULL) gets the
+ * relocated_maps text ("User has moved to ...") or stays empty. */
+static int resolve_rcpt(const char *rcpt, pn_buf *moved)
 {
     pn_resolved res;
     pn_buf why = PN_BUF_INIT;
@@ -131,11 +133,19 @@ static int resolve_class(const char *rcpt)
         pn_warn("resolve %s: %s", rcpt, why.data);
     else
         flags = res.flags;
+    if (moved && flags >= 0 && strcmp(pn_buf_str(&res.transport), "error") == 0 &&
+        strncmp(pn_buf_str(&res.nexthop), "5.1.6 ", 6) == 0)
+        pn_buf_set(moved, res.nexthop.data + 6);
     pn_resolved_release(&res);
     pn_buf_release(&why);
     if (flags < 0 || (flags & PN_RESOLVE_FAIL))
         return -1;
     return flags;
+}
+
+static int resolve_class(const char *rcpt)
+{
+    return resolve_rcpt(rcpt, NULL);
 }
 
 static int valid_hostname(const char *name)
@@ -315,11 +325,19 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
 /* unlisted: the recipient does not exist in the table its class is checked against. */
 static int unlisted(const char *rcpt, pn_buf *reply)
 {
-    int flags = resolve_class(rcpt);
+    pn_buf moved = PN_BUF_INIT;
+    int flags = resolve_rcpt(rcpt, &moved);
     if (flags < 0) {
         pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
+        pn_buf_release(&moved);
         return 1;
     }
+    if (moved.len) {
+        pn_buf_printf(reply, "550 5.1.6 <%s>: Recipient address rejected: %s", rcpt, moved.data);
+        pn_buf_release(&moved);
+        return 1;
+    }
+    pn_buf_release(&moved);
     pn_buf value = PN_BUF_INIT, local = PN_BUF_INIT;
     const char *table = NULL;
     int rc = 1;

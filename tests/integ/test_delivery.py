@@ -246,8 +246,17 @@ class ErrorAndDiscard(Delivery):
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write("virtual_alias_domains = alias.example\n"
                      "transport_maps = inline:{ drop.example=discard:silently, "
-                     "{ later.example = retry:4.7.0 not now } }\n")
+                     "{ later.example = retry:4.7.0 not now } }\n"
+                     "relocated_maps = inline:{ moved@example.org=new@example.net }\n")
         self.assertTrue(self.inst.reload())
+
+    def test_relocated_recipient_bounces_with_the_new_address(self):
+        qid = self.submit("s@example.com", ["moved@example.org", "info@example.org"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        self.assertRegex(self.inst.log(), qid + r": to=<moved@example\.org>, relay=none, "
+                         r".*dsn=5\.1\.6, status=bounced \(User has moved to new@example\.net\)")
+        self.assertEqual(len(self.maildir_files("example.org", "info")), 1)
 
     def test_error_discard_and_retry(self):
         qid = self.submit("s@example.com", ["who@alias.example", "x@drop.example",

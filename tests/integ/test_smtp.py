@@ -132,6 +132,19 @@ class Delivery(Smtp):
         self.assertTrue(self.delivered()[0].endswith("\n\nPart one.\nPart two.\n"))
 
 
+class Relocated(Smtp):
+    extra = "relocated_maps = inline:{ moved@example.org=new@example.net }\n"
+
+    def test_rcpt_to_a_relocated_user_is_refused_with_the_new_address(self):
+        c = self.smtp()
+        c.ehlo()
+        c.mail("a@example.com")
+        self.assertEqual(c.rcpt("moved@example.org"),
+                         (550, b"5.1.6 <moved@example.org>: Recipient address rejected: "
+                               b"User has moved to new@example.net"))
+        self.assertEqual(c.rcpt("info@example.org")[0], 250)
+
+
 class QueueSpace(Smtp):
     # more than any test machine has free: every MAIL is refused for want of space
     extra = "queue_minfree = 1000000000000000\n"
