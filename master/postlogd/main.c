@@ -25,6 +25,7 @@
 static char data[BATCH][PN_LOG_DGRAM_MAX];
 static char controls[BATCH][CMSG_SPACE(2 * sizeof(int))];
 static char out[BATCH * (PN_LOG_DGRAM_MAX + 96)];
+static char host_label[64]; /* the first label of myhostname, the lines' host field */
 
 static void flush_out(size_t *used)
 {
@@ -49,7 +50,8 @@ static int same_file(int fd)
            a.st_ino == b.st_ino;
 }
 
-/* control: a reopen request; fds received with it are taken or closed here. */
+/* control: a reopen request (text NULL: an ordinary line, whose descriptors, if a sender
+ * attached any, are only closed). Descriptors received are taken or closed here. */
 static void control(const char *text, size_t len, struct msghdr *hdr)
 {
     int fds[2] = {-1, -1};
@@ -67,7 +69,9 @@ static void control(const char *text, size_t len, struct msghdr *hdr)
                 close(fd);
         }
     }
-    if (len == 7 && memcmp(text, "\0reopen", 7) == 0 && fds[0] >= 0 && same_file(fds[0])) {
+    if (text == NULL) {
+        /* nothing to do: an ordinary line never carries descriptors */
+    } else if (len == 7 && memcmp(text, "\0reopen", 7) == 0 && fds[0] >= 0 && same_file(fds[0])) {
         pn_log_replace_file(fds[0]);
         fds[0] = -1;
     } else if (len > 1) {
@@ -101,9 +105,6 @@ static void datagrams(int listener, void *ctx)
             break;
         char stamp[16];
         pn_log_stamp((long)time(NULL), stamp);
-        const char *host = pn_config_get("myhostname");
-        char label[64];
-        snprintf(label, sizeof(label), "%.*s", (int)strcspn(host, "."), host);
         for (int i = 0; i < n; i++) {
             size_t len = msgs[i].msg_len;
             if (len > 0 && data[i][0] == 0) {
@@ -111,9 +112,12 @@ static void datagrams(int listener, void *ctx)
                 control(data[i], len, &msgs[i].msg_hdr);
                 continue;
             }
+            if (msgs[i].msg_hdr.msg_controllen > 0)
+                control(NULL, 0, &msgs[i].msg_hdr); /* a sender's stray descriptors */
             if (len == 0)
                 continue;
-            used += pn_log_file_line(out + used, sizeof(out) - used, stamp, label, data[i], len);
+            used +=
+                pn_log_file_line(out + used, sizeof(out) - used, stamp, host_label, data[i], len);
         }
         flush_out(&used);
         if (n < BATCH)
@@ -131,6 +135,8 @@ static void pre_jail(void *ctx)
     const char *path = pn_config_get("maillog_file");
     if (*path == 0)
         pn_fatal("maillog_file is empty: postlogd has nothing to write");
+    const char *host = pn_config_get("myhostname");
+    snprintf(host_label, sizeof(host_label), "%.*s", (int)strcspn(host, "."), host);
     /* the skeleton opened it as root, before the privilege drop: the file may be root's */
     if (pn_log_file_fd() < 0)
         pn_fatal("open %s: %s", path, strerror(errno));
