@@ -46,17 +46,17 @@ static void canonicalize(pn_buf *addr, int is_sender)
     const char *class_name = is_sender ? "envelope_sender" : "envelope_recipient";
     pn_maps *specific = is_sender ? sender_canonical : recipient_canonical;
     const char *specific_classes =
-        is_sender ? "sender_canonical_classes" : "recipient_canonical_classes";
+        is_sender ? PN_P(sender_canonical_classes) : PN_P(recipient_canonical_classes);
     pn_buf value = PN_BUF_INIT, domain = PN_BUF_INIT, canon = PN_BUF_INIT;
     if (addr->len == 0)
         return;
     pn_addr_domain(addr->data, &domain);
     int flags = pn_domlist_match(local_domains, domain.data) > 0 ? PN_MAPS_LOCALPART : 0;
-    const char *delims = pn_config_get("recipient_delimiter");
+    const char *delims = pn_config_get(PN_P(recipient_delimiter));
     int rc = 0;
     if (specific->count && class_enabled(specific_classes, class_name))
         rc = pn_maps_find_addr(specific, addr->data, delims, flags, &value);
-    if (rc == 0 && canonical->count && class_enabled("canonical_classes", class_name))
+    if (rc == 0 && canonical->count && class_enabled(PN_P(canonical_classes), class_name))
         rc = pn_maps_find_addr(canonical, addr->data, delims, flags, &value);
     if (rc > 0) {
         char *result = pn_trim(value.data);
@@ -80,17 +80,17 @@ static void canonicalize(pn_buf *addr, int is_sender)
 void envelope_init(void)
 {
     pn_buf err = PN_BUF_INIT;
-    virtual_alias_maps = pn_maps_open("virtual_alias_maps", pn_config_get("virtual_alias_maps"),
+    virtual_alias_maps = pn_maps_open(PN_P(virtual_alias_maps), pn_config_get(PN_P(virtual_alias_maps)),
                                       PN_DICT_DEFAULT_FLAGS, &err);
     if (virtual_alias_maps == NULL)
         pn_fatal("%s", err.data);
-    local_domains = pn_domlist_open("mydestination", pn_config_get("mydestination"), &err);
+    local_domains = pn_domlist_open(PN_P(mydestination), pn_config_get(PN_P(mydestination)), &err);
     if (local_domains == NULL)
         pn_fatal("%s", err.data);
     pn_buf_release(&err);
-    sender_canonical = open_maps("sender_canonical_maps");
-    recipient_canonical = open_maps("recipient_canonical_maps");
-    canonical = open_maps("canonical_maps");
+    sender_canonical = open_maps(PN_P(sender_canonical_maps));
+    recipient_canonical = open_maps(PN_P(recipient_canonical_maps));
+    canonical = open_maps(PN_P(canonical_maps));
 }
 
 int envelope_tables_changed(void)
@@ -126,9 +126,9 @@ static void expand(struct expansion *x, const char *addr, long depth)
     pn_addr_domain(addr, &domain);
     if (pn_domlist_match(local_domains, domain.data) > 0)
         flags |= PN_MAPS_LOCALPART;
-    int rc = depth >= pn_config_get_int("virtual_alias_recursion_limit")
+    int rc = depth >= pn_config_get_int(PN_P(virtual_alias_recursion_limit))
                  ? 0
-                 : pn_maps_find_addr(virtual_alias_maps, addr, pn_config_get("recipient_delimiter"),
+                 : pn_maps_find_addr(virtual_alias_maps, addr, pn_config_get(PN_P(recipient_delimiter)),
                                      flags, &value);
     if (rc < 0) {
         x->failed = 1;
@@ -157,7 +157,7 @@ void envelope_finish(cleanup_msg *msg)
     cleanup_rcpt *expanded = NULL;
     size_t count = 0;
     for (size_t i = 0; i < msg->rcpt_count; i++) {
-        struct expansion x = {pn_argv_new(), pn_config_get_int("virtual_alias_expansion_limit"), 0};
+        struct expansion x = {pn_argv_new(), pn_config_get_int(PN_P(virtual_alias_expansion_limit)), 0};
         expand(&x, msg->rcpts[i].addr, 0);
         if (x.failed) {
             msg->status |= CLEANUP_STAT_DEFER;

@@ -31,7 +31,7 @@ static void from_field(const cleanup_msg *msg, pn_buf *out)
             name = msg->attrs->items[i] + 10;
     if (name == NULL || *name == 0 || msg->sender.len == 0) {
         pn_buf_printf(out, "From: %s", sender);
-    } else if (strcmp(pn_config_get("header_from_format"), "obsolete") == 0) {
+    } else if (strcmp(pn_config_get(PN_P(header_from_format)), "obsolete") == 0) {
         pn_buf_printf(out, "From: %s (%s)", sender, name);
     } else if (strpbrk(name, "()<>[]:;@\\,.\"") == NULL) {
         pn_buf_printf(out, "From: %s <%s>", name, sender);
@@ -63,13 +63,13 @@ static const char *field_value(const cleanup_msg *msg, const char *name)
 static void add_missing(cleanup_msg *msg)
 {
     pn_buf field = PN_BUF_INIT;
-    const char *myhostname = pn_config_get_hostname("myhostname");
+    const char *myhostname = pn_config_get_hostname(PN_P(myhostname));
     if (field_value(msg, "Message-ID") == NULL) {
         char stamp[32];
         struct tm tm;
         gmtime_r(&msg->arrival.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-        if (pn_config_get_bool("enable_long_queue_ids"))
+        if (pn_config_get_bool(PN_P(enable_long_queue_ids)))
             pn_buf_printf(&field, "Message-Id: <%s@%s>", msg->queue_id.data, myhostname);
         else
             pn_buf_printf(&field, "Message-Id: <%s.%s@%s>", stamp, msg->queue_id.data, myhostname);
@@ -95,7 +95,7 @@ static void add_missing(cleanup_msg *msg)
 void headers_finish(cleanup_msg *msg)
 {
     pn_argv *kept = pn_argv_new();
-    long hops = 0, limit = pn_config_get_int("header_size_limit");
+    long hops = 0, limit = pn_config_get_int(PN_P(header_size_limit));
     for (size_t i = 0; i < msg->headers->len; i++) {
         char *f = msg->headers->items[i];
         if (field_is(f, "Return-Path"))
@@ -113,7 +113,7 @@ void headers_finish(cleanup_msg *msg)
     }
     pn_argv_free(msg->headers);
     msg->headers = kept;
-    if (hops >= pn_config_get_int("hopcount_limit")) {
+    if (hops >= pn_config_get_int(PN_P(hopcount_limit))) {
         msg->status |= CLEANUP_STAT_HOPS;
         pn_buf_set(&msg->reason, "too many hops");
     }
@@ -122,8 +122,8 @@ void headers_finish(cleanup_msg *msg)
         if (strncmp(msg->attrs->items[i], "rewrite_context=", 16) == 0)
             context = msg->attrs->items[i] + 16;
     if ((context && strcmp(context, "local") == 0) ||
-        *pn_config_get("remote_header_rewrite_domain") ||
-        pn_config_get_bool("always_add_missing_headers"))
+        *pn_config_get(PN_P(remote_header_rewrite_domain)) ||
+        pn_config_get_bool(PN_P(always_add_missing_headers)))
         add_missing(msg);
     const char *id = field_value(msg, "Message-ID");
     if (id)

@@ -115,7 +115,7 @@ static void discard_file(void)
 
 static void replace_stray_cr(char *data, size_t len)
 {
-    if (!pn_config_get_bool("cleanup_replace_stray_cr_lf"))
+    if (!pn_config_get_bool(PN_P(cleanup_replace_stray_cr_lf)))
         return;
     for (char *cp = memchr(data, '\r', len); cp; cp = memchr(cp, '\r', len - (size_t)(cp - data)))
         *cp = ' ';
@@ -147,7 +147,7 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
     }
     payload[len] = 0;
     int more = 1;
-    long size_limit = pn_config_get_int("message_size_limit");
+    long size_limit = pn_config_get_int(PN_P(message_size_limit));
     switch (head[0]) {
     case 'A': {
         for (int i = 0; trusted_attrs[i]; i++) {
@@ -201,7 +201,7 @@ static void write_file(cleanup_msg *msg)
 {
     pn_qwriter w;
     pn_qw_init(&w, &msg->arrival);
-    long warn_after = pn_config_get_time("delay_warning_time");
+    long warn_after = pn_config_get_time(PN_P(delay_warning_time));
     if (warn_after > 0)
         w.warn_time = (int64_t)msg->arrival.tv_sec + warn_after;
     for (size_t i = 0; i < msg->attrs->len; i++) {
@@ -248,7 +248,7 @@ static int one_message(pn_stream *client)
     cleanup_msg msg;
     msg_init(&msg);
     pn_buf why = PN_BUF_INIT, path = PN_BUF_INIT;
-    msg.fd = pn_queue_create("incoming", pn_config_get_bool("enable_long_queue_ids"), &msg.queue_id,
+    msg.fd = pn_queue_create("incoming", pn_config_get_bool(PN_P(enable_long_queue_ids)), &msg.queue_id,
                              &msg.arrival, &why);
     if (msg.fd < 0) {
         pn_warn("%s", why.data);
@@ -295,7 +295,7 @@ static void serve(int fd, void *ctx)
 {
     (void)ctx;
     pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_stream_set_timeout(client, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT, kind = PN_BUF_INIT;
     if (pn_ipc_send_hello(client, PN_PROTO_CLEANUP, 0) == 0) {
         while ((pn_stream_buffered(client) > 0 || pn_server_wait(fd, -1) > 0) &&

@@ -89,7 +89,7 @@ static void pick(const char *name)
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %e %b %Y %H:%M:%S %z (%Z)", &tm);
     pn_buf_printf(&field, "Received: by %s (%s, from userid %ld)\n\tid %s; %s",
-                  pn_config_get_hostname("myhostname"), pn_config_get("mail_name"), (long)st.st_uid,
+                  pn_config_get_hostname(PN_P(myhostname)), pn_config_get(PN_P(mail_name)), (long)st.st_uid,
                   id.data, date);
     pn_cleanup_header(cleanup, field.data, field.len);
     pn_cleanup_message(cleanup, content.data, content.len);

@@ -166,14 +166,14 @@ int main(int argc, char **argv)
         pn_fatal("usage: postcat [-behqv] [-c config_dir] [files or queue IDs...]");
     pn_config_load();
     if (by_id) {
-        const char *queue_dir = pn_config_get("queue_directory");
+        const char *queue_dir = pn_config_get(PN_P(queue_directory));
         if (chdir(queue_dir) < 0)
             pn_fatal("chdir %s: %s", queue_dir, strerror(errno));
     }
     if (geteuid() == 0) {
         uid_t uid;
         gid_t gid;
-        pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+        pn_privs_lookup(pn_config_get(PN_P(mail_owner)), &uid, &gid);
         pn_privs_drop(uid, gid);
     }
     pn_buf path = PN_BUF_INIT;

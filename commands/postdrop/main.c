@@ -74,10 +74,10 @@ int main(int argc, char **argv)
     pn_config_load();
     pn_config_set_process("postdrop", NULL);
     pn_config_logging("postdrop", 0);
-    pn_setgid_check_user("authorized_submit_users", "submit mail", 1);
+    pn_setgid_check_user(PN_P(authorized_submit_users), "submit mail", 1);
 
     /* The message: a queue file built by sendmail, read whole (it is bounded). */
-    long limit = pn_config_get_int("message_size_limit");
+    long limit = pn_config_get_int(PN_P(message_size_limit));
     size_t max = limit > 0 ? (size_t)limit * 2 + 1024 * 1024 : (size_t)1 << 30;
     pn_buf data = PN_BUF_INIT;
     pn_buf_init(&data);
@@ -88,12 +88,12 @@ int main(int argc, char **argv)
             pn_fatal("message too large");
         pn_buf_append(&data, chunk, (size_t)n);
     }
-    if (chdir(pn_config_get("queue_directory")) < 0)
-        pn_fatal("chdir %s: %s", pn_config_get("queue_directory"), strerror(errno));
+    if (chdir(pn_config_get(PN_P(queue_directory))) < 0)
+        pn_fatal("chdir %s: %s", pn_config_get(PN_P(queue_directory)), strerror(errno));
     pn_buf id = PN_BUF_INIT, why = PN_BUF_INIT, path = PN_BUF_INIT;
     struct timeval tv;
     int fd =
-        pn_queue_create("maildrop", pn_config_get_bool("enable_long_queue_ids"), &id, &tv, &why);
+        pn_queue_create("maildrop", pn_config_get_bool(PN_P(enable_long_queue_ids)), &id, &tv, &why);
     if (fd < 0)
         pn_fatal("%s", why.data);
     pn_queue_path("maildrop", id.data, &path);

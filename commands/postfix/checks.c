@@ -32,7 +32,7 @@ int master_cf_check(void)
         const pn_master_entry *e = m->entries[i];
         if (strcmp(e->field[PN_MF_TYPE], "pass") == 0)
             pn_fatal("%s, line %d: service type \"pass\" is not supported", path.data, e->line);
-        chrooted |= pn_master_chroot(e, pn_config_get("compatibility_level"));
+        chrooted |= pn_master_chroot(e, pn_config_get(PN_P(compatibility_level)));
     }
     pn_master_free(m);
     pn_buf_release(&path);
@@ -44,7 +44,7 @@ int master_cf_check(void)
  * IPv4 addresses (doc/decisions.md, D6). */
 static void check_mynetworks(void)
 {
-    pn_argv *items = pn_argv_split(pn_config_get("mynetworks"), PN_SEPARATORS);
+    pn_argv *items = pn_argv_split(pn_config_get(PN_P(mynetworks)), PN_SEPARATORS);
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     for (size_t i = 0; i < items->len; i++) {
         const char *item = items->items[i];

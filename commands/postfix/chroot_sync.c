@@ -42,7 +42,7 @@ static void copy_file(const char *from, const char *to)
 
 void chroot_sync(void)
 {
-    const char *queue = pn_config_get("queue_directory");
+    const char *queue = pn_config_get(PN_P(queue_directory));
     pn_buf dir = PN_BUF_INIT, from = PN_BUF_INIT, to = PN_BUF_INIT;
     pn_buf_printf(&dir, "%s/etc", queue);
     if (mkdir(dir.data, 0755) < 0 && errno != EEXIST)

@@ -28,8 +28,8 @@
 static int hand_over(int fd)
 {
     pn_buf path = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/public/%s", pn_config_get("queue_directory"),
-                  pn_config_get("postlog_service_name"));
+    pn_buf_printf(&path, "%s/public/%s", pn_config_get(PN_P(queue_directory)),
+                  pn_config_get(PN_P(postlog_service_name)));
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if (path.len >= sizeof(sun.sun_path))
         pn_fatal("%s: path too long", path.data);
@@ -78,7 +78,7 @@ static int hand_over(int fd)
     char byte;
     if (ready <= 0 || read(done[0], &byte, 1) != 0)
         pn_fatal("could not rotate file \"%s\": postlogd did not take the new file through %s",
-                 pn_config_get("maillog_file"), path.data);
+                 pn_config_get(PN_P(maillog_file)), path.data);
     close(done[0]);
     pn_buf_release(&path);
     return 0;
@@ -97,7 +97,7 @@ static void compress(const char *command, const char *file)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        pn_fatal("could not rotate file \"%s\": %s %s failed", pn_config_get("maillog_file"),
+        pn_fatal("could not rotate file \"%s\": %s %s failed", pn_config_get(PN_P(maillog_file)),
                  command, file);
 }
 
@@ -126,21 +126,21 @@ static int rotated_exists(const char *path)
 
 void logrotate(void)
 {
-    static const char *const needed[] = {"maillog_file", "maillog_file_compressor",
-                                         "maillog_file_rotate_suffix"};
+    static const char *const needed[] = {PN_P(maillog_file), PN_P(maillog_file_compressor),
+                                         PN_P(maillog_file_rotate_suffix)};
     for (size_t i = 0; i < 3; i++)
         if (*pn_config_get(needed[i]) == 0)
             pn_fatal("empty '%s' parameter value - logfile rotation failed", needed[i]);
-    const char *file = pn_config_get("maillog_file");
+    const char *file = pn_config_get(PN_P(maillog_file));
     if (strncmp(file, "/dev/", 5) == 0)
         pn_fatal("not rotating '%s'", file);
     char suffix[256];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
-    if (strftime(suffix, sizeof(suffix), pn_config_get("maillog_file_rotate_suffix"), &tm) == 0)
+    if (strftime(suffix, sizeof(suffix), pn_config_get(PN_P(maillog_file_rotate_suffix)), &tm) == 0)
         pn_fatal("bad maillog_file_rotate_suffix: \"%s\"",
-                 pn_config_get("maillog_file_rotate_suffix"));
+                 pn_config_get(PN_P(maillog_file_rotate_suffix)));
     pn_buf rotated = PN_BUF_INIT;
     pn_buf_printf(&rotated, "%s.%s", file, suffix);
     if (rotated_exists(rotated.data))
@@ -154,6 +154,6 @@ void logrotate(void)
         pn_fatal("could not rotate file \"%s\": %s", file, strerror(errno));
     (void)hand_over(fd);
     close(fd);
-    compress(pn_config_get("maillog_file_compressor"), rotated.data);
+    compress(pn_config_get(PN_P(maillog_file_compressor)), rotated.data);
     pn_buf_release(&rotated);
 }

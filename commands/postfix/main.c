@@ -26,7 +26,7 @@ int pn_postfix_privileged;
 pid_t running_master(void)
 {
     pn_buf path = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/pid/master.pid", pn_config_get("queue_directory"));
+    pn_buf_printf(&path, "%s/pid/master.pid", pn_config_get(PN_P(queue_directory)));
     int fd = open(path.data, O_RDONLY | O_CLOEXEC);
     pn_buf_release(&path);
     if (fd < 0)
@@ -76,9 +76,9 @@ static int group_alive(pid_t pgid)
 static void exec_master(const char *flag)
 {
     pn_buf path = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/master", pn_config_get("daemon_directory"));
+    pn_buf_printf(&path, "%s/master", pn_config_get(PN_P(daemon_directory)));
     /* in the foreground, maillog_file = /dev/stdout is master's stdout, given to postlogd */
-    if (strcmp(flag, "-d") == 0 && strcmp(pn_config_get("maillog_file"), "/dev/stdout") == 0)
+    if (strcmp(flag, "-d") == 0 && strcmp(pn_config_get(PN_P(maillog_file)), "/dev/stdout") == 0)
         execl(path.data, path.data, flag, "-s", (char *)NULL);
     execl(path.data, path.data, flag, (char *)NULL);
     pn_fatal("exec %s: %s", path.data, strerror(errno));
@@ -195,8 +195,8 @@ int main(int argc, char **argv)
     } else if (strcmp(command, "flush") == 0) {
         /* as the reference's script does: postqueue -f with this configuration */
         pn_buf path = PN_BUF_INIT;
-        pn_buf_printf(&path, "%s/postqueue", pn_config_get("command_directory"));
-        execl(path.data, "postqueue", "-c", pn_config_get("config_directory"), "-f", (char *)NULL);
+        pn_buf_printf(&path, "%s/postqueue", pn_config_get(PN_P(command_directory)));
+        execl(path.data, "postqueue", "-c", pn_config_get(PN_P(config_directory)), "-f", (char *)NULL);
         pn_fatal("exec %s: %s", path.data, strerror(errno));
     } else if (strcmp(command, "set-permissions") == 0) {
         queue_dirs_check(1);

@@ -51,11 +51,11 @@ static void ids(enum owner owner, uid_t *uid, gid_t *gid)
     *gid = 0;
     if (owner == OWNER_ROOT)
         return;
-    pn_privs_lookup(pn_config_get("mail_owner"), uid, gid);
+    pn_privs_lookup(pn_config_get(PN_P(mail_owner)), uid, gid);
     if (owner == OWNER_MAIL_POSTDROP) {
-        struct group *gr = getgrnam(pn_config_get("setgid_group"));
+        struct group *gr = getgrnam(pn_config_get(PN_P(setgid_group)));
         if (gr == NULL)
-            pn_fatal("unknown setgid_group: %s", pn_config_get("setgid_group"));
+            pn_fatal("unknown setgid_group: %s", pn_config_get(PN_P(setgid_group)));
         *gid = gr->gr_gid;
     }
 }
@@ -92,7 +92,7 @@ static void check_dir(const char *path, enum owner owner, mode_t mode, int fix)
 
 void queue_dirs_check(int fix)
 {
-    const char *queue = pn_config_get("queue_directory");
+    const char *queue = pn_config_get(PN_P(queue_directory));
     check_dir(queue, OWNER_ROOT, 0755, fix);
     pn_buf path = PN_BUF_INIT;
     for (const struct dir_rule *r = rules; r->name; r++) {
@@ -100,6 +100,6 @@ void queue_dirs_check(int fix)
         pn_buf_printf(&path, "%s/%s", queue, r->name);
         check_dir(path.data, r->owner, r->mode, fix);
     }
-    check_dir(pn_config_get("data_directory"), OWNER_MAIL, 0700, fix);
+    check_dir(pn_config_get(PN_P(data_directory)), OWNER_MAIL, 0700, fix);
     pn_buf_release(&path);
 }

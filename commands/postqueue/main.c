@@ -40,14 +40,14 @@ static void json_string(const char *text)
 static void show(int json)
 {
     pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT, frame = PN_BUF_INIT, text = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/public/showq", pn_config_get("queue_directory"));
+    pn_buf_printf(&path, "%s/public/showq", pn_config_get(PN_P(queue_directory)));
     int fd = pn_sock_connect_unix(path.data, &why);
     if (fd < 0)
         pn_fatal("Queue report unavailable - mail system is down (%s)", why.data);
     pn_stream *s = pn_stream_fdopen(fd);
     pn_stream_set_timeout(s, 60000);
     long long total_size = 0;
-    int long_ids = pn_config_get_bool("enable_long_queue_ids");
+    int long_ids = pn_config_get_bool(PN_P(enable_long_queue_ids));
     pn_buf last = PN_BUF_INIT;
     int count = 0;
     while (pn_attr_read_frame(s, &frame) > 0) {
@@ -158,7 +158,7 @@ static void show(int json)
 static void flush_one(int mode, const char *value)
 {
     pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/public/flush", pn_config_get("queue_directory"));
+    pn_buf_printf(&path, "%s/public/flush", pn_config_get(PN_P(queue_directory)));
     int status = mode == 'i' ? pn_flush_send_file(path.data, value, &why)
                              : pn_flush_send_site(path.data, value, &why);
     if (status == PN_FLUSH_FAIL)
@@ -204,14 +204,14 @@ int main(int argc, char **argv)
     pn_config_set_process("postqueue", NULL);
     pn_config_logging("postqueue", 0);
     if (mode == 'p' || mode == 'j')
-        pn_setgid_check_user("authorized_mailq_users", "view the mail queue", 0);
+        pn_setgid_check_user(PN_P(authorized_mailq_users), "view the mail queue", 0);
     else if (mode == 'f' || mode == 'i' || mode == 's')
-        pn_setgid_check_user("authorized_flush_users", "flush the mail queue", 0);
+        pn_setgid_check_user(PN_P(authorized_flush_users), "flush the mail queue", 0);
     if (mode == 'p' || mode == 'j') {
         show(mode == 'j');
     } else if (mode == 'f') {
         pn_buf path = PN_BUF_INIT;
-        pn_buf_printf(&path, "%s/public/qmgr", pn_config_get("queue_directory"));
+        pn_buf_printf(&path, "%s/public/qmgr", pn_config_get(PN_P(queue_directory)));
         if (pn_trigger_send(path.data, "FADI", 4) < 0)
             pn_fatal("Cannot flush mail queue - mail system is down");
         pn_buf_release(&path);

@@ -190,10 +190,10 @@ int main(int argc, char **argv)
     pn_config_logging("postsuper", 0);
     if (geteuid() != 0)
         pn_fatal("need root privileges");
-    const char *queue_dir = pn_config_get("queue_directory");
+    const char *queue_dir = pn_config_get(PN_P(queue_directory));
     uid_t uid;
     gid_t gid;
-    pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+    pn_privs_lookup(pn_config_get(PN_P(mail_owner)), &uid, &gid);
     if (chdir(queue_dir) < 0)
         pn_fatal("chdir %s: %s", queue_dir, strerror(errno));
     pn_privs_drop(uid, gid);

@@ -158,13 +158,13 @@ int main(int argc, char **argv)
     if (shape.buckets < 2 || shape.buckets > MAX_BUCKETS || shape.first < 1)
         pn_fatal("bad bucket count or width");
     pn_config_load();
-    const char *queue_dir = pn_config_get("queue_directory");
+    const char *queue_dir = pn_config_get(PN_P(queue_directory));
     if (chdir(queue_dir) < 0)
         pn_fatal("chdir %s: %s", queue_dir, strerror(errno));
     if (geteuid() == 0) {
         uid_t uid;
         gid_t gid;
-        pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+        pn_privs_lookup(pn_config_get(PN_P(mail_owner)), &uid, &gid);
         pn_privs_drop(uid, gid);
     }
     shape.rows = pn_htable_new(64);

@@ -57,7 +57,7 @@ static void run_queue(const char *arg)
         exit(0);
     }
     pn_buf path = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/postqueue", pn_config_get("command_directory"));
+    pn_buf_printf(&path, "%s/postqueue", pn_config_get(PN_P(command_directory)));
     if (arg[0] == 'R' && arg[1])
         execl(path.data, "postqueue", "-s", arg + 1, (char *)NULL);
     else if (arg[0] == 'I' && arg[1])
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
     if (strcmp(base, "mailq") == 0 || strcmp(base, "newaliases") == 0) {
         int mailq = strcmp(base, "mailq") == 0;
         pn_buf path = PN_BUF_INIT;
-        pn_buf_printf(&path, "%s/%s", pn_config_get("command_directory"),
+        pn_buf_printf(&path, "%s/%s", pn_config_get(PN_P(command_directory)),
                       mailq ? "postqueue" : "postalias");
         /* the configuration directory (-C) travels as MAIL_CONFIG */
         if (mailq)

@@ -51,7 +51,7 @@ static int is_field(const char *line, const char *name)
 static int run_postdrop(const pn_buf *file)
 {
     pn_buf path = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/postdrop", pn_config_get("command_directory"));
+    pn_buf_printf(&path, "%s/postdrop", pn_config_get(PN_P(command_directory)));
     int fds[2];
     if (pipe(fds) < 0)
         pn_fatal("pipe: %s", strerror(errno));

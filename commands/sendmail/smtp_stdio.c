@@ -42,7 +42,7 @@ static int path_arg(const char *arg, const char *keyword, pn_buf *addr)
  * of input. What goes past message_size_limit is read and dropped (*too_big is set). */
 static int read_data(pn_stream *in, pn_buf *msg, int *too_big)
 {
-    long limit = pn_config_get_int("message_size_limit");
+    long limit = pn_config_get_int(PN_P(message_size_limit));
     *too_big = 0;
     pn_buf line = PN_BUF_INIT;
     int rc = -1, continued = 0; /* continued: this piece goes on an over-long line */
@@ -78,9 +78,9 @@ int smtp_stdio(const post_options *o)
     pn_stream *in = pn_stream_fdopen(0), *out = pn_stream_fdopen(1);
     pn_buf line = PN_BUF_INIT, sender = PN_BUF_INIT, text = PN_BUF_INIT, msg = PN_BUF_INIT;
     pn_argv *rcpts = pn_argv_new();
-    const char *host = pn_config_get_hostname("myhostname");
+    const char *host = pn_config_get_hostname(PN_P(myhostname));
     int in_mail = 0;
-    pn_buf_printf(&text, "220 %s ESMTP %s", host, pn_config_get("mail_name"));
+    pn_buf_printf(&text, "220 %s ESMTP %s", host, pn_config_get(PN_P(mail_name)));
     reply(out, text.data);
     for (int errors = 0; errors < 20;) {
         int got = pn_stream_get_line(in, &line, LINE_LIMIT);

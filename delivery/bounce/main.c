@@ -159,7 +159,7 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     }
     /* Mail from the null sender is reported to 2bounce_notice_recipient, from the
      * double-bounce sender; a double bounce that fails in turn is only logged. */
-    const char *dbl = pn_config_get("double_bounce_sender");
+    const char *dbl = pn_config_get(PN_P(double_bounce_sender));
     size_t dlen = strlen(dbl);
     if (sender.len >= dlen && strncasecmp(sender.data, dbl, dlen) == 0 &&
         (sender.data[dlen] == 0 || sender.data[dlen] == '@')) {
@@ -168,7 +168,7 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
         rc = 0;
         goto out;
     }
-    const char *to = sender.len ? sender.data : pn_config_get("2bounce_notice_recipient");
+    const char *to = sender.len ? sender.data : pn_config_get(PN_P(2bounce_notice_recipient));
     const char *from = sender.len ? "" : dbl;
     notice_compose(kind, t, id, &q, sender.len ? sender.data : "MAILER-DAEMON", r, kept, &content,
                    0, &msg);
@@ -177,9 +177,9 @@ static int report(const char *id, enum notice_kind kind, pn_buf *why)
     pn_info("%s: sender %s notification: %s", id, kinds[kind].what, new_id.data);
     /* the postmaster's copy, when notify_classes asks for one; losing it loses no mail */
     const char *class = kind == NOTICE_FAILURE ? "bounce" : kind == NOTICE_DELAY ? "delay" : NULL;
-    if (class && sender.len && pn_config_list_has("notify_classes", class)) {
-        const char *pm = pn_config_get(kind == NOTICE_FAILURE ? "bounce_notice_recipient"
-                                                              : "delay_notice_recipient");
+    if (class && sender.len && pn_config_list_has(PN_P(notify_classes), class)) {
+        const char *pm = pn_config_get(kind == NOTICE_FAILURE ? PN_P(bounce_notice_recipient)
+                                                              : PN_P(delay_notice_recipient));
         pn_buf_reset(&msg);
         pn_buf copy_why = PN_BUF_INIT;
         notice_compose(kind, t, id, &q, sender.data, r, kept, &content, 1, &msg);

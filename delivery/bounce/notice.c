@@ -38,7 +38,7 @@ static int headers_only(enum notice_kind kind, const pn_qfile *q, int to_postmas
     const char *ret = pn_qfile_attr(q, "ret", &value);
     int hdrs = ret && strcmp(ret, "HDRS") == 0;
     pn_buf_release(&value);
-    long limit = pn_config_get_int("bounce_size_limit");
+    long limit = pn_config_get_int(PN_P(bounce_size_limit));
     return hdrs || (limit > 0 && q->content_len > (unsigned long)limit);
 }
 
@@ -46,7 +46,7 @@ void notice_compose(enum notice_kind kind, const bounce_template *t, const char 
                     const pn_qfile *q, const char *sender, const notice_rcpt *r, int count,
                     const pn_buf *original, int to_postmaster, pn_buf *out)
 {
-    const char *host = pn_config_get_hostname("myhostname");
+    const char *host = pn_config_get_hostname(PN_P(myhostname));
     char date[64], boundary[128];
     rfc_date(q->arrival.tv_sec, date, sizeof(date));
     snprintf(boundary, sizeof(boundary), "%s.%ld/%s", id, (long)time(NULL), host);

@@ -52,7 +52,7 @@ static int template_load(enum notice_kind kind, bounce_template *t, pn_buf *why)
 {
     memset(t, 0, sizeof(*t));
     pn_buf text = PN_BUF_INIT, err = PN_BUF_INIT;
-    const char *path = pn_config_get("bounce_template_file");
+    const char *path = pn_config_get(PN_P(bounce_template_file));
     int rc = pn_dsn_template_text((int)kind, NULL, &text, why);
     if (parse(text.data, t, why) < 0) /* the defaults under any file's changes */
         rc = -1;

@@ -18,7 +18,7 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
     (void)ctx;
     const char *reason = req->nexthop.data;
     size_t n = strspn(reason, "0123456789.");
-    int retry = strcmp(pn_config_get("service_name"), "retry") == 0;
+    int retry = strcmp(pn_config_get(PN_P(service_name)), "retry") == 0;
     if (n >= 5 && n < sizeof(status) && isdigit((unsigned char)reason[0]) && reason[1] == '.') {
         memcpy(status, reason, n);
         status[n] = 0;

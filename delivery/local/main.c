@@ -72,7 +72,7 @@ static int policy(uid_t uid, gid_t gid)
 
 static void default_privs(uid_t *uid, gid_t *gid)
 {
-    struct passwd *pw = getpwnam(pn_config_get("default_privs"));
+    struct passwd *pw = getpwnam(pn_config_get(PN_P(default_privs)));
     *uid = pw ? pw->pw_uid : 65534;
     *gid = pw ? pw->pw_gid : 65534;
 }
@@ -98,7 +98,7 @@ static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gi
     pn_buf_reset(&dsn);
     int rc =
         pn_worker_deliver(workers, uid, gid, extra, d->q->fd, path, d->req->sender.data,
-                          d->rcpt->addr.data, pn_config_get_int("mailbox_size_limit"), &text, &dsn);
+                          d->rcpt->addr.data, pn_config_get_int(PN_P(mailbox_size_limit)), &text, &dsn);
     record(d,
            rc == MAILBOX_SENT     ? PN_DELIVER_SENT
            : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED
@@ -213,8 +213,8 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
         }
     }
     pn_buf_reset(&path);
-    const char *home_mailbox = pn_config_get("home_mailbox");
-    const char *command = pn_config_get("mailbox_command");
+    const char *home_mailbox = pn_config_get(PN_P(home_mailbox));
+    const char *command = pn_config_get(PN_P(mailbox_command));
     if (*home_mailbox) {
         pn_buf_printf(&path, "%s/%s", pw->pw_dir, home_mailbox);
         deliver_to(d, path.data, uid, gid, -1, 1);
@@ -222,7 +222,7 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
         pn_buf_printf(&path, "|%s", command);
         deliver_to(d, path.data, uid, gid, -1, 1);
     } else {
-        const char *spool = pn_config_get("mail_spool_directory");
+        const char *spool = pn_config_get(PN_P(mail_spool_directory));
         struct stat st;
         long extra = stat(spool, &st) == 0 ? (long)st.st_gid : -1;
         pn_buf_printf(&path, "%s/%s", spool, name);
@@ -264,7 +264,7 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
     pn_addr_localpart(r->addr.data, &local);
     pn_lowercase(local.data);
     pn_buf base = PN_BUF_INIT;
-    pn_addr_strip_extension(local.data, pn_config_get("recipient_delimiter"), &base);
+    pn_addr_strip_extension(local.data, pn_config_get(PN_P(recipient_delimiter)), &base);
     pn_buf value = PN_BUF_INIT;
     /* the whole local part first (user+ext), then without the extension */
     if (strcmp(base.data, local.data) != 0 && pn_maps_find(alias_maps, local.data, &value) > 0)
@@ -295,10 +295,10 @@ static void pre_jail(void *ctx)
     (void)ctx;
     pn_buf err = PN_BUF_INIT;
     alias_maps =
-        pn_maps_open("alias_maps", pn_config_get("alias_maps"), PN_DICT_DEFAULT_FLAGS, &err);
+        pn_maps_open(PN_P(alias_maps), pn_config_get(PN_P(alias_maps)), PN_DICT_DEFAULT_FLAGS, &err);
     if (alias_maps == NULL)
         pn_fatal("%s", err.data);
-    local_domains = pn_domlist_open("mydestination", pn_config_get("mydestination"), &err);
+    local_domains = pn_domlist_open(PN_P(mydestination), pn_config_get(PN_P(mydestination)), &err);
     if (local_domains == NULL)
         pn_fatal("%s", err.data);
     pn_buf_release(&err);

@@ -115,7 +115,7 @@ static void parse_args(int argc, char **argv)
             pn_fatal("pipe: user= %s: unknown group", user);
         pipe_conf.gid = gr->gr_gid;
     }
-    struct passwd *owner = getpwnam(pn_config_get("mail_owner"));
+    struct passwd *owner = getpwnam(pn_config_get(PN_P(mail_owner)));
     if (pipe_conf.uid == 0 || (owner && owner->pw_uid == pipe_conf.uid))
         pn_fatal("pipe: user= %s: the command must not run as root or as mail_owner", user);
     free(copy);
@@ -166,7 +166,7 @@ static void value(const char *name, const pn_delivreq *req, const pn_delivreq_rc
             const char *at = pn_addr_at(addr);
             pn_buf_set(&domain, at ? at + 1 : "");
         }
-        const char *delims = pn_config_get("recipient_delimiter");
+        const char *delims = pn_config_get(PN_P(recipient_delimiter));
         size_t base = *delims ? strcspn(local.data, delims) : local.len;
         if (strcmp(name, "recipient") == 0 || strcmp(name, "original_recipient") == 0) {
             if (strchr(f, 'q'))
@@ -274,9 +274,9 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         job.directory = pipe_conf.directory;
         job.eol = pipe_conf.eol;
         pn_buf limit_name = PN_BUF_INIT;
-        pn_buf_printf(&limit_name, "%s_time_limit", pn_config_get("service_name"));
+        pn_buf_printf(&limit_name, "%s_time_limit", pn_config_get(PN_P(service_name)));
         job.time_limit = pn_param_find(limit_name.data) ? pn_config_get_time(limit_name.data)
-                                                        : pn_config_get_time("command_time_limit");
+                                                        : pn_config_get_time(PN_P(command_time_limit));
         pn_buf_release(&limit_name);
         int rc = pn_worker_pipe(pipe_conf.workers, pipe_conf.uid, pipe_conf.gid, q->fd, &job, &dsn,
                                 &text);
@@ -286,7 +286,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
                                          : PN_DELIVER_DEFERRED;
         if (outcome == PN_DELIVER_SENT) {
             pn_buf done = PN_BUF_INIT;
-            pn_buf_printf(&done, "delivered via %s service", pn_config_get("service_name"));
+            pn_buf_printf(&done, "delivered via %s service", pn_config_get(PN_P(service_name)));
             if (text.len)
                 pn_buf_printf(&done, " (%s)", text.data);
             pn_buf_set(&text, done.data);
@@ -320,7 +320,7 @@ static void pre_jail(void *ctx)
         pn_fatal("%s", err.data);
     pn_buf_release(&err);
     parse_args(server->argc, server->argv);
-    agent.relay = pn_config_get("service_name");
+    agent.relay = pn_config_get(PN_P(service_name));
     agent.needs_content = 1;
     agent.deliver_all = deliver_all;
     pipe_conf.workers = pn_worker_pool_start(policy);

@@ -32,7 +32,7 @@ void cache_close(void *ctx)
     (void)ctx;
     if (kept.ss.s == NULL)
         return;
-    command(&kept.ss, "quit_timeout", "QUIT");
+    command(&kept.ss, SMTP_PARAM(quit_timeout), "QUIT");
     pn_stream_close(kept.ss.s);
     kept.ss.s = NULL;
     pn_buf_release(&kept.ss.reply);
@@ -40,12 +40,12 @@ void cache_close(void *ctx)
 
 void cache_put(struct session *ss, const char *nexthop, const char *relay, int uses)
 {
-    long limit = pn_config_get_int(param("connection_reuse_count_limit"));
+    long limit = pn_config_get_int(SMTP_PARAM(connection_reuse_count_limit));
     if (kept.ss.s)
         cache_close(NULL);
     if (strlen(nexthop) >= sizeof(kept.nexthop) || (limit > 0 && uses >= limit) ||
-        pn_config_get_time(param("connection_cache_time_limit")) <= 0) {
-        command(ss, "quit_timeout", "QUIT");
+        pn_config_get_time(SMTP_PARAM(connection_cache_time_limit)) <= 0) {
+        command(ss, SMTP_PARAM(quit_timeout), "QUIT");
         pn_stream_close(ss->s);
         ss->s = NULL;
         return;
@@ -66,11 +66,11 @@ int cache_take(const char *nexthop, struct session *ss, char *relay, size_t len,
     if (kept.ss.s == NULL)
         return 0;
     if (strcmp(kept.nexthop, nexthop) != 0 || cache_idle_ms(NULL) == 0 ||
-        time(NULL) - kept.first_use >= pn_config_get_time(param("connection_reuse_time_limit"))) {
+        time(NULL) - kept.first_use >= pn_config_get_time(SMTP_PARAM(connection_reuse_time_limit))) {
         cache_close(NULL);
         return 0;
     }
-    if (command(&kept.ss, "rset_timeout", "RSET") < 0 || kept.ss.code / 100 != 2) {
+    if (command(&kept.ss, SMTP_PARAM(rset_timeout), "RSET") < 0 || kept.ss.code / 100 != 2) {
         pn_stream_close(kept.ss.s); /* gone, or confused: start afresh */
         kept.ss.s = NULL;
         pn_buf_release(&kept.ss.reply);
@@ -90,7 +90,7 @@ int cache_idle_ms(void *ctx)
     (void)ctx;
     if (kept.ss.s == NULL)
         return 0;
-    double left = (double)pn_config_get_time(param("connection_cache_time_limit")) -
+    double left = (double)pn_config_get_time(SMTP_PARAM(connection_cache_time_limit)) -
                   elapsed(&kept.idle_since);
     return left > 0 ? (int)(left * 1000) + 1 : 0;
 }

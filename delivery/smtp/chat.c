@@ -19,13 +19,6 @@
 #define REPLY_LINES 1000 /* lines in one reply */
 #define SKIP_CHUNKS 1024 /* LINE_KEEP-sized chunks skipped in one over-long line */
 
-const char *param(const char *suffix)
-{
-    static char name[128];
-    snprintf(name, sizeof(name), "%s_%s", proto->name, suffix);
-    return name;
-}
-
 static void note_feature(struct session *ss, const char *kw)
 {
     static const struct {
@@ -39,7 +32,7 @@ static void note_feature(struct session *ss, const char *kw)
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strlen(table[i].name) == n && strncasecmp(kw, table[i].name, n) == 0 &&
             !pn_config_list_has(
-                param(proto->lmtp ? "discard_lhlo_keywords" : "discard_ehlo_keywords"),
+                proto->lmtp ? PN_P(lmtp_discard_lhlo_keywords) : PN_P(smtp_discard_ehlo_keywords),
                 table[i].name)) /* a workaround for servers that lie */
             ss->features |= table[i].bit;
 }
@@ -64,7 +57,7 @@ static int get_line(pn_stream *s, pn_buf *line)
 int read_reply(struct session *ss, const char *timeout)
 {
     pn_buf line = PN_BUF_INIT;
-    pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(param(timeout)) * 1000));
+    pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(timeout) * 1000));
     pn_buf_reset(&ss->reply);
     ss->code = 0;
     ss->timed_out = 0;
@@ -108,7 +101,7 @@ int command(struct session *ss, const char *timeout, const char *fmt, ...)
     va_end(ap);
     pn_buf_puts(&text, "\r\n");
     if (timeout)
-        pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(param(timeout)) * 1000));
+        pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(timeout) * 1000));
     int rc = pn_stream_write(ss->s, text.data, text.len);
     pn_buf_release(&text);
     if (rc < 0 || timeout == NULL)

@@ -63,8 +63,8 @@ static int is_self(const pn_sockaddr *sa)
     else
         return 0;
     pn_inet_unmap(&addr);
-    const char *proxy = pn_config_get("proxy_interfaces");
-    return pn_inet_is_local(&addr, pn_config_get("inet_interfaces")) ||
+    const char *proxy = pn_config_get(PN_P(proxy_interfaces));
+    return pn_inet_is_local(&addr, pn_config_get(PN_P(inet_interfaces))) ||
            (*proxy && pn_inet_is_local(&addr, proxy));
 }
 
@@ -72,7 +72,7 @@ static int is_self(const pn_sockaddr *sa)
  * first within each host's list (a stable reordering: MX order stays), "any" keeps DNS order. */
 static void prefer_family(struct target *t, int n)
 {
-    const char *pref = pn_config_get(param("address_preference"));
+    const char *pref = pn_config_get(SMTP_PARAM(address_preference));
     int family = strcasecmp(pref, "ipv4") == 0   ? AF_INET
                  : strcasecmp(pref, "ipv6") == 0 ? AF_INET6
                                                  : 0;
@@ -108,7 +108,7 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
     if (proto->lmtp && strncmp(name, "unix:", 5) == 0) {
         struct target one;
         memset(&one, 0, sizeof(one));
-        snprintf(one.host, sizeof(one.host), "%s", pn_config_get_hostname("myhostname"));
+        snprintf(one.host, sizeof(one.host), "%s", pn_config_get_hostname(PN_P(myhostname)));
         struct sockaddr_un *sun = (struct sockaddr_un *)&one.addr.ss;
         sun->sun_family = AF_UNIX;
         if (strlen(name + 5) >= sizeof(sun->sun_path)) {
@@ -147,8 +147,8 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
     }
     if (strncasecmp(name, "ipv6:", 5) == 0)
         name += 5;
-    *port = pn_inet_port(port_text ? port_text : pn_config_get(param("tcp_port")),
-                         pn_config_get("known_tcp_ports"));
+    *port = pn_inet_port(port_text ? port_text : pn_config_get(SMTP_PARAM(tcp_port)),
+                         pn_config_get(PN_P(known_tcp_ports)));
     pn_addrlist addrs;
     pn_mx *mx = NULL;
     int count = 0, null_mx = 0;
@@ -157,7 +157,7 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
         *bounce = 1;
         rc = PN_DNS_NOTFOUND;
     } else if (!no_mx && (rc = pn_dns_mx(name, &mx, &count, &null_mx, why)) == PN_DNS_OK) {
-        const char *me = pn_config_get_hostname("myhostname");
+        const char *me = pn_config_get_hostname(PN_P(myhostname));
         if (null_mx && count == 0) {
             pn_buf_printf(why, "Domain %s does not accept mail (nullMX)", name);
             *bounce = 1;
@@ -208,7 +208,7 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
         }
     }
     prefer_family(*t, *n);
-    long limit = pn_config_get_int(param("mx_address_limit")); /* 0: none */
+    long limit = pn_config_get_int(SMTP_PARAM(mx_address_limit)); /* 0: none */
     if (limit > 0 && *n > limit)
         *n = (int)limit;
     free(mx);
@@ -223,9 +223,8 @@ static int connect_to(const pn_sockaddr *addr, pn_buf *why)
         pn_buf_printf(why, "socket: %s", strerror(errno));
         return -1;
     }
-    char bind_param[64];
-    snprintf(bind_param, sizeof(bind_param), "%s",
-             param(addr->ss.ss_family == AF_INET ? "bind_address" : "bind_address6"));
+    const char *bind_param =
+        addr->ss.ss_family == AF_INET ? SMTP_PARAM(bind_address) : SMTP_PARAM(bind_address6);
     const char *bind_to = addr->ss.ss_family == AF_UNIX ? "" : pn_config_get(bind_param);
     pn_inet_addr local;
     if (*bind_to && (pn_inet_parse(bind_to, &local) < 0 || local.family != addr->ss.ss_family)) {
@@ -257,7 +256,7 @@ static int connect_to(const pn_sockaddr *addr, pn_buf *why)
     struct pollfd pfd = {.fd = fd, .events = POLLOUT};
     int err = 0;
     socklen_t len = sizeof(err);
-    long limit = pn_config_get_time(param("connect_timeout")); /* 0: no limit */
+    long limit = pn_config_get_time(SMTP_PARAM(connect_timeout)); /* 0: no limit */
     int n = poll(&pfd, 1, limit > 0 ? (int)(limit * 1000) : -1);
     if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
         pn_buf_printf(why, "%s", n == 0 ? "Connection timed out" : strerror(err ? err : errno));
@@ -401,7 +400,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     at.relays = relays;
     pn_buf_init(&at.ss.reply);
     pn_buf_init(&at.why);
-    at.session_limit = pn_config_get_int(param("mx_session_limit"));
+    at.session_limit = pn_config_get_int(SMTP_PARAM(mx_session_limit));
     at.todo = pn_calloc(req->rcpt_count + 1, sizeof(int));
     for (size_t i = 0; i < req->rcpt_count; i++) {
         at.todo[i] = 1;
@@ -430,7 +429,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
     if (!at.done && (!at.bounce || at.notfound) && !at.answered) {
         pn_buf first = PN_BUF_INIT;
         pn_buf_set(&first, at.why.data);
-        pn_argv *fallback = pn_argv_split(pn_config_get(param("fallback_relay")), PN_SEPARATORS);
+        pn_argv *fallback = pn_argv_split(pn_config_get(SMTP_PARAM(fallback_relay)), PN_SEPARATORS);
         for (size_t f = 0; f < fallback->len && !at.done && !at.answered; f++)
             try_nexthop(&at, fallback->items[f]);
         if (fallback->len && !at.done) { /* the destination's own trouble is the reason */

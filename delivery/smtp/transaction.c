@@ -47,8 +47,8 @@ static void send_content(struct session *ss, const pn_buf *content)
 {
     const char *p = content->data, *end = content->data + content->len;
     pn_buf out = PN_BUF_INIT;
-    long limit = pn_config_get_int(param("line_length_limit")); /* 0: none */
-    pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(param("data_xfer_timeout")) * 1000));
+    long limit = pn_config_get_int(SMTP_PARAM(line_length_limit)); /* 0: none */
+    pn_stream_set_timeout(ss->s, (int)(pn_config_get_time(SMTP_PARAM(data_xfer_timeout)) * 1000));
     int failed = 0;
     while (p < end && !failed) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -128,7 +128,7 @@ static void rcpt_command(const struct session *ss, const pn_delivreq_rcpt *r, pn
  * (or pretends to be): the mail would loop. 0, or -1 with ss->loop set. */
 static int greeted_by_another(struct session *ss, pn_buf *why)
 {
-    const char *me = pn_config_get_hostname("myhostname");
+    const char *me = pn_config_get_hostname(PN_P(myhostname));
     const char *name = ss->reply.len > 4 ? ss->reply.data + 4 : "";
     size_t n = strcspn(name, " ");
     if (n != strlen(me) || strncasecmp(name, me, n) != 0)
@@ -142,7 +142,7 @@ static int greeted_by_another(struct session *ss, pn_buf *why)
 /* hello: greeting and EHLO/LHLO (or HELO); 0, or -1 with why. */
 static int hello(struct session *ss, pn_buf *why)
 {
-    if (read_reply(ss, proto->lmtp ? "lhlo_timeout" : "helo_timeout") < 0) {
+    if (read_reply(ss, proto->lmtp ? PN_P(lmtp_lhlo_timeout) : PN_P(smtp_helo_timeout)) < 0) {
         broken(ss, "receiving the initial server greeting", why);
         return -1;
     }
@@ -150,11 +150,11 @@ static int hello(struct session *ss, pn_buf *why)
         pn_buf_printf(why, "host %s[%s] refused to talk to me: %s", ss->host, ss->addr,
                       ss->reply.data);
         /* a 5xx greeting is final only when <prefix>_skip_5xx_greeting says not to skip */
-        ss->refused = ss->code / 100 == 5 && !pn_config_get_bool(param("skip_5xx_greeting"));
+        ss->refused = ss->code / 100 == 5 && !pn_config_get_bool(SMTP_PARAM(skip_5xx_greeting));
         return -1;
     }
-    const char *name = pn_config_get(param(proto->lmtp ? "lhlo_name" : "helo_name"));
-    const char *timeout = proto->lmtp ? "lhlo_timeout" : "helo_timeout";
+    const char *name = pn_config_get(proto->lmtp ? PN_P(lmtp_lhlo_name) : PN_P(smtp_helo_name));
+    const char *timeout = proto->lmtp ? PN_P(lmtp_lhlo_timeout) : PN_P(smtp_helo_timeout);
     ss->features = 0;
     if (command(ss, timeout, "%s %s", proto->hello, name) < 0) {
         broken(ss, proto->lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake",
@@ -186,10 +186,10 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     if ((!reused && hello(ss, why) < 0) || pn_qfile_read_content(q, &content, why) < 0)
         goto out;
     if (!(ss->features & FEATURE_8BITMIME) &&
-        !pn_config_get_bool("disable_mime_output_conversion")) {
+        !pn_config_get_bool(PN_P(disable_mime_output_conversion))) {
         /* RFC 6152: 8-bit content goes to a server without 8BITMIME as quoted-printable */
         pn_buf seven = PN_BUF_INIT;
-        if (pn_mime_downgrade(content.data, content.len, pn_config_get_hostname("myhostname"),
+        if (pn_mime_downgrade(content.data, content.len, pn_config_get_hostname(PN_P(myhostname)),
                               &seven) == 1) {
             pn_buf tmp = content;
             content = seven;
@@ -200,7 +200,7 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     int verify = (req->flags & PN_DELIVREQ_VERIFY) != 0; /* sendmail -bv: RCPT, no DATA */
     int pipelined = (ss->features & FEATURE_PIPELINING) && !verify; /* a probe goes step by step */
     mail_command(ss, req, q, &line);
-    int ok = command(ss, pipelined ? NULL : "mail_timeout", "%s", line.data);
+    int ok = command(ss, pipelined ? NULL : SMTP_PARAM(mail_timeout), "%s", line.data);
     for (size_t i = 0; pipelined && ok == 0 && i < req->rcpt_count; i++) {
         if (!todo[i])
             continue;
@@ -211,7 +211,7 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     if (pipelined && ok == 0)
         ok = command(ss, NULL, "DATA");
     if (pipelined && ok == 0)
-        ok = pn_stream_flush(ss->s) < 0 ? -1 : read_reply(ss, "mail_timeout");
+        ok = pn_stream_flush(ss->s) < 0 ? -1 : read_reply(ss, SMTP_PARAM(mail_timeout));
     if (ok < 0) {
         broken(ss, "sending MAIL FROM", why);
         goto out;
@@ -231,8 +231,8 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
             continue;
         pn_buf_reset(&line);
         rcpt_command(ss, &req->rcpts[i], &line);
-        if ((pipelined ? read_reply(ss, "rcpt_timeout")
-                       : command(ss, "rcpt_timeout", "%s", line.data)) < 0) {
+        if ((pipelined ? read_reply(ss, SMTP_PARAM(rcpt_timeout))
+                       : command(ss, SMTP_PARAM(rcpt_timeout), "%s", line.data)) < 0) {
             broken(ss, "sending RCPT TO", why);
             rc = -1;
             goto out;
@@ -254,13 +254,13 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     }
     if (accepted == 0) {
         /* the pipelined DATA is answered too; a server that says 354 anyway gets "." */
-        if (pipelined && read_reply(ss, "data_init_timeout") == 0 && ss->code == 354)
-            command(ss, "data_done_timeout", ".");
+        if (pipelined && read_reply(ss, SMTP_PARAM(data_init_timeout)) == 0 && ss->code == 354)
+            command(ss, SMTP_PARAM(data_done_timeout), ".");
         goto quit;
     }
     pn_buf_reset(&text);
-    int data_ok = (pipelined ? read_reply(ss, "data_init_timeout")
-                             : command(ss, "data_init_timeout", "DATA")) == 0;
+    int data_ok = (pipelined ? read_reply(ss, SMTP_PARAM(data_init_timeout))
+                             : command(ss, SMTP_PARAM(data_init_timeout), "DATA")) == 0;
     int lost = !data_ok;
     if (lost) {
         broken(ss, "sending DATA command", &text);
@@ -274,7 +274,7 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     for (size_t i = 0; i < req->rcpt_count; i++) {
         if (!todo[i] || outcomes[i] != PENDING)
             continue;
-        if (data_ok && read_reply(ss, "data_done_timeout") < 0) {
+        if (data_ok && read_reply(ss, SMTP_PARAM(data_done_timeout)) < 0) {
             pn_buf_reset(&text);
             broken(ss, "sending end of data -- message may be sent more than once", &text);
             data_ok = 0;
@@ -309,7 +309,7 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
         goto out;
     }
 quit:
-    command(ss, "quit_timeout", "QUIT");
+    command(ss, SMTP_PARAM(quit_timeout), "QUIT");
 out:
     pn_buf_release(&text);
     pn_buf_release(&content);

@@ -26,7 +26,7 @@ static pn_worker_pool *workers;
 static int policy(uid_t uid, gid_t gid)
 {
     (void)gid;
-    return (long)uid >= pn_config_get_int("virtual_minimum_uid") ? 0 : -1;
+    return (long)uid >= pn_config_get_int(PN_P(virtual_minimum_uid)) ? 0 : -1;
 }
 
 static pn_maps *open_maps(const char *name)
@@ -44,7 +44,7 @@ static long lookup_id(pn_maps *maps, const char *addr)
 {
     pn_buf value = PN_BUF_INIT;
     long id = -1;
-    int rc = pn_maps_find_addr(maps, addr, pn_config_get("recipient_delimiter"), 0, &value);
+    int rc = pn_maps_find_addr(maps, addr, pn_config_get(PN_P(recipient_delimiter)), 0, &value);
     if (rc < 0)
         id = -2;
     else if (rc > 0 && pn_parse_long(pn_trim(value.data), &id) < 0)
@@ -60,7 +60,7 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
     pn_buf mailbox = PN_BUF_INIT, path = PN_BUF_INIT;
     int outcome = PN_DELIVER_DEFERRED;
     *dsn = "4.3.0";
-    int rc = pn_maps_find_addr(mailbox_maps, r->addr.data, pn_config_get("recipient_delimiter"), 0,
+    int rc = pn_maps_find_addr(mailbox_maps, r->addr.data, pn_config_get(PN_P(recipient_delimiter)), 0,
                                &mailbox);
     if (rc < 0) {
         pn_buf_set(text, "virtual_mailbox_maps lookup failure");
@@ -79,7 +79,7 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
         goto out;
     }
     long uid = lookup_id(uid_maps, r->addr.data), gid = lookup_id(gid_maps, r->addr.data);
-    long minimum = pn_config_get_int("virtual_minimum_uid");
+    long minimum = pn_config_get_int(PN_P(virtual_minimum_uid));
     if (uid < 0 || gid < 0 || uid < minimum) {
         *dsn = "4.3.5";
         pn_buf_printf(text, "mail system configuration error: %s for \"%s\"",
@@ -88,7 +88,7 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
                       r->addr.data);
         goto out;
     }
-    pn_buf_printf(&path, "%s/%s", pn_config_get("virtual_mailbox_base"), pn_trim(mailbox.data));
+    pn_buf_printf(&path, "%s/%s", pn_config_get(PN_P(virtual_mailbox_base)), pn_trim(mailbox.data));
     if (req->flags & PN_DELIVREQ_VERIFY) { /* sendmail -bv: this far, and no further */
         *dsn = "2.0.0";
         pn_buf_printf(text, "delivers to %s",
@@ -99,7 +99,7 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
     static pn_buf dsn_text = PN_BUF_INIT;
     pn_buf_reset(&dsn_text);
     rc = pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, path.data, req->sender.data,
-                           r->addr.data, pn_config_get_int("virtual_mailbox_limit"), text,
+                           r->addr.data, pn_config_get_int(PN_P(virtual_mailbox_limit)), text,
                            &dsn_text);
     *dsn = pn_buf_str(&dsn_text);
     outcome = rc == MAILBOX_SENT     ? PN_DELIVER_SENT
@@ -129,9 +129,9 @@ static void serve(int fd, void *ctx)
 static void pre_jail(void *ctx)
 {
     (void)ctx;
-    mailbox_maps = open_maps("virtual_mailbox_maps");
-    uid_maps = open_maps("virtual_uid_maps");
-    gid_maps = open_maps("virtual_gid_maps");
+    mailbox_maps = open_maps(PN_P(virtual_mailbox_maps));
+    uid_maps = open_maps(PN_P(virtual_uid_maps));
+    gid_maps = open_maps(PN_P(virtual_gid_maps));
     workers = pn_worker_pool_start(policy);
     pn_agent_drop_privileges();
 }

@@ -108,7 +108,7 @@ void pn_config_set_directory(const char *dir)
         struct setting *s = pn_malloc(sizeof(*s));
         s->value = pn_strdup(dir);
         s->line = 0;
-        struct setting *old = pn_htable_put(cf.settings, "config_directory", s);
+        struct setting *old = pn_htable_put(cf.settings, PN_P(config_directory), s);
         if (old)
             free_setting(old);
     }
@@ -264,7 +264,7 @@ static const char *const derived_suffixes[][2] = {
     {"destination_rate_delay", "$default_destination_rate_delay"},
     {"destination_recipient_limit", "$default_destination_recipient_limit"},
     {"extra_recipient_limit", "$default_extra_recipient_limit"},
-    {"initial_destination_concurrency", "$initial_destination_concurrency"},
+    {PN_P(initial_destination_concurrency), "$initial_destination_concurrency"},
     {"minimum_delivery_slots", "$default_minimum_delivery_slots"},
     {"recipient_limit", "$default_recipient_limit"},
     {"recipient_refill_delay", "$default_recipient_refill_delay"},
@@ -328,21 +328,21 @@ static const char *dynamic_default(const char *name)
         return cached;
     pn_buf value = PN_BUF_INIT;
     pn_buf_init(&value);
-    if (strcmp(name, "process_id") == 0) {
+    if (strcmp(name, PN_P(process_id)) == 0) {
         pn_buf_printf(&value, "%ld", (long)getpid());
-    } else if (strcmp(name, "process_name") == 0) {
+    } else if (strcmp(name, PN_P(process_name)) == 0) {
         pn_buf_puts(&value, cf.process_name ? cf.process_name : "");
-    } else if (strcmp(name, "service_name") == 0) {
+    } else if (strcmp(name, PN_P(service_name)) == 0) {
         pn_buf_puts(&value, cf.service_name ? cf.service_name : "");
-    } else if (strcmp(name, "myhostname") == 0) {
-        const char *domain = pn_config_setting("mydomain");
+    } else if (strcmp(name, PN_P(myhostname)) == 0) {
+        const char *domain = pn_config_setting(PN_P(mydomain));
         pn_inet_my_hostname(&value, domain);
-    } else if (strcmp(name, "mydomain") == 0) {
-        const char *host = pn_config_get("myhostname");
+    } else if (strcmp(name, PN_P(mydomain)) == 0) {
+        const char *host = pn_config_get(PN_P(myhostname));
         const char *dot = strchr(host, '.');
         pn_buf_puts(&value, dot && dot[1] ? dot + 1 : "localdomain");
-    } else if (strcmp(name, "mynetworks") == 0) {
-        pn_inet_my_networks(&value, pn_config_get("mynetworks_style"));
+    } else if (strcmp(name, PN_P(mynetworks)) == 0) {
+        pn_inet_my_networks(&value, pn_config_get(PN_P(mynetworks_style)));
     }
     pn_htable_put(cf.dynamic, name, pn_buf_steal(&value));
     return pn_htable_get(cf.dynamic, name);

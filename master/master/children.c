@@ -158,7 +158,7 @@ static void as_mail_owner(int on)
     if (!pn_master_privileged)
         return;
     if (on) {
-        pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+        pn_privs_lookup(pn_config_get(PN_P(mail_owner)), &uid, &gid);
         if (setegid(gid) < 0 || seteuid(uid) < 0)
             pn_fatal("seteuid %ld: %s", (long)uid, strerror(errno));
     } else if (seteuid(0) < 0 || setegid(0) < 0) {
@@ -169,15 +169,15 @@ static void as_mail_owner(int on)
 void children_start_service(pn_service *svc)
 {
     pn_buf err = PN_BUF_INIT;
-    long backlog = pn_config_get_int("default_process_limit");
+    long backlog = pn_config_get_int(PN_P(default_process_limit));
     if (svc->max_proc > backlog)
         backlog = svc->max_proc;
     svc->listen_fds = pn_calloc((size_t)svc->listen_count, sizeof(int));
     if (strcmp(svc->type, "inet") == 0) {
         pn_addrlist list;
-        if (pn_inet_service_resolve(svc->name, pn_config_get("inet_interfaces"),
-                                    pn_config_get("inet_protocols"),
-                                    pn_config_get("known_tcp_ports"), &list, &err) < 0)
+        if (pn_inet_service_resolve(svc->name, pn_config_get(PN_P(inet_interfaces)),
+                                    pn_config_get(PN_P(inet_protocols)),
+                                    pn_config_get(PN_P(known_tcp_ports)), &list, &err) < 0)
             pn_fatal("%s", err.data);
         for (int i = 0; i < list.count && i < svc->listen_count; i++) {
             svc->listen_fds[i] = pn_sock_listen_addr(&list.addrs[i], (int)backlog, &err);
@@ -203,7 +203,7 @@ void children_start_service(pn_service *svc)
     open_status_pipe(svc);
     /* pid/<type>.<service>, as the reference lays out its queue (the lock is not used). */
     pn_buf lock = PN_BUF_INIT;
-    pn_buf_printf(&lock, "%s/pid/%s.%s", pn_config_get("queue_directory"), svc->type, svc->name);
+    pn_buf_printf(&lock, "%s/pid/%s.%s", pn_config_get(PN_P(queue_directory)), svc->type, svc->name);
     int fd = open(lock.data, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd >= 0)
         close(fd);
@@ -290,7 +290,7 @@ static void place_fds(pn_service *svc, posix_spawn_file_actions_t *fa)
 static char **child_environment(pn_service *svc)
 {
     pn_argv *env = pn_argv_new();
-    pn_argv *import = pn_argv_split(pn_config_get("import_environment"), PN_SEPARATORS);
+    pn_argv *import = pn_argv_split(pn_config_get(PN_P(import_environment)), PN_SEPARATORS);
     for (size_t i = 0; i < import->len; i++) {
         const char *item = import->items[i];
         const char *value = strchr(item, '=') ? NULL : getenv(item);
@@ -362,7 +362,7 @@ static void spawn(pn_service *svc)
     if (pid < 0) {
         pn_warn("%s: start %s: %s", svc->name, svc->argv->items[0], strerror(errno));
         svc->throttle_until =
-            pn_event_now_ms() + pn_config_get_time("service_throttle_time") * 1000;
+            pn_event_now_ms() + pn_config_get_time(PN_P(service_throttle_time)) * 1000;
         children_update_listening(svc);
         return;
     }
@@ -405,7 +405,7 @@ static void child_died(pn_child *c, int status)
                     WTERMSIG(status));
         if (!c->served && !svc->removed) {
             pn_warn("%s: bad command startup -- throttling", svc->argv->items[0]);
-            long delay = pn_config_get_time("service_throttle_time") * 1000;
+            long delay = pn_config_get_time(PN_P(service_throttle_time)) * 1000;
             svc->throttle_until = pn_event_now_ms() + delay;
             pn_event_timer(unthrottle, svc, delay);
         }

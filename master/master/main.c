@@ -56,7 +56,7 @@ static int lock_file(const char *path, int write_pid)
 static int test_running(void)
 {
     pn_buf path = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/pid/master.pid", pn_config_get("queue_directory"));
+    pn_buf_printf(&path, "%s/pid/master.pid", pn_config_get(PN_P(queue_directory)));
     int fd = open(path.data, O_RDWR | O_CLOEXEC);
     pn_buf_release(&path);
     if (fd < 0)
@@ -70,14 +70,14 @@ static void on_reload(int signo)
 {
     (void)signo;
     load_config();
-    const char *now = pn_config_get("inet_interfaces");
+    const char *now = pn_config_get(PN_P(inet_interfaces));
     if (strcmp(now, initial_interfaces) != 0) {
         pn_warn("inet_interfaces: parameter changed from %s to %s", initial_interfaces, now);
         pn_warn("to change inet_interfaces, stop and start the mail system");
-        pn_config_override("inet_interfaces", initial_interfaces);
+        pn_config_override(PN_P(inet_interfaces), initial_interfaces);
     }
     if (services_load(0) == 0)
-        pn_info("reload -- version %s, configuration %s", pn_config_get("mail_version"),
+        pn_info("reload -- version %s, configuration %s", pn_config_get(PN_P(mail_version)),
                 config_dir);
 }
 
@@ -159,9 +159,9 @@ int main(int argc, char **argv)
     if (pn_master_privileged) {
         uid_t uid;
         gid_t gid;
-        pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+        pn_privs_lookup(pn_config_get(PN_P(mail_owner)), &uid, &gid);
         if (uid == 0)
-            pn_fatal("mail_owner %s must not be root", pn_config_get("mail_owner"));
+            pn_fatal("mail_owner %s must not be root", pn_config_get(PN_P(mail_owner)));
     }
     if (detach) {
         if (wait_init && pipe2(init_pipe, O_CLOEXEC) < 0)
@@ -186,19 +186,19 @@ int main(int argc, char **argv)
                 "every daemon runs as this user",
                 (long)geteuid());
 
-    const char *queue = pn_config_get("queue_directory");
+    const char *queue = pn_config_get(PN_P(queue_directory));
     if (chdir(queue) < 0)
         pn_fatal("chdir %s: %s", queue, strerror(errno));
     if (lock_file("pid/master.pid", 1) < 0)
         pn_fatal("the Postfix mail system is already running: %s/pid/master.pid is locked", queue);
     pn_buf lock_path = PN_BUF_INIT;
-    pn_buf_printf(&lock_path, "%s/master.lock", pn_config_get("data_directory"));
+    pn_buf_printf(&lock_path, "%s/master.lock", pn_config_get(PN_P(data_directory)));
     if (lock_file(lock_path.data, 1) < 0)
-        pn_fatal("another master uses %s: %s is locked", pn_config_get("data_directory"),
+        pn_fatal("another master uses %s: %s is locked", pn_config_get(PN_P(data_directory)),
                  lock_path.data);
     pn_buf_release(&lock_path);
 
-    initial_interfaces = pn_strdup(pn_config_get("inet_interfaces"));
+    initial_interfaces = pn_strdup(pn_config_get(PN_P(inet_interfaces)));
     children_init();
     services_load(1);
     pn_event_signal(SIGHUP, on_reload);
@@ -207,7 +207,7 @@ int main(int argc, char **argv)
     pn_event_signal(SIGQUIT, on_terminate);
     if (exit_after > 0)
         pn_event_timer(on_exit_timer, NULL, exit_after * 1000);
-    pn_info("daemon started -- version %s, configuration %s", pn_config_get("mail_version"),
+    pn_info("daemon started -- version %s, configuration %s", pn_config_get(PN_P(mail_version)),
             config_dir);
 
     int null = open("/dev/null", O_RDWR);

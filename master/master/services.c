@@ -38,8 +38,8 @@ static int compare_strings(const void *a, const void *b)
 static int inet_endpoint(const char *name, pn_buf *out, pn_buf *err)
 {
     pn_addrlist list;
-    if (pn_inet_service_resolve(name, pn_config_get("inet_interfaces"),
-                                pn_config_get("inet_protocols"), pn_config_get("known_tcp_ports"),
+    if (pn_inet_service_resolve(name, pn_config_get(PN_P(inet_interfaces)),
+                                pn_config_get(PN_P(inet_protocols)), pn_config_get(PN_P(known_tcp_ports)),
                                 &list, err) < 0)
         return -1;
     pn_argv *items = pn_argv_new();
@@ -70,7 +70,7 @@ static void build_argv(pn_service *svc, const pn_master_entry *e, int chroot, in
 {
     const char *command = e->args->items[0];
     pn_buf path = PN_BUF_INIT;
-    pn_buf_printf(&path, "%s/%s", pn_config_get("daemon_directory"), command);
+    pn_buf_printf(&path, "%s/%s", pn_config_get(PN_P(daemon_directory)), command);
     svc->argv = pn_argv_new();
     pn_argv_add(svc->argv, path.data);
     pn_buf_release(&path);
@@ -129,7 +129,7 @@ static pn_service *service_from_entry(const pn_master *m, const pn_master_entry 
         for (const char *cp = endpoint.data; (cp = strchr(cp, ' ')) != NULL; cp++)
             svc->listen_count++;
     } else {
-        pn_buf_printf(&endpoint, "%s/%s/%s", pn_config_get("queue_directory"),
+        pn_buf_printf(&endpoint, "%s/%s/%s", pn_config_get(PN_P(queue_directory)),
                       pn_master_private(e) ? "private" : "public", svc->name);
         svc->listen_count = 1;
     }
@@ -138,9 +138,9 @@ static pn_service *service_from_entry(const pn_master *m, const pn_master_entry 
     svc->key = pn_buf_steal(&key);
     svc->max_proc = pn_master_maxproc(e);
     if (svc->max_proc < 0)
-        svc->max_proc = (int)pn_config_get_int("default_process_limit");
+        svc->max_proc = (int)pn_config_get_int(PN_P(default_process_limit));
     svc->wakeup = pn_master_wakeup(e, &svc->wakeup_conditional);
-    build_argv(svc, e, pn_master_chroot(e, pn_config_get("compatibility_level")),
+    build_argv(svc, e, pn_master_chroot(e, pn_config_get(PN_P(compatibility_level))),
                pn_master_unpriv(e));
     return svc;
 bad:

@@ -46,7 +46,7 @@ static int same_file(int fd)
 {
     struct stat a, b;
     return fstat(fd, &a) == 0 && S_ISREG(a.st_mode) &&
-           stat(pn_config_get("maillog_file"), &b) == 0 && a.st_dev == b.st_dev &&
+           stat(pn_config_get(PN_P(maillog_file)), &b) == 0 && a.st_dev == b.st_dev &&
            a.st_ino == b.st_ino;
 }
 
@@ -132,10 +132,10 @@ static void pre_jail(void *ctx)
     if (pn_config_maillog_check(&why) < 0)
         pn_fatal("%s", why.data);
     pn_buf_release(&why);
-    const char *path = pn_config_get("maillog_file");
+    const char *path = pn_config_get(PN_P(maillog_file));
     if (*path == 0)
         pn_fatal("maillog_file is empty: postlogd has nothing to write");
-    const char *host = pn_config_get("myhostname");
+    const char *host = pn_config_get(PN_P(myhostname));
     snprintf(host_label, sizeof(host_label), "%.*s", (int)strcspn(host, "."), host);
     /* the skeleton opened it as root, before the privilege drop: the file may be root's */
     if (pn_log_file_fd() < 0)

@@ -77,7 +77,7 @@ static int send_site(const char *site)
 {
     pn_buf err = PN_BUF_INIT;
     pn_domlist *eligible =
-        pn_domlist_open("fast_flush_domains", pn_config_get("fast_flush_domains"), &err);
+        pn_domlist_open(PN_P(fast_flush_domains), pn_config_get(PN_P(fast_flush_domains)), &err);
     if (eligible == NULL) {
         pn_warn("%s", err.data);
         pn_buf_release(&err);

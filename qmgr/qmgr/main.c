@@ -23,7 +23,7 @@ static void run_queues(void *ctx)
     (void)ctx;
     scan_queue("incoming", 0);
     scan_queue("deferred", 0);
-    pn_event_timer(run_queues, NULL, pn_config_get_time("queue_run_delay") * 1000);
+    pn_event_timer(run_queues, NULL, pn_config_get_time(PN_P(queue_run_delay)) * 1000);
 }
 
 /* A client of public/qmgr sends either trigger bytes (postqueue, flush, master's wakeup) or,

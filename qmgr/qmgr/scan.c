@@ -104,7 +104,7 @@ static int activate(const char *path, const char *id, int ignore_time)
 
 static int full(void)
 {
-    return message_active_count() >= pn_config_get_int("qmgr_message_active_limit");
+    return message_active_count() >= pn_config_get_int(PN_P(qmgr_message_active_limit));
 }
 
 static int scan_one(const char *path, const char *id, void *ctx)
@@ -203,8 +203,8 @@ void scan_recover(void)
 void defer_file(const char *id, int64_t arrival_sec)
 {
     long age = (long)(time(NULL) - arrival_sec);
-    long lo = pn_config_get_time("minimal_backoff_time");
-    long hi = pn_config_get_time("maximal_backoff_time");
+    long lo = pn_config_get_time(PN_P(minimal_backoff_time));
+    long hi = pn_config_get_time(PN_P(maximal_backoff_time));
     long delay = age < lo ? lo : age > hi ? hi : age;
     pn_buf from = PN_BUF_INIT, to = PN_BUF_INIT;
     pn_queue_path("active", id, &from);

@@ -59,7 +59,7 @@ static long param_or_default(const char *transport, const char *suffix, const ch
 long sched_recipient_limit(const char *transport)
 {
     long limit = param_or_default(transport, "destination_recipient_limit",
-                                  "default_destination_recipient_limit");
+                                  PN_P(default_destination_recipient_limit));
     return limit > 0 ? limit : 1;
 }
 
@@ -85,7 +85,7 @@ static qmgr_transport *transport_for(const char *name)
             return t;
     qmgr_transport *t = pn_calloc(1, sizeof(*t));
     t->name = pn_strdup(name);
-    t->limit = (int)pn_config_get_int("default_process_limit");
+    t->limit = (int)pn_config_get_int(PN_P(default_process_limit));
     t->rate_delay_ms = 1000 * rate_delay(name, "transport_rate_delay");
     t->next = transports;
     transports = t;
@@ -96,8 +96,8 @@ static qmgr_transport *transport_for(const char *name)
  * and each successful delivery widens it by one, up to its concurrency limit. */
 static int initial_window(const qmgr_transport *t)
 {
-    long n = param_or_default(t->name, "initial_destination_concurrency",
-                              "initial_destination_concurrency");
+    long n = param_or_default(t->name, PN_P(initial_destination_concurrency),
+                              PN_P(initial_destination_concurrency));
     return n > 0 ? (int)n : 1;
 }
 
@@ -110,7 +110,7 @@ static qmgr_dest *dest_for(qmgr_transport *t, const char *name)
     d->transport = t;
     d->name = pn_strdup(name);
     long limit = param_or_default(t->name, "destination_concurrency_limit",
-                                  "default_destination_concurrency_limit");
+                                  PN_P(default_destination_concurrency_limit));
     d->limit = limit > 0 ? (int)limit : 1;
     d->window = initial_window(t);
     d->rate_delay_ms = 1000 * rate_delay(t->name, "destination_rate_delay");
@@ -202,9 +202,9 @@ static void mark_dead(qmgr_dest *d, const char *reason, size_t len)
     d->dead_reason = pn_malloc(len + 1);
     memcpy(d->dead_reason, reason, len);
     d->dead_reason[len] = 0;
-    d->dead_until = now + pn_config_get_time("minimal_backoff_time");
+    d->dead_until = now + pn_config_get_time(PN_P(minimal_backoff_time));
     pn_info("%s: destination %s is not reachable: deferring its mail for %lds", d->transport->name,
-            d->name, pn_config_get_time("minimal_backoff_time"));
+            d->name, pn_config_get_time(PN_P(minimal_backoff_time)));
 }
 
 void sched_forget_dead(void)
@@ -408,7 +408,7 @@ static conn *idle_conn(qmgr_transport *t)
 {
     static int64_t ttl = -1;
     if (ttl < 0)
-        ttl = pn_config_get_time("ipc_ttl") * 1000; /* once: a reload retires qmgr */
+        ttl = pn_config_get_time(PN_P(ipc_ttl)) * 1000; /* once: a reload retires qmgr */
     for (conn *c = conns, *next; c; c = next) {
         next = c->next;
         if (c->transport != t || c->state != CONN_IDLE)
@@ -428,7 +428,7 @@ static void conn_sweep(void *ctx)
 {
     (void)ctx;
     sweep_armed = 0;
-    int64_t limit = pn_config_get_time("ipc_idle") * 1000, now = now_ms(), next = -1;
+    int64_t limit = pn_config_get_time(PN_P(ipc_idle)) * 1000, now = now_ms(), next = -1;
     for (conn *c = conns, *following; c; c = following) {
         following = c->next;
         if (c->state != CONN_IDLE)
@@ -538,6 +538,6 @@ void sched_run(void)
     running = 0;
     if (!sweep_armed) {
         sweep_armed = 1;
-        pn_event_timer(conn_sweep, NULL, pn_config_get_time("ipc_idle") * 1000);
+        pn_event_timer(conn_sweep, NULL, pn_config_get_time(PN_P(ipc_idle)) * 1000);
     }
 }

@@ -23,8 +23,8 @@ static void received_header(smtpd_session *s, pn_buf *out)
     int v6 = strchr(s->addr.data, ':') != NULL;
     pn_buf_printf(out, "Received: from %s (%s [%s%s])\n", s->helo.len ? s->helo.data : s->name.data,
                   s->name.data, v6 ? "IPv6:" : "", s->addr.data);
-    pn_buf_printf(out, "\tby %s (%s) with %s id %s", pn_config_get_hostname("myhostname"),
-                  pn_config_get("mail_name"), smtpd_proto(s), s->queue_id.data);
+    pn_buf_printf(out, "\tby %s (%s) with %s id %s", pn_config_get_hostname(PN_P(myhostname)),
+                  pn_config_get(PN_P(mail_name)), smtpd_proto(s), s->queue_id.data);
     if (s->rcpts->len == 1)
         pn_buf_printf(out, "\n\tfor <%s>; %s\n", s->rcpts->items[0], date);
     else
@@ -36,7 +36,7 @@ static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
 {
     int status = 0;
     pn_buf reason = PN_BUF_INIT;
-    const char *host = pn_config_get_hostname("myhostname");
+    const char *host = pn_config_get_hostname(PN_P(myhostname));
     if (submit_content(s, msg, too_big, &status, &reason) < 0) {
         pn_warn("%s: cleanup: %s", s->queue_id.data, pn_buf_str(&reason));
         smtpd_reply(s, "451 4.3.0 Error: queue file write error");
@@ -84,11 +84,11 @@ void smtpd_cmd_data(smtpd_session *s)
     if (!transaction_ready(s))
         return;
     smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-    const char *mode = pn_config_get("smtpd_forbid_bare_newline");
+    const char *mode = pn_config_get(PN_P(smtpd_forbid_bare_newline));
     int strict = strcasecmp(mode, "no") != 0 && strcasecmp(mode, "note") != 0;
     int reject_bare = strcasecmp(mode, "reject") == 0;
-    long limit = pn_config_get_int("message_size_limit");
-    size_t piece = (size_t)pn_config_get_int("line_length_limit");
+    long limit = pn_config_get_int(PN_P(message_size_limit));
+    size_t piece = (size_t)pn_config_get_int(PN_P(line_length_limit));
     pn_buf msg = PN_BUF_INIT, line = PN_BUF_INIT;
     pn_buf_init(&msg);
     received_header(s, &msg);
@@ -100,7 +100,7 @@ void smtpd_cmd_data(smtpd_session *s)
                     s->namaddr.data);
             if (rc == PN_LINE_ERROR)
                 smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-                            pn_config_get_hostname("myhostname"));
+                            pn_config_get_hostname(PN_P(myhostname)));
             s->quit = 1;
             pn_buf_release(&msg);
             pn_buf_release(&line);
@@ -141,8 +141,8 @@ void smtpd_cmd_data(smtpd_session *s)
         submit_abort(s);
         smtpd_reset_transaction(s);
         smtpd_reply(s, "%ld 5.5.2 %s Error: bare <LF> received",
-                    pn_config_get_int("smtpd_forbid_bare_newline_reject_code"),
-                    pn_config_get_hostname("myhostname"));
+                    pn_config_get_int(PN_P(smtpd_forbid_bare_newline_reject_code)),
+                    pn_config_get_hostname(PN_P(myhostname)));
         s->quit = 1;
     } else {
         if (bare_lf && strcasecmp(mode, "note") == 0)
@@ -165,7 +165,7 @@ void smtpd_cmd_bdat(smtpd_session *s, const char *args)
         s->quit = 1; /* the chunk size is unknown: the stream cannot be resynchronised */
         return;
     }
-    long limit = pn_config_get_int("message_size_limit");
+    long limit = pn_config_get_int(PN_P(message_size_limit));
     int ok = s->bdat_failed == 0 && (s->bdat_active || transaction_ready(s));
     if (!ok)
         s->bdat_failed = 1;

@@ -24,7 +24,7 @@
 static void lookup_name(smtpd_session *s)
 {
     pn_buf found = PN_BUF_INIT, why = PN_BUF_INIT;
-    long limit = pn_config_get_time("smtpd_timeout") * 1000;
+    long limit = pn_config_get_time(PN_P(smtpd_timeout)) * 1000;
     long long deadline = pn_event_now_ms() + (limit < NAME_LOOKUP_MS ? limit : NAME_LOOKUP_MS);
     int rc = pn_dns_name_of(&s->inet, &found, (int)(deadline - pn_event_now_ms()));
     if (rc == PN_DNS_RETRY) {
@@ -77,11 +77,11 @@ static void peer(int fd, smtpd_session *s)
     pn_buf_set(&s->name, "unknown");
     pn_buf_set(&s->reverse_name, "unknown");
     s->name_status = 5;
-    if (s->inet.family && pn_config_get_bool("smtpd_peername_lookup"))
+    if (s->inet.family && pn_config_get_bool(PN_P(smtpd_peername_lookup)))
         lookup_name(s);
     pn_buf_reset(&s->namaddr);
     pn_buf_printf(&s->namaddr, "%s[%s]", s->name.data, s->addr.data);
-    if (pn_config_get_bool("smtpd_client_port_logging"))
+    if (pn_config_get_bool(PN_P(smtpd_client_port_logging)))
         pn_buf_printf(&s->namaddr, ":%d", port);
 }
 
@@ -103,7 +103,7 @@ static void serve(int fd, void *ctx)
     pn_buf_init(&s.transcript);
     s.rcpts = pn_argv_new();
     s.client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(s.client, (int)(pn_config_get_time("smtpd_timeout") * 1000));
+    pn_stream_set_timeout(s.client, (int)(pn_config_get_time(PN_P(smtpd_timeout)) * 1000));
     peer(fd, &s);
     smtpd_session_run(&s);
     pn_stream_flush(s.client);
@@ -128,7 +128,7 @@ static void pre_jail(void *ctx)
     smtpd_restrict_init();
     pn_buf why = PN_BUF_INIT;
     /* the resolver reads resolv.conf now, before the jail */
-    if (pn_config_get_bool("smtpd_peername_lookup") && pn_dns_init(&why) < 0)
+    if (pn_config_get_bool(PN_P(smtpd_peername_lookup)) && pn_dns_init(&why) < 0)
         pn_warn("%s: client names will be unknown", why.data);
     pn_buf_release(&why);
 }

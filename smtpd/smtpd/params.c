@@ -88,7 +88,7 @@ int smtpd_mail_params(smtpd_session *s, const char *params, pn_buf *reply)
                 return -1;
             }
         } else if (strcasecmp(name, "SMTPUTF8") == 0 && v == NULL &&
-                   strcasecmp(pn_config_get("smtputf8_enable"), "yes") == 0) {
+                   strcasecmp(pn_config_get(PN_P(smtputf8_enable)), "yes") == 0) {
             s->smtputf8 = 1;
         } else if (strcasecmp(name, "AUTH") == 0 && v) {
             /* the original submitter's identity: accepted and not used */

@@ -35,9 +35,9 @@ typedef struct rule_list {
 } rule_list;
 
 static rule_list lists[6] = {
-    {"smtpd_client_restrictions", NULL, 0},    {"smtpd_helo_restrictions", NULL, 0},
-    {"smtpd_sender_restrictions", NULL, 0},    {"smtpd_relay_restrictions", NULL, 0},
-    {"smtpd_recipient_restrictions", NULL, 0}, {"smtpd_etrn_restrictions", NULL, 0}};
+    {PN_P(smtpd_client_restrictions), NULL, 0},    {PN_P(smtpd_helo_restrictions), NULL, 0},
+    {PN_P(smtpd_sender_restrictions), NULL, 0},    {PN_P(smtpd_relay_restrictions), NULL, 0},
+    {PN_P(smtpd_recipient_restrictions), NULL, 0}, {PN_P(smtpd_etrn_restrictions), NULL, 0}};
 #define STAGE_ETRN 5
 static pn_cidr *mynetworks;
 static size_t mynetworks_count;
@@ -83,7 +83,7 @@ void smtpd_restrict_init(void)
 {
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         parse_list(&lists[i]);
-    pn_argv *nets = pn_argv_split(pn_config_get("mynetworks"), PN_SEPARATORS);
+    pn_argv *nets = pn_argv_split(pn_config_get(PN_P(mynetworks)), PN_SEPARATORS);
     mynetworks = pn_calloc(nets->len + 1, sizeof(pn_cidr));
     for (size_t i = 0; i < nets->len; i++) {
         pn_buf why = PN_BUF_INIT;
@@ -94,10 +94,10 @@ void smtpd_restrict_init(void)
         pn_buf_release(&why);
     }
     pn_argv_free(nets);
-    local_rcpt_maps = open_maps("local_recipient_maps", pn_config_get("local_recipient_maps"));
-    alias_maps = open_maps("virtual_alias_maps", pn_config_get("virtual_alias_maps"));
-    mailbox_maps = open_maps("virtual_mailbox_maps", pn_config_get("virtual_mailbox_maps"));
-    relay_rcpt_maps = open_maps("relay_recipient_maps", pn_config_get("relay_recipient_maps"));
+    local_rcpt_maps = open_maps(PN_P(local_recipient_maps), pn_config_get(PN_P(local_recipient_maps)));
+    alias_maps = open_maps(PN_P(virtual_alias_maps), pn_config_get(PN_P(virtual_alias_maps)));
+    mailbox_maps = open_maps(PN_P(virtual_mailbox_maps), pn_config_get(PN_P(virtual_mailbox_maps)));
+    relay_rcpt_maps = open_maps(PN_P(relay_recipient_maps), pn_config_get(PN_P(relay_recipient_maps)));
     resolver = pn_resolve_client_new();
 }
 
@@ -196,7 +196,7 @@ static int lookup_access(pn_maps *table, const char *key, int address, pn_buf *v
     if (rc != 0 || !address)
         return rc;
     pn_buf domain = PN_BUF_INIT, stripped = PN_BUF_INIT;
-    if (pn_addr_strip_extension(key, pn_config_get("recipient_delimiter"), &stripped))
+    if (pn_addr_strip_extension(key, pn_config_get(PN_P(recipient_delimiter)), &stripped))
         rc = pn_maps_find_fixed(table, stripped.data, value);
     pn_addr_domain(key, &domain);
     if (rc == 0 && domain.len)
@@ -312,7 +312,7 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         int missing = reverse ? strcmp(s->reverse_name.data, "unknown") == 0 : s->name_status != 0;
         if (!missing)
             return DUNNO;
-        long code = s->name_status == 4 ? 450 : pn_config_get_int("unknown_client_reject_code");
+        long code = s->name_status == 4 ? 450 : pn_config_get_int(PN_P(unknown_client_reject_code));
         pn_buf_printf(reply, "%ld %c.7.25 Client host rejected: cannot find your %shostname, [%s]",
                       code, code >= 500 ? '5' : '4', reverse ? "reverse " : "", s->addr.data);
         return REFUSE;
@@ -346,26 +346,26 @@ static int unlisted(const char *rcpt, pn_buf *reply)
         if (local_rcpt_maps->count) {
             pn_buf base = PN_BUF_INIT;
             pn_addr_localpart(rcpt, &local);
-            pn_addr_strip_extension(local.data, pn_config_get("recipient_delimiter"), &base);
+            pn_addr_strip_extension(local.data, pn_config_get(PN_P(recipient_delimiter)), &base);
             rc = pn_maps_find(local_rcpt_maps, pn_lowercase(base.data), &value);
             pn_buf_release(&base);
             table = "local recipient table";
         }
         break;
     case PN_RESOLVE_CLASS_ALIAS:
-        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get("recipient_delimiter"), 0, &value);
+        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0, &value);
         table = "virtual alias table";
         break;
     case PN_RESOLVE_CLASS_VIRTUAL:
-        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get("recipient_delimiter"), 0, &value);
+        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0, &value);
         if (rc == 0)
-            rc = pn_maps_find_addr(mailbox_maps, rcpt, pn_config_get("recipient_delimiter"), 0,
+            rc = pn_maps_find_addr(mailbox_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0,
                                    &value);
         table = "virtual mailbox table";
         break;
     case PN_RESOLVE_CLASS_RELAY:
         if (relay_rcpt_maps->count) {
-            rc = pn_maps_find_addr(relay_rcpt_maps, rcpt, pn_config_get("recipient_delimiter"), 0,
+            rc = pn_maps_find_addr(relay_rcpt_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0,
                                    &value);
             table = "relay recipient table";
         }
@@ -415,7 +415,7 @@ int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
     static const int stages[] = {0, 1, 2, 3, 4};
     if (check_stages(s, stages, 5, rcpt, reply) < 0)
         return -1;
-    if (pn_config_get_bool("smtpd_reject_unlisted_recipient") && unlisted(rcpt, reply))
+    if (pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) && unlisted(rcpt, reply))
         return -1;
     return 0;
 }

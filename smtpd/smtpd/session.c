@@ -121,25 +121,25 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
     smtpd_reset_transaction(s);
     pn_buf_set(&s->helo, arg);
     s->esmtp = esmtp;
-    const char *host = pn_config_get_hostname("myhostname");
+    const char *host = pn_config_get_hostname(PN_P(myhostname));
     if (!esmtp) {
         smtpd_reply(s, "250 %s", host);
         return;
     }
     /* the keywords, less those smtpd_discard_ehlo_keywords hides */
     pn_argv *kw = pn_argv_new();
-    long size = pn_config_get_int("message_size_limit");
+    long size = pn_config_get_int(PN_P(message_size_limit));
     pn_buf text = PN_BUF_INIT, reply = PN_BUF_INIT;
     pn_argv_add(kw, "PIPELINING");
     pn_buf_printf(&text, size > 0 ? "SIZE %ld" : "SIZE", size);
     pn_argv_add(kw, text.data);
-    if (!pn_config_get_bool("disable_vrfy_command"))
+    if (!pn_config_get_bool(PN_P(disable_vrfy_command)))
         pn_argv_add(kw, "VRFY");
     pn_argv_add(kw, "ETRN");
     pn_argv_add(kw, "ENHANCEDSTATUSCODES");
     pn_argv_add(kw, "8BITMIME");
     pn_argv_add(kw, "DSN");
-    if (strcasecmp(pn_config_get("smtputf8_enable"), "yes") == 0)
+    if (strcasecmp(pn_config_get(PN_P(smtputf8_enable)), "yes") == 0)
         pn_argv_add(kw, "SMTPUTF8");
     pn_argv_add(kw, "CHUNKING");
     pn_buf_printf(&reply, "250-%s", host);
@@ -147,7 +147,7 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
     for (size_t i = 0; i < kw->len; i++) {
         char word[32];
         snprintf(word, sizeof(word), "%.*s", (int)strcspn(kw->items[i], " "), kw->items[i]);
-        if (!pn_config_list_has("smtpd_discard_ehlo_keywords", word)) {
+        if (!pn_config_list_has(PN_P(smtpd_discard_ehlo_keywords), word)) {
             pn_buf_printf(&reply, "\r\n250-%s", kw->items[i]);
             shown++;
         }
@@ -169,8 +169,8 @@ static int queue_space_ok(void)
     if (statvfs(".", &fs) < 0)
         return 1; /* nothing known: the fsync at the end of DATA still tells */
     unsigned long long free_bytes = (unsigned long long)fs.f_bavail * fs.f_frsize;
-    unsigned long long minfree = (unsigned long long)pn_config_get_int("queue_minfree");
-    unsigned long long limit = (unsigned long long)pn_config_get_int("message_size_limit");
+    unsigned long long minfree = (unsigned long long)pn_config_get_int(PN_P(queue_minfree));
+    unsigned long long limit = (unsigned long long)pn_config_get_int(PN_P(message_size_limit));
     if (free_bytes > minfree && free_bytes >= limit + limit / 2)
         return 1;
     pn_warn("not enough free space in mail queue: %llu bytes < 1.5*message size limit", free_bytes);
@@ -183,7 +183,7 @@ static void cmd_mail(smtpd_session *s, const char *arg)
     const char *params;
     if (s->in_mail) {
         smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
-    } else if (pn_config_get_bool("smtpd_helo_required") && s->helo.len == 0) {
+    } else if (pn_config_get_bool(PN_P(smtpd_helo_required)) && s->helo.len == 0) {
         smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
     } else if (parse_path(arg, "FROM:", &addr, &params) < 0) {
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
@@ -193,7 +193,7 @@ static void cmd_mail(smtpd_session *s, const char *arg)
         smtpd_reply(s, "%s", reply.data);
         clear_mail_params(s);
     } else {
-        long limit = pn_config_get_int("message_size_limit"), size = s->message_size;
+        long limit = pn_config_get_int(PN_P(message_size_limit)), size = s->message_size;
         if (limit > 0 && (size > limit || size < 0)) {
             smtpd_reply(s, "552 5.3.4 Message size exceeds fixed limit");
             clear_mail_params(s);
@@ -234,7 +234,7 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
     } else if (smtpd_rcpt_params(params, &notify, &orcpt, &reply) < 0) {
         smtpd_reply(s, "%s", reply.data);
-    } else if ((long)s->rcpts->len >= pn_config_get_int("smtpd_recipient_limit")) {
+    } else if ((long)s->rcpts->len >= pn_config_get_int(PN_P(smtpd_recipient_limit))) {
         smtpd_reply(s, "452 4.5.3 Error: too many recipients");
     } else {
         s->rcpt_attempts++;
@@ -333,7 +333,7 @@ static int dispatch(smtpd_session *s, const char *line)
         break;
     case CMD_NOOP: smtpd_reply(s, "250 2.0.0 Ok"); break;
     case CMD_VRFY:
-        if (pn_config_get_bool("disable_vrfy_command"))
+        if (pn_config_get_bool(PN_P(disable_vrfy_command)))
             smtpd_reply(s, "502 5.5.1 VRFY command is disabled");
         else if (*arg == 0)
             smtpd_reply(s, "501 5.5.4 Syntax: VRFY address");
@@ -386,14 +386,14 @@ static void log_disconnect(smtpd_session *s)
 void smtpd_session_run(smtpd_session *s)
 {
     pn_info("connect from %s", s->namaddr.data);
-    smtpd_reply(s, "220 %s", pn_config_get("smtpd_banner"));
+    smtpd_reply(s, "220 %s", pn_config_get(PN_P(smtpd_banner)));
     pn_buf line = PN_BUF_INIT;
-    long soft = pn_config_get_int("smtpd_soft_error_limit");
-    long hard = pn_config_get_int("smtpd_hard_error_limit");
-    const char *host = pn_config_get_hostname("myhostname");
+    long soft = pn_config_get_int(PN_P(smtpd_soft_error_limit));
+    long hard = pn_config_get_int(PN_P(smtpd_hard_error_limit));
+    const char *host = pn_config_get_hostname(PN_P(myhostname));
     while (!s->quit) {
         int rc =
-            pn_stream_get_line(s->client, &line, (size_t)pn_config_get_int("line_length_limit"));
+            pn_stream_get_line(s->client, &line, (size_t)pn_config_get_int(PN_P(line_length_limit)));
         if (rc == PN_LINE_ERROR) {
             pn_info("timeout after %s from %s", "command", s->namaddr.data);
             smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", host);
@@ -414,7 +414,7 @@ void smtpd_session_run(smtpd_session *s)
         }
         if (line.len && line.data[line.len - 1] == '\r')
             pn_buf_truncate(&line, line.len - 1);
-        if (pn_config_get_bool("smtpd_forbid_unauth_pipelining") && !s->esmtp &&
+        if (pn_config_get_bool(PN_P(smtpd_forbid_unauth_pipelining)) && !s->esmtp &&
             pn_stream_buffered(s->client) > 0) {
             pn_info("improper command pipelining after %.*s from %s", (int)strcspn(line.data, " "),
                     line.data, s->namaddr.data);
@@ -428,7 +428,7 @@ void smtpd_session_run(smtpd_session *s)
             break;
         }
         if (s->errors > soft)
-            sleep((unsigned)pn_config_get_time("smtpd_error_sleep_time"));
+            sleep((unsigned)pn_config_get_time(PN_P(smtpd_error_sleep_time)));
     }
     pn_buf_release(&line);
     smtpd_reset_transaction(s);

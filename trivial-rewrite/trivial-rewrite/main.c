@@ -112,7 +112,7 @@ static void serve(int fd, void *ctx)
 {
     (void)ctx;
     pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_stream_set_timeout(client, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
     pn_server_client_data(fd, client);
     if (pn_ipc_send_hello(client, PN_PROTO_REWRITE, generation) < 0) {
         client_close(fd, client);
