@@ -91,6 +91,9 @@ static void prepare_start(void)
     int chrooted = master_cf_check();
     queue_dirs_check(0);
     config_warnings();
+    if (config_values_check())
+        pn_fatal("main.cf has errors; the Postfix mail system is not started");
+    config_refusals();
     if (chrooted && pn_postfix_privileged)
         chroot_sync();
 }
@@ -178,6 +181,9 @@ int main(int argc, char **argv)
         if (pid == 0)
             pn_fatal("the Postfix mail system is not running");
         master_cf_check();
+        if (config_values_check())
+            pn_fatal("main.cf has errors; the running configuration is kept");
+        config_refusals();
         pn_info("refreshing the Postfix mail system");
         if (pid > 0)
             kill(pid, SIGHUP);
@@ -192,6 +198,9 @@ int main(int argc, char **argv)
         master_cf_check();
         queue_dirs_check(0);
         config_warnings();
+        int errors = config_values_check();
+        errors += config_refusals();
+        return errors ? 1 : 0;
     } else if (strcmp(command, "flush") == 0) {
         /* as the reference's script does: postqueue -f with this configuration */
         pn_buf path = PN_BUF_INIT;

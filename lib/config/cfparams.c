@@ -33,6 +33,7 @@ static struct {
     pn_htable *index;      /* name -> const pn_param_def * (table and derived) */
     pn_htable *settings;   /* name -> struct setting * (main.cf) */
     pn_htable *overrides;  /* name -> char * (-o) */
+    pn_htable *saved;      /* the overrides before pn_config_push_overrides(), or NULL */
     pn_htable *dynamic;    /* name -> char * (computed defaults) */
     pn_htable *cache;      /* name -> char * (expanded values) */
     pn_htable *referenced; /* name -> (void *)1 */
@@ -79,6 +80,8 @@ void pn_config_reset(void)
     pn_htable_free(cf.index, NULL);
     pn_htable_free(cf.settings, free_setting);
     pn_htable_free(cf.overrides, free);
+    if (cf.saved)
+        pn_htable_free(cf.saved, free);
     pn_htable_free(cf.dynamic, free);
     pn_htable_free(cf.cache, free);
     pn_htable_free(cf.referenced, NULL);
@@ -240,6 +243,44 @@ void pn_config_override(const char *name, const char *value)
     clear_cache();
 }
 
+int pn_config_is_override(const char *name)
+{
+    init_once();
+    return pn_htable_has(cf.overrides, name);
+}
+
+void pn_config_push_overrides(const pn_argv *settings)
+{
+    init_once();
+    if (cf.saved)
+        pn_panic("pn_config_push_overrides: already pushed");
+    cf.saved = cf.overrides;
+    cf.overrides = pn_htable_new(16);
+    const char **names = pn_htable_keys(cf.saved);
+    for (size_t i = 0; names[i]; i++)
+        pn_htable_put(cf.overrides, names[i], pn_strdup(pn_htable_get(cf.saved, names[i])));
+    free(names);
+    for (size_t i = 0; settings && i < settings->len; i++) {
+        const char *eq = strchr(settings->items[i], '=');
+        if (eq == NULL)
+            continue;
+        char *name = pn_strndup(settings->items[i], (size_t)(eq - settings->items[i]));
+        free(pn_htable_put(cf.overrides, name, pn_strdup(eq + 1)));
+        free(name);
+    }
+    clear_cache();
+}
+
+void pn_config_pop_overrides(void)
+{
+    if (cf.saved == NULL)
+        pn_panic("pn_config_pop_overrides: nothing pushed");
+    pn_htable_free(cf.overrides, free);
+    cf.overrides = cf.saved;
+    cf.saved = NULL;
+    clear_cache();
+}
+
 void pn_config_set_process(const char *process_name, const char *service_name)
 {
     init_once();
@@ -286,6 +327,8 @@ static void add_derived(const char *service, const char *suffix, const char *def
     def->type = base ? base->type : PN_PT_STR;
     def->unit = base ? base->unit : 0;
     def->defval = defval;
+    def->readers = strcmp(suffix, "time_limit") == 0 ? PN_R(PIPE) : PN_R(QMGR);
+    def->status = base ? base->status : PN_PS_IMPL;
     def->name = pn_buf_steal(&name);
     pn_htable_put(cf.index, def->name, def);
     pn_htable_put(cf.derived, def->name, def);

@@ -4,6 +4,7 @@
  * derived from master.cf services. */
 #ifndef PN_CONFIG_CFPARAMS_H
 #define PN_CONFIG_CFPARAMS_H
+#include "base/argv.h"
 #include "base/buf.h"
 #include "config/cfparams_table.h"
 
@@ -19,6 +20,12 @@ void pn_config_load(void);
 
 /* Layers. */
 void pn_config_override(const char *name, const char *value); /* -o name=value */
+/* pn_config_is_override: is the value in force of name a -o override? */
+int pn_config_is_override(const char *name);
+/* pn_config_push_overrides: layer "name=value" settings (a master.cf service's -o options) over
+ * the overrides in force, until pn_config_pop_overrides(); one level. */
+void pn_config_push_overrides(const pn_argv *settings);
+void pn_config_pop_overrides(void);
 void pn_config_set_process(const char *process_name, const char *service_name);
 /* pn_config_add_service: tell the registry about a master.cf service, so that the names
  * derived from it (relay_destination_concurrency_limit, ...) are known. */

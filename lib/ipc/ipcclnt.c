@@ -35,8 +35,8 @@ pn_ipc_client *pn_ipc_client_new(const char *path, const char *proto)
     pn_ipc_client *c = pn_calloc(1, sizeof(*c));
     c->path = pn_strdup(path);
     c->proto = pn_strdup(proto);
-    c->idle_ms = pn_config_get_time("ipc_idle") * 1000LL;
-    c->ttl_ms = pn_config_get_time("ipc_ttl") * 1000LL;
+    c->idle_ms = pn_config_get_time(PN_P(ipc_idle)) * 1000LL;
+    c->ttl_ms = pn_config_get_time(PN_P(ipc_ttl)) * 1000LL;
     return c;
 }
 
@@ -100,7 +100,7 @@ static int connect_service(pn_ipc_client *c, pn_buf *why)
     if (fd < 0)
         return -1;
     c->stream = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(c->stream, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_stream_set_timeout(c->stream, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
     pn_buf hello = PN_BUF_INIT;
     pn_attrs attrs;
     const char *proto;

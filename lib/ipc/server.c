@@ -31,6 +31,7 @@
 #include "base/sock.h"
 #include "base/strutil.h"
 #include "config/cflog.h"
+#include "config/cfcheck.h"
 #include "config/cfparams.h"
 #include "base/stream.h"
 #include "ipc/attr.h"
@@ -180,6 +181,10 @@ static void server_init(int argc, char **argv, pn_server *s)
     pn_argv_free(overrides);
     pn_config_set_process(sk.progname, sk.service);
     pn_config_logging(sk.progname, s->log_writer ? PN_CFLOG_WRITER : 0);
+    /* a bad value stops the process here, never half-way through a session */
+    int program = pn_program_find(sk.progname);
+    pn_config_refuse(program, sk.service);
+    pn_config_validate(program);
 
     sk.have_status = !sk.stand_alone && fcntl(PN_MASTER_STATUS_FD, F_GETFD) >= 0;
     if (!sk.stand_alone)
@@ -191,14 +196,14 @@ static void server_init(int argc, char **argv, pn_server *s)
     if (s->needs_root && sk.unpriv)
         pn_fatal("service %s requires privileged operation", sk.service);
 
-    const char *queue = pn_config_get("queue_directory");
+    const char *queue = pn_config_get(PN_P(queue_directory));
     if (chdir(queue) < 0)
         pn_fatal("chdir(\"%s\"): %s", queue, strerror(errno));
     uid_t uid = 0;
     gid_t gid = 0;
     int root = geteuid() == 0;
     if (sk.unpriv && root)
-        pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+        pn_privs_lookup(pn_config_get(PN_P(mail_owner)), &uid, &gid);
     if (s->pre_jail)
         s->pre_jail(s->ctx);
     if (sk.chroot && root)
@@ -207,8 +212,8 @@ static void server_init(int argc, char **argv, pn_server *s)
         pn_privs_drop(uid, gid);
     if (s->post_jail)
         s->post_jail(s->ctx);
-    sk.max_use = s->max_use >= 0 ? s->max_use : pn_config_get_int("max_use");
-    sk.max_idle = s->max_idle >= 0 ? s->max_idle : pn_config_get_time("max_idle");
+    sk.max_use = s->max_use >= 0 ? s->max_use : pn_config_get_int(PN_P(max_use));
+    sk.max_idle = s->max_idle >= 0 ? s->max_idle : pn_config_get_time(PN_P(max_idle));
 }
 
 /* master_gone: the status pipe has no reader any more: master exited, or a reload replaced
@@ -569,7 +574,7 @@ int pn_multi_server_main(int argc, char **argv, pn_server *s)
 void pn_server_serve_requests(int fd, const char *proto, pn_request_fn handle, void *ctx)
 {
     pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_stream_set_timeout(client, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
     int alive = pn_ipc_send_hello(client, proto, 0) == 0;
     while (alive && (pn_stream_buffered(client) > 0 || pn_server_wait(fd, -1) > 0) &&

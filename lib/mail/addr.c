@@ -61,21 +61,21 @@ void pn_addr_rewrite_local(const char *addr, pn_buf *out)
     if (pn_addr_at(out->data) == NULL) {
         char *bang = strchr(out->data, '!');
         char *percent = strrchr(out->data, '%');
-        if (bang && pn_config_get_bool("swap_bangpath")) {
+        if (bang && pn_config_get_bool(PN_P(swap_bangpath))) {
             pn_buf swapped = PN_BUF_INIT;
             pn_buf_printf(&swapped, "%s@%.*s", bang + 1, (int)(bang - out->data), out->data);
             pn_buf_set(out, swapped.data);
             pn_buf_release(&swapped);
-        } else if (percent && pn_config_get_bool("allow_percent_hack")) {
+        } else if (percent && pn_config_get_bool(PN_P(allow_percent_hack))) {
             *percent = '@';
-        } else if (pn_config_get_bool("append_at_myorigin")) {
-            pn_buf_printf(out, "@%s", pn_config_get_hostname("myorigin"));
+        } else if (pn_config_get_bool(PN_P(append_at_myorigin))) {
+            pn_buf_printf(out, "@%s", pn_config_get_hostname(PN_P(myorigin)));
         }
     }
     const char *at = pn_addr_at(out->data);
-    if (at && pn_config_get_bool("append_dot_mydomain") && at[1] && at[1] != '[' &&
+    if (at && pn_config_get_bool(PN_P(append_dot_mydomain)) && at[1] && at[1] != '[' &&
         strchr(at + 1, '.') == NULL)
-        pn_buf_printf(out, ".%s", pn_config_get("mydomain"));
+        pn_buf_printf(out, ".%s", pn_config_get(PN_P(mydomain)));
     at = pn_addr_at(out->data);
     if (at && out->len > 2 && out->data[out->len - 1] == '.' && out->data[out->len - 2] != '.' &&
         out->data[out->len - 2] != '@')

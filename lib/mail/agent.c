@@ -70,7 +70,7 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         for (size_t i = 0; i < req->rcpt_count; i++) {
             outcomes[i] = PN_DELIVER_SENT;
             pn_buf_set(&dsns[i], "2.0.0");
-            pn_buf_printf(&texts[i], "delivers via the %s service", pn_config_get("service_name"));
+            pn_buf_printf(&texts[i], "delivers via the %s service", pn_config_get(PN_P(service_name)));
         }
     } else if (agent->deliver_all) {
         agent->deliver_all(req, &q, outcomes, dsns, texts, relays, agent->ctx);
@@ -184,7 +184,7 @@ void pn_agent_drop_privileges(void)
         return;
     uid_t uid;
     gid_t gid;
-    pn_privs_lookup(pn_config_get("mail_owner"), &uid, &gid);
+    pn_privs_lookup(pn_config_get(PN_P(mail_owner)), &uid, &gid);
     pn_privs_drop(uid, gid);
 }
 
@@ -207,7 +207,7 @@ static int wait_for_request(const pn_agent *agent, pn_stream *client)
 void pn_agent_serve(int fd, const pn_agent *agent)
 {
     pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time("ipc_timeout") * 1000));
+    pn_stream_set_timeout(client, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
     if (pn_ipc_send_hello(client, PN_PROTO_DELIVER, 0) == 0) {
         while (wait_for_request(agent, client) && pn_attr_read_frame(client, &frame) > 0) {

@@ -156,7 +156,7 @@ static void add(pn_addrlist *out, int family, const void *bytes, int port)
 
 int pn_dns_addrs(const char *host, int port, pn_addrlist *out, pn_buf *why)
 {
-    const char *protocols = pn_config_get("inet_protocols");
+    const char *protocols = pn_config_get(PN_P(inet_protocols));
     int want4 = strstr(protocols, "all") || strstr(protocols, "ipv4");
     int want6 = strstr(protocols, "all") || strstr(protocols, "ipv6");
     memset(out, 0, sizeof(*out));

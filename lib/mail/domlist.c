@@ -14,7 +14,7 @@
 static int parent_matching(const char *title)
 {
     pn_argv *names =
-        pn_argv_split(pn_config_get("parent_domain_matches_subdomains"), PN_SEPARATORS);
+        pn_argv_split(pn_config_get(PN_P(parent_domain_matches_subdomains)), PN_SEPARATORS);
     int found = 0;
     for (size_t i = 0; i < names->len; i++)
         found |= strcmp(names->items[i], title) == 0;

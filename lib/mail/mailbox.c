@@ -78,7 +78,7 @@ static int maildir(const char *dir, const pn_buf *msg, pn_buf *text)
     gettimeofday(&tv, NULL);
     pn_buf name = PN_BUF_INIT;
     pn_buf_printf(&name, "%ld.P%dQ%luM%ld.%s", (long)tv.tv_sec, (int)getpid(), ++count,
-                  (long)tv.tv_usec, pn_config_get_hostname("myhostname"));
+                  (long)tv.tv_usec, pn_config_get_hostname(PN_P(myhostname)));
     pn_buf_printf(&tmp, "%stmp/%s", dir, name.data);
     pn_buf_printf(&fresh, "%snew/%s", dir, name.data);
     pn_buf_release(&name);
@@ -179,7 +179,7 @@ static int command(const char *cmd, const pn_buf *msg, pn_buf *text)
     }
     close(in[0]);
     signal(SIGPIPE, SIG_IGN);
-    alarm((unsigned)pn_config_get_time("command_time_limit"));
+    alarm((unsigned)pn_config_get_time(PN_P(command_time_limit)));
     int write_failed = pn_write_all(in[1], msg->data, msg->len) < 0;
     close(in[1]);
     int status;

@@ -168,7 +168,7 @@ static int entity(const char *p, size_t n, int depth, const char *host, pn_buf *
     pn_buf ct = PN_BUF_INIT, cte = PN_BUF_INIT, bnd = PN_BUF_INIT;
     int changed = 0, has_ct = field_value(p, hlen, "Content-Type", &ct);
     int has_cte = field_value(p, hlen, "Content-Transfer-Encoding", &cte);
-    long limit = pn_config_get_int("mime_nesting_limit");
+    long limit = pn_config_get_int(PN_P(mime_nesting_limit));
     if (has_ct && token_is(&ct, "multipart") && boundary(&ct, &bnd) && depth < limit) {
         pn_buf_append(out, p, (size_t)(body - p));
         changed = multipart(body, blen, &bnd, depth, host, out);

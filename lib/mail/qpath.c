@@ -101,7 +101,7 @@ int pn_qid_valid(const char *id)
 
 int pn_queue_hashed(const char *queue)
 {
-    pn_argv *names = pn_argv_split(pn_config_get("hash_queue_names"), PN_SEPARATORS);
+    pn_argv *names = pn_argv_split(pn_config_get(PN_P(hash_queue_names)), PN_SEPARATORS);
     int found = 0;
     for (size_t i = 0; i < names->len; i++)
         found |= strcmp(names->items[i], queue) == 0;
@@ -114,7 +114,7 @@ void pn_queue_path(const char *queue, const char *id, pn_buf *out)
     pn_buf_reset(out);
     pn_buf_puts(out, queue);
     if (pn_queue_hashed(queue)) {
-        long depth = pn_config_get_int("hash_queue_depth");
+        long depth = pn_config_get_int(PN_P(hash_queue_depth));
         for (long i = 0; i < depth && id[i]; i++)
             pn_buf_printf(out, "/%c", id[i]);
     }

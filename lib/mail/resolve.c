@@ -45,16 +45,16 @@ pn_resolver *pn_resolver_open(pn_buf *err)
 {
     pn_resolver *r = pn_calloc(1, sizeof(*r));
     if ((r->mydestination =
-             pn_domlist_open("mydestination", pn_config_get("mydestination"), err)) == NULL ||
-        (r->alias_domains = pn_domlist_open("virtual_alias_domains",
-                                            pn_config_get("virtual_alias_domains"), err)) == NULL ||
+             pn_domlist_open(PN_P(mydestination), pn_config_get(PN_P(mydestination)), err)) == NULL ||
+        (r->alias_domains = pn_domlist_open(PN_P(virtual_alias_domains),
+                                            pn_config_get(PN_P(virtual_alias_domains)), err)) == NULL ||
         (r->mailbox_domains = pn_domlist_open(
-             "virtual_mailbox_domains", pn_config_get("virtual_mailbox_domains"), err)) == NULL ||
+             PN_P(virtual_mailbox_domains), pn_config_get(PN_P(virtual_mailbox_domains)), err)) == NULL ||
         (r->relay_domains =
-             pn_domlist_open("relay_domains", pn_config_get("relay_domains"), err)) == NULL ||
-        (r->transport_maps = pn_maps_open("transport_maps", pn_config_get("transport_maps"),
+             pn_domlist_open(PN_P(relay_domains), pn_config_get(PN_P(relay_domains)), err)) == NULL ||
+        (r->transport_maps = pn_maps_open(PN_P(transport_maps), pn_config_get(PN_P(transport_maps)),
                                           PN_DICT_DEFAULT_FLAGS, err)) == NULL ||
-        (r->relocated_maps = pn_maps_open("relocated_maps", pn_config_get("relocated_maps"),
+        (r->relocated_maps = pn_maps_open(PN_P(relocated_maps), pn_config_get(PN_P(relocated_maps)),
                                           PN_DICT_DEFAULT_FLAGS, err)) == NULL) {
         pn_resolver_free(r);
         return NULL;
@@ -132,9 +132,9 @@ static int is_local_literal(const char *domain)
     char *ip = pn_strndup(domain + 1, len - 2);
     const char *v6 = strncasecmp(ip, "ipv6:", 5) == 0 ? ip + 5 : ip;
     int local = pn_inet_parse(v6, &addr) == 0 &&
-                (pn_inet_is_local(&addr, pn_config_get("inet_interfaces")) ||
-                 (*pn_config_get("proxy_interfaces") &&
-                  pn_inet_is_local(&addr, pn_config_get("proxy_interfaces"))));
+                (pn_inet_is_local(&addr, pn_config_get(PN_P(inet_interfaces))) ||
+                 (*pn_config_get(PN_P(proxy_interfaces)) &&
+                  pn_inet_is_local(&addr, pn_config_get(PN_P(proxy_interfaces)))));
     free(ip);
     return local;
 }
@@ -147,7 +147,7 @@ static int lookup_transport_maps(pn_resolver *r, const char *addr, const char *d
         return 0;
     int rc = pn_maps_find(r->transport_maps, addr, value);
     pn_buf stripped = PN_BUF_INIT;
-    if (rc == 0 && pn_addr_strip_extension(addr, pn_config_get("recipient_delimiter"), &stripped))
+    if (rc == 0 && pn_addr_strip_extension(addr, pn_config_get(PN_P(recipient_delimiter)), &stripped))
         rc = pn_maps_find_fixed(r->transport_maps, stripped.data, value);
     pn_buf_release(&stripped);
     if (rc == 0 && *domain)
@@ -182,9 +182,9 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
     out->flags = 0;
     pn_buf_reset(&out->transport);
     pn_buf_reset(&out->nexthop);
-    const char *myhostname = pn_config_get_hostname("myhostname");
+    const char *myhostname = pn_config_get_hostname(PN_P(myhostname));
     if (*addr_in == 0)
-        pn_buf_printf(&addr, "%s@%s", pn_config_get("empty_address_recipient"), myhostname);
+        pn_buf_printf(&addr, "%s@%s", pn_config_get(PN_P(empty_address_recipient)), myhostname);
     else
         pn_buf_set(&addr, addr_in);
     if (pn_addr_at(addr.data) == NULL)
@@ -205,10 +205,10 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
         char *percent = strrchr(local.data, '%');
         if (pn_addr_at(local.data)) {
             pn_buf_set(&addr, local.data);
-        } else if (percent && pn_config_get_bool("allow_percent_hack")) {
+        } else if (percent && pn_config_get_bool(PN_P(allow_percent_hack))) {
             *percent = '@';
             pn_buf_set(&addr, local.data);
-        } else if (bang && pn_config_get_bool("swap_bangpath")) {
+        } else if (bang && pn_config_get_bool(PN_P(swap_bangpath))) {
             pn_buf_reset(&addr);
             pn_buf_printf(&addr, "%s@%.*s", bang + 1, (int)(bang - local.data), local.data);
         } else {
@@ -218,18 +218,18 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
     }
     pn_buf_set(&out->recipient, addr.data);
 
-    if (is_numeric_domain(domain.data) && !pn_config_get_bool("resolve_numeric_domain")) {
+    if (is_numeric_domain(domain.data) && !pn_config_get_bool(PN_P(resolve_numeric_domain))) {
         out->flags |= PN_RESOLVE_ERROR;
         pn_buf_set(&out->transport, "error");
         pn_buf_set(&out->nexthop, "5.1.2 bad address syntax");
         goto done;
     }
-    const char *relayhost = pn_config_get("relayhost");
+    const char *relayhost = pn_config_get(PN_P(relayhost));
     const char *remote_hop = *relayhost ? relayhost : domain.data;
     int m;
     if (is_local) {
         out->flags |= PN_RESOLVE_CLASS_LOCAL;
-        set_transport(out, pn_config_get("local_transport"), myhostname);
+        set_transport(out, pn_config_get(PN_P(local_transport)), myhostname);
     } else if ((m = pn_domlist_match(r->alias_domains, domain.data)) != 0) {
         if (m < 0)
             goto fail;
@@ -241,15 +241,15 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
         if (m < 0)
             goto fail;
         out->flags |= PN_RESOLVE_CLASS_VIRTUAL;
-        set_transport(out, pn_config_get("virtual_transport"), domain.data);
+        set_transport(out, pn_config_get(PN_P(virtual_transport)), domain.data);
     } else if ((m = pn_domlist_match(r->relay_domains, domain.data)) != 0) {
         if (m < 0)
             goto fail;
         out->flags |= PN_RESOLVE_CLASS_RELAY;
-        set_transport(out, pn_config_get("relay_transport"), remote_hop);
+        set_transport(out, pn_config_get(PN_P(relay_transport)), remote_hop);
     } else {
         out->flags |= PN_RESOLVE_CLASS_DEFAULT;
-        set_transport(out, pn_config_get("default_transport"), remote_hop);
+        set_transport(out, pn_config_get(PN_P(default_transport)), remote_hop);
     }
     int rc = lookup_transport_maps(r, addr.data, domain.data, &value);
     if (rc < 0)

@@ -38,7 +38,7 @@ void pn_setgid_config_directory(const char *dir)
     pn_config_set_directory(PN_CONFIG_DIR);
     pn_buf err = PN_BUF_INIT;
     pn_config_read_main(&err);
-    pn_argv *dirs = pn_argv_split(pn_config_get("alternate_config_directories"), PN_SEPARATORS);
+    pn_argv *dirs = pn_argv_split(pn_config_get(PN_P(alternate_config_directories)), PN_SEPARATORS);
     int ok = 0;
     for (size_t i = 0; i < dirs->len; i++)
         ok |= strcmp(dirs->items[i], dir) == 0;
@@ -56,7 +56,7 @@ void pn_setgid_check_user(const char *param, const char *what, int admins_too)
     struct passwd *pw = getpwuid(getuid());
     const char *name = pw ? pw->pw_name : "unknown";
     const char *list = pn_config_get(param);
-    if (!admins_too && (getuid() == 0 || strcmp(name, pn_config_get("mail_owner")) == 0))
+    if (!admins_too && (getuid() == 0 || strcmp(name, pn_config_get(PN_P(mail_owner))) == 0))
         return;
     if (strstr(list, "static:anyone") != NULL)
         return;

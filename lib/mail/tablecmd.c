@@ -122,7 +122,7 @@ static void add_alias_extras(pn_dict *dict)
 {
     char stamp[32];
     snprintf(stamp, sizeof(stamp), "%010ld", (long)time(NULL));
-    const char *host = pn_config_get("myhostname");
+    const char *host = pn_config_get(PN_P(myhostname));
     int saved = dict->flags;
     dict->flags = (saved | PN_DICT_DUP_REPLACE) & ~PN_DICT_TRY_NONUL;
     pn_dict_update(dict, "@", "@");
@@ -357,7 +357,7 @@ int pn_tablecmd_main(int argc, char **argv, int syntax)
         free(spec);
     }
     if (specs->len == 0 && newaliases) {
-        const char *db = pn_config_get("alias_database");
+        const char *db = pn_config_get(PN_P(alias_database));
         pn_argv *list = pn_argv_split(db, PN_SEPARATORS);
         for (size_t i = 0; i < list->len; i++)
             pn_argv_add(specs, list->items[i]);

@@ -169,7 +169,7 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
 static void worker_main(int sock)
 {
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
-    long idle = pn_config_get_time("max_idle");
+    long idle = pn_config_get_time(PN_P(max_idle));
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
         int fd = -1;
@@ -328,7 +328,7 @@ static int worker_for(pn_worker_pool *pool, const struct identity *who, pn_buf *
 static int call(pn_worker_pool *pool, const struct identity *who, pn_attr_out *req, int fd,
                 pn_buf *storage, pn_attrs *reply, pn_buf *why)
 {
-    long limit = pn_config_get_time("command_time_limit") + 60;
+    long limit = pn_config_get_time(PN_P(command_time_limit)) + 60;
     for (int attempt = 0; attempt < 2; attempt++) {
         int sock = worker_for(pool, who, why);
         if (sock < 0)

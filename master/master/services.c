@@ -13,6 +13,7 @@
 #include "base/mem.h"
 #include "base/sock.h"
 #include "base/strutil.h"
+#include "config/cfcheck.h"
 #include "config/cfparams.h"
 #include "master.h"
 
@@ -178,6 +179,27 @@ static void adopt(pn_service *fresh, pn_service *old)
     fresh->stress_warned = old->stress_warned;
 }
 
+/* refused: a service that would read a parameter Postern does not implement, set to a value
+ * that could weaken security or lose mail if ignored, is not started (doc/configuration.md);
+ * its clients see it as down and keep their mail. */
+static int refused(const pn_master *m, const pn_master_entry *e)
+{
+    int program = pn_program_find(e->args->items[0]);
+    if (program < 0)
+        return 0;
+    pn_argv *settings = pn_master_overrides(e);
+    pn_buf texts = PN_BUF_INIT;
+    pn_config_push_overrides(settings);
+    int count = pn_config_fatal_refusals(program, e->field[PN_MF_SERVICE], &texts);
+    pn_config_pop_overrides();
+    if (count)
+        pn_error("%s, line %d: service %s is not started: %s", m->path, e->line,
+                 e->field[PN_MF_SERVICE], texts.data);
+    pn_buf_release(&texts);
+    pn_argv_free(settings);
+    return count > 0;
+}
+
 int services_load(int initial)
 {
     pn_buf err = PN_BUF_INIT, path = PN_BUF_INIT;
@@ -185,6 +207,8 @@ int services_load(int initial)
     pn_master *m = pn_master_read(path.data, 0, &err);
     pn_service *fresh = NULL, **tail = &fresh;
     for (size_t i = 0; m && i < m->count; i++) {
+        if (refused(m, m->entries[i]))
+            continue;
         pn_service *svc = service_from_entry(m, m->entries[i], &err);
         if (svc == NULL)
             break;

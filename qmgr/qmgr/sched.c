@@ -63,17 +63,13 @@ long sched_recipient_limit(const char *transport)
     return limit > 0 ? limit : 1;
 }
 
-/* rate_delay: <transport>_<suffix>, or default_<suffix> for a transport without its own
- * parameters (discard, as in the reference); seconds. */
-static long rate_delay(const char *transport, const char *suffix)
+/* rate_delay: <transport>_<suffix>, or dflt for a transport without its own parameters
+ * (discard, as in the reference); seconds. */
+static long rate_delay(const char *transport, const char *suffix, const char *dflt)
 {
     pn_buf name = PN_BUF_INIT;
     pn_buf_printf(&name, "%s_%s", transport, suffix);
-    if (!pn_param_find(name.data)) {
-        pn_buf_reset(&name);
-        pn_buf_printf(&name, "default_%s", suffix);
-    }
-    long delay = pn_config_get_time(name.data);
+    long delay = pn_config_get_time(pn_param_find(name.data) ? name.data : dflt);
     pn_buf_release(&name);
     return delay;
 }
@@ -86,7 +82,7 @@ static qmgr_transport *transport_for(const char *name)
     qmgr_transport *t = pn_calloc(1, sizeof(*t));
     t->name = pn_strdup(name);
     t->limit = (int)pn_config_get_int(PN_P(default_process_limit));
-    t->rate_delay_ms = 1000 * rate_delay(name, "transport_rate_delay");
+    t->rate_delay_ms = 1000 * rate_delay(name, "transport_rate_delay", PN_P(default_transport_rate_delay));
     t->next = transports;
     transports = t;
     return t;
@@ -113,7 +109,7 @@ static qmgr_dest *dest_for(qmgr_transport *t, const char *name)
                                   PN_P(default_destination_concurrency_limit));
     d->limit = limit > 0 ? (int)limit : 1;
     d->window = initial_window(t);
-    d->rate_delay_ms = 1000 * rate_delay(t->name, "destination_rate_delay");
+    d->rate_delay_ms = 1000 * rate_delay(t->name, "destination_rate_delay", PN_P(default_destination_rate_delay));
     d->next = t->dests;
     t->dests = d;
     return d;

@@ -2,6 +2,7 @@
 trivial-rewrite and written by virtual into a Maildir or mbox owned by the mailbox's uid;
 unknown mailboxes bounce, unreachable transports defer, and the queue is left clean."""
 import os
+import time
 import pwd
 import re
 import socket
@@ -103,9 +104,15 @@ class Delivery(unittest.TestCase):
         self.assertIn("to=<box@example.org>, relay=virtual", log)
         # privilege separation: the agent runs as mail_owner, a root spawner parses nothing,
         # and one kept worker per mailbox identity did the writing (no process per message)
-        uids = sorted(int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
-                      for pid in self.inst.processes("virtual"))
-        agents = uids.count(pwd.getpwnam("postfix").pw_uid)
+        # (a process master has just forked is root until it drops privileges: look again)
+        deadline = time.monotonic() + 10
+        while True:
+            uids = sorted(int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
+                          for pid in self.inst.processes("virtual"))
+            agents = uids.count(pwd.getpwnam("postfix").pw_uid)
+            if uids.count(0) == agents or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertGreaterEqual(agents, 1)
         self.assertEqual(uids.count(0), agents)  # one spawner per agent process
         self.assertTrue(1 <= uids.count(self.owner.pw_uid) <= agents)  # at most one worker each
