@@ -37,13 +37,26 @@ typedef struct cleanup_msg {
     size_t header_bytes;
     pn_buf body;
     int in_content;
+    int flags;       /* PN_CLEANUP_FLAG_* of the client */
+    int discard;     /* a DISCARD action: accepted, not queued */
+    int hold;        /* a HOLD action: queued in hold/ */
+    pn_buf redirect; /* a REDIRECT action: the one recipient */
+    pn_buf filter;   /* a FILTER action: transport:nexthop */
+    pn_argv *bcc;    /* BCC actions: recipients to add */
 } cleanup_msg;
 
 /* envelope.c */
 void envelope_init(void);
 void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, int notify);
+/* envelope_actions: what header and body checks asked of the envelope (REDIRECT, BCC). */
+void envelope_actions(cleanup_msg *msg);
 void envelope_finish(cleanup_msg *msg);
 int envelope_tables_changed(void);
+/* checks.c: header_checks, mime_header_checks, nested_header_checks, body_checks. */
+void checks_init(void);
+int checks_changed(void);
+int checks_enabled(void);
+void checks_apply(cleanup_msg *msg);
 /* headers.c */
 void headers_finish(cleanup_msg *msg);
 

@@ -15,6 +15,7 @@
 #include "mail/addr.h"
 #include "mail/domlist.h"
 #include "mail/maps.h"
+#include "mail/qfile.h"
 
 static pn_maps *virtual_alias_maps;
 static pn_maps *sender_canonical, *recipient_canonical, *canonical;
@@ -110,6 +111,23 @@ void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, in
     r->orig = pn_strdup(addr);
     r->orcpt = pn_strdup(orcpt);
     r->notify = notify;
+}
+
+void envelope_actions(cleanup_msg *msg)
+{
+    if (msg->redirect.len) {
+        /* every recipient goes to the one address; the original stays for the logs */
+        pn_buf canon = PN_BUF_INIT;
+        pn_addr_rewrite_local(msg->redirect.data, &canon);
+        canonicalize(&canon, 0);
+        for (size_t i = 0; i < msg->rcpt_count; i++) {
+            free(msg->rcpts[i].addr);
+            msg->rcpts[i].addr = pn_strdup(canon.data);
+        }
+        pn_buf_release(&canon);
+    }
+    for (size_t i = 0; i < msg->bcc->len; i++)
+        envelope_add_rcpt(msg, msg->bcc->items[i], "", PN_NOTIFY_NEVER);
 }
 
 struct expansion {

@@ -1,4 +1,4 @@
-/* headers.c: header processing: Return-Path removed, hop count checked, each header cut at
+/* headers.c: header processing: Return-Path and the message_drop_headers removed, hop count checked, each header cut at
  * header_size_limit, and Message-ID, Date and From added when missing and the rewrite context
  * allows it (as in the reference). Logs "ID: message-id=<...>". */
 #include <ctype.h>
@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/strutil.h"
 #include "cleanup.h"
 #include "config/cfparams.h"
 
@@ -92,13 +93,23 @@ static void add_missing(cleanup_msg *msg)
     pn_buf_release(&field);
 }
 
+/* dropped: a field message_drop_headers names (Bcc, Resent-Bcc, Content-Length). */
+static int dropped(const char *field, const pn_argv *drop)
+{
+    for (size_t i = 0; i < drop->len; i++)
+        if (field_is(field, drop->items[i]))
+            return 1;
+    return 0;
+}
+
 void headers_finish(cleanup_msg *msg)
 {
     pn_argv *kept = pn_argv_new();
+    pn_argv *drop = pn_argv_split(pn_config_get(PN_P(message_drop_headers)), PN_SEPARATORS);
     long hops = 0, limit = pn_config_get_int(PN_P(header_size_limit));
     for (size_t i = 0; i < msg->headers->len; i++) {
         char *f = msg->headers->items[i];
-        if (field_is(f, "Return-Path"))
+        if (field_is(f, "Return-Path") || dropped(f, drop))
             continue;
         if (field_is(f, "Received") || field_is(f, "Delivered-To"))
             hops++;
@@ -112,6 +123,7 @@ void headers_finish(cleanup_msg *msg)
         pn_argv_add(kept, f);
     }
     pn_argv_free(msg->headers);
+    pn_argv_free(drop);
     msg->headers = kept;
     if (hops >= pn_config_get_int(PN_P(hopcount_limit))) {
         msg->status |= CLEANUP_STAT_HOPS;

@@ -20,6 +20,7 @@
 #include "ipc/ipcclnt.h"
 #include "ipc/proto.h"
 #include "ipc/server.h"
+#include "mail/cleanupclnt.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
 
@@ -85,6 +86,9 @@ static void msg_init(cleanup_msg *msg)
     pn_buf_init(&msg->body);
     msg->attrs = pn_argv_new();
     msg->headers = pn_argv_new();
+    msg->bcc = pn_argv_new();
+    pn_buf_init(&msg->redirect);
+    pn_buf_init(&msg->filter);
     msg->fd = -1;
 }
 
@@ -98,6 +102,9 @@ static void msg_release(cleanup_msg *msg)
     free(msg->rcpts);
     pn_argv_free(msg->attrs);
     pn_argv_free(msg->headers);
+    pn_argv_free(msg->bcc);
+    pn_buf_release(&msg->redirect);
+    pn_buf_release(&msg->filter);
     pn_buf_release(&msg->queue_id);
     pn_buf_release(&msg->reason);
     pn_buf_release(&msg->sender);
@@ -211,6 +218,8 @@ static void write_file(cleanup_msg *msg)
         pn_qw_attr(&w, copy, eq + 1);
         free(copy);
     }
+    if (msg->filter.len)
+        pn_qw_attr(&w, "content_filter", msg->filter.data);
     pn_qw_sender(&w, msg->sender.data);
     for (size_t i = 0; i < msg->rcpt_count; i++)
         pn_qw_rcpt(&w, msg->rcpts[i].addr, msg->rcpts[i].orig, msg->rcpts[i].orcpt,
@@ -229,6 +238,21 @@ static void write_file(cleanup_msg *msg)
     pn_qw_release(&w);
 }
 
+/* to_hold: a complete file goes from incoming/ to hold/, where qmgr does not look (a HOLD
+ * action); postsuper -H releases it. A failure leaves it in incoming/: delivered, not lost. */
+static void to_hold(cleanup_msg *msg)
+{
+    pn_buf from = PN_BUF_INIT, to = PN_BUF_INIT;
+    pn_queue_path("incoming", msg->queue_id.data, &from);
+    pn_queue_path("hold", msg->queue_id.data, &to);
+    if (pn_queue_make_parent(to.data) < 0 || rename(from.data, to.data) < 0) {
+        pn_warn("%s: cannot move to the hold queue: %s", msg->queue_id.data, strerror(errno));
+        msg->hold = 0;
+    }
+    pn_buf_release(&from);
+    pn_buf_release(&to);
+}
+
 static void reply(pn_stream *client, int status, const char *reason, const char *queue_id)
 {
     pn_attr_out out;
@@ -243,10 +267,11 @@ static void reply(pn_stream *client, int status, const char *reason, const char 
 }
 
 /* one_message: after {req=open}; 0 to go on with the next message, -1 to drop the client. */
-static int one_message(pn_stream *client)
+static int one_message(pn_stream *client, int flags)
 {
     cleanup_msg msg;
     msg_init(&msg);
+    msg.flags = flags;
     pn_buf why = PN_BUF_INIT, path = PN_BUF_INIT;
     msg.fd = pn_queue_create("incoming", pn_config_get_bool(PN_P(enable_long_queue_ids)), &msg.queue_id,
                              &msg.arrival, &why);
@@ -271,17 +296,24 @@ static int one_message(pn_stream *client)
         discard_file();
         reply(client, 0, NULL, NULL);
     } else {
-        if (msg.status == 0)
+        if (msg.status == 0 && (msg.flags & PN_CLEANUP_FLAG_FILTER) && checks_enabled())
+            checks_apply(&msg);
+        if (msg.status == 0 && !msg.discard)
+            envelope_actions(&msg);
+        if (msg.status == 0 && !msg.discard)
             envelope_finish(&msg);
-        if (msg.status == 0)
+        if (msg.status == 0 && !msg.discard)
             headers_finish(&msg);
-        if (msg.status == 0)
+        if (msg.status == 0 && !msg.discard)
             write_file(&msg);
-        if (msg.status != 0) {
+        if (msg.status != 0 || msg.discard) {
             discard_file();
         } else {
             current_path[0] = 0;
-            notify_qmgr(msg.queue_id.data);
+            if (msg.hold)
+                to_hold(&msg);
+            if (!msg.hold)
+                notify_qmgr(msg.queue_id.data);
         }
         reply(client, msg.status, msg.reason.data, NULL);
     }
@@ -301,6 +333,7 @@ static void serve(int fd, void *ctx)
         while ((pn_stream_buffered(client) > 0 || pn_server_wait(fd, -1) > 0) &&
                pn_attr_read_frame(client, &frame) > 0) {
             pn_attrs req;
+            int64_t flags = 0;
             pn_buf_reset(&why);
             if (pn_attr_parse(frame.data, frame.len, &req, &why) < 0 ||
                 pn_attr_copy_str(&req, PN_ATTR_REQ, &kind) != 1 ||
@@ -308,7 +341,8 @@ static void serve(int fd, void *ctx)
                 pn_warn("protocol error from client: %s", why.len ? why.data : "expected open");
                 break;
             }
-            if (one_message(client) < 0 || pn_server_request_done())
+            pn_attr_get_int(&req, PN_ATTR_FLAGS, &flags);
+            if (one_message(client, (int)flags) < 0 || pn_server_request_done())
                 break;
         }
     }
@@ -322,6 +356,7 @@ static void pre_jail(void *ctx)
 {
     (void)ctx;
     envelope_init();
+    checks_init();
 }
 
 static void post_jail(void *ctx)
@@ -333,7 +368,7 @@ static void post_jail(void *ctx)
 static int must_retire(void *ctx)
 {
     (void)ctx;
-    return envelope_tables_changed();
+    return envelope_tables_changed() || checks_changed();
 }
 
 int main(int argc, char **argv)

@@ -22,6 +22,9 @@
 
 static pn_cleanup_client *cleanup;
 
+/* The refusals that trying again cannot change. */
+#define PERMANENT (PN_CLEANUP_SIZE | PN_CLEANUP_CONTENT | PN_CLEANUP_HOPS | PN_CLEANUP_RCPT)
+
 /* pass_dsn_attrs: the RET and ENVID that sendmail -R and -V recorded, the full name of -F,
  * and the report that -v or -bv asked for; the file is a user's, so only well-formed values
  * pass. */
@@ -49,6 +52,39 @@ static void pass_dsn_attrs(const pn_qfile *q, pn_cleanup_client *client)
     pn_buf_release(&value);
 }
 
+/* returned: cleanup refused the message for good (header or body checks, no valid
+ * recipient, too big): the sender gets the reason and the message's headers from
+ * MAILER-DAEMON, and the maildrop file goes. 0 once the notice is queued or there is nobody
+ * to tell; -1 to keep the file and try again later. */
+static int returned(const char *path, const char *sender, const char *reason,
+                    const pn_buf *content)
+{
+    pn_info("%s: rejected: %s", path, reason);
+    if (*sender == 0)
+        return 0;
+    const char *host = pn_config_get_hostname(PN_P(myhostname));
+    pn_buf text = PN_BUF_INIT, id = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_buf_printf(&text,
+                  "From: MAILER-DAEMON@%s (Mail Delivery System)\n"
+                  "To: %s\nSubject: Undelivered Mail Returned to Sender\n"
+                  "Auto-Submitted: auto-replied\n\n"
+                  "This is the mail system at host %s.\n\n"
+                  "Your message could not be accepted: %s\n\n"
+                  "The headers of your message follow.\n\n",
+                  host, sender, host, reason);
+    const char *end = content->len ? strstr(content->data, "\n\n") : NULL;
+    pn_buf_append(&text, content->data, end ? (size_t)(end - content->data) + 1 : content->len);
+    int rc = pn_cleanup_submit(cleanup, "", sender, NULL, text.data, text.len, &id, &why);
+    if (rc == 0)
+        pn_info("%s: sender non-delivery notification: %s", path, id.data);
+    else
+        pn_warn("%s: cannot return the message to its sender: %s", path, why.data);
+    pn_buf_release(&text);
+    pn_buf_release(&id);
+    pn_buf_release(&why);
+    return rc;
+}
+
 static void pick(const char *name)
 {
     pn_buf path = PN_BUF_INIT, why = PN_BUF_INIT, sender = PN_BUF_INIT, content = PN_BUF_INIT;
@@ -68,7 +104,7 @@ static void pick(const char *name)
     pn_qfile_sender(&q, &sender);
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
-    if (pn_cleanup_open(cleanup, &id, &why) < 0) {
+    if (pn_cleanup_open(cleanup, PN_CLEANUP_FLAG_FILTER, &id, &why) < 0) {
         pn_warn("%s: %s", path.data, why.data);
         goto out;
     }
@@ -94,9 +130,13 @@ static void pick(const char *name)
     pn_cleanup_header(cleanup, field.data, field.len);
     pn_cleanup_message(cleanup, content.data, content.len);
     int status = -1;
-    if (pn_cleanup_finish(cleanup, &status, &why) == 0 && status == 0)
+    int done = pn_cleanup_finish(cleanup, &status, &why) == 0;
+    if (done && status == 0)
         unlink(path.data);
-    else
+    else if (done && (status & PERMANENT) && !(status & ~PERMANENT)) {
+        if (returned(path.data, sender.data, pn_buf_str(&why), &content) == 0)
+            unlink(path.data);
+    } else
         pn_warn("%s: cleanup did not take it (status %d): %s", path.data, status, pn_buf_str(&why));
 out:
     pn_qfile_release(&q);

@@ -67,12 +67,12 @@ static int read_reply(pn_cleanup_client *c, pn_attrs *reply, pn_buf *storage, pn
     return 0;
 }
 
-int pn_cleanup_open(pn_cleanup_client *c, pn_buf *queue_id, pn_buf *why)
+int pn_cleanup_open(pn_cleanup_client *c, int flags, pn_buf *queue_id, pn_buf *why)
 {
     pn_attr_out req;
     pn_attr_begin(&req);
     pn_attr_put_cstr(&req, PN_ATTR_REQ, PN_REQ_OPEN);
-    pn_attr_put_int(&req, PN_ATTR_FLAGS, 0);
+    pn_attr_put_int(&req, PN_ATTR_FLAGS, flags);
     pn_buf storage = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = -1;
@@ -208,7 +208,7 @@ int pn_cleanup_submit(pn_cleanup_client *client, const char *sender, const char 
                       const char *field, const char *msg, size_t len, pn_buf *queue_id, pn_buf *why)
 {
     int status = -1;
-    if (pn_cleanup_open(client, queue_id, why) < 0)
+    if (pn_cleanup_open(client, 0, queue_id, why) < 0)
         return -1;
     pn_cleanup_attr(client, "rewrite_context", "local");
     pn_cleanup_sender(client, sender);

@@ -21,8 +21,11 @@ typedef struct pn_cleanup_client pn_cleanup_client;
 
 pn_cleanup_client *pn_cleanup_client_new(const char *path);
 void pn_cleanup_client_free(pn_cleanup_client *client);
+/* Flags of a message, given at open. */
+#define PN_CLEANUP_FLAG_FILTER 0x01 /* apply header and body checks (mail from outside) */
+
 /* pn_cleanup_open: 0 with the queue ID, or -1 with why. */
-int pn_cleanup_open(pn_cleanup_client *client, pn_buf *queue_id, pn_buf *why);
+int pn_cleanup_open(pn_cleanup_client *client, int flags, pn_buf *queue_id, pn_buf *why);
 void pn_cleanup_attr(pn_cleanup_client *client, const char *name, const char *value);
 void pn_cleanup_sender(pn_cleanup_client *client, const char *sender);
 void pn_cleanup_rcpt(pn_cleanup_client *client, const char *addr, const char *orig,

@@ -69,6 +69,23 @@ static int resolve_all(pending *p, size_t n, const char *sender, pn_buf *why)
     return rc;
 }
 
+/* apply_filter: "transport:nexthop" takes every recipient (the next hop of the resolved
+ * address when none is given), as the reference's FILTER action does. */
+static void apply_filter(pending *p, size_t n, const char *filter)
+{
+    const char *colon = strchr(filter, ':');
+    if (colon == NULL || colon == filter)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].flags & PN_RESOLVE_FAIL)
+            continue;
+        pn_buf_set(&p[i].transport, "");
+        pn_buf_append(&p[i].transport, filter, (size_t)(colon - filter));
+        if (colon[1])
+            pn_buf_set(&p[i].nexthop, colon + 1);
+    }
+}
+
 /* pending_count: recipients still to do, read again from the file, and when a delay
  * warning is due. */
 static int pending_count(int fd, int64_t *warn_time, pn_buf *why)
@@ -246,6 +263,8 @@ void message_activate(const char *id, int64_t active_us)
                : strcmp(trace, "record") == 0 ? PN_DELIVREQ_RECORD
                                               : 0;
     pn_buf_release(&flags);
+    pn_buf filter = PN_BUF_INIT; /* a FILTER action of header or body checks */
+    pn_qfile_attr(&q, "content_filter", &filter);
     size_t pos = 0;
     pn_qrcpt r;
     pn_qrcpt_init(&r);
@@ -279,6 +298,9 @@ void message_activate(const char *id, int64_t active_us)
         pn_warn("%s: %s", id, why.data);
         n = 0; /* nothing goes out: the file is deferred below */
     }
+    if (filter.len)
+        apply_filter(p, n, filter.data);
+    pn_buf_release(&filter);
     for (size_t i = 0; i < n; i++) {
         if (p[i].taken || (p[i].flags & PN_RESOLVE_FAIL))
             continue;

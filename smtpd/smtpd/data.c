@@ -3,6 +3,7 @@
  * whole (read in pieces), and a message over message_size_limit is read to its end and then
  * refused. The Received header goes first; the reply comes only after cleanup has the file
  * on disk. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,13 @@ static void received_header(smtpd_session *s, pn_buf *out)
         pn_buf_printf(out, ";\n\t%s\n", date);
 }
 
+/* dsn_prefixed: does text start with an enhanced status code ("5.7.1 ...")? */
+static int dsn_prefixed(const char *text)
+{
+    return text && (text[0] == '4' || text[0] == '5') && text[1] == '.' &&
+           isdigit((unsigned char)text[2]) && strchr(text, ' ') != NULL;
+}
+
 /* finish: hand the collected message to cleanup and answer the client. */
 static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
 {
@@ -47,13 +55,20 @@ static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
     } else if (status & 0x02) {
         smtpd_reply(s, "451 4.3.0 Error: queue file write error");
     } else if (status & 0x08) {
-        smtpd_reply(s, "550 5.7.1 %s", pn_buf_str(&reason));
+        /* header and body checks give their own enhanced code */
+        if (dsn_prefixed(reason.data))
+            smtpd_reply(s, "550 %s", reason.data);
+        else
+            smtpd_reply(s, "550 5.7.1 %s", pn_buf_str(&reason));
     } else if (status & 0x10) {
         smtpd_reply(s, "554 5.4.0 Error: too many hops");
     } else if (status & 0x20) {
         smtpd_reply(s, "550 5.1.0 %s", pn_buf_str(&reason));
     } else if (status & 0x40) {
-        smtpd_reply(s, "451 4.7.1 %s", pn_buf_str(&reason));
+        if (dsn_prefixed(reason.data) && reason.data[0] == '4')
+            smtpd_reply(s, "451 %s", reason.data);
+        else
+            smtpd_reply(s, "451 4.7.1 %s", pn_buf_str(&reason));
     } else if (status != 0) {
         smtpd_reply(s, "451 4.3.0 Error: internal protocol error");
     } else {

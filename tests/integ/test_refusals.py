@@ -67,16 +67,14 @@ class Refusals(unittest.TestCase):
         self.assertTrue(poll(self.delivered, timeout=15), self.inst.log())
 
     def test_a_refused_setting_keeps_its_service_down_until_it_is_gone(self):
-        checks = os.path.join(self.inst.etc, "header_checks")
-        with open(checks, "w") as fp:
-            fp.write("/^Subject: t$/ REJECT\n")
-        self.inst.write_main(self.base + f"header_checks = regexp:{checks}\n")
+        self.inst.write_main(self.base + "non_smtpd_milters = inet:127.0.0.1:8891\n")
         res = self.inst.start()
-        self.assertIn("error: main.cf: parameter header_checks is not implemented by Postern; "
-                      "services that will not start: cleanup (master.cf, line 2)\n", res.err)
+        self.assertIn("error: main.cf: parameter non_smtpd_milters is not implemented by "
+                      "Postern; services that will not start: cleanup (master.cf, line 2)\n",
+                      res.err)
         master_cf = os.path.join(self.inst.etc, "master.cf")
         self.assertTrue(poll(lambda: f"error: {master_cf}, line 2: service cleanup is not "
-                             "started: main.cf: parameter header_checks is not implemented by "
+                             "started: main.cf: parameter non_smtpd_milters is not implemented by "
                              "Postern" in self.inst.log()), self.inst.log())
         self.assertFalse(os.path.exists(self.inst.unix_path("cleanup", private=False)))
         # the client is told to come back later, and nothing was accepted

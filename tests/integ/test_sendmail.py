@@ -51,6 +51,30 @@ class Sendmail(test_delivery.Delivery):
         self.assertNotEqual(res.returncode, 0)
         self.assertIn("No recipient addresses found", res.stderr)
 
+    def test_refused_local_mail_goes_back_to_its_sender(self):
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("header_checks = inline:{ { Subject: forbidden = REJECT local content "
+                     "refused } }\n")
+        self.assertTrue(self.inst.reload())
+        os.makedirs(os.path.join(self.vmail, "example.org"), exist_ok=True)
+        os.chown(os.path.join(self.vmail, "example.org"), self.owner.pw_uid, self.owner.pw_gid)
+        res = self.sendmail(["-f", "box@example.org", "info@example.org"],
+                            "Subject: forbidden\n\nx\n")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        mbox = os.path.join(self.vmail, "example.org", "box")
+        self.assertTrue(poll(lambda: os.path.exists(mbox) and "local content refused" in
+                             open(mbox).read(), timeout=15), self.inst.log())
+        notice = open(mbox).read()
+        self.assertIn("From MAILER-DAEMON ", notice)
+        self.assertIn("Subject: Undelivered Mail Returned to Sender\n", notice)
+        self.assertIn("Your message could not be accepted: 5.7.1 local content refused\n", notice)
+        self.assertIn("\nSubject: forbidden\n", notice)
+        self.assertEqual(os.listdir(os.path.join(self.inst.queue, "maildrop")), [])
+        self.assertEqual(self.maildir_files("example.org", "info"), [])
+        self.assertRegex(self.inst.log(), r"postfix/cleanup\[\d+\]: [0-9A-F]+: reject: header "
+                                          r"Subject: forbidden from local; "
+                                          r"from=<box@example\.org> to=<info@example\.org>")
+
     def test_full_name_in_the_added_from(self):
         res = self.sendmail(["-F", "Jane Q. Doe", "-f", "jane@example.com", "info@example.org"],
                             "Subject: no From here\n\nx\n")
