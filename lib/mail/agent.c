@@ -81,6 +81,16 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
             pn_buf_set(&dsns[i], dsn);
         }
     }
+    if (pn_config_get_bool(PN_P(soft_bounce))) {
+        /* nothing goes back to the sender: a permanent failure stays queued, as 4.x.x */
+        for (size_t i = 0; i < req->rcpt_count; i++) {
+            if ((outcomes[i] & PN_DELIVER_OUTCOME) != PN_DELIVER_BOUNCED)
+                continue;
+            outcomes[i] = (outcomes[i] & ~PN_DELIVER_OUTCOME) | PN_DELIVER_DEFERRED;
+            if (dsns[i].len && dsns[i].data[0] == '5')
+                dsns[i].data[0] = '4';
+        }
+    }
     pn_bouncelog_batch defers;
     pn_bouncelog_batch_init(&defers, "defer", req->queue_id.data);
     for (size_t i = 0; i < req->rcpt_count; i++) {

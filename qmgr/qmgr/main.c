@@ -49,23 +49,30 @@ static void drop(int fd, void *data)
     client_close(data);
 }
 
+int qmgr_flushing;
+
 static void triggers(const char *data, size_t n)
 {
-    int incoming = 0, deferred = 0, all = 0;
+    int incoming = 0, deferred = 0, all = 0, flush = 0;
     for (size_t i = 0; i < n; i++) {
         switch (data[i]) {
         case PN_TRIGGER_INCOMING: incoming = 1; break;
-        case PN_TRIGGER_FLUSH: sched_forget_dead(); break;
+        case PN_TRIGGER_FLUSH:
+            sched_forget_dead();
+            flush = 1;
+            break;
         case PN_TRIGGER_ALL: all = 1; /* fall through */
         case PN_TRIGGER_DEFERRED:
         case PN_TRIGGER_WAKEUP: incoming = deferred = 1; break;
         default: break;
         }
     }
+    qmgr_flushing = flush;
     if (incoming)
         scan_queue("incoming", 0);
     if (deferred)
         scan_queue("deferred", all);
+    qmgr_flushing = 0;
 }
 
 /* notices: the whole frames in c->in; -1 on a malformed one. */

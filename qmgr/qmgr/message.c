@@ -233,6 +233,7 @@ void message_activate(const char *id, int64_t active_us)
     pn_queue_path("active", id, &path);
     qmgr_msg *m = pn_calloc(1, sizeof(*m));
     snprintf(m->id, sizeof(m->id), "%s", id);
+    m->flush = qmgr_flushing;
     pn_buf_init(&m->sender);
     m->active_us = active_us;
     m->fd = open(path.data, O_RDWR | O_NOFOLLOW | O_CLOEXEC);

@@ -25,6 +25,7 @@ typedef struct qmgr_msg {
     pn_buf sender;
     int jobs_pending;
     int flags; /* PN_DELIVREQ_* from the message's trace_flags */
+    int flush; /* activated by a flush (postqueue -f): defer_transports do not hold it */
 } qmgr_msg;
 
 typedef struct qmgr_job {
@@ -75,7 +76,10 @@ void sched_run(void);
 /* sched_drain: qmgr retires: start no delivery; 1 when none is in flight, else
  * pn_server_drained() follows when the last one is done. */
 int sched_drain(void);
-void sched_log_suspended(const qmgr_job *job, const char *why);
+/* sched_log_deferred: the recipients of a job are deferred untried, with this reason. */
+void sched_log_deferred(const qmgr_job *job, const char *dsn, const char *why);
+/* qmgr_flushing: set while the scans a flush asked for run (main.c). */
+extern int qmgr_flushing;
 /* sched_forget_dead: every destination may be tried again ('F' trigger). */
 void sched_forget_dead(void);
 /* scan.c */

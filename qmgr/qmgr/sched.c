@@ -46,6 +46,7 @@ static int draining;  /* qmgr retires: no new deliveries */
 static int in_flight; /* deliveries started and not done */
 
 static int64_t now_ms(void);
+static void job_free(qmgr_job *job);
 
 static long param_or_default(const char *transport, const char *suffix, const char *dflt)
 {
@@ -117,6 +118,14 @@ static qmgr_dest *dest_for(qmgr_transport *t, const char *name)
 
 void sched_add_job(const char *transport, const char *nexthop, qmgr_job *job)
 {
+    if (!job->msg->flush && pn_config_list_has(PN_P(defer_transports), transport)) {
+        /* held until someone flushes the queue (postqueue -f, sendmail -q) */
+        sched_log_deferred(job, "4.3.2", "deferred transport");
+        qmgr_msg *m = job->msg;
+        job_free(job);
+        message_job_done(m);
+        return;
+    }
     /* with one recipient per delivery the recipient is the destination (as in the reference), so
      * that concurrency limits apply per recipient */
     const char *name = sched_recipient_limit(transport) == 1 && job->count == 1
@@ -133,7 +142,7 @@ void sched_add_job(const char *transport, const char *nexthop, qmgr_job *job)
     d->tail = job;
 }
 
-void sched_log_suspended(const qmgr_job *job, const char *why)
+void sched_log_deferred(const qmgr_job *job, const char *dsn, const char *why)
 {
     pn_delivreq req;
     memset(&req, 0, sizeof(req));
@@ -142,7 +151,7 @@ void sched_log_suspended(const qmgr_job *job, const char *why)
     req.arrival_us = job->msg->arrival_us;
     req.active_us = job->msg->active_us;
     pn_buf text = PN_BUF_INIT, failure = PN_BUF_INIT;
-    pn_buf_printf(&text, "delivery temporarily suspended: %s", why);
+    pn_buf_set(&text, why);
     pn_bouncelog_batch defers;
     pn_bouncelog_batch_init(&defers, "defer", job->msg->id);
     for (size_t i = 0; i < job->count; i++) {
@@ -150,8 +159,8 @@ void sched_log_suspended(const qmgr_job *job, const char *why)
         memset(&r, 0, sizeof(r));
         r.addr = job->rcpts[i].addr;
         r.orig = job->rcpts[i].orig;
-        pn_delivreq_log(&req, &r, "none", PN_DELIVER_DEFERRED, "4.3.0", text.data);
-        pn_bouncelog_batch_add(&defers, pn_buf_str(&r.addr), pn_buf_str(&r.orig), NULL, "4.3.0",
+        pn_delivreq_log(&req, &r, "none", PN_DELIVER_DEFERRED, dsn, text.data);
+        pn_bouncelog_batch_add(&defers, pn_buf_str(&r.addr), pn_buf_str(&r.orig), NULL, dsn,
                                text.data);
     }
     if (pn_bouncelog_batch_write(&defers, &failure) < 0)
@@ -160,6 +169,15 @@ void sched_log_suspended(const qmgr_job *job, const char *why)
     pn_buf_release(&text);
     pn_buf_release(&failure);
     pn_buf_release(&req.queue_id);
+}
+
+/* log_suspended: a job deferred untried because its delivery could not start. */
+static void log_suspended(const qmgr_job *job, const char *why)
+{
+    pn_buf text = PN_BUF_INIT;
+    pn_buf_printf(&text, "delivery temporarily suspended: %s", why);
+    sched_log_deferred(job, "4.3.0", text.data);
+    pn_buf_release(&text);
 }
 
 static void job_free(qmgr_job *job)
@@ -182,7 +200,7 @@ static void suspend_waiting(qmgr_dest *d)
         d->head = job->next;
         if (d->head == NULL)
             d->tail = NULL;
-        sched_log_suspended(job, d->dead_reason);
+        log_suspended(job, d->dead_reason);
         qmgr_msg *m = job->msg;
         job_free(job);
         message_job_done(m);
@@ -230,7 +248,7 @@ static void job_done(qmgr_job *job)
 static void job_retry(qmgr_job *job, const char *why)
 {
     if (job->retried) {
-        sched_log_suspended(job, why);
+        log_suspended(job, why);
         job_done(job);
         return;
     }
@@ -257,7 +275,7 @@ static void conn_close(conn *c, const char *why, int unread)
         if (unread)
             job_retry(job, why);
         else {
-            sched_log_suspended(job, why);
+            log_suspended(job, why);
             job_done(job);
         }
     }
@@ -457,7 +475,7 @@ static int dispatch(qmgr_transport *t, qmgr_dest *d)
     } else if ((c = conn_new(t, &why)) != NULL) {
         c->job = job; /* sent when the agent says hello */
     } else {
-        sched_log_suspended(job, why.data);
+        log_suspended(job, why.data);
         job_done(job);
         pn_buf_release(&why);
         return -1;

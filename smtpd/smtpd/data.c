@@ -56,10 +56,12 @@ static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
         smtpd_reply(s, "451 4.3.0 Error: queue file write error");
     } else if (status & 0x08) {
         /* header and body checks give their own enhanced code */
-        if (dsn_prefixed(reason.data))
-            smtpd_reply(s, "550 %s", reason.data);
-        else
-            smtpd_reply(s, "550 5.7.1 %s", pn_buf_str(&reason));
+        pn_buf line = PN_BUF_INIT;
+        pn_buf_printf(&line, "550 %s%s", dsn_prefixed(reason.data) ? "" : "5.7.1 ",
+                      pn_buf_str(&reason));
+        smtpd_soften(&line);
+        smtpd_reply(s, "%s", line.data);
+        pn_buf_release(&line);
     } else if (status & 0x10) {
         smtpd_reply(s, "554 5.4.0 Error: too many hops");
     } else if (status & 0x20) {

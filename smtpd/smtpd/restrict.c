@@ -160,6 +160,25 @@ static int valid_hostname(const char *name)
     return name[0] != '.' && name[0] != '-';
 }
 
+/* code_reply: "NNN X.detail " with the reply code a parameter sets (access_map_reject_code,
+ * unknown_local_recipient_reject_code, ...) and the enhanced code of the same class. */
+static void code_reply(pn_buf *reply, const char *param, const char *detail)
+{
+    long code = pn_config_get_int(param);
+    pn_buf_printf(reply, "%ld %c.%s ", code, code >= 500 ? '5' : '4', detail);
+}
+
+/* soften: soft_bounce turns a permanent refusal into a temporary one (5xx and 5.x.x become
+ * 4xx and 4.x.x), so that nothing is rejected for good while a configuration is tried. */
+void smtpd_soften(pn_buf *reply)
+{
+    if (reply->len < 6 || reply->data[0] != '5' || !pn_config_get_bool(PN_P(soft_bounce)))
+        return;
+    reply->data[0] = '4';
+    if (reply->data[4] == '5' && reply->data[5] == '.')
+        reply->data[4] = '4';
+}
+
 /* access_action: an access-map result as a verdict. */
 static enum verdict access_action(const char *value, const char *subject, const char *what,
                                   pn_buf *reply)
@@ -171,12 +190,12 @@ static enum verdict access_action(const char *value, const char *subject, const 
     if (strncasecmp(text, "OK", word) == 0 && word == 2) {
         v = PERMIT;
     } else if (word == 6 && strncasecmp(text, "REJECT", 6) == 0) {
-        pn_buf_printf(reply, "554 5.7.1 <%s>: %s rejected: %s", subject, what,
-                      *rest ? rest : "Access denied");
+        code_reply(reply, PN_P(access_map_reject_code), "7.1");
+        pn_buf_printf(reply, "<%s>: %s rejected: %s", subject, what, *rest ? rest : "Access denied");
         v = REFUSE;
     } else if (word == 5 && strncasecmp(text, "DEFER", 5) == 0) {
-        pn_buf_printf(reply, "450 4.7.1 <%s>: %s rejected: %s", subject, what,
-                      *rest ? rest : "Access denied");
+        code_reply(reply, PN_P(access_map_defer_code), "7.1");
+        pn_buf_printf(reply, "<%s>: %s rejected: %s", subject, what, *rest ? rest : "Access denied");
         v = REFUSE;
     } else if (word == 3 && (text[0] == '4' || text[0] == '5') && isdigit((unsigned char)text[1]) &&
                isdigit((unsigned char)text[2])) {
@@ -229,8 +248,8 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
                               : stage == 2         ? s->sender.data
                               : stage == 1 && helo ? helo
                                                    : s->addr.data;
-        pn_buf_printf(reply, "%s <%s>: %s rejected: Access denied",
-                      defer ? "450 4.7.1" : "554 5.7.1", subject, what[stage]);
+        code_reply(reply, defer ? PN_P(defer_code) : PN_P(reject_code), "7.1");
+        pn_buf_printf(reply, "<%s>: %s rejected: Access denied", subject, what[stage]);
         return REFUSE;
     }
     if (strcmp(name, "permit_mynetworks") == 0)
@@ -251,14 +270,18 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             return authorized ? PERMIT : DUNNO;
         if (authorized)
             return DUNNO;
-        pn_buf_printf(reply, "%s <%s>: Relay access denied",
-                      name[0] == 'd' ? "454 4.7.1" : "554 5.7.1", rcpt);
+        if (name[0] == 'd')
+            pn_buf_puts(reply, "454 4.7.1 ");
+        else
+            code_reply(reply, PN_P(relay_domains_reject_code), "7.1");
+        pn_buf_printf(reply, "<%s>: Relay access denied", rcpt);
         return REFUSE;
     }
     if (strcmp(name, "reject_invalid_helo_hostname") == 0 ||
         strcmp(name, "reject_invalid_hostname") == 0) {
         if (helo && !valid_hostname(helo)) {
-            pn_buf_printf(reply, "501 5.5.2 <%s>: Helo command rejected: Invalid name", helo);
+            code_reply(reply, PN_P(invalid_hostname_reject_code), "5.2");
+            pn_buf_printf(reply, "<%s>: Helo command rejected: Invalid name", helo);
             return REFUSE;
         }
         return DUNNO;
@@ -266,9 +289,8 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
     if (strcmp(name, "reject_non_fqdn_helo_hostname") == 0 ||
         strcmp(name, "reject_non_fqdn_hostname") == 0) {
         if (helo && helo[0] != '[' && strchr(helo, '.') == NULL) {
-            pn_buf_printf(reply,
-                          "504 5.5.2 <%s>: Helo command rejected: need fully-qualified "
-                          "hostname",
+            code_reply(reply, PN_P(non_fqdn_reject_code), "5.2");
+            pn_buf_printf(reply, "<%s>: Helo command rejected: need fully-qualified hostname",
                           helo);
             return REFUSE;
         }
@@ -279,7 +301,8 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         const char *addr = name[16] == 'r' ? rcpt : s->sender.data;
         const char *at = pn_addr_at(addr);
         if (*addr && (at == NULL || strchr(at, '.') == NULL)) {
-            pn_buf_printf(reply, "504 5.5.2 <%s>: %s rejected: need fully-qualified address", addr,
+            code_reply(reply, PN_P(non_fqdn_reject_code), "5.2");
+            pn_buf_printf(reply, "<%s>: %s rejected: need fully-qualified address", addr,
                           name[16] == 'r' ? "Recipient address" : "Sender address");
             return REFUSE;
         }
@@ -339,7 +362,7 @@ static int unlisted(const char *rcpt, pn_buf *reply)
     }
     pn_buf_release(&moved);
     pn_buf value = PN_BUF_INIT, local = PN_BUF_INIT;
-    const char *table = NULL;
+    const char *table = NULL, *code = NULL;
     int rc = 1;
     switch (flags & PN_RESOLVE_CLASS_MASK) {
     case PN_RESOLVE_CLASS_LOCAL:
@@ -350,11 +373,13 @@ static int unlisted(const char *rcpt, pn_buf *reply)
             rc = pn_maps_find(local_rcpt_maps, pn_lowercase(base.data), &value);
             pn_buf_release(&base);
             table = "local recipient table";
+        code = PN_P(unknown_local_recipient_reject_code);
         }
         break;
     case PN_RESOLVE_CLASS_ALIAS:
         rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0, &value);
         table = "virtual alias table";
+        code = PN_P(unknown_virtual_alias_reject_code);
         break;
     case PN_RESOLVE_CLASS_VIRTUAL:
         rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0, &value);
@@ -362,12 +387,14 @@ static int unlisted(const char *rcpt, pn_buf *reply)
             rc = pn_maps_find_addr(mailbox_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0,
                                    &value);
         table = "virtual mailbox table";
+        code = PN_P(unknown_virtual_mailbox_reject_code);
         break;
     case PN_RESOLVE_CLASS_RELAY:
         if (relay_rcpt_maps->count) {
             rc = pn_maps_find_addr(relay_rcpt_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0,
                                    &value);
             table = "relay recipient table";
+        code = PN_P(unknown_relay_recipient_reject_code);
         }
         break;
     }
@@ -378,8 +405,8 @@ static int unlisted(const char *rcpt, pn_buf *reply)
         return 1;
     }
     if (rc == 0 && table) {
-        pn_buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s", rcpt,
-                      table);
+        code_reply(reply, code, "1.1");
+        pn_buf_printf(reply, "<%s>: Recipient address rejected: User unknown in %s", rcpt, table);
         return 1;
     }
     return 0;
@@ -407,15 +434,18 @@ int smtpd_check_etrn(smtpd_session *s, const char *site, pn_buf *reply)
 {
     /* with smtpd_delay_reject, the client and helo lists are applied here too */
     static const int stages[] = {0, 1, STAGE_ETRN};
-    return check_stages(s, stages, 3, site, reply);
+    int rc = check_stages(s, stages, 3, site, reply);
+    smtpd_soften(reply);
+    return rc;
 }
 
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
 {
     static const int stages[] = {0, 1, 2, 3, 4};
-    if (check_stages(s, stages, 5, rcpt, reply) < 0)
-        return -1;
-    if (pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) && unlisted(rcpt, reply))
-        return -1;
-    return 0;
+    int rc = check_stages(s, stages, 5, rcpt, reply);
+    if (rc == 0 && pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) &&
+        unlisted(rcpt, reply))
+        rc = -1;
+    smtpd_soften(reply);
+    return rc;
 }

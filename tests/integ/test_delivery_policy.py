@@ -1,0 +1,93 @@
+"""Delivery policy a sysadmin sets in main.cf, end to end: defer_transports holds mail until
+the queue is flushed, soft_bounce keeps everything that would be refused or returned, and the
+reply-code parameters change the codes smtpd answers with."""
+import os
+import unittest
+
+from harness import run
+from instance import poll
+from test_smtp import Smtp, services
+
+
+class DeferTransports(Smtp):
+    extra = "defer_transports = virtual\n"
+
+    def test_mail_waits_until_the_queue_is_flushed(self):
+        c = self.smtp()
+        code, text = c.sendmail("a@example.com", ["info@example.org"], "Subject: t\r\n\r\nx\r\n"), None
+        self.assertEqual(code, {})
+        self.assertTrue(poll(lambda: "status=deferred (deferred transport)" in self.inst.log(),
+                             timeout=15), self.inst.log())
+        self.assertRegex(self.inst.log(), r"to=<info@example\.org>, relay=none, delay=[0-9.]+, "
+                                          r"delays=[0-9./]+, dsn=4\.3\.2, status=deferred "
+                                          r"\(deferred transport\)")
+        self.assertEqual(self.delivered(), [])
+        deferred = [f for _, _, files in os.walk(os.path.join(self.inst.queue, "deferred"))
+                    for f in files]
+        self.assertEqual(len(deferred), 1)
+        res = run(["postqueue", "-c", self.inst.etc, "-f"])
+        self.assertEqual(res.rc, 0, res)
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+
+
+class SoftBounce(Smtp):
+    extra = ("soft_bounce = yes\n"
+             "smtpd_recipient_restrictions = check_recipient_access "
+             "inline:{ blocked@example.org=REJECT }, permit_mynetworks, "
+             "reject_unauth_destination\n"
+             "mynetworks = 192.0.2.0/24\n"
+             "transport_maps = inline:{ { gone@example.org = error:5.1.1 mailbox is gone } }\n"
+             "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/, "
+             "gone@example.org=example.org/gone/ }\n")
+
+    def setUp(self):
+        super().setUp()
+        self.inst.write_master(services(self.port) + "error unix - - y - - error\n")
+        self.assertTrue(self.inst.reload())
+
+    def test_nothing_is_refused_or_returned_for_good(self):
+        c = self.smtp()
+        c.ehlo()
+        c.mail("a@example.com")
+        self.assertEqual(c.rcpt("nobody@example.org"),
+                         (450, b"4.1.1 <nobody@example.org>: Recipient address rejected: "
+                               b"User unknown in virtual mailbox table"))
+        self.assertEqual(c.rcpt("blocked@example.org"),
+                         (454, b"4.7.1 <blocked@example.org>: Recipient address rejected: "
+                               b"Access denied"))  # as the reference: 554 becomes 454
+        self.assertEqual(c.rcpt("x@elsewhere.example"),
+                         (454, b"4.7.1 <x@elsewhere.example>: Relay access denied"))
+        self.assertIn("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 450 4.1.1 "
+                      "<nobody@example.org>: Recipient address rejected: User unknown in virtual "
+                      "mailbox table;", self.inst.log())
+        # a delivery that fails for good stays queued, as a temporary failure
+        self.assertEqual(c.rcpt("gone@example.org")[0], 250)
+        self.assertEqual(c.data(b"Subject: t\r\n\r\nx\r\n")[0], 250)
+        self.assertTrue(poll(lambda: "to=<gone@example.org>, relay=none" in self.inst.log(),
+                             timeout=15), self.inst.log())
+        self.assertRegex(self.inst.log(), r"to=<gone@example\.org>, relay=none, .*dsn=4\.1\.1, "
+                                          r"status=deferred \(mailbox is gone\)")
+        self.assertNotIn("status=bounced", self.inst.log())
+
+
+class ReplyCodes(Smtp):
+    extra = ("unknown_virtual_mailbox_reject_code = 450\n"
+             "smtpd_relay_restrictions = reject_unauth_destination\n"
+             "access_map_reject_code = 550\n"
+             "relay_domains_reject_code = 550\n"
+             "mynetworks = 192.0.2.0/24\n"
+             "smtpd_recipient_restrictions = check_recipient_access "
+             "inline:{ blocked@example.org=REJECT }, reject_unauth_destination\n")
+
+    def test_the_code_parameters_set_the_replies(self):
+        c = self.smtp()
+        c.ehlo()
+        c.mail("a@example.com")
+        self.assertEqual(c.rcpt("nobody@example.org"),
+                         (450, b"4.1.1 <nobody@example.org>: Recipient address rejected: "
+                               b"User unknown in virtual mailbox table"))
+        self.assertEqual(c.rcpt("blocked@example.org"),
+                         (550, b"5.7.1 <blocked@example.org>: Recipient address rejected: "
+                               b"Access denied"))
+        self.assertEqual(c.rcpt("x@elsewhere.example"),
+                         (550, b"5.7.1 <x@elsewhere.example>: Relay access denied"))
