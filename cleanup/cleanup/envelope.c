@@ -2,7 +2,8 @@
  * rule), canonical mapping (sender_/recipient_canonical_maps before canonical_maps, for the
  * envelope classes named in the *_classes parameters), then virtual alias expansion of the
  * recipients (recursive, with the reference's recursion and expansion limits, an address that
- * maps to itself kept), then duplicates removed. Header addresses are not mapped yet. */
+ * maps to itself kept), then duplicates removed. For mail from outside, the automatic BCC
+ * recipients come between the two. Header addresses are not mapped yet. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +15,13 @@
 #include "config/cfparams.h"
 #include "mail/addr.h"
 #include "mail/domlist.h"
+#include "mail/cleanupclnt.h"
 #include "mail/maps.h"
 #include "mail/qfile.h"
 
 static pn_maps *virtual_alias_maps;
 static pn_maps *sender_canonical, *recipient_canonical, *canonical;
+static pn_maps *sender_bcc, *recipient_bcc;
 static pn_domlist *local_domains;
 
 static pn_maps *open_maps(const char *param)
@@ -92,6 +95,8 @@ void envelope_init(void)
     sender_canonical = open_maps(PN_P(sender_canonical_maps));
     recipient_canonical = open_maps(PN_P(recipient_canonical_maps));
     canonical = open_maps(PN_P(canonical_maps));
+    sender_bcc = open_maps(PN_P(sender_bcc_maps));
+    recipient_bcc = open_maps(PN_P(recipient_bcc_maps));
 }
 
 int envelope_tables_changed(void)
@@ -170,10 +175,53 @@ static void expand(struct expansion *x, const char *addr, long depth)
     pn_buf_release(&domain);
 }
 
+/* bcc_lookup: the one address a BCC table gives for addr, added as a recipient that wants
+ * no notices; none for the null address. */
+static void bcc_lookup(cleanup_msg *msg, pn_maps *maps, const char *addr)
+{
+    if (maps->count == 0 || *addr == 0)
+        return;
+    pn_buf value = PN_BUF_INIT, domain = PN_BUF_INIT;
+    pn_addr_domain(addr, &domain);
+    int flags = pn_domlist_match(local_domains, domain.data) > 0 ? PN_MAPS_LOCALPART : 0;
+    int rc = pn_maps_find_addr(maps, addr, pn_config_get(PN_P(recipient_delimiter)), flags, &value);
+    if (rc < 0) {
+        msg->status |= CLEANUP_STAT_DEFER;
+        pn_buf_printf(&msg->reason, "4.3.0 %s lookup failure", maps->title);
+    } else if (rc > 0 && value.len) {
+        envelope_add_rcpt(msg, value.data, "", PN_NOTIFY_NEVER);
+    }
+    pn_buf_release(&value);
+    pn_buf_release(&domain);
+}
+
+/* automatic_bcc: always_bcc, sender_bcc_maps (the sender), recipient_bcc_maps (each
+ * recipient as received), after canonical mapping and before virtual alias expansion. */
+static void automatic_bcc(cleanup_msg *msg)
+{
+    size_t received = msg->rcpt_count;
+    bcc_lookup(msg, sender_bcc, msg->sender.data);
+    for (size_t i = 0; i < received; i++) {
+        char *addr = pn_strdup(msg->rcpts[i].addr); /* the array may move */
+        bcc_lookup(msg, recipient_bcc, addr);
+        free(addr);
+    }
+    const char *always = pn_config_get(PN_P(always_bcc));
+    if (*always)
+        envelope_add_rcpt(msg, always, "", PN_NOTIFY_NEVER);
+}
+
 void envelope_finish(cleanup_msg *msg)
 {
     cleanup_rcpt *expanded = NULL;
     size_t count = 0;
+    pn_buf canon = PN_BUF_INIT;
+    pn_addr_rewrite_local(msg->sender.data, &canon);
+    canonicalize(&canon, 1);
+    pn_buf_set(&msg->sender, canon.data);
+    pn_buf_release(&canon);
+    if (msg->flags & PN_CLEANUP_FLAG_BCC_OK)
+        automatic_bcc(msg);
     for (size_t i = 0; i < msg->rcpt_count; i++) {
         struct expansion x = {pn_argv_new(), pn_config_get_int(PN_P(virtual_alias_expansion_limit)), 0};
         expand(&x, msg->rcpts[i].addr, 0);
@@ -206,9 +254,4 @@ void envelope_finish(cleanup_msg *msg)
         msg->status |= CLEANUP_STAT_RCPT;
         pn_buf_set(&msg->reason, "No recipients specified");
     }
-    pn_buf canon = PN_BUF_INIT;
-    pn_addr_rewrite_local(msg->sender.data, &canon);
-    canonicalize(&canon, 1);
-    pn_buf_set(&msg->sender, canon.data);
-    pn_buf_release(&canon);
 }

@@ -23,6 +23,8 @@ pn_cleanup_client *pn_cleanup_client_new(const char *path);
 void pn_cleanup_client_free(pn_cleanup_client *client);
 /* Flags of a message, given at open. */
 #define PN_CLEANUP_FLAG_FILTER 0x01 /* apply header and body checks (mail from outside) */
+#define PN_CLEANUP_FLAG_BCC_OK 0x02 /* add the automatic BCC recipients (likewise) */
+#define PN_CLEANUP_FLAGS_RECEIVED (PN_CLEANUP_FLAG_FILTER | PN_CLEANUP_FLAG_BCC_OK)
 
 /* pn_cleanup_open: 0 with the queue ID, or -1 with why. */
 int pn_cleanup_open(pn_cleanup_client *client, int flags, pn_buf *queue_id, pn_buf *why);

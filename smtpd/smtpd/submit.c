@@ -15,7 +15,7 @@ int submit_open(smtpd_session *s, pn_buf *why)
 {
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
-    if (pn_cleanup_open(cleanup, PN_CLEANUP_FLAG_FILTER, &s->queue_id, why) < 0)
+    if (pn_cleanup_open(cleanup, PN_CLEANUP_FLAGS_RECEIVED, &s->queue_id, why) < 0)
         return -1;
     pn_info("%s: client=%s", s->queue_id.data, s->namaddr.data);
     int local = smtpd_in_mynetworks(s) || strcmp(s->addr.data, "127.0.0.1") == 0 ||

@@ -91,3 +91,32 @@ class ReplyCodes(Smtp):
                                b"Access denied"))
         self.assertEqual(c.rcpt("x@elsewhere.example"),
                          (550, b"5.7.1 <x@elsewhere.example>: Relay access denied"))
+
+
+class AutomaticBcc(Smtp):
+    extra = ("virtual_mailbox_maps = inline:{ info@example.org=example.org/info/, "
+             "archive@example.org=example.org/archive/, sent@example.org=example.org/sent/, "
+             "incoming@example.org=example.org/incoming/ }\n"
+             "always_bcc = archive@example.org\n"
+             "sender_bcc_maps = inline:{ a@example.com=sent@example.org }\n"
+             "recipient_bcc_maps = inline:{ info@example.org=incoming@example.org }\n")
+
+    def box(self, name):
+        new = os.path.join(self.vmail, "example.org", name, "new")
+        return os.listdir(new) if os.path.isdir(new) else []
+
+    def test_each_copy_is_delivered_once(self):
+        c = self.smtp()
+        self.assertEqual(c.sendmail("a@example.com", ["info@example.org"],
+                                    "Subject: t\r\n\r\nx\r\n"), {})
+        self.assertTrue(poll(lambda: all(len(self.box(b)) == 1 for b in
+                                         ("info", "archive", "sent", "incoming")), timeout=15),
+                        self.inst.log())
+        self.assertRegex(self.inst.log(), r"nrcpt=4 \(queue active\)")
+        # another sender: no sender copy, the others again
+        self.assertEqual(c.sendmail("b@example.com", ["info@example.org"],
+                                    "Subject: u\r\n\r\ny\r\n"), {})
+        self.assertTrue(poll(lambda: len(self.box("info")) == 2 and len(self.box("archive")) == 2,
+                             timeout=15), self.inst.log())
+        self.assertEqual(len(self.box("sent")), 1)
+        self.assertEqual(len(self.box("incoming")), 2)
