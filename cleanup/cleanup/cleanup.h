@@ -46,6 +46,14 @@ typedef struct cleanup_msg {
 } cleanup_msg;
 
 /* envelope.c */
+enum addr_class {
+    CLASS_ENVELOPE_SENDER,
+    CLASS_ENVELOPE_RECIPIENT,
+    CLASS_HEADER_SENDER,
+    CLASS_HEADER_RECIPIENT
+};
+/* envelope_map_address: canonical mapping and masquerading, as the class asks. */
+void envelope_map_address(pn_buf *addr, int cls);
 void envelope_init(void);
 void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, int notify);
 /* envelope_actions: what header and body checks asked of the envelope (REDIRECT, BCC). */

@@ -1,9 +1,11 @@
 /* envelope.c: the envelope on its way in: addresses in standard form (the local rewrite
  * rule), canonical mapping (sender_/recipient_canonical_maps before canonical_maps, for the
- * envelope classes named in the *_classes parameters), then virtual alias expansion of the
+ * classes named in the *_classes parameters), masquerading (masquerade_domains, for the
+ * masquerade_classes; header addresses go through the same two steps, from headers.c), then
+ * virtual alias expansion of the
  * recipients (recursive, with the reference's recursion and expansion limits, an address that
  * maps to itself kept), then duplicates removed. For mail from outside, the automatic BCC
- * recipients come between the two. Header addresses are not mapped yet. */
+ * recipients come between the two. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +46,15 @@ static int class_enabled(const char *param, const char *class_name)
     return found;
 }
 
-/* canonicalize: one mapping step through the first table list that knows the address. */
-static void canonicalize(pn_buf *addr, int is_sender)
+static const char *const class_names[] = {"envelope_sender", "envelope_recipient",
+                                          "header_sender", "header_recipient"};
+
+/* canonicalize: one mapping step through the first table list that knows the address, for
+ * an address of the given class (enum addr_class). */
+static void canonicalize(pn_buf *addr, int cls)
 {
-    const char *class_name = is_sender ? "envelope_sender" : "envelope_recipient";
+    int is_sender = cls == CLASS_ENVELOPE_SENDER || cls == CLASS_HEADER_SENDER;
+    const char *class_name = class_names[cls];
     pn_maps *specific = is_sender ? sender_canonical : recipient_canonical;
     const char *specific_classes =
         is_sender ? PN_P(sender_canonical_classes) : PN_P(recipient_canonical_classes);
@@ -81,6 +88,48 @@ static void canonicalize(pn_buf *addr, int is_sender)
     pn_buf_release(&canon);
 }
 
+/* masquerade: user@host.example.com becomes user@example.com when masquerade_domains lists
+ * example.com; the list is searched in order, a "!domain" entry keeps that domain and its
+ * subdomains as they are, and masquerade_exceptions names users never masqueraded. */
+static void masquerade(pn_buf *addr, int cls)
+{
+    const char *domains = pn_config_get(PN_P(masquerade_domains));
+    const char *at = pn_addr_at(addr->data);
+    if (*domains == 0 || at == NULL || !class_enabled(PN_P(masquerade_classes), class_names[cls]))
+        return;
+    pn_buf local = PN_BUF_INIT;
+    pn_addr_localpart(addr->data, &local);
+    pn_argv *except = pn_argv_split(pn_config_get(PN_P(masquerade_exceptions)), PN_SEPARATORS);
+    int excepted = 0;
+    for (size_t i = 0; i < except->len; i++)
+        excepted |= strcasecmp(except->items[i], local.data) == 0;
+    pn_argv *list = pn_argv_split(domains, PN_SEPARATORS);
+    const char *domain = at + 1;
+    size_t dlen = strlen(domain);
+    for (size_t i = 0; !excepted && i < list->len; i++) {
+        const char *name = list->items[i] + (list->items[i][0] == '!');
+        size_t n = strlen(name);
+        if (strcasecmp(domain, name) == 0)
+            break;
+        if (dlen > n && domain[dlen - n - 1] == '.' && strcasecmp(domain + dlen - n, name) == 0) {
+            if (list->items[i][0] != '!') {
+                pn_buf_printf(&local, "@%s", name);
+                pn_buf_set(addr, local.data);
+            }
+            break;
+        }
+    }
+    pn_argv_free(list);
+    pn_argv_free(except);
+    pn_buf_release(&local);
+}
+
+void envelope_map_address(pn_buf *addr, int cls)
+{
+    canonicalize(addr, cls);
+    masquerade(addr, cls);
+}
+
 void envelope_init(void)
 {
     pn_buf err = PN_BUF_INIT;
@@ -109,7 +158,7 @@ void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, in
 {
     pn_buf canon = PN_BUF_INIT;
     pn_addr_rewrite_local(addr, &canon);
-    canonicalize(&canon, 0);
+    envelope_map_address(&canon, CLASS_ENVELOPE_RECIPIENT);
     msg->rcpts = pn_reallocarray(msg->rcpts, msg->rcpt_count + 1, sizeof(cleanup_rcpt));
     cleanup_rcpt *r = &msg->rcpts[msg->rcpt_count++];
     r->addr = pn_buf_steal(&canon);
@@ -124,7 +173,7 @@ void envelope_actions(cleanup_msg *msg)
         /* every recipient goes to the one address; the original stays for the logs */
         pn_buf canon = PN_BUF_INIT;
         pn_addr_rewrite_local(msg->redirect.data, &canon);
-        canonicalize(&canon, 0);
+        canonicalize(&canon, CLASS_ENVELOPE_RECIPIENT);
         for (size_t i = 0; i < msg->rcpt_count; i++) {
             free(msg->rcpts[i].addr);
             msg->rcpts[i].addr = pn_strdup(canon.data);
@@ -217,7 +266,7 @@ void envelope_finish(cleanup_msg *msg)
     size_t count = 0;
     pn_buf canon = PN_BUF_INIT;
     pn_addr_rewrite_local(msg->sender.data, &canon);
-    canonicalize(&canon, 1);
+    envelope_map_address(&canon, CLASS_ENVELOPE_SENDER);
     pn_buf_set(&msg->sender, canon.data);
     pn_buf_release(&canon);
     if (msg->flags & PN_CLEANUP_FLAG_BCC_OK)

@@ -1,4 +1,6 @@
-/* headers.c: header processing: Return-Path and the message_drop_headers removed, hop count checked, each header cut at
+/* headers.c: header processing: Return-Path and the message_drop_headers removed, the
+ * addresses of sender and recipient fields rewritten (standard form, canonical mapping,
+ * masquerading), hop count checked, each header cut at
  * header_size_limit, and Message-ID, Date and From added when missing and the rewrite context
  * allows it (as in the reference). Logs "ID: message-id=<...>". */
 #include <ctype.h>
@@ -12,6 +14,8 @@
 #include "base/strutil.h"
 #include "cleanup.h"
 #include "config/cfparams.h"
+#include "mail/addr.h"
+#include "mail/hdraddr.h"
 
 static int field_is(const char *field, const char *name)
 {
@@ -93,6 +97,52 @@ static void add_missing(cleanup_msg *msg)
     pn_buf_release(&field);
 }
 
+/* Header address rewriting: local mail gets the local rule (myorigin appended), remote mail
+ * remote_header_rewrite_domain (nothing at all when that is empty), as in the reference. */
+typedef struct hdr_rewrite {
+    const char *remote_domain; /* NULL: local mail */
+    int cls;
+} hdr_rewrite;
+
+static int rewrite_one(const char *addr, pn_buf *out, void *ctx)
+{
+    const hdr_rewrite *hr = ctx;
+    if (*addr == 0)
+        return 0;
+    if (hr->remote_domain == NULL)
+        pn_addr_rewrite_local(addr, out);
+    else if (pn_addr_at(addr) == NULL)
+        pn_buf_printf(out, "%s@%s", addr, hr->remote_domain);
+    else
+        pn_buf_set(out, addr);
+    envelope_map_address(out, hr->cls);
+    return 1;
+}
+
+static void rewrite_addresses(cleanup_msg *msg, char **field)
+{
+    enum pn_hdraddr_kind kind = pn_hdraddr_kind(*field);
+    if (kind == PN_HDRADDR_NONE)
+        return;
+    const char *context = NULL;
+    for (size_t i = 0; i < msg->attrs->len; i++)
+        if (strncmp(msg->attrs->items[i], "rewrite_context=", 16) == 0)
+            context = msg->attrs->items[i] + 16;
+    hdr_rewrite hr = {NULL, kind == PN_HDRADDR_SENDER ? CLASS_HEADER_SENDER
+                                                      : CLASS_HEADER_RECIPIENT};
+    if (context == NULL || strcmp(context, "local") != 0) {
+        hr.remote_domain = pn_config_get(PN_P(remote_header_rewrite_domain));
+        if (*hr.remote_domain == 0)
+            return;
+    }
+    pn_buf out = PN_BUF_INIT;
+    if (pn_hdraddr_rewrite(*field, rewrite_one, &hr, &out)) {
+        free(*field);
+        *field = pn_buf_steal(&out);
+    }
+    pn_buf_release(&out);
+}
+
 /* dropped: a field message_drop_headers names (Bcc, Resent-Bcc, Content-Length). */
 static int dropped(const char *field, const pn_argv *drop)
 {
@@ -111,6 +161,8 @@ void headers_finish(cleanup_msg *msg)
         char *f = msg->headers->items[i];
         if (field_is(f, "Return-Path") || dropped(f, drop))
             continue;
+        rewrite_addresses(msg, &msg->headers->items[i]);
+        f = msg->headers->items[i];
         if (field_is(f, "Received") || field_is(f, "Delivered-To"))
             hops++;
         if (limit > 0 && (long)strlen(f) > limit) {

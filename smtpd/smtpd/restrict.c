@@ -43,6 +43,7 @@ static pn_cidr *mynetworks;
 static size_t mynetworks_count;
 static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
 static pn_resolve_client *resolver;
+static void parse_rewrite_clients(void);
 
 static pn_maps *open_maps(const char *param, const char *value)
 {
@@ -99,6 +100,55 @@ void smtpd_restrict_init(void)
     mailbox_maps = open_maps(PN_P(virtual_mailbox_maps), pn_config_get(PN_P(virtual_mailbox_maps)));
     relay_rcpt_maps = open_maps(PN_P(relay_recipient_maps), pn_config_get(PN_P(relay_recipient_maps)));
     resolver = pn_resolve_client_new();
+    parse_rewrite_clients();
+}
+
+/* The clients whose headers get the local rewriting (local_header_rewrite_clients). */
+static rule_list rewrite_clients = {PN_P(local_header_rewrite_clients), NULL, 0};
+
+int smtpd_local_header_client(const smtpd_session *s)
+{
+    for (size_t i = 0; i < rewrite_clients.count; i++) {
+        const rule *r = &rewrite_clients.rules[i];
+        if (r->table) {
+            pn_buf value = PN_BUF_INIT;
+            int rc = pn_maps_find(r->table, s->addr.data, &value);
+            pn_buf_release(&value);
+            if (rc > 0)
+                return 1;
+        } else if (strcmp(r->name, "permit_inet_interfaces") == 0) {
+            if (pn_inet_is_local(&s->inet, pn_config_get(PN_P(inet_interfaces))))
+                return 1;
+        } else if (strcmp(r->name, "permit_mynetworks") == 0) {
+            if (smtpd_in_mynetworks(s))
+                return 1;
+        } else if (strcmp(r->name, "permit_sasl_authenticated") != 0 &&
+                   strncmp(r->name, "permit_tls_", 11) != 0) {
+            pn_warn("%s: unknown entry \"%s\": ignored", rewrite_clients.param, r->name);
+        }
+    }
+    return 0;
+}
+
+/* parse_rewrite_clients: words, "check_address_map type:table", or a bare "type:table"
+ * ("static:all" makes every client local). */
+static void parse_rewrite_clients(void)
+{
+    pn_argv *words = pn_argv_split(pn_config_get(rewrite_clients.param), PN_SEPARATORS);
+    for (size_t i = 0; i < words->len; i++) {
+        const char *word = words->items[i];
+        const char *table = NULL;
+        if (strcasecmp(word, "check_address_map") == 0 && i + 1 < words->len)
+            table = words->items[++i];
+        else if (strchr(word, ':'))
+            table = word;
+        rewrite_clients.rules =
+            pn_reallocarray(rewrite_clients.rules, rewrite_clients.count + 1, sizeof(rule));
+        rule *r = &rewrite_clients.rules[rewrite_clients.count++];
+        r->name = pn_lowercase(pn_strdup(word));
+        r->table = table ? open_maps(rewrite_clients.param, table) : NULL;
+    }
+    pn_argv_free(words);
 }
 
 int smtpd_restrict_changed(void)
@@ -107,6 +157,9 @@ int smtpd_restrict_changed(void)
         for (size_t j = 0; j < lists[i].count; j++)
             if (lists[i].rules[j].table && pn_maps_changed(lists[i].rules[j].table))
                 return 1;
+    for (size_t j = 0; j < rewrite_clients.count; j++)
+        if (rewrite_clients.rules[j].table && pn_maps_changed(rewrite_clients.rules[j].table))
+            return 1;
     return pn_maps_changed(local_rcpt_maps) || pn_maps_changed(alias_maps) ||
            pn_maps_changed(mailbox_maps) || pn_maps_changed(relay_rcpt_maps);
 }

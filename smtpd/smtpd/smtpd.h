@@ -78,6 +78,8 @@ void smtpd_restrict_init(void);
 int smtpd_restrict_changed(void);
 /* smtpd_check_rcpt: 0 accept; otherwise the reply was composed into reply. */
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply);
+/* smtpd_local_header_client: does local_header_rewrite_clients list this client? */
+int smtpd_local_header_client(const smtpd_session *s);
 /* smtpd_soften: with soft_bounce, a 5xx reply (and its 5.x.x code) becomes 4xx. */
 void smtpd_soften(pn_buf *reply);
 /* smtpd_check_etrn: smtpd_etrn_restrictions (after the client and helo lists) for a site. */

@@ -18,9 +18,7 @@ int submit_open(smtpd_session *s, pn_buf *why)
     if (pn_cleanup_open(cleanup, PN_CLEANUP_FLAGS_RECEIVED, &s->queue_id, why) < 0)
         return -1;
     pn_info("%s: client=%s", s->queue_id.data, s->namaddr.data);
-    int local = smtpd_in_mynetworks(s) || strcmp(s->addr.data, "127.0.0.1") == 0 ||
-                strcmp(s->addr.data, "::1") == 0;
-    pn_cleanup_attr(cleanup, "rewrite_context", local ? "local" : "remote");
+    pn_cleanup_attr(cleanup, "rewrite_context", smtpd_local_header_client(s) ? "local" : "remote");
     pn_cleanup_attr(cleanup, "client_name", s->name.data);
     pn_cleanup_attr(cleanup, "reverse_client_name", s->reverse_name.data);
     pn_cleanup_attr(cleanup, "client_addr", s->addr.data);

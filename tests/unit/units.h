@@ -12,6 +12,7 @@ Suite *queue_suite(void);
 Suite *resolve_suite(void);
 Suite *mime_suite(void);
 Suite *log_suite(void);
+Suite *hdraddr_suite(void);
 
 /* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
 const char *unit_tmpdir(void);

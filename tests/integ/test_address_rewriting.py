@@ -1,0 +1,73 @@
+"""Address rewriting in cleanup, end to end: canonical mapping and masquerading of the envelope
+and of header addresses (display names and comments kept), and which clients' headers are
+rewritten at all (local_header_rewrite_clients, remote_header_rewrite_domain)."""
+import unittest
+
+from instance import poll
+from test_smtp import Smtp
+
+
+class Rewriting(Smtp):
+    extra = ("masquerade_domains = !keep.example.org, example.org\n"
+             "masquerade_exceptions = root\n"
+             "sender_canonical_maps = inline:{ a@example.com=alice@mail.example.org }\n")
+
+    def send(self, sender, headers):
+        c = self.smtp()
+        self.assertEqual(c.sendmail(sender, ["info@example.org"],
+                                    headers + "Subject: t\r\n\r\nx\r\n"), {})
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        return self.delivered()[0]
+
+    def test_envelope_and_headers_are_mapped_and_masqueraded(self):
+        text = self.send("a@example.com",
+                         "From: Alice <a@example.com> (home)\r\n"
+                         "To: info@example.org, Bob <bob@host.example.org>\r\n"
+                         "Cc: root@host.example.org, x@keep.example.org, info\r\n")
+        # canonical first (a@example.com -> alice@mail.example.org), then masquerading
+        self.assertTrue(text.startswith("Return-Path: <alice@example.org>\n"), text)
+        self.assertIn("\nFrom: Alice <alice@example.org> (home)\n", text)
+        # recipient headers: masqueraded (header_recipient is a default class); root is an
+        # exception, keep.example.org is excluded, and "info" gets $myorigin
+        self.assertIn("\nTo: info@example.org, Bob <bob@example.org>\n", text)
+        self.assertIn("\nCc: root@host.example.org, x@keep.example.org, info@example.org\n",
+                      text)
+
+
+class RemoteClients(Smtp):
+    extra = ("local_header_rewrite_clients =\n"
+             "masquerade_domains = example.org\n")
+
+    def test_a_remote_clients_headers_are_left_alone(self):
+        c = self.smtp()
+        self.assertEqual(c.sendmail("user@host.example.org", ["info@example.org"],
+                                    "From: user@host.example.org\r\nTo: info\r\n\r\nx\r\n"), {})
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        text = self.delivered()[0]
+        self.assertTrue(text.startswith("Return-Path: <user@example.org>\n"), text)  # envelope
+        self.assertIn("\nFrom: user@host.example.org\nTo: info\n", text)
+
+
+class RemoteDomain(Smtp):
+    extra = ("local_header_rewrite_clients =\n"
+             "remote_header_rewrite_domain = domain.invalid\n")
+
+    def test_incomplete_addresses_get_the_remote_domain(self):
+        c = self.smtp()
+        self.assertEqual(c.sendmail("user@example.com", ["info@example.org"],
+                                    "From: user\r\nTo: info, x@y.example\r\n\r\nx\r\n"), {})
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        text = self.delivered()[0]
+        self.assertIn("\nFrom: user@domain.invalid\nTo: info@domain.invalid, x@y.example\n", text)
+
+
+class StaticAll(RemoteClients):
+    extra = ("local_header_rewrite_clients = static:all\n"
+             "masquerade_domains = example.org\n")
+
+    def test_a_remote_clients_headers_are_left_alone(self):
+        c = self.smtp()
+        self.assertEqual(c.sendmail("user@host.example.org", ["info@example.org"],
+                                    "From: user@host.example.org\r\nTo: info\r\n\r\nx\r\n"), {})
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        self.assertIn("\nFrom: user@example.org\nTo: info@example.org\n", self.delivered()[0])
