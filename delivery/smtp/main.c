@@ -474,9 +474,16 @@ static void serve(int fd, void *ctx)
     pn_agent_serve(fd, &agent);
 }
 
+static int must_retire(void *ctx)
+{
+    (void)ctx;
+    return smtp_checks_changed(); /* a changed table is read by a new process */
+}
+
 static void pre_jail(void *ctx)
 {
     (void)ctx;
+    smtp_checks_init();
     pn_buf why = PN_BUF_INIT;
     if (pn_dns_init(&why) < 0)
         pn_fatal("%s", why.data); /* resolv.conf is read here, before the chroot */
@@ -491,6 +498,7 @@ int main(int argc, char **argv)
     static pn_server server = {.serve = serve,
                                .per_request = 1,
                                .pre_jail = pre_jail,
+                               .must_retire = must_retire,
                                .max_use = -1,
                                .max_idle = -1,
                                .process_limit = -1};

@@ -38,6 +38,11 @@ struct session {
 };
 
 /* chat.c */
+/* checks.c: smtp_header_checks and the others, applied to the content on its way out. */
+void smtp_checks_init(void);
+int smtp_checks_changed(void);
+void smtp_checks_apply(const char *queue_id, pn_buf *content);
+
 /* SMTP_PARAM: the smtp_ or lmtp_ parameter of a name, by the protocol this process speaks. */
 #define SMTP_PARAM(suffix) (proto->lmtp ? PN_P(lmtp_##suffix) : PN_P(smtp_##suffix))
 /* read_reply: a whole (multi-line) reply within the timeout the named parameter sets; -1 when the connection

@@ -185,6 +185,7 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     *keep = 0;
     if ((!reused && hello(ss, why) < 0) || pn_qfile_read_content(q, &content, why) < 0)
         goto out;
+    smtp_checks_apply(req->queue_id.data, &content);
     if (!(ss->features & FEATURE_8BITMIME) &&
         !pn_config_get_bool(PN_P(disable_mime_output_conversion))) {
         /* RFC 6152: 8-bit content goes to a server without 8BITMIME as quoted-printable */

@@ -44,6 +44,30 @@ class SmtpClient(test_delivery.Delivery):
         self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
                              timeout=15))
 
+    def test_outgoing_header_and_body_checks(self):
+        headers = os.path.join(self.inst.etc, "smtp_header_checks")
+        with open(headers, "w") as fp:
+            fp.write("/^Subject: test$/ REPLACE Subject: outgoing\n/^X-Internal:/ IGNORE\n")
+        body = os.path.join(self.inst.etc, "smtp_body_checks")
+        with open(body, "w") as fp:
+            fp.write("/^secret/ REPLACE [removed]\n")
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"smtp_header_checks = regexp:{headers}\n"
+                     f"smtp_body_checks = pcre:{body}\n")
+        self.assertTrue(self.inst.reload())
+        qid = self.submit("info@example.org", ["far@remote.example"],
+                          headers=("Subject: test", "X-Internal: host-42", "X-Other: kept"),
+                          body="secret line\npublic line\n")
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        [(_, _, data)] = self.sink.messages
+        self.assertTrue(data.startswith(b"Subject: outgoing\r\nX-Other: kept\r\n"), data)
+        self.assertNotIn(b"X-Internal", data)
+        self.assertTrue(data.endswith(b"\r\n\r\n[removed]\r\npublic line\r\n"), data)
+        self.assertRegex(self.inst.log(), r"postfix/smtp\[\d+\]: " + qid +
+                         r": replace: header Subject: test: Subject: outgoing\n")
+        self.assertRegex(self.inst.log(), qid + r": replace: body secret line: \[removed\]\n")
+
     def test_seed_smtpinternal_binds_its_own_address(self):
         # the seed's "SPF and multiple external ip addresses": two smtp services, each with
         # its smtp_bind_address, and a transport table sending .internal to the second (with
