@@ -477,13 +477,14 @@ static void serve(int fd, void *ctx)
 static int must_retire(void *ctx)
 {
     (void)ctx;
-    return smtp_checks_changed(); /* a changed table is read by a new process */
+    return smtp_checks_changed() || smtp_generic_changed(); /* read by a new process */
 }
 
 static void pre_jail(void *ctx)
 {
     (void)ctx;
     smtp_checks_init();
+    smtp_generic_init();
     pn_buf why = PN_BUF_INIT;
     if (pn_dns_init(&why) < 0)
         pn_fatal("%s", why.data); /* resolv.conf is read here, before the chroot */

@@ -43,6 +43,12 @@ void smtp_checks_init(void);
 int smtp_checks_changed(void);
 void smtp_checks_apply(const char *queue_id, pn_buf *content);
 
+/* generic.c: smtp_generic_maps. smtp_generic_addr gives addr or its mapping (in scratch). */
+void smtp_generic_init(void);
+int smtp_generic_changed(void);
+const char *smtp_generic_addr(const char *addr, pn_buf *scratch);
+void smtp_generic_content(pn_buf *content);
+
 /* SMTP_PARAM: the smtp_ or lmtp_ parameter of a name, by the protocol this process speaks. */
 #define SMTP_PARAM(suffix) (proto->lmtp ? PN_P(lmtp_##suffix) : PN_P(smtp_##suffix))
 /* read_reply: a whole (multi-line) reply within the timeout the named parameter sets; -1 when the connection

@@ -81,7 +81,7 @@ static void mail_command(const struct session *ss, const pn_delivreq *req, const
                          pn_buf *out)
 {
     pn_buf value = PN_BUF_INIT;
-    pn_buf_printf(out, "MAIL FROM:<%s>", req->sender.data);
+    pn_buf_printf(out, "MAIL FROM:<%s>", smtp_generic_addr(req->sender.data, &value));
     if (ss->features & FEATURE_SIZE)
         pn_buf_printf(out, " SIZE=%llu", (unsigned long long)q->content_len);
     const char *enc = pn_qfile_attr(q, "encoding", &value);
@@ -104,7 +104,9 @@ static void mail_command(const struct session *ss, const pn_delivreq *req, const
  * when the client gave no ORCPT). */
 static void rcpt_command(const struct session *ss, const pn_delivreq_rcpt *r, pn_buf *out)
 {
-    pn_buf_printf(out, "RCPT TO:<%s>", r->addr.data);
+    pn_buf mapped = PN_BUF_INIT;
+    pn_buf_printf(out, "RCPT TO:<%s>", smtp_generic_addr(r->addr.data, &mapped));
+    pn_buf_release(&mapped);
     if (!(ss->features & FEATURE_DSN))
         return;
     if (r->notify) {
@@ -186,6 +188,7 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     if ((!reused && hello(ss, why) < 0) || pn_qfile_read_content(q, &content, why) < 0)
         goto out;
     smtp_checks_apply(req->queue_id.data, &content);
+    smtp_generic_content(&content);
     if (!(ss->features & FEATURE_8BITMIME) &&
         !pn_config_get_bool(PN_P(disable_mime_output_conversion))) {
         /* RFC 6152: 8-bit content goes to a server without 8BITMIME as quoted-printable */

@@ -68,6 +68,24 @@ class SmtpClient(test_delivery.Delivery):
                          r": replace: header Subject: test: Subject: outgoing\n")
         self.assertRegex(self.inst.log(), qid + r": replace: body secret line: \[removed\]\n")
 
+    def test_generic_maps_rewrite_what_goes_out(self):
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("smtp_generic_maps = inline:{ info@example.org=public@example.com, "
+                     "@example.org=@example.com }\n")
+        self.assertTrue(self.inst.reload())
+        qid = self.submit("info@example.org", ["far@remote.example"],
+                          headers=("From: Info <info@example.org> (desk)",
+                                   "To: far@remote.example", "Cc: other@example.org",
+                                   "Subject: test"))
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        [(mail, rcpts, data)] = self.sink.messages
+        self.assertEqual((mail, rcpts), ("public@example.com", ["far@remote.example"]))
+        self.assertTrue(data.startswith(b"From: Info <public@example.com> (desk)\r\n"
+                                        b"To: far@remote.example\r\n"
+                                        b"Cc: other@example.com\r\nSubject: test\r\n"), data)
+        self.assertIn(f"{qid}: from=<info@example.org>", self.inst.log())  # the queue's own
+
     def test_seed_smtpinternal_binds_its_own_address(self):
         # the seed's "SPF and multiple external ip addresses": two smtp services, each with
         # its smtp_bind_address, and a transport table sending .internal to the second (with
