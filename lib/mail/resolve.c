@@ -24,6 +24,8 @@ struct pn_resolver {
     pn_domlist *relay_domains;
     pn_maps *transport_maps;
     pn_maps *relocated_maps;
+    pn_maps *sender_relayhost;  /* sender_dependent_relayhost_maps */
+    pn_maps *sender_transport;  /* sender_dependent_default_transport_maps */
 };
 
 void pn_resolved_init(pn_resolved *r)
@@ -55,7 +57,14 @@ pn_resolver *pn_resolver_open(pn_buf *err)
         (r->transport_maps = pn_maps_open(PN_P(transport_maps), pn_config_get(PN_P(transport_maps)),
                                           PN_DICT_DEFAULT_FLAGS, err)) == NULL ||
         (r->relocated_maps = pn_maps_open(PN_P(relocated_maps), pn_config_get(PN_P(relocated_maps)),
-                                          PN_DICT_DEFAULT_FLAGS, err)) == NULL) {
+                                          PN_DICT_DEFAULT_FLAGS, err)) == NULL ||
+        (r->sender_relayhost = pn_maps_open(PN_P(sender_dependent_relayhost_maps),
+                                            pn_config_get(PN_P(sender_dependent_relayhost_maps)),
+                                            PN_DICT_DEFAULT_FLAGS, err)) == NULL ||
+        (r->sender_transport =
+             pn_maps_open(PN_P(sender_dependent_default_transport_maps),
+                          pn_config_get(PN_P(sender_dependent_default_transport_maps)),
+                          PN_DICT_DEFAULT_FLAGS, err)) == NULL) {
         pn_resolver_free(r);
         return NULL;
     }
@@ -72,6 +81,8 @@ void pn_resolver_free(pn_resolver *r)
     pn_domlist_free(r->relay_domains);
     pn_maps_free(r->transport_maps);
     pn_maps_free(r->relocated_maps);
+    pn_maps_free(r->sender_relayhost);
+    pn_maps_free(r->sender_transport);
     free(r);
 }
 
@@ -87,7 +98,8 @@ int pn_resolver_changed(const pn_resolver *r)
 {
     return list_changed(r->mydestination) || list_changed(r->alias_domains) ||
            list_changed(r->mailbox_domains) || list_changed(r->relay_domains) ||
-           pn_maps_changed(r->transport_maps) || pn_maps_changed(r->relocated_maps);
+           pn_maps_changed(r->transport_maps) || pn_maps_changed(r->relocated_maps) ||
+           pn_maps_changed(r->sender_relayhost) || pn_maps_changed(r->sender_transport);
 }
 
 const char *pn_resolve_class_name(int flags)
@@ -175,9 +187,24 @@ static void apply_transport_map(pn_resolved *out, const char *value, const char 
     }
 }
 
-void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
+/* by_sender: a sender-dependent table's answer for the envelope sender (the address, then
+ * @domain; the null sender as the lookup key parameter says). 1 found, 0 not (or DUNNO),
+ * -1 table error. */
+static int by_sender(pn_maps *maps, const char *sender, const char *null_key, pn_buf *value)
+{
+    if (maps->count == 0)
+        return 0;
+    const char *key = *sender ? sender : pn_config_get(null_key);
+    int rc = pn_maps_find_addr(maps, key, pn_config_get(PN_P(recipient_delimiter)), 0, value);
+    if (rc > 0 && strcasecmp(value->data, "DUNNO") == 0)
+        rc = 0;
+    return rc;
+}
+
+void pn_resolve(pn_resolver *r, const char *sender, const char *addr_in, pn_resolved *out)
 {
     pn_buf addr = PN_BUF_INIT, domain = PN_BUF_INIT, local = PN_BUF_INIT, value = PN_BUF_INIT;
+    pn_buf sender_hop = PN_BUF_INIT;
     pn_buf_init(&addr);
     out->flags = 0;
     pn_buf_reset(&out->transport);
@@ -225,8 +252,13 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
         goto done;
     }
     const char *relayhost = pn_config_get(PN_P(relayhost));
+    int m = by_sender(r->sender_relayhost, sender ? sender : "",
+                      PN_P(empty_address_relayhost_maps_lookup_key), &sender_hop);
+    if (m < 0)
+        goto fail;
+    if (m > 0)
+        relayhost = sender_hop.data;
     const char *remote_hop = *relayhost ? relayhost : domain.data;
-    int m;
     if (is_local) {
         out->flags |= PN_RESOLVE_CLASS_LOCAL;
         set_transport(out, pn_config_get(PN_P(local_transport)), myhostname);
@@ -249,7 +281,12 @@ void pn_resolve(pn_resolver *r, const char *addr_in, pn_resolved *out)
         set_transport(out, pn_config_get(PN_P(relay_transport)), remote_hop);
     } else {
         out->flags |= PN_RESOLVE_CLASS_DEFAULT;
-        set_transport(out, pn_config_get(PN_P(default_transport)), remote_hop);
+        m = by_sender(r->sender_transport, sender ? sender : "",
+                      PN_P(empty_address_default_transport_maps_lookup_key), &value);
+        if (m < 0)
+            goto fail;
+        set_transport(out, m > 0 ? value.data : pn_config_get(PN_P(default_transport)),
+                      remote_hop);
     }
     int rc = lookup_transport_maps(r, addr.data, domain.data, &value);
     if (rc < 0)
@@ -274,6 +311,7 @@ relocated:
 fail:
     out->flags |= PN_RESOLVE_FAIL;
 done:
+    pn_buf_release(&sender_hop);
     pn_buf_release(&addr);
     pn_buf_release(&domain);
     pn_buf_release(&local);

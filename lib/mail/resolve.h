@@ -31,7 +31,7 @@ void pn_resolver_free(pn_resolver *resolver);
 int pn_resolver_changed(const pn_resolver *resolver);
 void pn_resolved_init(pn_resolved *r);
 void pn_resolved_release(pn_resolved *r);
-void pn_resolve(pn_resolver *resolver, const char *addr, pn_resolved *out);
+void pn_resolve(pn_resolver *resolver, const char *sender, const char *addr, pn_resolved *out);
 /* pn_resolve_class_name: "local", "virtual", ... for logs and tests. */
 const char *pn_resolve_class_name(int flags);
 

@@ -188,6 +188,30 @@ class SmtpClient(test_delivery.Delivery):
                       f"{self.sink.port}", self.inst.log())
         self.assertEqual(len(self.sink.messages), 1)
 
+    def test_sender_dependent_routes(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = s.getsockname()[1]
+        sink = f"[127.0.0.1]:{self.sink.port}"
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"relayhost = [127.0.0.1]:{closed}\n"
+                     f"sender_dependent_relayhost_maps = inline:{{ info@example.org={sink}, "
+                     "@example.com=DUNNO }\n"
+                     "sender_dependent_default_transport_maps = inline:{ "
+                     f"@example.net=smtp:{sink} }}\n")
+        self.assertTrue(self.inst.reload())
+        first = self.submit("info@example.org", ["far@remote.example"])
+        second = self.submit("someone@example.net", ["far@remote.example"])
+        third = self.submit("someone@example.com", ["far@remote.example"])
+        self.assertTrue(poll(lambda: f"{first}: removed" in self.inst.log() and
+                             f"{second}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertEqual(sorted(m for m, _, _ in self.sink.messages),
+                         ["info@example.org", "someone@example.net"])
+        # DUNNO: the global relayhost, which is down
+        self.assertTrue(poll(lambda: f"{third}: to=<far@remote.example>, relay=none" in
+                             self.inst.log(), timeout=15), self.inst.log())
+
     def test_closed_port_defers(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -29,7 +29,7 @@ static void answer(pn_resolver *r, const char *line, pn_buf *out)
     }
     pn_resolved res;
     pn_resolved_init(&res);
-    pn_resolve(r, addr, &res);
+    pn_resolve(r, "", addr, &res);
     pn_buf_printf(out, "%s %s %s %s", res.transport.data, res.nexthop.data, res.recipient.data,
                   pn_resolve_class_name(res.flags));
     if (res.flags & PN_RESOLVE_ROUTED)

@@ -25,14 +25,16 @@ static void resolve_all(const pn_attrs *req, pn_attr_out *reply)
 {
     size_t cursor = 0;
     pn_attrs rcpt;
-    pn_buf addr = PN_BUF_INIT;
+    pn_buf addr = PN_BUF_INIT, sender = PN_BUF_INIT;
     pn_resolved res;
     pn_resolved_init(&res);
+    if (pn_attr_copy_str(req, PN_ATTR_SENDER, &sender) != 1)
+        pn_buf_reset(&sender);
     pn_attr_put_int(reply, PN_ATTR_STATUS, 0);
     while (pn_attr_next_group(req, PN_ATTR_RCPT, &cursor, &rcpt) > 0) {
         if (pn_attr_copy_str(&rcpt, PN_ATTR_ADDR, &addr) != 1)
             pn_buf_reset(&addr);
-        pn_resolve(resolver, pn_buf_str(&addr), &res);
+        pn_resolve(resolver, pn_buf_str(&sender), pn_buf_str(&addr), &res);
         pn_attr_group_begin(reply, PN_ATTR_RESULT);
         pn_attr_put_str(reply, PN_ATTR_TRANSPORT, res.transport.data, res.transport.len);
         pn_attr_put_str(reply, PN_ATTR_NEXTHOP, res.nexthop.data, res.nexthop.len);
@@ -42,6 +44,7 @@ static void resolve_all(const pn_attrs *req, pn_attr_out *reply)
     }
     pn_resolved_release(&res);
     pn_buf_release(&addr);
+    pn_buf_release(&sender);
 }
 
 /* handle: one request; -1 drops the client. */
