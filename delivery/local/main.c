@@ -5,6 +5,7 @@
  * mailbox_command, or mail_spool_directory. Every file a user controls is read, and every
  * mailbox written, by the kept worker of that user; alias commands and files run as
  * default_privs. Forwarded mail goes back through cleanup. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <grp.h>
@@ -141,9 +142,60 @@ static void forward(struct delivery *d, const char *addr)
 static void deliver_user(struct delivery *d, const char *name, int depth, int skip_forward);
 static void expand_name(struct delivery *d, const char *name, int depth);
 
+/* luser_relay: mail for a user this system does not know goes to the luser_relay address,
+ * with $user, $extension, $local, $domain, $recipient and $recipient_delimiter replaced. */
+static void luser_relay(struct delivery *d, const char *name)
+{
+    const char *delims = pn_config_get(PN_P(recipient_delimiter));
+    pn_buf local = PN_BUF_INIT, domain = PN_BUF_INIT, user = PN_BUF_INIT, out = PN_BUF_INIT;
+    pn_addr_localpart(d->rcpt->addr.data, &local);
+    pn_addr_domain(d->rcpt->addr.data, &domain);
+    pn_addr_strip_extension(local.data, delims, &user);
+    const char *ext = local.len > user.len ? local.data + user.len + 1 : "";
+    static const char *const names[] = {"recipient_delimiter", "recipient", "extension",
+                                        "domain", "local", "user", NULL};
+    const char *values[] = {delims, d->rcpt->addr.data, ext, domain.data, local.data, name};
+    /* the value as written: its $names are these, not main.cf's */
+    for (const char *p = pn_config_raw(PN_P(luser_relay)); *p;) {
+        int done = 0;
+        for (int i = 0; *p == '$' && names[i] && !done; i++) {
+            size_t n = strlen(names[i]);
+            int braced = p[1] == '{' && strncmp(p + 2, names[i], n) == 0 && p[2 + n] == '}';
+            if (braced || (strncmp(p + 1, names[i], n) == 0 && !isalnum((unsigned char)p[1 + n]) &&
+                           p[1 + n] != '_')) {
+                pn_buf_puts(&out, values[i]);
+                p += 1 + n + (braced ? 2 : 0);
+                done = 1;
+            }
+        }
+        if (!done)
+            pn_buf_putc(&out, *p++);
+    }
+    forward(d, out.data);
+    pn_buf_release(&local);
+    pn_buf_release(&domain);
+    pn_buf_release(&user);
+    pn_buf_release(&out);
+}
+
+/* Where an alias item comes from, as allow_mail_to_commands and allow_mail_to_files name it. */
+static const char *const origin_names[] = {"alias", "forward", "include"};
+enum item_origin { FROM_ALIAS, FROM_FORWARD, FROM_INCLUDE };
+
+/* allowed: may an item from origin deliver to a command (or a file)? */
+static int allowed(struct delivery *d, int command, enum item_origin origin)
+{
+    if (pn_config_list_has(command ? PN_P(allow_mail_to_commands) : PN_P(allow_mail_to_files),
+                           origin_names[origin]))
+        return 1;
+    record(d, PN_DELIVER_BOUNCED, "5.7.1",
+           command ? "mail to command is restricted" : "mail to file is restricted");
+    return 0;
+}
+
 /* items: one alias or .forward value, with the identity that runs its commands and files. */
 static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, int depth,
-                  const char *owner)
+                  const char *owner, enum item_origin origin)
 {
     pn_argv *list = pn_argv_split(value, ",\n");
     for (size_t i = 0; i < list->len; i++) {
@@ -156,14 +208,16 @@ static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, i
         if (*item == 0 || *item == '#')
             continue;
         if (item[0] == '|') {
-            deliver_to(d, item, uid, gid, -1, 0);
+            if (allowed(d, 1, origin))
+                deliver_to(d, item, uid, gid, -1, 0);
         } else if (item[0] == '/') {
-            deliver_to(d, item, uid, gid, -1, 0);
+            if (allowed(d, 0, origin))
+                deliver_to(d, item, uid, gid, -1, 0);
         } else if (strncasecmp(item, ":include:", 9) == 0) {
             pn_buf text = PN_BUF_INIT;
             int rc = read_as(uid, gid, item + 9, &text);
             if (rc > 0 && depth < MAX_DEPTH)
-                items(d, text.data, uid, gid, depth + 1, owner);
+                items(d, text.data, uid, gid, depth + 1, owner, FROM_INCLUDE);
             else
                 record(d, rc == 0 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, "5.3.5",
                        "cannot open include file");
@@ -193,6 +247,10 @@ static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, i
 static void deliver_user(struct delivery *d, const char *name, int depth, int skip_forward)
 {
     struct passwd *pw = getpwnam(name);
+    if (pw == NULL && *pn_config_raw(PN_P(luser_relay))) {
+        luser_relay(d, name);
+        return;
+    }
     if (pw == NULL) {
         pn_buf text = PN_BUF_INIT;
         pn_buf_printf(&text, "unknown user: \"%s\"", name);
@@ -208,7 +266,7 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
     if (!skip_forward && depth < MAX_DEPTH) {
         pn_buf_printf(&path, "%s/.forward", pw->pw_dir);
         if (read_as(uid, gid, path.data, &forward_text) > 0 && *pn_trim(forward_text.data)) {
-            items(d, forward_text.data, uid, gid, depth + 1, name);
+            items(d, forward_text.data, uid, gid, depth + 1, name, FROM_FORWARD);
             goto out;
         }
     }
@@ -247,7 +305,7 @@ static void expand_name(struct delivery *d, const char *name, int depth)
         uid_t uid;
         gid_t gid;
         default_privs(&uid, &gid);
-        items(d, value.data, uid, gid, depth, name);
+        items(d, value.data, uid, gid, depth, name, FROM_ALIAS);
     } else {
         deliver_user(d, name, depth, 0);
     }

@@ -153,6 +153,34 @@ class Local(unittest.TestCase):
 
 
 @unittest.skipUnless(os.getuid() == 0, "local delivery and test users need root")
+class Restrictions(Local):
+    def test_commands_only_where_allowed_and_unknown_users_relayed(self):
+        forward = os.path.join(self.user.pw_dir, ".forward")
+        with open(forward, "w") as fp:
+            fp.write(f"\"|cat >> {self.out}\"\n")
+        os.chown(forward, self.user.pw_uid, self.user.pw_gid)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("allow_mail_to_commands = alias\n"
+                     "local_recipient_maps =\n"
+                     "recipient_delimiter = +\n"
+                     "luser_relay = info+$user@example.org\n")
+        self.assertTrue(self.inst.reload())
+        self.assertEqual(self.send(f"{USER}@localhost", "from-forward")[0], 250)
+        self.assertEqual(self.send("cmd@localhost", "from-alias")[0], 250)
+        self.assertEqual(self.send("stranger@localhost", "to-a-stranger")[0], 250)
+        self.assertTrue(poll(lambda: "from-alias" in open(self.out).read() and
+                             len(self.virtual_mail()) == 1, timeout=20), self.inst.log())
+        self.assertNotIn("from-forward", open(self.out).read())
+        self.assertRegex(self.inst.log(), f"to=<{USER}@localhost>, relay=local, .*dsn=5\\.7\\.1, "
+                                          r"status=bounced \(mail to command is restricted\)")
+        stranger = [m for m in self.virtual_mail() if "Subject: to-a-stranger" in m]
+        self.assertEqual(len(stranger), 1, self.virtual_mail())
+        self.assertIn("Delivered-To: stranger@localhost\n", stranger[0])
+        self.assertRegex(self.inst.log(), r"to=<stranger@localhost>, relay=local, .*"
+                                          r"status=sent \(forwarded as ")
+
+
+@unittest.skipUnless(os.getuid() == 0, "local delivery and test users need root")
 class Concurrency(Local):
     def test_a_slow_delivery_does_not_stall_others(self):
         aliases = os.path.join(self.inst.etc, "aliases")
