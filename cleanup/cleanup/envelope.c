@@ -158,7 +158,8 @@ void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, in
 {
     pn_buf canon = PN_BUF_INIT;
     pn_addr_rewrite_local(addr, &canon);
-    envelope_map_address(&canon, CLASS_ENVELOPE_RECIPIENT);
+    if (!(msg->flags & PN_CLEANUP_FLAG_NO_MAP))
+        envelope_map_address(&canon, CLASS_ENVELOPE_RECIPIENT);
     msg->rcpts = pn_reallocarray(msg->rcpts, msg->rcpt_count + 1, sizeof(cleanup_rcpt));
     cleanup_rcpt *r = &msg->rcpts[msg->rcpt_count++];
     r->addr = pn_buf_steal(&canon);
@@ -266,14 +267,18 @@ void envelope_finish(cleanup_msg *msg)
     size_t count = 0;
     pn_buf canon = PN_BUF_INIT;
     pn_addr_rewrite_local(msg->sender.data, &canon);
-    envelope_map_address(&canon, CLASS_ENVELOPE_SENDER);
+    if (!(msg->flags & PN_CLEANUP_FLAG_NO_MAP))
+        envelope_map_address(&canon, CLASS_ENVELOPE_SENDER);
     pn_buf_set(&msg->sender, canon.data);
     pn_buf_release(&canon);
     if (msg->flags & PN_CLEANUP_FLAG_BCC_OK)
         automatic_bcc(msg);
     for (size_t i = 0; i < msg->rcpt_count; i++) {
         struct expansion x = {pn_argv_new(), pn_config_get_int(PN_P(virtual_alias_expansion_limit)), 0};
-        expand(&x, msg->rcpts[i].addr, 0);
+        if (!(msg->flags & PN_CLEANUP_FLAG_NO_MAP))
+            expand(&x, msg->rcpts[i].addr, 0);
+        else
+            pn_argv_add(x.out, msg->rcpts[i].addr);
         if (x.failed) {
             msg->status |= CLEANUP_STAT_DEFER;
             pn_buf_set(&msg->reason, "4.3.0 virtual alias table lookup failure");

@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "config/cfparams.h"
 #include "mail/addr.h"
+#include "mail/cleanupclnt.h"
 #include "mail/hdraddr.h"
 
 static int field_is(const char *field, const char *name)
@@ -102,6 +103,7 @@ static void add_missing(cleanup_msg *msg)
 typedef struct hdr_rewrite {
     const char *remote_domain; /* NULL: local mail */
     int cls;
+    int map; /* canonical mapping and masquerading too (not no_address_mappings) */
 } hdr_rewrite;
 
 static int rewrite_one(const char *addr, pn_buf *out, void *ctx)
@@ -115,7 +117,8 @@ static int rewrite_one(const char *addr, pn_buf *out, void *ctx)
         pn_buf_printf(out, "%s@%s", addr, hr->remote_domain);
     else
         pn_buf_set(out, addr);
-    envelope_map_address(out, hr->cls);
+    if (hr->map)
+        envelope_map_address(out, hr->cls);
     return 1;
 }
 
@@ -128,8 +131,9 @@ static void rewrite_addresses(cleanup_msg *msg, char **field)
     for (size_t i = 0; i < msg->attrs->len; i++)
         if (strncmp(msg->attrs->items[i], "rewrite_context=", 16) == 0)
             context = msg->attrs->items[i] + 16;
-    hdr_rewrite hr = {NULL, kind == PN_HDRADDR_SENDER ? CLASS_HEADER_SENDER
-                                                      : CLASS_HEADER_RECIPIENT};
+    hdr_rewrite hr = {NULL,
+                      kind == PN_HDRADDR_SENDER ? CLASS_HEADER_SENDER : CLASS_HEADER_RECIPIENT,
+                      !(msg->flags & PN_CLEANUP_FLAG_NO_MAP)};
     if (context == NULL || strcmp(context, "local") != 0) {
         hr.remote_domain = pn_config_get(PN_P(remote_header_rewrite_domain));
         if (*hr.remote_domain == 0)

@@ -104,7 +104,7 @@ static void pick(const char *name)
     pn_qfile_sender(&q, &sender);
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
-    if (pn_cleanup_open(cleanup, PN_CLEANUP_FLAGS_RECEIVED, &id, &why) < 0) {
+    if (pn_cleanup_open(cleanup, pn_cleanup_received_flags(), &id, &why) < 0) {
         pn_warn("%s: %s", path.data, why.data);
         goto out;
     }

@@ -67,6 +67,16 @@ static int read_reply(pn_cleanup_client *c, pn_attrs *reply, pn_buf *storage, pn
     return 0;
 }
 
+int pn_cleanup_received_flags(void)
+{
+    int flags = PN_CLEANUP_FLAGS_RECEIVED;
+    if (pn_config_list_has(PN_P(receive_override_options), "no_header_body_checks"))
+        flags &= ~PN_CLEANUP_FLAG_FILTER;
+    if (pn_config_list_has(PN_P(receive_override_options), "no_address_mappings"))
+        flags = (flags & ~PN_CLEANUP_FLAG_BCC_OK) | PN_CLEANUP_FLAG_NO_MAP;
+    return flags;
+}
+
 int pn_cleanup_open(pn_cleanup_client *c, int flags, pn_buf *queue_id, pn_buf *why)
 {
     pn_attr_out req;

@@ -24,7 +24,12 @@ void pn_cleanup_client_free(pn_cleanup_client *client);
 /* Flags of a message, given at open. */
 #define PN_CLEANUP_FLAG_FILTER 0x01 /* apply header and body checks (mail from outside) */
 #define PN_CLEANUP_FLAG_BCC_OK 0x02 /* add the automatic BCC recipients (likewise) */
+#define PN_CLEANUP_FLAG_NO_MAP 0x04 /* no canonical, masquerading, virtual alias expansion */
 #define PN_CLEANUP_FLAGS_RECEIVED (PN_CLEANUP_FLAG_FILTER | PN_CLEANUP_FLAG_BCC_OK)
+
+/* pn_cleanup_received_flags: the flags for mail received from outside (smtpd, pickup), less
+ * what receive_override_options turns off (no_header_body_checks, no_address_mappings). */
+int pn_cleanup_received_flags(void);
 
 /* pn_cleanup_open: 0 with the queue ID, or -1 with why. */
 int pn_cleanup_open(pn_cleanup_client *client, int flags, pn_buf *queue_id, pn_buf *why);

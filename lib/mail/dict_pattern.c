@@ -1,4 +1,5 @@
-/* dict_pattern.c: reads a pattern table file into rules and evaluates them in order. An
+/* dict_pattern.c: reads a pattern table file (or "{ {rule}, ... }" written inline) into rules
+ * and evaluates them in order. An
  * "if" whose pattern does not match skips to its "endif". Syntax errors name file and line
  * and make the open fail: a half-read pattern table would silently change mail routing. */
 #include "mail/dict_pattern.h"
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/argv.h"
 #include "base/mem.h"
 #include "base/strutil.h"
 #include "config/cfline.h"
@@ -186,9 +188,62 @@ bad:
     return -1;
 }
 
+/* open_inline: "{ {rule}, {rule} }" written in main.cf itself, as the reference allows since
+ * 3.7: each braced item is one rule, numbered as a line. */
+static pn_dict *open_inline(const char *type, const char *spec, int flags,
+                            const pn_pattern_ops *ops, pn_buf *err)
+{
+    size_t n = strlen(spec);
+    if (n < 2 || spec[n - 1] != '}') {
+        pn_buf_printf(err, "%s:%s: missing '}'", type, spec);
+        return NULL;
+    }
+    char *inner = pn_strndup(spec + 1, n - 2);
+    const char *why_split = NULL;
+    pn_argv *items = pn_argv_split_grouped(inner, ", \t\r\n", &why_split);
+    free(inner);
+    if (items == NULL) {
+        pn_buf_printf(err, "%s:%s: %s", type, spec, why_split);
+        return NULL;
+    }
+    dict_pattern *d = (dict_pattern *)pn_dict_alloc(
+        type, spec, (flags & ~PN_DICT_FOLD_KEYS) | PN_DICT_PATTERN, sizeof(dict_pattern));
+    d->ops = ops;
+    d->dict.lookup = pattern_lookup;
+    d->dict.free_backend = pattern_free;
+    size_t open_ifs[100], depth = 0;
+    pn_buf why = PN_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < items->len; i++) {
+        char *rule = items->items[i];
+        size_t len = strlen(rule);
+        if (rule[0] == '{' && len >= 2 && rule[len - 1] == '}') {
+            rule[len - 1] = 0;
+            rule++;
+        }
+        if (parse_line(d, pn_trim(rule), (int)i + 1, open_ifs, &depth, &why) < 0) {
+            pn_buf_printf(err, "%s:%s, rule %zu: %s", type, spec, i + 1, why.data);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && depth > 0) {
+        pn_buf_printf(err, "%s:%s: IF without a matching ENDIF", type, spec);
+        rc = -1;
+    }
+    pn_argv_free(items);
+    pn_buf_release(&why);
+    if (rc < 0) {
+        pn_dict_abort(&d->dict);
+        return NULL;
+    }
+    return &d->dict;
+}
+
 pn_dict *pn_dict_pattern_open(const char *type, const char *path, int flags,
                               const pn_pattern_ops *ops, pn_buf *err)
 {
+    if (path[0] == '{')
+        return open_inline(type, path, flags, ops, err);
     pn_stream *stream = pn_stream_open(path, O_RDONLY, 0);
     if (stream == NULL) {
         pn_buf_printf(err, "open %s: %s", path, strerror(errno));

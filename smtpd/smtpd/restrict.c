@@ -497,6 +497,7 @@ int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
     static const int stages[] = {0, 1, 2, 3, 4};
     int rc = check_stages(s, stages, 5, rcpt, reply);
     if (rc == 0 && pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) &&
+        !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
         unlisted(rcpt, reply))
         rc = -1;
     smtpd_soften(reply);

@@ -15,7 +15,7 @@ int submit_open(smtpd_session *s, pn_buf *why)
 {
     if (cleanup == NULL)
         cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
-    if (pn_cleanup_open(cleanup, PN_CLEANUP_FLAGS_RECEIVED, &s->queue_id, why) < 0)
+    if (pn_cleanup_open(cleanup, pn_cleanup_received_flags(), &s->queue_id, why) < 0)
         return -1;
     pn_info("%s: client=%s", s->queue_id.data, s->namaddr.data);
     pn_cleanup_attr(cleanup, "rewrite_context", smtpd_local_header_client(s) ? "local" : "remote");

@@ -2,10 +2,11 @@
 the queue is flushed, soft_bounce keeps everything that would be refused or returned, and the
 reply-code parameters change the codes smtpd answers with."""
 import os
+import smtplib
 import unittest
 
 from harness import run
-from instance import poll
+from instance import free_port, poll
 from test_smtp import Smtp, services
 
 
@@ -120,3 +121,41 @@ class AutomaticBcc(Smtp):
                              timeout=15), self.inst.log())
         self.assertEqual(len(self.box("sent")), 1)
         self.assertEqual(len(self.box("incoming")), 2)
+
+
+class OverrideOptions(Smtp):
+    """A second smtpd with receive_override_options, as the re-injection port of a content
+    filter has it: no recipient checks, no address mappings, no header or body checks."""
+    extra = "header_checks = pcre:{ {/^Subject: reject-me/ REJECT} }\n"
+
+    def setUp(self):
+        super().setUp()
+        self.port2 = free_port()
+        self.inst.write_master(services(self.port) +
+                               f"127.0.0.1:{self.port2} inet n - y - - smtpd -o "
+                               "receive_override_options=no_unknown_recipient_checks,"
+                               "no_header_body_checks,no_address_mappings\n")
+        self.assertTrue(self.inst.reload())
+
+    def conversation(self, port):
+        c = smtplib.SMTP("127.0.0.1", port, local_hostname="client.example", timeout=20)
+        self.addCleanup(c.close)
+        c.ehlo()
+        c.mail("a@example.com")
+        unknown = c.rcpt("nobody@example.org")[0]
+        c.rset()
+        c.mail("a@example.com")
+        c.rcpt("alias@example.org")
+        data = c.data(b"Subject: reject-me\r\n\r\nx\r\n")
+        c.quit()
+        return unknown, data
+
+    def test_the_override_port_skips_checks_and_mappings(self):
+        unknown, data = self.conversation(self.port)
+        self.assertEqual((unknown, data), (550, (550, b"5.7.1 message content rejected")))
+        unknown, data = self.conversation(self.port2)
+        self.assertEqual((unknown, data[0]), (250, 250))
+        qid = data[1].decode().split()[-1]
+        # no virtual alias expansion: the address is delivered (or not) as it is
+        self.assertTrue(poll(lambda: f"{qid}: to=<alias@example.org>, relay=virtual" in
+                             self.inst.log(), timeout=15), self.inst.log())
