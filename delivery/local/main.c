@@ -1,9 +1,9 @@
 /* main.c: local, the delivery agent for the local domains (private/local). Started as root,
  * it opens alias_maps, starts its worker spawner and becomes mail_owner. A recipient's local
  * part goes through alias_maps (names, addresses, "|command", "/file", ":include:/file"),
- * then the user's ~/.forward, then the mailbox: home_mailbox (a Maildir when it ends in '/'),
- * mailbox_command, or mail_spool_directory. Every file a user controls is read, and every
- * mailbox written, by the kept worker of that user; alias commands and files run as
+ * then the user's ~/.forward, then the mailbox, in the reference's order: the user's
+ * mailbox_command_maps entry, mailbox_command, home_mailbox (a Maildir when it ends in '/'),
+ * or mail_spool_directory. Every file a user controls is read, and every mailbox written, by the kept worker of that user; alias commands and files run as
  * default_privs. Forwarded mail goes back through cleanup. */
 #include <ctype.h>
 #include <errno.h>
@@ -33,6 +33,7 @@
 #define MAX_DEPTH 20
 
 static pn_maps *alias_maps;
+static pn_maps *command_maps; /* mailbox_command_maps */
 static pn_worker_pool *workers;
 static pn_domlist *local_domains;
 static pn_cleanup_client *cleanup;
@@ -273,11 +274,23 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
     pn_buf_reset(&path);
     const char *home_mailbox = pn_config_get(PN_P(home_mailbox));
     const char *command = pn_config_get(PN_P(mailbox_command));
-    if (*home_mailbox) {
-        pn_buf_printf(&path, "%s/%s", pw->pw_dir, home_mailbox);
-        deliver_to(d, path.data, uid, gid, -1, 1);
-    } else if (*command) {
+    pn_buf per_user = PN_BUF_INIT;
+    if (command_maps->count) {
+        /* mailbox_command_maps: the user's own command, before mailbox_command */
+        int rc = pn_maps_find(command_maps, name, &per_user);
+        if (rc < 0) {
+            record(d, PN_DELIVER_DEFERRED, "4.3.0", "mailbox_command_maps lookup failure");
+            pn_buf_release(&per_user);
+            goto out;
+        }
+        if (rc > 0 && per_user.len)
+            command = per_user.data;
+    }
+    if (*command) {
         pn_buf_printf(&path, "|%s", command);
+        deliver_to(d, path.data, uid, gid, -1, 1);
+    } else if (*home_mailbox) {
+        pn_buf_printf(&path, "%s/%s", pw->pw_dir, home_mailbox);
         deliver_to(d, path.data, uid, gid, -1, 1);
     } else {
         const char *spool = pn_config_get(PN_P(mail_spool_directory));
@@ -286,6 +299,7 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
         pn_buf_printf(&path, "%s/%s", spool, name);
         deliver_to(d, path.data, uid, gid, extra, 1);
     }
+    pn_buf_release(&per_user);
 out:
     pn_buf_release(&path);
     pn_buf_release(&forward_text);
@@ -356,6 +370,11 @@ static void pre_jail(void *ctx)
         pn_maps_open(PN_P(alias_maps), pn_config_get(PN_P(alias_maps)), PN_DICT_DEFAULT_FLAGS, &err);
     if (alias_maps == NULL)
         pn_fatal("%s", err.data);
+    command_maps = pn_maps_open(PN_P(mailbox_command_maps),
+                                pn_config_get(PN_P(mailbox_command_maps)), PN_DICT_DEFAULT_FLAGS,
+                                &err);
+    if (command_maps == NULL)
+        pn_fatal("%s", err.data);
     local_domains = pn_domlist_open(PN_P(mydestination), pn_config_get(PN_P(mydestination)), &err);
     if (local_domains == NULL)
         pn_fatal("%s", err.data);
@@ -367,7 +386,8 @@ static void pre_jail(void *ctx)
 static int must_retire(void *ctx)
 {
     (void)ctx;
-    return pn_maps_changed(alias_maps) || pn_worker_pool_broken(workers);
+    return pn_maps_changed(alias_maps) || pn_maps_changed(command_maps) ||
+           pn_worker_pool_broken(workers);
 }
 
 int main(int argc, char **argv)

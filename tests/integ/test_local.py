@@ -180,6 +180,18 @@ class Restrictions(Local):
                                           r"status=sent \(forwarded as ")
 
 
+    def test_a_users_own_mailbox_command(self):
+        os.chown(self.out, self.user.pw_uid, self.user.pw_gid)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"mailbox_command_maps = inline:{{ {{ {USER} = cat >> {self.out} }} }}\n")
+        self.assertTrue(self.inst.reload())
+        self.assertEqual(self.send(f"{USER}@localhost", "by-command")[0], 250)
+        self.assertTrue(poll(lambda: "by-command" in open(self.out).read(), timeout=20),
+                        self.inst.log())
+        self.assertEqual(self.user_mail(), [])  # the command comes before home_mailbox
+        self.assertIn(f"status=sent (delivered to command: cat >> {self.out})", self.inst.log())
+
+
 @unittest.skipUnless(os.getuid() == 0, "local delivery and test users need root")
 class Concurrency(Local):
     def test_a_slow_delivery_does_not_stall_others(self):
