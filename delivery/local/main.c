@@ -1,10 +1,12 @@
 /* main.c: local, the delivery agent for the local domains (private/local). Started as root,
  * it opens alias_maps, starts its worker spawner and becomes mail_owner. A recipient's local
  * part goes through alias_maps (names, addresses, "|command", "/file", ":include:/file"),
- * then the user's ~/.forward, then the mailbox, in the reference's order: the user's
+ * then the user's ~/.forward, then the mailbox, in the reference's order: mailbox_transport
+ * (the maps first: the recipient goes to that transport's agent), the user's
  * mailbox_command_maps entry, mailbox_command, home_mailbox (a Maildir when it ends in '/'),
  * or mail_spool_directory. Every file a user controls is read, and every mailbox written, by the kept worker of that user; alias commands and files run as
- * default_privs. Forwarded mail goes back through cleanup. */
+ * default_privs. Forwarded mail goes back through cleanup. A user the system does not know
+ * goes to fallback_transport, else luser_relay. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "mail/addr.h"
 #include "mail/agent.h"
 #include "mail/cleanupclnt.h"
+#include "mail/delegate.h"
 #include "mail/domlist.h"
 #include "mail/mailbox.h"
 #include "mail/maps.h"
@@ -33,7 +36,9 @@
 #define MAX_DEPTH 20
 
 static pn_maps *alias_maps;
-static pn_maps *command_maps; /* mailbox_command_maps */
+static pn_maps *command_maps;   /* mailbox_command_maps */
+static pn_maps *transport_maps; /* mailbox_transport_maps */
+static pn_maps *fallback_maps;  /* fallback_transport_maps */
 static pn_worker_pool *workers;
 static pn_domlist *local_domains;
 static pn_cleanup_client *cleanup;
@@ -45,7 +50,8 @@ struct delivery {
     int outcome; /* the worst so far */
     char dsn[16];
     pn_buf *text;
-    pn_argv *seen; /* alias names expanded so far: no loops */
+    pn_argv *seen;  /* alias names expanded so far: no loops */
+    int delegated;  /* -1, or the outcome the agent of mailbox_transport reported */
 };
 
 static void record(struct delivery *d, int outcome, const char *dsn, const char *text)
@@ -142,6 +148,54 @@ static void forward(struct delivery *d, const char *addr)
 
 static void deliver_user(struct delivery *d, const char *name, int depth, int skip_forward);
 static void expand_name(struct delivery *d, const char *name, int depth);
+
+/* transport_for: the mailbox_transport or fallback_transport for user (the maps first, with
+ * the address user@domain of the recipient); "" when none, NULL on a table error. */
+static const char *transport_for(struct delivery *d, pn_maps *maps, const char *param,
+                                 const char *user, pn_buf *value)
+{
+    pn_buf addr = PN_BUF_INIT, domain = PN_BUF_INIT;
+    pn_addr_domain(d->rcpt->addr.data, &domain);
+    pn_buf_printf(&addr, "%s@%s", user, domain.data);
+    int rc = maps->count ? pn_maps_find_addr(maps, addr.data, pn_config_get(PN_P(recipient_delimiter)),
+                                             PN_MAPS_LOCALPART, value)
+                         : 0;
+    pn_buf_release(&addr);
+    pn_buf_release(&domain);
+    if (rc < 0)
+        return NULL;
+    if (rc > 0 && strcasecmp(value->data, "DUNNO") != 0)
+        return value->data;
+    return pn_config_get(param);
+}
+
+/* hand_over: the recipient goes to the agent of transport (mailbox_transport,
+ * fallback_transport). The recipient itself is passed when it reached this user directly;
+ * an alias's target goes back through the queue as user@domain, to arrive here directly. */
+static void hand_over(struct delivery *d, const char *transport, const char *user, int depth)
+{
+    if (depth > 0) {
+        pn_buf addr = PN_BUF_INIT, domain = PN_BUF_INIT;
+        pn_addr_domain(d->rcpt->addr.data, &domain);
+        pn_buf_printf(&addr, "%s@%s", user, domain.data);
+        forward(d, addr.data);
+        pn_buf_release(&addr);
+        pn_buf_release(&domain);
+        return;
+    }
+    int deferred = 0;
+    pn_buf why = PN_BUF_INIT;
+    if (pn_delegate(transport, d->req, d->rcpt, &deferred, &why) < 0) {
+        pn_buf text = PN_BUF_INIT;
+        pn_buf_printf(&text, "mail transport unavailable: %s", why.data);
+        record(d, PN_DELIVER_DEFERRED, "4.3.0", text.data);
+        pn_buf_release(&text);
+    } else {
+        d->delegated = deferred ? PN_DELIVER_DEFERRED : PN_DELIVER_SENT;
+        record(d, PN_DELIVER_SENT, "2.0.0", "delegated");
+    }
+    pn_buf_release(&why);
+}
 
 /* luser_relay: mail for a user this system does not know goes to the luser_relay address,
  * with $user, $extension, $local, $domain, $recipient and $recipient_delimiter replaced. */
@@ -248,6 +302,18 @@ static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, i
 static void deliver_user(struct delivery *d, const char *name, int depth, int skip_forward)
 {
     struct passwd *pw = getpwnam(name);
+    if (pw == NULL) {
+        pn_buf value = PN_BUF_INIT;
+        const char *fallback =
+            transport_for(d, fallback_maps, PN_P(fallback_transport), name, &value);
+        if (fallback == NULL)
+            record(d, PN_DELIVER_DEFERRED, "4.3.0", "fallback_transport_maps lookup failure");
+        else if (*fallback)
+            hand_over(d, fallback, name, depth);
+        pn_buf_release(&value);
+        if (fallback == NULL || *fallback)
+            return;
+    }
     if (pw == NULL && *pn_config_raw(PN_P(luser_relay))) {
         luser_relay(d, name);
         return;
@@ -272,6 +338,18 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
         }
     }
     pn_buf_reset(&path);
+    pn_buf transport_value = PN_BUF_INIT;
+    const char *transport =
+        transport_for(d, transport_maps, PN_P(mailbox_transport), name, &transport_value);
+    if (transport == NULL || *transport) {
+        if (transport == NULL)
+            record(d, PN_DELIVER_DEFERRED, "4.3.0", "mailbox_transport_maps lookup failure");
+        else
+            hand_over(d, transport, name, depth);
+        pn_buf_release(&transport_value);
+        goto out;
+    }
+    pn_buf_release(&transport_value);
     const char *home_mailbox = pn_config_get(PN_P(home_mailbox));
     const char *command = pn_config_get(PN_P(mailbox_command));
     pn_buf per_user = PN_BUF_INIT;
@@ -330,7 +408,7 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
                    const char **dsn, pn_buf *text, void *ctx)
 {
     (void)ctx;
-    struct delivery d = {req, r, q, PN_DELIVER_SENT, "2.0.0", text, pn_argv_new()};
+    struct delivery d = {req, r, q, PN_DELIVER_SENT, "2.0.0", text, pn_argv_new(), -1};
     static char dsn_copy[16];
     pn_buf local = PN_BUF_INIT;
     pn_addr_localpart(r->addr.data, &local);
@@ -347,6 +425,8 @@ static int deliver(const pn_delivreq *req, const pn_delivreq_rcpt *r, const pn_q
         record(&d, PN_DELIVER_DEFERRED, "4.3.0", "no delivery target");
     snprintf(dsn_copy, sizeof(dsn_copy), "%s", d.dsn);
     *dsn = dsn_copy;
+    if (d.delegated >= 0)
+        d.outcome = d.delegated | PN_DELIVER_DELEGATED;
     pn_argv_free(d.seen);
     pn_buf_release(&local);
     pn_buf_release(&base);
@@ -375,6 +455,15 @@ static void pre_jail(void *ctx)
                                 &err);
     if (command_maps == NULL)
         pn_fatal("%s", err.data);
+    transport_maps = pn_maps_open(PN_P(mailbox_transport_maps),
+                                  pn_config_get(PN_P(mailbox_transport_maps)),
+                                  PN_DICT_DEFAULT_FLAGS, &err);
+    fallback_maps = transport_maps ? pn_maps_open(PN_P(fallback_transport_maps),
+                                                  pn_config_get(PN_P(fallback_transport_maps)),
+                                                  PN_DICT_DEFAULT_FLAGS, &err)
+                                   : NULL;
+    if (fallback_maps == NULL)
+        pn_fatal("%s", err.data);
     local_domains = pn_domlist_open(PN_P(mydestination), pn_config_get(PN_P(mydestination)), &err);
     if (local_domains == NULL)
         pn_fatal("%s", err.data);
@@ -387,6 +476,7 @@ static int must_retire(void *ctx)
 {
     (void)ctx;
     return pn_maps_changed(alias_maps) || pn_maps_changed(command_maps) ||
+           pn_maps_changed(transport_maps) || pn_maps_changed(fallback_maps) ||
            pn_worker_pool_broken(workers);
 }
 

@@ -84,7 +84,8 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
     if (pn_config_get_bool(PN_P(soft_bounce))) {
         /* nothing goes back to the sender: a permanent failure stays queued, as 4.x.x */
         for (size_t i = 0; i < req->rcpt_count; i++) {
-            if ((outcomes[i] & PN_DELIVER_OUTCOME) != PN_DELIVER_BOUNCED)
+            if ((outcomes[i] & PN_DELIVER_OUTCOME) != PN_DELIVER_BOUNCED ||
+                (outcomes[i] & PN_DELIVER_DELEGATED))
                 continue;
             outcomes[i] = (outcomes[i] & ~PN_DELIVER_OUTCOME) | PN_DELIVER_DEFERRED;
             if (dsns[i].len && dsns[i].data[0] == '5')
@@ -98,6 +99,14 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         int outcome = outcomes[i] & PN_DELIVER_OUTCOME;
         const char *relay = relays[i].len ? relays[i].data : agent->relay;
         pn_buf_reset(&why);
+        if (outcomes[i] & PN_DELIVER_DELEGATED) {
+            /* logged and recorded by the agent that took it; a deferral keeps the file */
+            if (outcome == PN_DELIVER_DEFERRED) {
+                deferred = 1;
+                finished_all = 0;
+            }
+            continue;
+        }
         if (verify) {
             /* a verification: reported, never delivered, bounced or retried */
             pn_delivreq_log(req, r, relay,

@@ -47,6 +47,9 @@ void pn_delivreq_release(pn_delivreq *req);
  * promising DSNs (a success notice says "relayed"), or with that promise (no notice here). */
 #define PN_DELIVER_RELAYED 0x10
 #define PN_DELIVER_DSN_PASSED 0x20
+/* An agent may add to any outcome: another transport's agent took the recipient and has
+ * logged and recorded its outcome already (local's mailbox_transport). */
+#define PN_DELIVER_DELEGATED 0x40
 
 /* pn_delivreq_log: "ID: to=<..>, orig_to=<..>, relay=R, delay=D, delays=a/b/c/d, dsn=X,
  * status=S (text)" with the reference's delay formatting. */

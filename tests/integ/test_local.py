@@ -192,6 +192,37 @@ class Restrictions(Local):
         self.assertIn(f"status=sent (delivered to command: cat >> {self.out})", self.inst.log())
 
 
+    def test_mailbox_and_fallback_transports(self):
+        # the recipient is handed to the virtual agent, which knows these addresses
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("mailbox_transport = virtual\n"
+                     "fallback_transport = virtual\n"
+                     "local_recipient_maps =\n"
+                     "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/, "
+                     f"{USER}@localhost=example.org/lucas/, "
+                     "stranger@localhost=example.org/stranger/ }\n")
+        self.assertTrue(self.inst.reload())
+        self.assertEqual(self.send(f"{USER}@localhost", "handed-over")[0], 250)
+        self.assertEqual(self.send("root@localhost", "via-alias")[0], 250)
+        self.assertEqual(self.send("stranger@localhost", "unknown-user")[0], 250)
+        boxes = lambda name: self.maildir(os.path.join(self.vmail, "example.org", name))
+        self.assertTrue(poll(lambda: len(boxes("lucas")) == 2 and len(boxes("stranger")) == 1,
+                             timeout=20), self.inst.log())
+        self.assertEqual(self.user_mail(), [])
+        log = self.inst.log()
+        # the agent that took the recipient logs it; local does not log it again
+        self.assertRegex(log, f"postfix/virtual\\[\\d+\\]: [0-9A-F]+: to=<{USER}@localhost>, "
+                              r"relay=virtual, .*status=sent \(delivered to maildir\)")
+        self.assertNotRegex(log, f"postfix/local\\[\\d+\\]: [0-9A-F]+: to=<{USER}@localhost>")
+        self.assertRegex(log, r"postfix/virtual\[\d+\]: [0-9A-F]+: to=<stranger@localhost>, "
+                              r"relay=virtual, .*status=sent")
+        # and the queue is empty: each recipient was marked done once, by the agent that took it
+        queued = lambda: [f for d in ("incoming", "active", "deferred")
+                          for _, _, files in os.walk(os.path.join(self.inst.queue, d))
+                          for f in files]
+        self.assertTrue(poll(lambda: queued() == [], timeout=10), queued())
+
+
 @unittest.skipUnless(os.getuid() == 0, "local delivery and test users need root")
 class Concurrency(Local):
     def test_a_slow_delivery_does_not_stall_others(self):
