@@ -19,9 +19,8 @@ static pn_hbc checks;
 
 void checks_init(void)
 {
-    static const char *const params[PN_HBC_COUNT] = {
-        PN_P(header_checks), PN_P(mime_header_checks), PN_P(nested_header_checks),
-        PN_P(body_checks)};
+    static const char *const params[PN_HBC_COUNT] = {PN_P(header_checks), PN_P(mime_header_checks),
+                                                     PN_P(nested_header_checks), PN_P(body_checks)};
     pn_hbc_open(&checks, params);
 }
 
@@ -71,14 +70,14 @@ static void log_action(const cleanup_msg *msg, const char *action, int cls, cons
 
 static int is_dsn_code(const char *text)
 {
-    return (text[0] == '4' || text[0] == '5') && text[1] == '.' && isdigit((unsigned char)text[2]) &&
-           strchr(text, ' ') != NULL;
+    return (text[0] == '4' || text[0] == '5') && text[1] == '.' &&
+           isdigit((unsigned char)text[2]) && strchr(text, ' ') != NULL;
 }
 
 /* act: carry out one table result for line; the replacement text (REPLACE) goes to repl and a
  * line to insert before it (PREPEND) to prepend. */
 static enum pn_hbc_fate act(cleanup_msg *msg, int cls, const char *line, const char *value,
-                          pn_buf *repl, pn_buf *prepend)
+                            pn_buf *repl, pn_buf *prepend)
 {
     size_t n = strcspn(value, " \t");
     char *command = pn_strndup(value, n);

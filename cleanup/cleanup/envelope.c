@@ -46,8 +46,8 @@ static int class_enabled(const char *param, const char *class_name)
     return found;
 }
 
-static const char *const class_names[] = {"envelope_sender", "envelope_recipient",
-                                          "header_sender", "header_recipient"};
+static const char *const class_names[] = {"envelope_sender", "envelope_recipient", "header_sender",
+                                          "header_recipient"};
 
 /* canonicalize: one mapping step through the first table list that knows the address, for
  * an address of the given class (enum addr_class). */
@@ -133,8 +133,9 @@ void envelope_map_address(pn_buf *addr, int cls)
 void envelope_init(void)
 {
     pn_buf err = PN_BUF_INIT;
-    virtual_alias_maps = pn_maps_open(PN_P(virtual_alias_maps), pn_config_get(PN_P(virtual_alias_maps)),
-                                      PN_DICT_DEFAULT_FLAGS, &err);
+    virtual_alias_maps =
+        pn_maps_open(PN_P(virtual_alias_maps), pn_config_get(PN_P(virtual_alias_maps)),
+                     PN_DICT_DEFAULT_FLAGS, &err);
     if (virtual_alias_maps == NULL)
         pn_fatal("%s", err.data);
     local_domains = pn_domlist_open(PN_P(mydestination), pn_config_get(PN_P(mydestination)), &err);
@@ -201,8 +202,8 @@ static void expand(struct expansion *x, const char *addr, long depth)
         flags |= PN_MAPS_LOCALPART;
     int rc = depth >= pn_config_get_int(PN_P(virtual_alias_recursion_limit))
                  ? 0
-                 : pn_maps_find_addr(virtual_alias_maps, addr, pn_config_get(PN_P(recipient_delimiter)),
-                                     flags, &value);
+                 : pn_maps_find_addr(virtual_alias_maps, addr,
+                                     pn_config_get(PN_P(recipient_delimiter)), flags, &value);
     if (rc < 0) {
         x->failed = 1;
     } else if (rc == 0) {
@@ -274,7 +275,8 @@ void envelope_finish(cleanup_msg *msg)
     if (msg->flags & PN_CLEANUP_FLAG_BCC_OK)
         automatic_bcc(msg);
     for (size_t i = 0; i < msg->rcpt_count; i++) {
-        struct expansion x = {pn_argv_new(), pn_config_get_int(PN_P(virtual_alias_expansion_limit)), 0};
+        struct expansion x = {pn_argv_new(), pn_config_get_int(PN_P(virtual_alias_expansion_limit)),
+                              0};
         if (!(msg->flags & PN_CLEANUP_FLAG_NO_MAP))
             expand(&x, msg->rcpts[i].addr, 0);
         else

@@ -71,10 +71,24 @@ static void on_term(int signo)
 }
 
 static const char *const trusted_attrs[] = {
-    "rewrite_context", "client_name", "client_addr",   "client_port", "client_helo",
-    "client_proto",    "sasl_method", "sasl_username", "sasl_sender", "log_ident",
-    "encoding",        "envid",       "ret",           "smtputf8",    "trace_flags",
-    "full_name",       "reverse_client_name", NULL,
+    "rewrite_context",
+    "client_name",
+    "client_addr",
+    "client_port",
+    "client_helo",
+    "client_proto",
+    "sasl_method",
+    "sasl_username",
+    "sasl_sender",
+    "log_ident",
+    "encoding",
+    "envid",
+    "ret",
+    "smtputf8",
+    "trace_flags",
+    "full_name",
+    "reverse_client_name",
+    NULL,
 };
 
 static void msg_init(cleanup_msg *msg)
@@ -273,8 +287,8 @@ static int one_message(pn_stream *client, int flags)
     msg_init(&msg);
     msg.flags = flags;
     pn_buf why = PN_BUF_INIT, path = PN_BUF_INIT;
-    msg.fd = pn_queue_create("incoming", pn_config_get_bool(PN_P(enable_long_queue_ids)), &msg.queue_id,
-                             &msg.arrival, &why);
+    msg.fd = pn_queue_create("incoming", pn_config_get_bool(PN_P(enable_long_queue_ids)),
+                             &msg.queue_id, &msg.arrival, &why);
     if (msg.fd < 0) {
         pn_warn("%s", why.data);
         reply(client, CLEANUP_STAT_WRITE, "4.3.0 queue file write error", NULL);

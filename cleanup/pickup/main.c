@@ -56,8 +56,7 @@ static void pass_dsn_attrs(const pn_qfile *q, pn_cleanup_client *client)
  * recipient, too big): the sender gets the reason and the message's headers from
  * MAILER-DAEMON, and the maildrop file goes. 0 once the notice is queued or there is nobody
  * to tell; -1 to keep the file and try again later. */
-static int returned(const char *path, const char *sender, const char *reason,
-                    const pn_buf *content)
+static int returned(const char *path, const char *sender, const char *reason, const pn_buf *content)
 {
     pn_info("%s: rejected: %s", path, reason);
     if (*sender == 0)
@@ -125,8 +124,8 @@ static void pick(const char *name)
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %e %b %Y %H:%M:%S %z (%Z)", &tm);
     pn_buf_printf(&field, "Received: by %s (%s, from userid %ld)\n\tid %s; %s",
-                  pn_config_get_hostname(PN_P(myhostname)), pn_config_get(PN_P(mail_name)), (long)st.st_uid,
-                  id.data, date);
+                  pn_config_get_hostname(PN_P(myhostname)), pn_config_get(PN_P(mail_name)),
+                  (long)st.st_uid, id.data, date);
     pn_cleanup_header(cleanup, field.data, field.len);
     pn_cleanup_message(cleanup, content.data, content.len);
     int status = -1;

@@ -165,7 +165,8 @@ int main(int argc, char **argv)
     case 't':
         /* the file named on the command line, else main.cf's bounce_template_file */
         pn_config_load();
-        return show_templates(*args ? *args : pn_config_get(PN_P(bounce_template_file)), mode == 'b');
+        return show_templates(*args ? *args : pn_config_get(PN_P(bounce_template_file)),
+                              mode == 'b');
     case 'm': pn_dict_print_types(stdout); return 0;
     case 'a':
         puts("cyrus");

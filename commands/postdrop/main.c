@@ -92,8 +92,8 @@ int main(int argc, char **argv)
         pn_fatal("chdir %s: %s", pn_config_get(PN_P(queue_directory)), strerror(errno));
     pn_buf id = PN_BUF_INIT, why = PN_BUF_INIT, path = PN_BUF_INIT;
     struct timeval tv;
-    int fd =
-        pn_queue_create("maildrop", pn_config_get_bool(PN_P(enable_long_queue_ids)), &id, &tv, &why);
+    int fd = pn_queue_create("maildrop", pn_config_get_bool(PN_P(enable_long_queue_ids)), &id, &tv,
+                             &why);
     if (fd < 0)
         pn_fatal("%s", why.data);
     pn_queue_path("maildrop", id.data, &path);

@@ -205,7 +205,8 @@ int main(int argc, char **argv)
         /* as the reference's script does: postqueue -f with this configuration */
         pn_buf path = PN_BUF_INIT;
         pn_buf_printf(&path, "%s/postqueue", pn_config_get(PN_P(command_directory)));
-        execl(path.data, "postqueue", "-c", pn_config_get(PN_P(config_directory)), "-f", (char *)NULL);
+        execl(path.data, "postqueue", "-c", pn_config_get(PN_P(config_directory)), "-f",
+              (char *)NULL);
         pn_fatal("exec %s: %s", path.data, strerror(errno));
     } else if (strcmp(command, "set-permissions") == 0) {
         queue_dirs_check(1);

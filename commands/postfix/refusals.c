@@ -12,6 +12,7 @@
 #include "config/cfcheck.h"
 #include "config/cfmaster.h"
 #include "config/cfparams.h"
+#include "config/cfrestrict.h"
 #include "postfix.h"
 
 int config_values_check(void)
@@ -56,6 +57,42 @@ static void free_refusal(void *ptr)
     free(r);
 }
 
+/* restriction_warnings: the entries of the restriction lists in force that smtpd does not
+ * carry out (a request that reaches one is refused with 451 4.3.5); origin is "main.cf" or
+ * "master.cf: service S" for a -o value. */
+static void restriction_warnings(const char *service)
+{
+    pn_buf names = PN_BUF_INIT;
+    for (int i = 0; pn_restriction_params[i]; i++) {
+        const char *param = pn_restriction_params[i];
+        int from_o = pn_config_is_override(param);
+        if ((service != NULL) != from_o)
+            continue;
+        pn_buf_reset(&names);
+        if (pn_restriction_unimplemented(pn_config_get(param), &names) == 0)
+            continue;
+        pn_argv *list = pn_argv_split(names.data, " ");
+        for (size_t k = 0; k < list->len; k++) {
+            if (service)
+                pn_warn("master.cf: service %s: parameter %s: %s %s is not implemented by Postern; "
+                        "a request that reaches it is refused with 451 4.3.5",
+                        service, param,
+                        pn_restriction_known(list->items[k]) ? "restriction"
+                                                             : "unknown restriction",
+                        list->items[k]);
+            else
+                pn_warn("main.cf: parameter %s: %s %s is not implemented by Postern; a request "
+                        "that reaches it is refused with 451 4.3.5",
+                        param,
+                        pn_restriction_known(list->items[k]) ? "restriction"
+                                                             : "unknown restriction",
+                        list->items[k]);
+        }
+        pn_argv_free(list);
+    }
+    pn_buf_release(&names);
+}
+
 int config_refusals(void)
 {
     pn_buf path = PN_BUF_INIT, err = PN_BUF_INIT, text = PN_BUF_INIT;
@@ -86,9 +123,12 @@ int config_refusals(void)
             else if (status && from_o)
                 pn_warn("%s; setting ignored", text.data);
         }
+        if (program == PN_PROG_SMTPD)
+            restriction_warnings(e->field[PN_MF_SERVICE]);
         pn_config_pop_overrides();
         pn_argv_free(settings);
     }
+    restriction_warnings(NULL);
     /* main.cf settings that no service refuses to run with are ignored, with a warning */
     for (unsigned k = 0; k < pn_param_table_size; k++) {
         const pn_param_def *def = &pn_param_table[k];

@@ -4,9 +4,9 @@
  * then the user's ~/.forward, then the mailbox, in the reference's order: mailbox_transport
  * (the maps first: the recipient goes to that transport's agent), the user's
  * mailbox_command_maps entry, mailbox_command, home_mailbox (a Maildir when it ends in '/'),
- * or mail_spool_directory. Every file a user controls is read, and every mailbox written, by the kept worker of that user; alias commands and files run as
- * default_privs. Forwarded mail goes back through cleanup. A user the system does not know
- * goes to fallback_transport, else luser_relay. */
+ * or mail_spool_directory. Every file a user controls is read, and every mailbox written, by the
+ * kept worker of that user; alias commands and files run as default_privs. Forwarded mail goes back
+ * through cleanup. A user the system does not know goes to fallback_transport, else luser_relay. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -50,8 +50,8 @@ struct delivery {
     int outcome; /* the worst so far */
     char dsn[16];
     pn_buf *text;
-    pn_argv *seen;  /* alias names expanded so far: no loops */
-    int delegated;  /* -1, or the outcome the agent of mailbox_transport reported */
+    pn_argv *seen; /* alias names expanded so far: no loops */
+    int delegated; /* -1, or the outcome the agent of mailbox_transport reported */
 };
 
 static void record(struct delivery *d, int outcome, const char *dsn, const char *text)
@@ -104,9 +104,9 @@ static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gi
     }
     static pn_buf dsn = PN_BUF_INIT;
     pn_buf_reset(&dsn);
-    int rc =
-        pn_worker_deliver(workers, uid, gid, extra, d->q->fd, path, d->req->sender.data,
-                          d->rcpt->addr.data, pn_config_get_int(PN_P(mailbox_size_limit)), &text, &dsn);
+    int rc = pn_worker_deliver(workers, uid, gid, extra, d->q->fd, path, d->req->sender.data,
+                               d->rcpt->addr.data, pn_config_get_int(PN_P(mailbox_size_limit)),
+                               &text, &dsn);
     record(d,
            rc == MAILBOX_SENT     ? PN_DELIVER_SENT
            : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED
@@ -157,9 +157,10 @@ static const char *transport_for(struct delivery *d, pn_maps *maps, const char *
     pn_buf addr = PN_BUF_INIT, domain = PN_BUF_INIT;
     pn_addr_domain(d->rcpt->addr.data, &domain);
     pn_buf_printf(&addr, "%s@%s", user, domain.data);
-    int rc = maps->count ? pn_maps_find_addr(maps, addr.data, pn_config_get(PN_P(recipient_delimiter)),
-                                             PN_MAPS_LOCALPART, value)
-                         : 0;
+    int rc = maps->count
+                 ? pn_maps_find_addr(maps, addr.data, pn_config_get(PN_P(recipient_delimiter)),
+                                     PN_MAPS_LOCALPART, value)
+                 : 0;
     pn_buf_release(&addr);
     pn_buf_release(&domain);
     if (rc < 0)
@@ -207,8 +208,8 @@ static void luser_relay(struct delivery *d, const char *name)
     pn_addr_domain(d->rcpt->addr.data, &domain);
     pn_addr_strip_extension(local.data, delims, &user);
     const char *ext = local.len > user.len ? local.data + user.len + 1 : "";
-    static const char *const names[] = {"recipient_delimiter", "recipient", "extension",
-                                        "domain", "local", "user", NULL};
+    static const char *const names[] = {
+        "recipient_delimiter", "recipient", "extension", "domain", "local", "user", NULL};
     const char *values[] = {delims, d->rcpt->addr.data, ext, domain.data, local.data, name};
     /* the value as written: its $names are these, not main.cf's */
     for (const char *p = pn_config_raw(PN_P(luser_relay)); *p;) {
@@ -446,18 +447,18 @@ static void pre_jail(void *ctx)
 {
     (void)ctx;
     pn_buf err = PN_BUF_INIT;
-    alias_maps =
-        pn_maps_open(PN_P(alias_maps), pn_config_get(PN_P(alias_maps)), PN_DICT_DEFAULT_FLAGS, &err);
+    alias_maps = pn_maps_open(PN_P(alias_maps), pn_config_get(PN_P(alias_maps)),
+                              PN_DICT_DEFAULT_FLAGS, &err);
     if (alias_maps == NULL)
         pn_fatal("%s", err.data);
-    command_maps = pn_maps_open(PN_P(mailbox_command_maps),
-                                pn_config_get(PN_P(mailbox_command_maps)), PN_DICT_DEFAULT_FLAGS,
-                                &err);
+    command_maps =
+        pn_maps_open(PN_P(mailbox_command_maps), pn_config_get(PN_P(mailbox_command_maps)),
+                     PN_DICT_DEFAULT_FLAGS, &err);
     if (command_maps == NULL)
         pn_fatal("%s", err.data);
-    transport_maps = pn_maps_open(PN_P(mailbox_transport_maps),
-                                  pn_config_get(PN_P(mailbox_transport_maps)),
-                                  PN_DICT_DEFAULT_FLAGS, &err);
+    transport_maps =
+        pn_maps_open(PN_P(mailbox_transport_maps), pn_config_get(PN_P(mailbox_transport_maps)),
+                     PN_DICT_DEFAULT_FLAGS, &err);
     fallback_maps = transport_maps ? pn_maps_open(PN_P(fallback_transport_maps),
                                                   pn_config_get(PN_P(fallback_transport_maps)),
                                                   PN_DICT_DEFAULT_FLAGS, &err)

@@ -275,8 +275,9 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         job.eol = pipe_conf.eol;
         pn_buf limit_name = PN_BUF_INIT;
         pn_buf_printf(&limit_name, "%s_time_limit", pn_config_get(PN_P(service_name)));
-        job.time_limit = pn_param_find(limit_name.data) ? pn_config_get_time(limit_name.data)
-                                                        : pn_config_get_time(PN_P(command_time_limit));
+        job.time_limit = pn_param_find(limit_name.data)
+                             ? pn_config_get_time(limit_name.data)
+                             : pn_config_get_time(PN_P(command_time_limit));
         pn_buf_release(&limit_name);
         int rc = pn_worker_pipe(pipe_conf.workers, pipe_conf.uid, pipe_conf.gid, q->fd, &job, &dsn,
                                 &text);

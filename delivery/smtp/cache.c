@@ -66,7 +66,8 @@ int cache_take(const char *nexthop, struct session *ss, char *relay, size_t len,
     if (kept.ss.s == NULL)
         return 0;
     if (strcmp(kept.nexthop, nexthop) != 0 || cache_idle_ms(NULL) == 0 ||
-        time(NULL) - kept.first_use >= pn_config_get_time(SMTP_PARAM(connection_reuse_time_limit))) {
+        time(NULL) - kept.first_use >=
+            pn_config_get_time(SMTP_PARAM(connection_reuse_time_limit))) {
         cache_close(NULL);
         return 0;
     }

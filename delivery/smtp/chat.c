@@ -31,9 +31,9 @@ static void note_feature(struct session *ss, const char *kw)
     size_t n = strcspn(kw, " =");
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strlen(table[i].name) == n && strncasecmp(kw, table[i].name, n) == 0 &&
-            !pn_config_list_has(
-                proto->lmtp ? PN_P(lmtp_discard_lhlo_keywords) : PN_P(smtp_discard_ehlo_keywords),
-                table[i].name)) /* a workaround for servers that lie */
+            !pn_config_list_has(proto->lmtp ? PN_P(lmtp_discard_lhlo_keywords)
+                                            : PN_P(smtp_discard_ehlo_keywords),
+                                table[i].name)) /* a workaround for servers that lie */
             ss->features |= table[i].bit;
 }
 

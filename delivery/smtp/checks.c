@@ -18,8 +18,8 @@ static pn_hbc checks;
 void smtp_checks_init(void)
 {
     const char *const params[PN_HBC_COUNT] = {
-        SMTP_PARAM(header_checks), SMTP_PARAM(mime_header_checks),
-        SMTP_PARAM(nested_header_checks), SMTP_PARAM(body_checks)};
+        SMTP_PARAM(header_checks), SMTP_PARAM(mime_header_checks), SMTP_PARAM(nested_header_checks),
+        SMTP_PARAM(body_checks)};
     pn_hbc_open(&checks, params);
 }
 

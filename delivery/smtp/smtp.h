@@ -51,8 +51,8 @@ void smtp_generic_content(pn_buf *content);
 
 /* SMTP_PARAM: the smtp_ or lmtp_ parameter of a name, by the protocol this process speaks. */
 #define SMTP_PARAM(suffix) (proto->lmtp ? PN_P(lmtp_##suffix) : PN_P(smtp_##suffix))
-/* read_reply: a whole (multi-line) reply within the timeout the named parameter sets; -1 when the connection
- * broke or timed out (ss->timed_out says which). Over-long lines are cut, not fatal. */
+/* read_reply: a whole (multi-line) reply within the timeout the named parameter sets; -1 when the
+ * connection broke or timed out (ss->timed_out says which). Over-long lines are cut, not fatal. */
 int read_reply(struct session *ss, const char *timeout);
 /* command: send one command and read its reply within the named timeout; with timeout NULL
  * the command is only queued (pipelining: its reply is read later, in order). */

@@ -60,8 +60,8 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
     pn_buf mailbox = PN_BUF_INIT, path = PN_BUF_INIT;
     int outcome = PN_DELIVER_DEFERRED;
     *dsn = "4.3.0";
-    int rc = pn_maps_find_addr(mailbox_maps, r->addr.data, pn_config_get(PN_P(recipient_delimiter)), 0,
-                               &mailbox);
+    int rc = pn_maps_find_addr(mailbox_maps, r->addr.data, pn_config_get(PN_P(recipient_delimiter)),
+                               0, &mailbox);
     if (rc < 0) {
         pn_buf_set(text, "virtual_mailbox_maps lookup failure");
         goto out;

@@ -154,11 +154,16 @@ static const struct {
     const char *value;
     int status;
 } by_value[] = {
-    {PN_P(smtpd_tls_security_level), "none", 0},  {PN_P(smtpd_tls_security_level), "may", PN_PS_WARN},
-    {PN_P(smtp_tls_security_level), "none", 0},   {PN_P(smtp_tls_security_level), "may", PN_PS_WARN},
-    {PN_P(lmtp_tls_security_level), "none", 0},   {PN_P(lmtp_tls_security_level), "may", PN_PS_WARN},
-    {PN_P(smtpd_use_tls), "yes", PN_PS_WARN},     {PN_P(smtp_use_tls), "yes", PN_PS_WARN},
-    {PN_P(lmtp_use_tls), "yes", PN_PS_WARN},      {PN_P(soft_bounce), "no", 0},
+    {PN_P(smtpd_tls_security_level), "none", 0},
+    {PN_P(smtpd_tls_security_level), "may", PN_PS_WARN},
+    {PN_P(smtp_tls_security_level), "none", 0},
+    {PN_P(smtp_tls_security_level), "may", PN_PS_WARN},
+    {PN_P(lmtp_tls_security_level), "none", 0},
+    {PN_P(lmtp_tls_security_level), "may", PN_PS_WARN},
+    {PN_P(smtpd_use_tls), "yes", PN_PS_WARN},
+    {PN_P(smtp_use_tls), "yes", PN_PS_WARN},
+    {PN_P(lmtp_use_tls), "yes", PN_PS_WARN},
+    {PN_P(soft_bounce), "no", 0},
 };
 
 int pn_config_refusal(const pn_param_def *def)
@@ -174,7 +179,8 @@ int pn_config_refusal(const pn_param_def *def)
     normalised(def, pn_config_default(def->name), &dflt);
     int status = strcmp(now.data, dflt.data) == 0 ? 0 : (int)def->status;
     for (size_t i = 0; status && i < sizeof(by_value) / sizeof(by_value[0]); i++)
-        if (strcmp(by_value[i].name, def->name) == 0 && strcasecmp(by_value[i].value, now.data) == 0)
+        if (strcmp(by_value[i].name, def->name) == 0 &&
+            strcasecmp(by_value[i].value, now.data) == 0)
             status = by_value[i].status;
     pn_buf_release(&now);
     pn_buf_release(&dflt);

@@ -15,6 +15,7 @@ enum pn_param_status { PN_PS_IMPL, PN_PS_INFO, PN_PS_WARN, PN_PS_FATAL };
 
 /* The programs, Postfix's names. Those Postern does not have are listed too: a parameter they
  * read is one Postern cannot honour. */
+/* clang-format off */
 #define PN_PROGRAM_LIST(X)                                                                         \
     X(MASTER, "master") X(POSTLOGD, "postlogd") X(SMTPD, "smtpd") X(CLEANUP, "cleanup")            \
     X(PICKUP, "pickup") X(QMGR, "qmgr") X(FLUSH, "flush") X(SHOWQ, "showq")                        \
@@ -26,6 +27,7 @@ enum pn_param_status { PN_PS_IMPL, PN_PS_INFO, PN_PS_WARN, PN_PS_FATAL };
     X(POSTFIX, "postfix") X(POSTCONF, "postconf") X(POSTMAP, "postmap") X(POSTALIAS, "postalias") \
     X(POSTQUEUE, "postqueue") X(POSTSUPER, "postsuper") X(SENDMAIL, "sendmail")                   \
     X(POSTDROP, "postdrop") X(POSTLOG, "postlog") X(QSHAPE, "qshape") X(POSTCAT, "postcat")
+/* clang-format on */
 
 enum pn_program {
 #define PN_PROGRAM_ENUM(id, name) PN_PROG_##id,
@@ -35,7 +37,7 @@ enum pn_program {
 };
 #define PN_R(id) (UINT64_C(1) << PN_PROG_##id)
 #define PN_R_AGENTS                                                                                \
-    (PN_R(LOCAL) | PN_R(VIRTUAL) | PN_R(PIPE) | PN_R(SMTP) | PN_R(LMTP) | PN_R(ERROR) |             \
+    (PN_R(LOCAL) | PN_R(VIRTUAL) | PN_R(PIPE) | PN_R(SMTP) | PN_R(LMTP) | PN_R(ERROR) |            \
      PN_R(DISCARD))
 #define PN_R_COMMANDS ((UINT64_C(1) << PN_PROG_COUNT) - PN_R(POSTFIX))
 #define PN_R_DAEMONS (PN_R(POSTFIX) - 1)

@@ -70,7 +70,8 @@ static int handle(const pn_agent *agent, const pn_delivreq *req)
         for (size_t i = 0; i < req->rcpt_count; i++) {
             outcomes[i] = PN_DELIVER_SENT;
             pn_buf_set(&dsns[i], "2.0.0");
-            pn_buf_printf(&texts[i], "delivers via the %s service", pn_config_get(PN_P(service_name)));
+            pn_buf_printf(&texts[i], "delivers via the %s service",
+                          pn_config_get(PN_P(service_name)));
         }
     } else if (agent->deliver_all) {
         agent->deliver_all(req, &q, outcomes, dsns, texts, relays, agent->ctx);

@@ -34,8 +34,9 @@ static const struct backend backends[] = {
 
 const char *pn_dict_default_type(void)
 {
-    const char *type =
-        pn_param_find(PN_P(default_database_type)) ? pn_config_get(PN_P(default_database_type)) : "hash";
+    const char *type = pn_param_find(PN_P(default_database_type))
+                           ? pn_config_get(PN_P(default_database_type))
+                           : "hash";
     return *type ? type : "hash";
 }
 

@@ -77,10 +77,9 @@ static void check_line(struct run *run, int cls, const char *line, pn_argv *out_
         else if (rc > 0)
             fate = run->ops->act(run->ops->ctx, cls, line, value.data, &repl, &prepend);
     }
-    const char *emit[2] = {prepend.len ? prepend.data : NULL,
-                           fate == PN_HBC_DROP      ? NULL
-                           : fate == PN_HBC_REPLACE ? repl.data
-                                                    : line};
+    const char *emit[2] = {prepend.len ? prepend.data : NULL, fate == PN_HBC_DROP      ? NULL
+                                                              : fate == PN_HBC_REPLACE ? repl.data
+                                                                                       : line};
     for (int i = 0; i < 2; i++) {
         if (emit[i] == NULL)
             continue;
@@ -217,7 +216,10 @@ static mime_info header_block(struct run *run, const pn_buf *body, size_t *pos, 
  * old one. primary: what the primary header said about the structure. */
 static void check_body(struct run *run, mime_info primary)
 {
-    walk w = {{NULL}, 0, pn_config_get_int(PN_P(mime_nesting_limit)), 0,
+    walk w = {{NULL},
+              0,
+              pn_config_get_int(PN_P(mime_nesting_limit)),
+              0,
               pn_config_get_int(PN_P(body_checks_size_limit))};
     pn_buf out = PN_BUF_INIT, line = PN_BUF_INIT;
     pn_buf_init(&out);

@@ -22,8 +22,8 @@ typedef struct pn_hbc {
 typedef struct pn_hbc_ops {
     /* act: carry out the table result value for line; REPLACE text goes to repl, a line to
      * insert before it (PREPEND) to prepend */
-    enum pn_hbc_fate (*act)(void *ctx, int cls, const char *line, const char *value,
-                            pn_buf *repl, pn_buf *prepend);
+    enum pn_hbc_fate (*act)(void *ctx, int cls, const char *line, const char *value, pn_buf *repl,
+                            pn_buf *prepend);
     int (*done)(void *ctx);             /* nothing more to look at (rejected, discarded) */
     void (*failed)(void *ctx, int cls); /* a table lookup failed */
     void *ctx;

@@ -9,10 +9,10 @@
 #include <strings.h>
 
 static const char *const sender_fields[] = {
-    "From", "Sender", "Reply-To", "Return-Receipt-To", "Errors-To", "Resent-From",
-    "Resent-Sender", "Resent-Reply-To", "Disposition-Notification-To", NULL};
-static const char *const recipient_fields[] = {"To", "Cc", "Bcc", "Apparently-To", "Resent-To",
-                                               "Resent-Cc", "Resent-Bcc", NULL};
+    "From",        "Sender",        "Reply-To",        "Return-Receipt-To",           "Errors-To",
+    "Resent-From", "Resent-Sender", "Resent-Reply-To", "Disposition-Notification-To", NULL};
+static const char *const recipient_fields[] = {
+    "To", "Cc", "Bcc", "Apparently-To", "Resent-To", "Resent-Cc", "Resent-Bcc", NULL};
 
 static int named(const char *field, const char *const *names)
 {
@@ -68,8 +68,8 @@ static int address_span(const char *start, const char *end, const char **a, cons
             if (close == NULL)
                 return 0;
             const char *in = p + 1;
-            const char *colon = in < close && *in == '@' ? memchr(in, ':', (size_t)(close - in))
-                                                         : NULL;
+            const char *colon =
+                in < close && *in == '@' ? memchr(in, ':', (size_t)(close - in)) : NULL;
             *a = colon ? colon + 1 : in;
             *b = close;
             return *b > *a;

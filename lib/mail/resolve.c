@@ -24,8 +24,8 @@ struct pn_resolver {
     pn_domlist *relay_domains;
     pn_maps *transport_maps;
     pn_maps *relocated_maps;
-    pn_maps *sender_relayhost;  /* sender_dependent_relayhost_maps */
-    pn_maps *sender_transport;  /* sender_dependent_default_transport_maps */
+    pn_maps *sender_relayhost; /* sender_dependent_relayhost_maps */
+    pn_maps *sender_transport; /* sender_dependent_default_transport_maps */
 };
 
 void pn_resolved_init(pn_resolved *r)
@@ -46,14 +46,16 @@ void pn_resolved_release(pn_resolved *r)
 pn_resolver *pn_resolver_open(pn_buf *err)
 {
     pn_resolver *r = pn_calloc(1, sizeof(*r));
-    if ((r->mydestination =
-             pn_domlist_open(PN_P(mydestination), pn_config_get(PN_P(mydestination)), err)) == NULL ||
+    if ((r->mydestination = pn_domlist_open(PN_P(mydestination), pn_config_get(PN_P(mydestination)),
+                                            err)) == NULL ||
         (r->alias_domains = pn_domlist_open(PN_P(virtual_alias_domains),
-                                            pn_config_get(PN_P(virtual_alias_domains)), err)) == NULL ||
-        (r->mailbox_domains = pn_domlist_open(
-             PN_P(virtual_mailbox_domains), pn_config_get(PN_P(virtual_mailbox_domains)), err)) == NULL ||
-        (r->relay_domains =
-             pn_domlist_open(PN_P(relay_domains), pn_config_get(PN_P(relay_domains)), err)) == NULL ||
+                                            pn_config_get(PN_P(virtual_alias_domains)), err)) ==
+            NULL ||
+        (r->mailbox_domains = pn_domlist_open(PN_P(virtual_mailbox_domains),
+                                              pn_config_get(PN_P(virtual_mailbox_domains)), err)) ==
+            NULL ||
+        (r->relay_domains = pn_domlist_open(PN_P(relay_domains), pn_config_get(PN_P(relay_domains)),
+                                            err)) == NULL ||
         (r->transport_maps = pn_maps_open(PN_P(transport_maps), pn_config_get(PN_P(transport_maps)),
                                           PN_DICT_DEFAULT_FLAGS, err)) == NULL ||
         (r->relocated_maps = pn_maps_open(PN_P(relocated_maps), pn_config_get(PN_P(relocated_maps)),
@@ -159,7 +161,8 @@ static int lookup_transport_maps(pn_resolver *r, const char *addr, const char *d
         return 0;
     int rc = pn_maps_find(r->transport_maps, addr, value);
     pn_buf stripped = PN_BUF_INIT;
-    if (rc == 0 && pn_addr_strip_extension(addr, pn_config_get(PN_P(recipient_delimiter)), &stripped))
+    if (rc == 0 &&
+        pn_addr_strip_extension(addr, pn_config_get(PN_P(recipient_delimiter)), &stripped))
         rc = pn_maps_find_fixed(r->transport_maps, stripped.data, value);
     pn_buf_release(&stripped);
     if (rc == 0 && *domain)
@@ -285,8 +288,7 @@ void pn_resolve(pn_resolver *r, const char *sender, const char *addr_in, pn_reso
                       PN_P(empty_address_default_transport_maps_lookup_key), &value);
         if (m < 0)
             goto fail;
-        set_transport(out, m > 0 ? value.data : pn_config_get(PN_P(default_transport)),
-                      remote_hop);
+        set_transport(out, m > 0 ? value.data : pn_config_get(PN_P(default_transport)), remote_hop);
     }
     int rc = lookup_transport_maps(r, addr.data, domain.data, &value);
     if (rc < 0)

@@ -203,7 +203,8 @@ void children_start_service(pn_service *svc)
     open_status_pipe(svc);
     /* pid/<type>.<service>, as the reference lays out its queue (the lock is not used). */
     pn_buf lock = PN_BUF_INIT;
-    pn_buf_printf(&lock, "%s/pid/%s.%s", pn_config_get(PN_P(queue_directory)), svc->type, svc->name);
+    pn_buf_printf(&lock, "%s/pid/%s.%s", pn_config_get(PN_P(queue_directory)), svc->type,
+                  svc->name);
     int fd = open(lock.data, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd >= 0)
         close(fd);

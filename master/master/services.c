@@ -40,8 +40,8 @@ static int inet_endpoint(const char *name, pn_buf *out, pn_buf *err)
 {
     pn_addrlist list;
     if (pn_inet_service_resolve(name, pn_config_get(PN_P(inet_interfaces)),
-                                pn_config_get(PN_P(inet_protocols)), pn_config_get(PN_P(known_tcp_ports)),
-                                &list, err) < 0)
+                                pn_config_get(PN_P(inet_protocols)),
+                                pn_config_get(PN_P(known_tcp_ports)), &list, err) < 0)
         return -1;
     pn_argv *items = pn_argv_new();
     pn_buf one = PN_BUF_INIT;

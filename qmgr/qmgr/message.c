@@ -194,8 +194,8 @@ static void release_pending(pending *p, size_t n)
  * expired. */
 static int expire(qmgr_msg *m, pending *p, size_t n)
 {
-    long lifetime =
-        pn_config_get_time(m->sender.len ? PN_P(maximal_queue_lifetime) : PN_P(bounce_queue_lifetime));
+    long lifetime = pn_config_get_time(m->sender.len ? PN_P(maximal_queue_lifetime)
+                                                     : PN_P(bounce_queue_lifetime));
     struct stat st;
     int forced = fstat(m->fd, &st) == 0 && (st.st_mode & 0010);
     if (n == 0 || (!forced && time(NULL) - m->arrival_sec < lifetime))

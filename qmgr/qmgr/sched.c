@@ -83,7 +83,8 @@ static qmgr_transport *transport_for(const char *name)
     qmgr_transport *t = pn_calloc(1, sizeof(*t));
     t->name = pn_strdup(name);
     t->limit = (int)pn_config_get_int(PN_P(default_process_limit));
-    t->rate_delay_ms = 1000 * rate_delay(name, "transport_rate_delay", PN_P(default_transport_rate_delay));
+    t->rate_delay_ms =
+        1000 * rate_delay(name, "transport_rate_delay", PN_P(default_transport_rate_delay));
     t->next = transports;
     transports = t;
     return t;
@@ -110,7 +111,8 @@ static qmgr_dest *dest_for(qmgr_transport *t, const char *name)
                                   PN_P(default_destination_concurrency_limit));
     d->limit = limit > 0 ? (int)limit : 1;
     d->window = initial_window(t);
-    d->rate_delay_ms = 1000 * rate_delay(t->name, "destination_rate_delay", PN_P(default_destination_rate_delay));
+    d->rate_delay_ms =
+        1000 * rate_delay(t->name, "destination_rate_delay", PN_P(default_destination_rate_delay));
     d->next = t->dests;
     t->dests = d;
     return d;

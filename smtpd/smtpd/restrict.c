@@ -14,6 +14,7 @@
 #include "base/mem.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
+#include "config/cfrestrict.h"
 #include "ipc/ipcclnt.h"
 #include "mail/addr.h"
 #include "mail/maps.h"
@@ -95,10 +96,12 @@ void smtpd_restrict_init(void)
         pn_buf_release(&why);
     }
     pn_argv_free(nets);
-    local_rcpt_maps = open_maps(PN_P(local_recipient_maps), pn_config_get(PN_P(local_recipient_maps)));
+    local_rcpt_maps =
+        open_maps(PN_P(local_recipient_maps), pn_config_get(PN_P(local_recipient_maps)));
     alias_maps = open_maps(PN_P(virtual_alias_maps), pn_config_get(PN_P(virtual_alias_maps)));
     mailbox_maps = open_maps(PN_P(virtual_mailbox_maps), pn_config_get(PN_P(virtual_mailbox_maps)));
-    relay_rcpt_maps = open_maps(PN_P(relay_recipient_maps), pn_config_get(PN_P(relay_recipient_maps)));
+    relay_rcpt_maps =
+        open_maps(PN_P(relay_recipient_maps), pn_config_get(PN_P(relay_recipient_maps)));
     resolver = pn_resolve_client_new();
     parse_rewrite_clients();
 }
@@ -244,11 +247,13 @@ static enum verdict access_action(const char *value, const char *subject, const 
         v = PERMIT;
     } else if (word == 6 && strncasecmp(text, "REJECT", 6) == 0) {
         code_reply(reply, PN_P(access_map_reject_code), "7.1");
-        pn_buf_printf(reply, "<%s>: %s rejected: %s", subject, what, *rest ? rest : "Access denied");
+        pn_buf_printf(reply, "<%s>: %s rejected: %s", subject, what,
+                      *rest ? rest : "Access denied");
         v = REFUSE;
     } else if (word == 5 && strncasecmp(text, "DEFER", 5) == 0) {
         code_reply(reply, PN_P(access_map_defer_code), "7.1");
-        pn_buf_printf(reply, "<%s>: %s rejected: %s", subject, what, *rest ? rest : "Access denied");
+        pn_buf_printf(reply, "<%s>: %s rejected: %s", subject, what,
+                      *rest ? rest : "Access denied");
         v = REFUSE;
     } else if (word == 3 && (text[0] == '4' || text[0] == '5') && isdigit((unsigned char)text[1]) &&
                isdigit((unsigned char)text[2])) {
@@ -393,7 +398,10 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
                       code, code >= 500 ? '5' : '4', reverse ? "reverse " : "", s->addr.data);
         return REFUSE;
     }
-    pn_warn("unknown smtpd restriction: \"%s\"", name);
+    if (pn_restriction_known(name))
+        pn_warn("restriction %s is not implemented by Postern", name);
+    else
+        pn_warn("unknown smtpd restriction: \"%s\"", name);
     pn_buf_puts(reply, "451 4.3.5 Server configuration error");
     return REFUSE;
 }
@@ -426,16 +434,18 @@ static int unlisted(const char *rcpt, pn_buf *reply)
             rc = pn_maps_find(local_rcpt_maps, pn_lowercase(base.data), &value);
             pn_buf_release(&base);
             table = "local recipient table";
-        code = PN_P(unknown_local_recipient_reject_code);
+            code = PN_P(unknown_local_recipient_reject_code);
         }
         break;
     case PN_RESOLVE_CLASS_ALIAS:
-        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0, &value);
+        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0,
+                               &value);
         table = "virtual alias table";
         code = PN_P(unknown_virtual_alias_reject_code);
         break;
     case PN_RESOLVE_CLASS_VIRTUAL:
-        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0, &value);
+        rc = pn_maps_find_addr(alias_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0,
+                               &value);
         if (rc == 0)
             rc = pn_maps_find_addr(mailbox_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0,
                                    &value);
@@ -444,10 +454,10 @@ static int unlisted(const char *rcpt, pn_buf *reply)
         break;
     case PN_RESOLVE_CLASS_RELAY:
         if (relay_rcpt_maps->count) {
-            rc = pn_maps_find_addr(relay_rcpt_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)), 0,
-                                   &value);
+            rc = pn_maps_find_addr(relay_rcpt_maps, rcpt, pn_config_get(PN_P(recipient_delimiter)),
+                                   0, &value);
             table = "relay recipient table";
-        code = PN_P(unknown_relay_recipient_reject_code);
+            code = PN_P(unknown_relay_recipient_reject_code);
         }
         break;
     }

@@ -392,8 +392,8 @@ void smtpd_session_run(smtpd_session *s)
     long hard = pn_config_get_int(PN_P(smtpd_hard_error_limit));
     const char *host = pn_config_get_hostname(PN_P(myhostname));
     while (!s->quit) {
-        int rc =
-            pn_stream_get_line(s->client, &line, (size_t)pn_config_get_int(PN_P(line_length_limit)));
+        int rc = pn_stream_get_line(s->client, &line,
+                                    (size_t)pn_config_get_int(PN_P(line_length_limit)));
         if (rc == PN_LINE_ERROR) {
             pn_info("timeout after %s from %s", "command", s->namaddr.data);
             smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", host);

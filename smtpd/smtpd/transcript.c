@@ -59,13 +59,14 @@ void transcript_send(smtpd_session *s)
         return;
     int hit = 0;
     for (int c = 0; c < 4; c++)
-        hit |=
-            (s->error_classes & (1 << c)) && pn_config_list_has(PN_P(notify_classes), class_names[c]);
+        hit |= (s->error_classes & (1 << c)) &&
+               pn_config_list_has(PN_P(notify_classes), class_names[c]);
     if (!hit)
         return;
     pn_buf msg = PN_BUF_INIT, why = PN_BUF_INIT;
     const char *to = pn_config_get(PN_P(error_notice_recipient));
-    pn_buf_printf(&msg, "From: %s (Mail Delivery System)\n", pn_config_get(PN_P(double_bounce_sender)));
+    pn_buf_printf(&msg, "From: %s (Mail Delivery System)\n",
+                  pn_config_get(PN_P(double_bounce_sender)));
     pn_buf_printf(&msg, "To: %s (Postmaster)\n", to);
     pn_buf_printf(&msg, "Subject: %s SMTP server: errors from %s\n", pn_config_get(PN_P(mail_name)),
                   s->namaddr.data);
@@ -75,8 +76,7 @@ void transcript_send(smtpd_session *s)
         pn_buf_puts(&msg, " (the rest of the transcript is left out)\n");
     pn_buf_puts(&msg, "\nFor other details, see the local mail logfile\n");
     if (submit_notice(pn_config_get(PN_P(double_bounce_sender)), to, &msg, &why) < 0)
-        pn_warn("errors from %s: the postmaster was not told: %s", s->namaddr.data,
-                why.data);
+        pn_warn("errors from %s: the postmaster was not told: %s", s->namaddr.data, why.data);
     pn_buf_release(&msg);
     pn_buf_release(&why);
 }

@@ -248,6 +248,7 @@ class SeedPages(CommandTest):
         conf = self.copy_data(name)
         res = run(["postfix", "-c", conf, "check"])
         self.assertEqual(res.rc, 1, res)
+        self.err = res.err
         return sorted(set(re.findall(r"error: .*parameter (\S+) is not implemented by Postern; "
                                      r"services that will not start", res.err)))
 
@@ -255,6 +256,15 @@ class SeedPages(CommandTest):
         self.assertEqual(self.refused("seed-basics"),
                          ["smtpd_enforce_tls", "smtpd_sasl_auth_enable",
                           "smtpd_tls_security_level", "smtpd_tls_wrappermode"])
+        # restriction entries smtpd does not carry out are named in advance (a request that
+        # reaches one is refused with 451 4.3.5), each once per list
+        warned = re.findall(r"warning: main\.cf: parameter (\S+): restriction (\S+) is not "
+                            r"implemented by Postern; a request that reaches it is refused with "
+                            r"451 4\.3\.5\n", self.err)
+        self.assertEqual(sorted(warned), [
+            ("smtpd_client_restrictions", "reject_rbl_client"),
+            ("smtpd_recipient_restrictions", "reject_rbl_client"),
+            ("smtpd_recipient_restrictions", "reject_unknown_recipient_domain")])
 
     def test_full_mail_server_page(self):
         self.assertEqual(self.refused("seed-full"),

@@ -30,9 +30,9 @@ START_TEST(each_form_of_address)
     ck_assert_str_eq(rewritten("From: \"Doe, Jane\" <jane@x.example> (work)", &calls),
                      "From: \"Doe, Jane\" <JANE@X.EXAMPLE> (work)");
     ck_assert_int_eq(calls, 1);
-    ck_assert_str_eq(rewritten("Cc: b@y.example (Bee, B.), Name <c@z.example>,\n\td@w.example",
-                               &calls),
-                     "Cc: B@Y.EXAMPLE (Bee, B.), Name <C@Z.EXAMPLE>,\n\tD@W.EXAMPLE");
+    ck_assert_str_eq(
+        rewritten("Cc: b@y.example (Bee, B.), Name <c@z.example>,\n\td@w.example", &calls),
+        "Cc: B@Y.EXAMPLE (Bee, B.), Name <C@Z.EXAMPLE>,\n\tD@W.EXAMPLE");
     ck_assert_int_eq(calls, 3);
     ck_assert_str_eq(rewritten("To: friends: e@x.example, f@x.example;, g@x.example", &calls),
                      "To: friends: E@X.EXAMPLE, F@X.EXAMPLE;, G@X.EXAMPLE");
