@@ -220,6 +220,8 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
 
 static void write_file(cleanup_msg *msg)
 {
+    /* enable_original_recipient = no: the file keeps only the final address (no orig_to) */
+    int keep_orig = pn_config_get_bool(PN_P(enable_original_recipient));
     pn_qwriter w;
     pn_qw_init(&w, &msg->arrival);
     long warn_after = pn_config_get_time(PN_P(delay_warning_time));
@@ -236,7 +238,7 @@ static void write_file(cleanup_msg *msg)
         pn_qw_attr(&w, "content_filter", msg->filter.data);
     pn_qw_sender(&w, msg->sender.data);
     for (size_t i = 0; i < msg->rcpt_count; i++)
-        pn_qw_rcpt(&w, msg->rcpts[i].addr, msg->rcpts[i].orig, msg->rcpts[i].orcpt,
+        pn_qw_rcpt(&w, msg->rcpts[i].addr, keep_orig ? msg->rcpts[i].orig : "", msg->rcpts[i].orcpt,
                    msg->rcpts[i].notify);
     pn_qw_content(&w);
     for (size_t i = 0; i < msg->headers->len; i++)

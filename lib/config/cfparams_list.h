@@ -147,7 +147,7 @@ PN_PARAM(empty_address_recipient, STR, 0, 0, "MAILER-DAEMON", PN_R(TREWRITE), IM
 PN_PARAM(empty_address_relayhost_maps_lookup_key, STR, 0, 0, "<>", PN_R(TREWRITE), IMPL, 0, 0, NULL)
 PN_PARAM(enable_idna2003_compatibility, BOOL, 0, 0, "no", PN_R_ALL, WARN, 0, 0, NULL)
 PN_PARAM(enable_long_queue_ids, BOOL, 0, 0, "no", PN_R(CLEANUP)|PN_R(POSTDROP)|PN_R(POSTQUEUE), IMPL, 0, 0, NULL)
-PN_PARAM(enable_original_recipient, BOOL, 0, 0, "yes", PN_R(CLEANUP), WARN, 0, 0, NULL)
+PN_PARAM(enable_original_recipient, BOOL, 0, 0, "yes", PN_R(CLEANUP), IMPL, 0, 0, NULL)
 PN_PARAM(enable_threaded_bounces, BOOL, 0, 0, "no", PN_R(BOUNCE), WARN, 0, 0, NULL)
 PN_PARAM(error_notice_recipient, STR, 0, 0, "postmaster", PN_R(SMTPD), IMPL, 0, 0, NULL)
 PN_PARAM(error_service_name, STR, 0, 0, "error", PN_R_ALL, WARN, 0, 0, NULL)

@@ -159,3 +159,15 @@ class OverrideOptions(Smtp):
         # no virtual alias expansion: the address is delivered (or not) as it is
         self.assertTrue(poll(lambda: f"{qid}: to=<alias@example.org>, relay=virtual" in
                              self.inst.log(), timeout=15), self.inst.log())
+
+
+class NoOriginalRecipient(Smtp):
+    extra = "enable_original_recipient = no\n"
+
+    def test_the_alias_is_not_remembered(self):
+        c = self.smtp()
+        self.assertEqual(c.sendmail("a@example.com", ["alias@example.org"],
+                                    "Subject: t\r\n\r\nx\r\n"), {})
+        self.assertTrue(poll(lambda: "to=<info@example.org>, relay=virtual" in self.inst.log(),
+                             timeout=15), self.inst.log())
+        self.assertNotIn("orig_to=", self.inst.log())
