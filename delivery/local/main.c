@@ -326,6 +326,14 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
         pn_buf_release(&text);
         return;
     }
+    struct stat home;
+    if (pn_config_get_bool(PN_P(require_home_directory)) && stat(pw->pw_dir, &home) < 0) {
+        pn_buf text = PN_BUF_INIT;
+        pn_buf_printf(&text, "cannot access home directory %s: %s", pw->pw_dir, strerror(errno));
+        record(d, PN_DELIVER_DEFERRED, "4.3.0", text.data);
+        pn_buf_release(&text);
+        return;
+    }
     uid_t uid = pw->pw_uid;
     gid_t gid = pw->pw_gid;
     if (uid == 0)

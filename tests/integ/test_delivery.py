@@ -207,7 +207,8 @@ class Delivery(unittest.TestCase):
 
     def test_expired_mail_returns_to_sender(self):
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
-            fp.write("maximal_queue_lifetime = 1s\nminimal_backoff_time = 1s\n"
+            # long enough for the first attempt to come first, even on a loaded machine
+            fp.write("maximal_queue_lifetime = 3s\nminimal_backoff_time = 1s\n"
                      "maximal_backoff_time = 1s\n")
         self.assertTrue(self.inst.reload())
         qid = self.submit("info@example.org", ["far@remote.example"])

@@ -180,6 +180,20 @@ class Restrictions(Local):
                                           r"status=sent \(forwarded as ")
 
 
+    def test_a_missing_home_directory_defers(self):
+        subprocess.run(["userdel", "postern-nohome"], capture_output=True)
+        subprocess.run(["useradd", "-M", "-d", os.path.join(self.home, "gone"), "-s",
+                        "/usr/sbin/nologin", "postern-nohome"], check=True)
+        self.addCleanup(subprocess.run, ["userdel", "postern-nohome"], capture_output=True)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("require_home_directory = yes\n")
+        self.assertTrue(self.inst.reload())
+        self.assertEqual(self.send("postern-nohome@localhost", "no-home")[0], 250)
+        self.assertTrue(poll(lambda: "to=<postern-nohome@localhost>, relay=local" in
+                             self.inst.log(), timeout=15), self.inst.log())
+        self.assertRegex(self.inst.log(), r"dsn=4\.3\.0, status=deferred \(cannot access home "
+                                          r"directory .*/gone: No such file or directory\)")
+
     def test_a_users_own_mailbox_command(self):
         os.chown(self.out, self.user.pw_uid, self.user.pw_gid)
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
