@@ -3,7 +3,6 @@
  * Actions, replies and log lines are the reference's: REJECT, WARN, DISCARD, HOLD, IGNORE,
  * PREPEND, REPLACE, REDIRECT, FILTER, BCC, INFO, DUNNO and OK; anything else is logged as an
  * unknown command and passed over. A message rejected or discarded is not looked at further. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +12,7 @@
 #include "base/strutil.h"
 #include "cleanup.h"
 #include "config/cfparams.h"
+#include "mail/dsn.h"
 #include "mail/hbc.h"
 
 static pn_hbc checks;
@@ -68,12 +68,6 @@ static void log_action(const cleanup_msg *msg, const char *action, int cls, cons
     pn_buf_release(&text);
 }
 
-static int is_dsn_code(const char *text)
-{
-    return (text[0] == '4' || text[0] == '5') && text[1] == '.' &&
-           isdigit((unsigned char)text[2]) && strchr(text, ' ') != NULL;
-}
-
 /* act: carry out one table result for line; the replacement text (REPLACE) goes to repl and a
  * line to insert before it (PREPEND) to prepend. */
 static enum pn_hbc_fate act(cleanup_msg *msg, int cls, const char *line, const char *value,
@@ -87,7 +81,7 @@ static enum pn_hbc_fate act(cleanup_msg *msg, int cls, const char *line, const c
     enum pn_hbc_fate fate = PN_HBC_KEEP;
     if (strcasecmp(command, "REJECT") == 0) {
         pn_buf why = PN_BUF_INIT;
-        if (is_dsn_code(text))
+        if (pn_dsn_status_len(text) && text[0] != '2')
             pn_buf_puts(&why, text);
         else
             pn_buf_printf(&why, "5.7.1 %s", *text ? text : "message content rejected");

@@ -122,15 +122,11 @@ static int rewrite_one(const char *addr, pn_buf *out, void *ctx)
     return 1;
 }
 
-static void rewrite_addresses(cleanup_msg *msg, char **field)
+static void rewrite_addresses(cleanup_msg *msg, const char *context, char **field)
 {
     enum pn_hdraddr_kind kind = pn_hdraddr_kind(*field);
     if (kind == PN_HDRADDR_NONE)
         return;
-    const char *context = NULL;
-    for (size_t i = 0; i < msg->attrs->len; i++)
-        if (strncmp(msg->attrs->items[i], "rewrite_context=", 16) == 0)
-            context = msg->attrs->items[i] + 16;
     hdr_rewrite hr = {NULL,
                       kind == PN_HDRADDR_SENDER ? CLASS_HEADER_SENDER : CLASS_HEADER_RECIPIENT,
                       !(msg->flags & PN_CLEANUP_FLAG_NO_MAP)};
@@ -158,6 +154,10 @@ static int dropped(const char *field, const pn_argv *drop)
 
 void headers_finish(cleanup_msg *msg)
 {
+    const char *context = NULL;
+    for (size_t i = 0; i < msg->attrs->len; i++)
+        if (strncmp(msg->attrs->items[i], "rewrite_context=", 16) == 0)
+            context = msg->attrs->items[i] + 16;
     pn_argv *kept = pn_argv_new();
     pn_argv *drop = pn_argv_split(pn_config_get(PN_P(message_drop_headers)), PN_SEPARATORS);
     long hops = 0, limit = pn_config_get_int(PN_P(header_size_limit));
@@ -165,7 +165,7 @@ void headers_finish(cleanup_msg *msg)
         char *f = msg->headers->items[i];
         if (field_is(f, "Return-Path") || dropped(f, drop))
             continue;
-        rewrite_addresses(msg, &msg->headers->items[i]);
+        rewrite_addresses(msg, context, &msg->headers->items[i]);
         f = msg->headers->items[i];
         if (field_is(f, "Received") || field_is(f, "Delivered-To"))
             hops++;
@@ -185,10 +185,6 @@ void headers_finish(cleanup_msg *msg)
         msg->status |= CLEANUP_STAT_HOPS;
         pn_buf_set(&msg->reason, "too many hops");
     }
-    const char *context = NULL;
-    for (size_t i = 0; i < msg->attrs->len; i++)
-        if (strncmp(msg->attrs->items[i], "rewrite_context=", 16) == 0)
-            context = msg->attrs->items[i] + 16;
     if ((context && strcmp(context, "local") == 0) ||
         *pn_config_get(PN_P(remote_header_rewrite_domain)) ||
         pn_config_get_bool(PN_P(always_add_missing_headers)))

@@ -7,7 +7,6 @@
  * or mail_spool_directory. Every file a user controls is read, and every mailbox written, by the
  * kept worker of that user; alias commands and files run as default_privs. Forwarded mail goes back
  * through cleanup. A user the system does not know goes to fallback_transport, else luser_relay. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <grp.h>
@@ -21,6 +20,7 @@
 #include "base/argv.h"
 #include "base/log.h"
 #include "base/strutil.h"
+#include "config/cfexpand.h"
 #include "config/cfparams.h"
 #include "ipc/proto.h"
 #include "ipc/server.h"
@@ -199,39 +199,49 @@ static void hand_over(struct delivery *d, const char *transport, const char *use
 }
 
 /* luser_relay: mail for a user this system does not know goes to the luser_relay address,
- * with $user, $extension, $local, $domain, $recipient and $recipient_delimiter replaced. */
+ * with $user, $extension, $local, $domain, $recipient and $recipient_delimiter (and the
+ * ${name?...} forms) expanded; its $names are these, not main.cf's. */
+struct relay_names {
+    const char *names[6];
+    const char *values[6];
+};
+
+static const char *relay_lookup(const char *name, void *ctx)
+{
+    const struct relay_names *rn = ctx;
+    for (int i = 0; i < 6; i++)
+        if (strcmp(rn->names[i], name) == 0)
+            return rn->values[i];
+    return NULL;
+}
+
 static void luser_relay(struct delivery *d, const char *name)
 {
     const char *delims = pn_config_get(PN_P(recipient_delimiter));
     pn_buf local = PN_BUF_INIT, domain = PN_BUF_INIT, user = PN_BUF_INIT, out = PN_BUF_INIT;
+    pn_buf err = PN_BUF_INIT;
     pn_addr_localpart(d->rcpt->addr.data, &local);
     pn_addr_domain(d->rcpt->addr.data, &domain);
     pn_addr_strip_extension(local.data, delims, &user);
-    const char *ext = local.len > user.len ? local.data + user.len + 1 : "";
-    static const char *const names[] = {
-        "recipient_delimiter", "recipient", "extension", "domain", "local", "user", NULL};
-    const char *values[] = {delims, d->rcpt->addr.data, ext, domain.data, local.data, name};
-    /* the value as written: its $names are these, not main.cf's */
-    for (const char *p = pn_config_raw(PN_P(luser_relay)); *p;) {
-        int done = 0;
-        for (int i = 0; *p == '$' && names[i] && !done; i++) {
-            size_t n = strlen(names[i]);
-            int braced = p[1] == '{' && strncmp(p + 2, names[i], n) == 0 && p[2 + n] == '}';
-            if (braced || (strncmp(p + 1, names[i], n) == 0 && !isalnum((unsigned char)p[1 + n]) &&
-                           p[1 + n] != '_')) {
-                pn_buf_puts(&out, values[i]);
-                p += 1 + n + (braced ? 2 : 0);
-                done = 1;
-            }
-        }
-        if (!done)
-            pn_buf_putc(&out, *p++);
+    struct relay_names rn = {
+        {"recipient_delimiter", "recipient", "extension", "domain", "local", "user"},
+        {delims, d->rcpt->addr.data, local.len > user.len ? local.data + user.len + 1 : "",
+         domain.data, local.data, name}};
+    pn_expand_ctx ec = {relay_lookup, NULL, &rn, 0, NULL};
+    pn_buf_init(&out);
+    if (pn_expand(&ec, pn_config_raw(PN_P(luser_relay)), &out, &err) < 0) {
+        pn_buf text = PN_BUF_INIT;
+        pn_buf_printf(&text, "luser_relay: %s", err.data);
+        record(d, PN_DELIVER_DEFERRED, "4.3.5", text.data);
+        pn_buf_release(&text);
+    } else {
+        forward(d, out.data);
     }
-    forward(d, out.data);
     pn_buf_release(&local);
     pn_buf_release(&domain);
     pn_buf_release(&user);
     pn_buf_release(&out);
+    pn_buf_release(&err);
 }
 
 /* Where an alias item comes from, as allow_mail_to_commands and allow_mail_to_files name it. */

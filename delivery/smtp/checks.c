@@ -73,36 +73,12 @@ void smtp_checks_apply(const char *queue_id, pn_buf *content)
 {
     if (!pn_hbc_enabled(&checks))
         return;
-    /* the header fields (folded lines joined as received), then the body */
     pn_argv *fields = pn_argv_new();
-    pn_buf field = PN_BUF_INIT, body = PN_BUF_INIT;
-    size_t pos = 0;
-    while (pos < content->len) {
-        const char *line = content->data + pos;
-        const char *nl = memchr(line, '\n', content->len - pos);
-        size_t len = nl ? (size_t)(nl - line) : content->len - pos;
-        int folded = len > 0 && (line[0] == ' ' || line[0] == '\t') && field.len;
-        if (field.len && !folded) {
-            pn_argv_add(fields, field.data);
-            pn_buf_reset(&field);
-        }
-        if (len == 0 || (!folded && memchr(line, ':', len) == NULL))
-            break; /* the blank line (or a line that is no header) starts the body */
-        if (folded)
-            pn_buf_putc(&field, '\n');
-        pn_buf_append(&field, line, len);
-        pos += len + (nl != NULL);
-    }
-    if (field.len)
-        pn_argv_add(fields, field.data);
-    pn_buf_append(&body, content->data + pos, content->len - pos);
+    pn_buf body = PN_BUF_INIT;
+    smtp_content_split(content, fields, &body);
     pn_hbc_ops ops = {act, never_done, failed, (void *)queue_id};
     pn_hbc_apply(&checks, &fields, &body, &ops);
-    pn_buf_reset(content);
-    for (size_t i = 0; i < fields->len; i++)
-        pn_buf_printf(content, "%s\n", fields->items[i]);
-    pn_buf_append(content, body.data, body.len);
+    smtp_content_join(fields, &body, content);
     pn_argv_free(fields);
-    pn_buf_release(&field);
     pn_buf_release(&body);
 }

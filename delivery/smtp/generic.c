@@ -3,6 +3,7 @@
  * address made globally valid. The lookup order is canonical mapping's: user@domain, then
  * user for a local domain, then @domain; "@domain" as a result keeps the local part. The
  * queue file and the log keep the addresses as they were. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -76,33 +77,18 @@ void smtp_generic_content(pn_buf *content)
 {
     if (generic == NULL)
         return;
-    pn_buf out = PN_BUF_INIT, field = PN_BUF_INIT, fresh = PN_BUF_INIT;
-    size_t pos = 0;
-    /* header fields (folded lines joined) up to the blank line; the body as it is */
-    while (pos < content->len) {
-        const char *line = content->data + pos;
-        const char *nl = memchr(line, '\n', content->len - pos);
-        size_t len = nl ? (size_t)(nl - line) : content->len - pos;
-        size_t end = pos + len + (nl != NULL);
-        while (end < content->len && (content->data[end] == ' ' || content->data[end] == '\t')) {
-            const char *more = memchr(content->data + end, '\n', content->len - end);
-            end = more ? (size_t)(more - content->data) + 1 : content->len;
+    pn_argv *fields = pn_argv_new();
+    pn_buf body = PN_BUF_INIT, fresh = PN_BUF_INIT;
+    smtp_content_split(content, fields, &body);
+    for (size_t i = 0; i < fields->len; i++) {
+        if (pn_hdraddr_kind(fields->items[i]) != PN_HDRADDR_NONE &&
+            pn_hdraddr_rewrite(fields->items[i], map, NULL, &fresh)) {
+            free(fields->items[i]);
+            fields->items[i] = pn_buf_steal(&fresh);
         }
-        if (len == 0 || memchr(line, ':', len) == NULL)
-            break;
-        pn_buf_reset(&field);
-        pn_buf_append(&field, line, end - pos - (content->data[end - 1] == '\n'));
-        pn_buf_reset(&fresh);
-        if (pn_hdraddr_kind(field.data) != PN_HDRADDR_NONE &&
-            pn_hdraddr_rewrite(field.data, map, NULL, &fresh))
-            pn_buf_printf(&out, "%s\n", fresh.data);
-        else
-            pn_buf_append(&out, line, end - pos);
-        pos = end;
     }
-    pn_buf_append(&out, content->data + pos, content->len - pos);
-    pn_buf_release(content);
-    *content = out;
-    pn_buf_release(&field);
+    smtp_content_join(fields, &body, content);
+    pn_argv_free(fields);
+    pn_buf_release(&body);
     pn_buf_release(&fresh);
 }

@@ -4,6 +4,7 @@
  * "<prefix>_name". */
 #ifndef PN_SMTP_H
 #define PN_SMTP_H
+#include "base/argv.h"
 #include "base/buf.h"
 #include "base/sock.h"
 #include "base/stream.h"
@@ -38,6 +39,10 @@ struct session {
 };
 
 /* chat.c */
+/* content.c: the header fields (folded lines joined, one item each) and the body of a
+ * message, and back. */
+void smtp_content_split(const pn_buf *content, pn_argv *fields, pn_buf *body);
+void smtp_content_join(const pn_argv *fields, const pn_buf *body, pn_buf *content);
 /* checks.c: smtp_header_checks and the others, applied to the content on its way out. */
 void smtp_checks_init(void);
 int smtp_checks_changed(void);

@@ -55,3 +55,22 @@ int pn_dsn_wants(int notify, int kind)
         return kind != PN_NOTIFY_SUCCESS;
     return (notify & PN_NOTIFY_NEVER) == 0 && (notify & kind) != 0;
 }
+
+size_t pn_dsn_status_len(const char *text)
+{
+    if ((text[0] != '2' && text[0] != '4' && text[0] != '5') || text[1] != '.')
+        return 0;
+    size_t pos = 2;
+    for (int part = 0; part < 2; part++) {
+        size_t digits = strspn(text + pos, "0123456789");
+        if (digits < 1 || digits > 3)
+            return 0;
+        pos += digits;
+        if (part == 0) {
+            if (text[pos] != '.')
+                return 0;
+            pos++;
+        }
+    }
+    return text[pos] == 0 || text[pos] == ' ' ? pos : 0;
+}

@@ -17,6 +17,7 @@
 
 #include "base/event.h"
 #include "base/sock.h"
+#include "mail/dsn.h"
 #include "mail/mailbox.h"
 #include "mail/qfile.h"
 
@@ -83,15 +84,12 @@ static const struct {
 
 static int leading_status(const char *text, pn_buf *dsn)
 {
-    if ((text[0] == '4' || text[0] == '5') && text[1] == '.' && isdigit((unsigned char)text[2])) {
-        size_t n = strspn(text, "0123456789.");
-        if (n >= 5 && n < 12) {
-            pn_buf_reset(dsn);
-            pn_buf_append(dsn, text, n);
-            return 1;
-        }
-    }
-    return 0;
+    size_t n = pn_dsn_status_len(text);
+    if (n == 0 || text[0] == '2')
+        return 0;
+    pn_buf_reset(dsn);
+    pn_buf_append(dsn, text, n);
+    return 1;
 }
 
 int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)

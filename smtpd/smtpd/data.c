@@ -3,7 +3,6 @@
  * whole (read in pieces), and a message over message_size_limit is read to its end and then
  * refused. The Received header goes first; the reply comes only after cleanup has the file
  * on disk. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "base/log.h"
 #include "config/cfparams.h"
+#include "mail/dsn.h"
 #include "smtpd.h"
 
 static void received_header(smtpd_session *s, pn_buf *out)
@@ -32,13 +32,6 @@ static void received_header(smtpd_session *s, pn_buf *out)
         pn_buf_printf(out, ";\n\t%s\n", date);
 }
 
-/* dsn_prefixed: does text start with an enhanced status code ("5.7.1 ...")? */
-static int dsn_prefixed(const char *text)
-{
-    return text && (text[0] == '4' || text[0] == '5') && text[1] == '.' &&
-           isdigit((unsigned char)text[2]) && strchr(text, ' ') != NULL;
-}
-
 /* finish: hand the collected message to cleanup and answer the client. */
 static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
 {
@@ -57,7 +50,7 @@ static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
     } else if (status & 0x08) {
         /* header and body checks give their own enhanced code */
         pn_buf line = PN_BUF_INIT;
-        pn_buf_printf(&line, "550 %s%s", dsn_prefixed(reason.data) ? "" : "5.7.1 ",
+        pn_buf_printf(&line, "550 %s%s", pn_dsn_status_len(pn_buf_str(&reason)) ? "" : "5.7.1 ",
                       pn_buf_str(&reason));
         smtpd_soften(&line);
         smtpd_reply(s, "%s", line.data);
@@ -67,7 +60,7 @@ static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
     } else if (status & 0x20) {
         smtpd_reply(s, "550 5.1.0 %s", pn_buf_str(&reason));
     } else if (status & 0x40) {
-        if (dsn_prefixed(reason.data) && reason.data[0] == '4')
+        if (pn_dsn_status_len(pn_buf_str(&reason)) && reason.data[0] == '4')
             smtpd_reply(s, "451 %s", reason.data);
         else
             smtpd_reply(s, "451 4.7.1 %s", pn_buf_str(&reason));

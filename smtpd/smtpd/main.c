@@ -77,6 +77,7 @@ static void peer(int fd, smtpd_session *s)
     pn_buf_set(&s->name, "unknown");
     pn_buf_set(&s->reverse_name, "unknown");
     s->name_status = 5;
+    s->header_local = -1;
     if (s->inet.family && pn_config_get_bool(PN_P(smtpd_peername_lookup)))
         lookup_name(s);
     pn_buf_reset(&s->namaddr);

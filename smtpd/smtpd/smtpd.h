@@ -33,6 +33,7 @@ typedef struct smtpd_session {
     pn_buf name;         /* verified client host name: PTR and forward agree, else "unknown" */
     pn_buf reverse_name; /* the PTR name, unverified ("unknown" when there is none) */
     int name_status;     /* 0 verified, 4 temporary failure, 5 no (verified) name */
+    int header_local;    /* local_header_rewrite_clients lists the client: 1, 0, -1 unknown */
     pn_buf namaddr;      /* name[addr], or name[addr]:port with smtpd_client_port_logging */
     pn_buf addr;         /* client address, IPv4-mapped addresses unmapped */
     pn_buf port;

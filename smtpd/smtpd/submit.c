@@ -18,7 +18,9 @@ int submit_open(smtpd_session *s, pn_buf *why)
     if (pn_cleanup_open(cleanup, pn_cleanup_received_flags(), &s->queue_id, why) < 0)
         return -1;
     pn_info("%s: client=%s", s->queue_id.data, s->namaddr.data);
-    pn_cleanup_attr(cleanup, "rewrite_context", smtpd_local_header_client(s) ? "local" : "remote");
+    if (s->header_local < 0) /* once per session: the client does not change */
+        s->header_local = smtpd_local_header_client(s);
+    pn_cleanup_attr(cleanup, "rewrite_context", s->header_local ? "local" : "remote");
     pn_cleanup_attr(cleanup, "client_name", s->name.data);
     pn_cleanup_attr(cleanup, "reverse_client_name", s->reverse_name.data);
     pn_cleanup_attr(cleanup, "client_addr", s->addr.data);

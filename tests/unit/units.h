@@ -13,6 +13,7 @@ Suite *resolve_suite(void);
 Suite *mime_suite(void);
 Suite *log_suite(void);
 Suite *hdraddr_suite(void);
+Suite *dsn_suite(void);
 
 /* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
 const char *unit_tmpdir(void);
