@@ -65,10 +65,20 @@ static void canonicalize(pn_buf *addr, int cls)
     int flags = pn_domlist_match(local_domains, domain.data) > 0 ? PN_MAPS_LOCALPART : 0;
     const char *delims = pn_config_get(PN_P(recipient_delimiter));
     int rc = 0;
+    pn_buf ext = PN_BUF_INIT;
     if (specific->count && class_enabled(specific_classes, class_name))
-        rc = pn_maps_find_addr(specific, addr->data, delims, flags, &value);
+        rc = pn_maps_find_addr_ext(specific, addr->data, delims, flags, &value, &ext);
     if (rc == 0 && canonical->count && class_enabled(PN_P(canonical_classes), class_name))
-        rc = pn_maps_find_addr(canonical, addr->data, delims, flags, &value);
+        rc = pn_maps_find_addr_ext(canonical, addr->data, delims, flags, &value, &ext);
+    if (rc > 0 && ext.len && value.data[0] != '@' &&
+        pn_config_list_has(PN_P(propagate_unmatched_extensions), "canonical")) {
+        /* user+foo@a mapped by its user@a entry: the result keeps +foo */
+        pn_buf with = PN_BUF_INIT;
+        pn_maps_propagate_extension(pn_trim(value.data), ext.data, &with);
+        pn_buf_set(&value, with.data);
+        pn_buf_release(&with);
+    }
+    pn_buf_release(&ext);
     if (rc > 0) {
         char *result = pn_trim(value.data);
         if (result[0] == '@') {
@@ -195,15 +205,17 @@ struct expansion {
 /* expand: one address through virtual_alias_maps, depth-first. */
 static void expand(struct expansion *x, const char *addr, long depth)
 {
-    pn_buf value = PN_BUF_INIT, domain = PN_BUF_INIT;
+    pn_buf value = PN_BUF_INIT, domain = PN_BUF_INIT, ext = PN_BUF_INIT;
     int flags = 0;
     pn_addr_domain(addr, &domain);
     if (pn_domlist_match(local_domains, domain.data) > 0)
         flags |= PN_MAPS_LOCALPART;
-    int rc = depth >= pn_config_get_int(PN_P(virtual_alias_recursion_limit))
-                 ? 0
-                 : pn_maps_find_addr(virtual_alias_maps, addr,
-                                     pn_config_get(PN_P(recipient_delimiter)), flags, &value);
+    int rc =
+        depth >= pn_config_get_int(PN_P(virtual_alias_recursion_limit))
+            ? 0
+            : pn_maps_find_addr_ext(virtual_alias_maps, addr,
+                                    pn_config_get(PN_P(recipient_delimiter)), flags, &value, &ext);
+    int propagate = ext.len && pn_config_list_has(PN_P(propagate_unmatched_extensions), "virtual");
     if (rc < 0) {
         x->failed = 1;
     } else if (rc == 0) {
@@ -212,8 +224,14 @@ static void expand(struct expansion *x, const char *addr, long depth)
     } else {
         pn_argv *targets = pn_argv_split(value.data, PN_SEPARATORS);
         for (size_t i = 0; i < targets->len && !x->failed; i++) {
-            pn_buf canon = PN_BUF_INIT;
-            pn_addr_rewrite_local(targets->items[i], &canon);
+            pn_buf canon = PN_BUF_INIT, with = PN_BUF_INIT;
+            const char *target = targets->items[i];
+            if (propagate && target[0] != '@') { /* +foo goes along to the target */
+                pn_maps_propagate_extension(target, ext.data, &with);
+                target = with.data;
+            }
+            pn_addr_rewrite_local(target, &canon);
+            pn_buf_release(&with);
             if (strcasecmp(canon.data, addr) == 0)
                 pn_argv_add(x->out, canon.data); /* maps to itself: kept */
             else
@@ -224,6 +242,7 @@ static void expand(struct expansion *x, const char *addr, long depth)
     }
     pn_buf_release(&value);
     pn_buf_release(&domain);
+    pn_buf_release(&ext);
 }
 
 /* bcc_lookup: the one address a BCC table gives for addr, added as a recipient that wants

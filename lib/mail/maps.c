@@ -70,6 +70,14 @@ int pn_maps_find_fixed(pn_maps *maps, const char *key, pn_buf *value)
 
 int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int flags, pn_buf *value)
 {
+    return pn_maps_find_addr_ext(maps, addr, delims, flags, value, NULL);
+}
+
+int pn_maps_find_addr_ext(pn_maps *maps, const char *addr, const char *delims, int flags,
+                          pn_buf *value, pn_buf *unmatched)
+{
+    if (unmatched)
+        pn_buf_reset(unmatched);
     int rc = find(maps, addr, 0, value);
     if (rc != 0)
         return rc;
@@ -83,6 +91,7 @@ int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int f
         if (n < local_len && n > 0)
             base_len = n;
     }
+    int with_extension = 0; /* the key that matched held the extension */
     pn_buf key = PN_BUF_INIT;
     pn_buf_init(&key);
     if (base_len < local_len) {
@@ -94,6 +103,7 @@ int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int f
         pn_buf_reset(&key);
         pn_buf_append(&key, addr, local_len);
         rc = find(maps, key.data, 1, value);
+        with_extension = rc > 0;
         if (rc == 0 && base_len < local_len) {
             pn_buf_reset(&key);
             pn_buf_append(&key, addr, base_len);
@@ -103,7 +113,20 @@ int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int f
     if (rc == 0 && at)
         rc = find(maps, at, 1, value);
     pn_buf_release(&key);
+    if (rc > 0 && unmatched && !with_extension && base_len < local_len)
+        pn_buf_append(unmatched, addr + base_len, local_len - base_len);
     return rc;
+}
+
+void pn_maps_propagate_extension(const char *result, const char *extension, pn_buf *out)
+{
+    const char *at = strrchr(result, '@');
+    size_t local_len = at ? (size_t)(at - result) : strlen(result);
+    pn_buf_reset(out);
+    pn_buf_append(out, result, local_len);
+    if (local_len > 0) /* "@domain" results keep the local part the caller puts there */
+        pn_buf_puts(out, extension);
+    pn_buf_puts(out, result + local_len);
 }
 
 int pn_maps_find_domain(pn_maps *maps, const char *domain, int flags, pn_buf *value)

@@ -30,6 +30,12 @@ int pn_maps_find_fixed(pn_maps *maps, const char *key, pn_buf *value);
  * @domain. Pattern tables see only the whole address. delims: recipient_delimiter. */
 int pn_maps_find_addr(pn_maps *maps, const char *addr, const char *delims, int flags,
                       pn_buf *value);
+/* pn_maps_find_addr_ext: the same, and the address extension ("+ext") the matching key did
+ * not hold (empty when it did, or when there is none), for propagate_unmatched_extensions. */
+int pn_maps_find_addr_ext(pn_maps *maps, const char *addr, const char *delims, int flags,
+                          pn_buf *value, pn_buf *unmatched);
+/* pn_maps_propagate_extension: result (an address) with extension added to its local part. */
+void pn_maps_propagate_extension(const char *result, const char *extension, pn_buf *out);
 /* pn_maps_find_domain: the name, then its parent domains as the flags say. */
 int pn_maps_find_domain(pn_maps *maps, const char *domain, int flags, pn_buf *value);
 /* pn_maps_changed: some table's file changed since it was opened. */

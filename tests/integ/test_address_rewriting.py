@@ -71,3 +71,28 @@ class StaticAll(RemoteClients):
                                     "From: user@host.example.org\r\nTo: info\r\n\r\nx\r\n"), {})
         self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
         self.assertIn("\nFrom: user@example.org\nTo: info@example.org\n", self.delivered()[0])
+
+
+class Extensions(Smtp):
+    extra = "recipient_delimiter = +\n"
+
+    def send_tagged(self):
+        c = self.smtp()
+        self.assertEqual(c.sendmail("a@example.com", ["alias+tag@example.org"],
+                                    "Subject: t\r\n\r\nx\r\n"), {})
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+
+    def test_an_unmatched_extension_goes_along(self):
+        # alias@example.org=info@example.org matched alias+tag: the target keeps +tag
+        self.send_tagged()
+        self.assertIn("to=<info+tag@example.org>, orig_to=<alias+tag@example.org>, "
+                      "relay=virtual", self.inst.log())
+
+
+class ExtensionsNotPropagated(Extensions):
+    extra = "recipient_delimiter = +\npropagate_unmatched_extensions = canonical\n"
+
+    def test_an_unmatched_extension_goes_along(self):
+        self.send_tagged()
+        self.assertIn("to=<info@example.org>, orig_to=<alias+tag@example.org>, relay=virtual",
+                      self.inst.log())
