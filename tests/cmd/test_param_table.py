@@ -223,7 +223,8 @@ class Table(CommandTest):
                                  "smtpd_timeout = 0\n"
                                  "inet_protocols = ipv5\n"
                                  "notify_classes = bounce, mood\n"
-                                 "smtpd_helo_required = maybe\n", master)
+                                 "smtpd_helo_required = maybe\n"
+                                 "propagate_unmatched_extensions = canonical, alias\n", master)
         main_cf = os.path.join(conf, "main.cf")
         res = run(["postfix", "-c", conf, "check"])
         self.assertEqual(res.rc, 1, res)
@@ -232,7 +233,10 @@ class Table(CommandTest):
                            (6, 'bad inet_protocols value "ipv5": a list of all ipv4 ipv6'),
                            (7, 'bad notify_classes value "bounce, mood": a list of bounce '
                                '2bounce data delay policy protocol resource software'),
-                           (8, "bad boolean configuration: smtpd_helo_required = maybe")):
+                           (8, "bad boolean configuration: smtpd_helo_required = maybe"),
+                           # a word of the reference's that Postern does not carry out
+                           (9, 'bad propagate_unmatched_extensions value "canonical, alias": '
+                               'a list of canonical virtual')):
             self.assertIn(f"error: {main_cf}, line {line}: {text}\n", res.err)
         res = run(["postfix", "-c", conf, "start"])
         self.assertEqual(res.rc, 1, res)
