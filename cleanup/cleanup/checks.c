@@ -34,21 +34,12 @@ int checks_enabled(void)
     return pn_hbc_enabled(&checks);
 }
 
-static const char *attr(const cleanup_msg *msg, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < msg->attrs->len; i++)
-        if (strncmp(msg->attrs->items[i], name, n) == 0 && msg->attrs->items[i][n] == '=')
-            return msg->attrs->items[i] + n + 1;
-    return NULL;
-}
-
 /* log_action: "ID: action: header TEXT from CLIENT; from=<> to=<> proto=P helo=<H>: why". */
 static void log_action(const cleanup_msg *msg, const char *action, int cls, const char *line,
                        const char *why)
 {
-    const char *name = attr(msg, "client_name"), *addr = attr(msg, "client_addr");
-    const char *proto = attr(msg, "client_proto"), *helo = attr(msg, "client_helo");
+    const char *name = cleanup_attr(msg, "client_name"), *addr = cleanup_attr(msg, "client_addr");
+    const char *proto = cleanup_attr(msg, "client_proto"), *helo = cleanup_attr(msg, "client_helo");
     pn_buf text = PN_BUF_INIT;
     pn_buf_printf(&text, "%s: %s: %s %.200s from ", msg->queue_id.data, action,
                   cls == PN_HBC_BODY ? "body" : "header", line);

@@ -60,6 +60,8 @@ void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, in
 void envelope_actions(cleanup_msg *msg);
 void envelope_finish(cleanup_msg *msg);
 int envelope_tables_changed(void);
+/* main.c: cleanup_attr: the value of a client attribute ("client_name", ...), or NULL. */
+const char *cleanup_attr(const cleanup_msg *msg, const char *name);
 /* checks.c: header_checks, mime_header_checks, nested_header_checks, body_checks. */
 void checks_init(void);
 int checks_changed(void);

@@ -31,10 +31,7 @@ static int field_is(const char *field, const char *name)
 static void from_field(const cleanup_msg *msg, pn_buf *out)
 {
     const char *sender = msg->sender.len ? msg->sender.data : "MAILER-DAEMON";
-    const char *name = NULL;
-    for (size_t i = 0; i < msg->attrs->len && name == NULL; i++)
-        if (strncmp(msg->attrs->items[i], "full_name=", 10) == 0)
-            name = msg->attrs->items[i] + 10;
+    const char *name = cleanup_attr(msg, "full_name");
     if (name == NULL || *name == 0 || msg->sender.len == 0) {
         pn_buf_printf(out, "From: %s", sender);
     } else if (strcmp(pn_config_get(PN_P(header_from_format)), "obsolete") == 0) {
@@ -154,10 +151,7 @@ static int dropped(const char *field, const pn_argv *drop)
 
 void headers_finish(cleanup_msg *msg)
 {
-    const char *context = NULL;
-    for (size_t i = 0; i < msg->attrs->len; i++)
-        if (strncmp(msg->attrs->items[i], "rewrite_context=", 16) == 0)
-            context = msg->attrs->items[i] + 16;
+    const char *context = cleanup_attr(msg, "rewrite_context");
     pn_argv *kept = pn_argv_new();
     pn_argv *drop = pn_argv_split(pn_config_get(PN_P(message_drop_headers)), PN_SEPARATORS);
     long hops = 0, limit = pn_config_get_int(PN_P(header_size_limit));

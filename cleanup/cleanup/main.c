@@ -91,6 +91,15 @@ static const char *const trusted_attrs[] = {
     NULL,
 };
 
+const char *cleanup_attr(const cleanup_msg *msg, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < msg->attrs->len; i++)
+        if (strncmp(msg->attrs->items[i], name, n) == 0 && msg->attrs->items[i][n] == '=')
+            return msg->attrs->items[i] + n + 1;
+    return NULL;
+}
+
 static void msg_init(cleanup_msg *msg)
 {
     memset(msg, 0, sizeof(*msg));
