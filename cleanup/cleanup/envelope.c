@@ -293,6 +293,8 @@ void envelope_finish(cleanup_msg *msg)
     pn_buf_release(&canon);
     if (msg->flags & PN_CLEANUP_FLAG_BCC_OK)
         automatic_bcc(msg);
+    /* duplicate_filter_limit: how many addresses the duplicate filter remembers (0: none) */
+    size_t remembered = (size_t)pn_config_get_int(PN_P(duplicate_filter_limit));
     for (size_t i = 0; i < msg->rcpt_count; i++) {
         struct expansion x = {pn_argv_new(), pn_config_get_int(PN_P(virtual_alias_expansion_limit)),
                               0};
@@ -306,7 +308,7 @@ void envelope_finish(cleanup_msg *msg)
         }
         for (size_t j = 0; j < x.out->len; j++) {
             int duplicate = 0;
-            for (size_t k = 0; k < count && !duplicate; k++)
+            for (size_t k = 0; k < count && k < remembered && !duplicate; k++)
                 duplicate = strcasecmp(expanded[k].addr, x.out->items[j]) == 0;
             if (duplicate)
                 continue;

@@ -98,9 +98,13 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
     }
     static pn_buf dsn_text = PN_BUF_INIT;
     pn_buf_reset(&dsn_text);
-    rc = pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, path.data, req->sender.data,
-                           r->addr.data, pn_config_get_int(PN_P(virtual_mailbox_limit)), text,
-                           &dsn_text);
+    pn_mailbox_job job = {path.data,
+                          req->sender.data,
+                          r->addr.data,
+                          r->orig.data, /* empty with enable_original_recipient = no */
+                          pn_config_get_int(PN_P(virtual_mailbox_limit)),
+                          0};
+    rc = pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, &job, text, &dsn_text);
     *dsn = pn_buf_str(&dsn_text);
     outcome = rc == MAILBOX_SENT     ? PN_DELIVER_SENT
               : rc == MAILBOX_BOUNCE ? PN_DELIVER_BOUNCED

@@ -85,6 +85,10 @@
 #define PN_ATTR_DIRECTORY "directory"
 #define PN_ATTR_EOL "eol"
 #define PN_ATTR_DATA "data"
+#define PN_ATTR_ENV "env"       /* a group: one NAME=value in PN_ATTR_V */
+#define PN_ATTR_LABEL "label"   /* a command as it is logged */
+#define PN_ATTR_LOOP "loop"     /* 1: check Delivered-To for a loop first */
+#define PN_ATTR_STRICT "strict" /* 1: an mbox must be owned by the worker's user */
 
 /* Trigger bytes to public/qmgr and public/pickup. */
 #define PN_TRIGGER_INCOMING 'I' /* scan incoming/ */

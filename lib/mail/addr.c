@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/mem.h"
 #include "base/strutil.h"
@@ -82,21 +83,34 @@ void pn_addr_rewrite_local(const char *addr, pn_buf *out)
         pn_buf_truncate(out, out->len - 1);
 }
 
+size_t pn_addr_extension_at(const char *addr, const char *delims)
+{
+    const char *at = pn_addr_at(addr);
+    size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
+    if (delims == NULL || *delims == 0)
+        return local_len;
+    if (strchr(delims, '-') && pn_config_get_bool(PN_P(owner_request_special)) &&
+        ((local_len > 6 && strncasecmp(addr, "owner-", 6) == 0) ||
+         (local_len > 8 && strncasecmp(addr + local_len - 8, "-request", 8) == 0)))
+        return local_len;
+    size_t n = strcspn(addr, delims);
+    return n == 0 || n >= local_len ? local_len : n;
+}
+
 int pn_addr_strip_extension(const char *addr_in, const char *delims, pn_buf *out)
 {
     char *addr = pn_strdup(addr_in); /* out may hold addr_in */
-    int rc = 0;
     const char *at = pn_addr_at(addr);
     size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
-    size_t n = delims && *delims ? strcspn(addr, delims) : local_len;
-    if (n == 0 || n >= local_len) {
+    size_t n = pn_addr_extension_at(addr, delims);
+    int rc = n < local_len;
+    if (!rc) {
         pn_buf_set(out, addr);
     } else {
         pn_buf_reset(out);
         pn_buf_append(out, addr, n);
         if (at)
             pn_buf_puts(out, at);
-        rc = 1;
     }
     free(addr);
     return rc;

@@ -13,6 +13,11 @@ void pn_addr_domain(const char *addr, pn_buf *out);
 void pn_addr_localpart(const char *addr, pn_buf *out);
 /* pn_addr_rewrite_local: the address in standard form, as trivial-rewrite's "local" rule. */
 void pn_addr_rewrite_local(const char *addr, pn_buf *out);
+/* pn_addr_extension_at: where the extension starts in addr's local part: the offset of the
+ * first delimiter, or the local part's length when it has none. A delimiter that starts the
+ * local part does not count, and with owner_request_special (and '-' among the delimiters)
+ * "owner-list" and "list-request" are not split. */
+size_t pn_addr_extension_at(const char *addr, const char *delims);
 /* pn_addr_strip_extension: "user+ext@dom" -> "user@dom" with delimiters; 1 when stripped. */
 int pn_addr_strip_extension(const char *addr, const char *delims, pn_buf *out);
 /* pn_addr_quote_local: append a local part to out, in double quotes (with \ before " and \)

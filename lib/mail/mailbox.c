@@ -1,7 +1,7 @@
 /* mailbox.c: final delivery, in a worker that already is the recipient (worker.c), so that
  * nothing runs as root while message bytes are handled: into a Maildir (tmp/, fsync, link
- * into new/), an mbox file (exclusive lock, "From " quoting, truncated back on any error), or
- * a command's standard input. The content checksum is verified before the message becomes
+ * into new/) or an mbox file (exclusive lock, "From " quoting, truncated back on any error).
+ * Commands are run by pipecmd.c. The content checksum is verified before the message becomes
  * visible. */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,8 +38,7 @@ static int make_dirs(const char *path)
     return rc;
 }
 
-/* has_loop: a Delivered-To header with this recipient already in the message. */
-static int has_loop(const char *content, const char *recipient)
+int pn_mailbox_has_loop(const char *content, const char *recipient)
 {
     size_t rlen = strlen(recipient);
     for (const char *line = content; *line && *line != '\n';) {
@@ -107,11 +104,25 @@ out:
     return rc;
 }
 
-static int mbox(const char *path, const char *sender, const pn_buf *msg, long limit, pn_buf *text)
+static int mbox(const char *path, const char *sender, const pn_buf *msg, long limit,
+                int strict_owner, pn_buf *text)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         pn_buf_printf(text, "cannot open mailbox %s: %s", path, strerror(errno));
+        return MAILBOX_DEFER;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        pn_buf_printf(text, "cannot examine mailbox %s: %s", path, strerror(errno));
+        close(fd);
+        return MAILBOX_DEFER;
+    }
+    if (strict_owner && st.st_uid != getuid()) {
+        pn_buf_printf(text, "destination %s is not owned by recipient", path);
+        pn_warn("specify \"%s = no\" to ignore mailbox ownership mismatch",
+                PN_P(strict_mailbox_ownership));
+        close(fd);
         return MAILBOX_DEFER;
     }
     if (pn_lock_fd(fd, PN_LOCK_EXCLUSIVE) < 0) {
@@ -119,8 +130,7 @@ static int mbox(const char *path, const char *sender, const pn_buf *msg, long li
         close(fd);
         return MAILBOX_DEFER;
     }
-    struct stat st;
-    fstat(fd, &st);
+    fstat(fd, &st); /* its size now that it is locked */
     pn_buf out = PN_BUF_INIT;
     time_t now = time(NULL);
     char date[32];
@@ -152,95 +162,39 @@ static int mbox(const char *path, const char *sender, const pn_buf *msg, long li
     return rc;
 }
 
-/* command: the message on a shell command's standard input, within command_time_limit. */
-static int command(const char *cmd, const pn_buf *msg, pn_buf *text)
-{
-    int in[2];
-    if (pipe(in) < 0) {
-        pn_buf_printf(text, "pipe: %s", strerror(errno));
-        return MAILBOX_DEFER;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        pn_buf_printf(text, "fork: %s", strerror(errno));
-        return MAILBOX_DEFER;
-    }
-    if (pid == 0) {
-        dup2(in[0], 0);
-        close(in[0]);
-        close(in[1]);
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0) {
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    signal(SIGPIPE, SIG_IGN);
-    alarm((unsigned)pn_config_get_time(PN_P(command_time_limit)));
-    int write_failed = pn_write_all(in[1], msg->data, msg->len) < 0;
-    close(in[1]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            pn_buf_puts(text, "lost the command's exit status");
-            return MAILBOX_DEFER;
-        }
-    }
-    alarm(0);
-    (void)write_failed; /* a command may stop reading early: its exit status decides */
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        pn_buf_printf(text, "delivered to command: %s", cmd);
-        return MAILBOX_SENT;
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 75) {
-        pn_buf_printf(text, "temporary failure. Command output: %s", cmd);
-        return MAILBOX_DEFER;
-    }
-    if (WIFEXITED(status))
-        pn_buf_printf(text, "Command died with status %d: \"%s\"", WEXITSTATUS(status), cmd);
-    else
-        pn_buf_printf(text, "Command died with signal %d: \"%s\"", WTERMSIG(status), cmd);
-    return MAILBOX_BOUNCE;
-}
-
-int pn_mailbox_write(int qfd, const char *path, const char *sender, const char *recipient,
-                     long limit, pn_buf *text, pn_buf *dsn)
+int pn_mailbox_write(int qfd, const pn_mailbox_job *job, pn_buf *text, pn_buf *dsn)
 {
     pn_qfile q;
     pn_buf content = PN_BUF_INIT, msg = PN_BUF_INIT, why = PN_BUF_INIT;
     int rc = MAILBOX_DEFER;
+    const char *path = job->path;
     if (pn_qfile_open(&q, qfd, &why) < 0 || pn_qfile_read_content(&q, &content, &why) < 0) {
         pn_buf_set(text, why.data);
         goto out;
     }
-    if (has_loop(content.data, recipient)) {
-        pn_buf_printf(text, "mail forwarding loop for %s", recipient);
+    if (pn_mailbox_has_loop(content.data, job->recipient)) {
+        pn_buf_printf(text, "mail forwarding loop for %s", job->recipient);
         pn_buf_set(dsn, "5.4.6");
         rc = MAILBOX_BOUNCE;
         goto out;
     }
-    pn_buf_printf(&msg, "Return-Path: <%s>\nDelivered-To: %s\n", sender, recipient);
+    pn_buf_printf(&msg, "Return-Path: <%s>\n", job->sender);
+    if (job->orig && *job->orig)
+        pn_buf_printf(&msg, "X-Original-To: %s\n", job->orig);
+    pn_buf_printf(&msg, "Delivered-To: %s\n", job->recipient);
     pn_buf_append(&msg, content.data, content.len);
     size_t len = strlen(path);
-    if (path[0] == '|') {
-        rc = command(path + 1, &msg, text);
-    } else if (len && path[len - 1] == '/') {
-        if (limit > 0 && (long)msg.len > limit) {
+    if (len && path[len - 1] == '/') {
+        if (job->limit > 0 && (long)msg.len > job->limit) {
             pn_buf_printf(text, "cannot write maildir file in %s: file too large", path);
             rc = MAILBOX_BOUNCE;
         } else {
             rc = maildir(path, &msg, text);
         }
     } else {
-        rc = mbox(path, sender, &msg, limit, text);
+        rc = mbox(path, job->sender, &msg, job->limit, job->strict_owner, text);
     }
-    pn_buf_set(dsn, rc == MAILBOX_SENT    ? "2.0.0"
-                    : rc == MAILBOX_DEFER ? "4.2.0"
-                    : path[0] == '|'      ? "5.3.0"
-                                          : "5.2.2");
+    pn_buf_set(dsn, rc == MAILBOX_SENT ? "2.0.0" : rc == MAILBOX_DEFER ? "4.2.0" : "5.2.2");
 out:
     pn_qfile_release(&q);
     pn_buf_release(&content);

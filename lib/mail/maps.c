@@ -8,6 +8,7 @@
 #include "base/argv.h"
 #include "base/mem.h"
 #include "base/strutil.h"
+#include "mail/addr.h"
 
 pn_maps *pn_maps_open(const char *title, const char *spec, int dict_flags, pn_buf *err)
 {
@@ -84,13 +85,7 @@ int pn_maps_find_addr_ext(pn_maps *maps, const char *addr, const char *delims, i
     const char *at = strrchr(addr, '@');
     size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
     const char *domain = at ? at : "";
-    /* The extension: from the first delimiter in the local part. */
-    size_t base_len = local_len;
-    if (delims && *delims) {
-        size_t n = strcspn(addr, delims);
-        if (n < local_len && n > 0)
-            base_len = n;
-    }
+    size_t base_len = pn_addr_extension_at(addr, delims);
     int with_extension = 0; /* the key that matched held the extension */
     pn_buf key = PN_BUF_INIT;
     pn_buf_init(&key);

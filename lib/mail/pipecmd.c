@@ -17,6 +17,7 @@
 
 #include "base/event.h"
 #include "base/sock.h"
+#include "config/cfparams.h"
 #include "mail/dsn.h"
 #include "mail/mailbox.h"
 #include "mail/qfile.h"
@@ -82,6 +83,28 @@ static const struct {
     {"5.3.5", "local configuration error"},     /* 78 EX_CONFIG */
 };
 
+/* reset_environment: in the child: PATH, the export_environment names, then the job's. */
+static void reset_environment(const pn_argv *env)
+{
+    pn_argv *names = pn_argv_split(pn_config_get(PN_P(export_environment)), " \t\n,");
+    pn_argv *keep = pn_argv_new();
+    for (size_t i = 0; i < names->len; i++) {
+        const char *value = getenv(names->items[i]);
+        if (value && strcmp(names->items[i], "PATH") != 0) {
+            pn_argv_add(keep, names->items[i]);
+            pn_argv_add(keep, value);
+        }
+    }
+    clearenv();
+    setenv("PATH", "/usr/bin:/bin", 1);
+    for (size_t i = 0; i + 1 < keep->len; i += 2)
+        setenv(keep->items[i], keep->items[i + 1], 1);
+    for (size_t i = 0; env && i < env->len; i++)
+        putenv(env->items[i]);
+    pn_argv_free(names);
+    pn_argv_free(keep);
+}
+
 static int leading_status(const char *text, pn_buf *dsn)
 {
     size_t n = pn_dsn_status_len(text);
@@ -100,6 +123,12 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
     pn_buf_set(dsn, "4.3.0");
     if (pn_qfile_open(&q, qfd, &why) < 0 || pn_qfile_read_content(&q, &content, &why) < 0) {
         pn_buf_set(text, why.data);
+        goto out;
+    }
+    if (job->loop_check && job->recipient && pn_mailbox_has_loop(content.data, job->recipient)) {
+        pn_buf_printf(text, "mail forwarding loop for %s", job->recipient);
+        pn_buf_set(dsn, "5.4.6");
+        rc = MAILBOX_BOUNCE;
         goto out;
     }
     prepare(job, &content, &input);
@@ -121,8 +150,7 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
         if (job->directory && *job->directory && chdir(job->directory) < 0)
             _exit(75);
         signal(SIGPIPE, SIG_DFL);
-        if (getenv("PATH") == NULL)
-            setenv("PATH", "/usr/bin:/bin", 1);
+        reset_environment(job->env);
         execvp(job->argv->items[0], job->argv->items);
         _exit(127);
     }
@@ -171,6 +199,7 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    const char *label = job->label ? job->label : job->argv->items[0];
     char *msg = output.data;
     while (*msg && isspace((unsigned char)*msg))
         msg++;
@@ -181,12 +210,11 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
         msg[--n] = 0;
     if (timed_out) {
         pn_buf_set(dsn, "5.3.0");
-        pn_buf_printf(text, "command time limit exceeded: \"%s\"", job->argv->items[0]);
+        pn_buf_printf(text, "command time limit exceeded: \"%s\"", label);
         rc = MAILBOX_BOUNCE;
     } else if (WIFSIGNALED(status)) {
         pn_buf_set(dsn, "4.3.0");
-        pn_buf_printf(text, "Command died with signal %d: \"%s\"", WTERMSIG(status),
-                      job->argv->items[0]);
+        pn_buf_printf(text, "Command died with signal %d: \"%s\"", WTERMSIG(status), label);
     } else if (WEXITSTATUS(status) == 0) {
         pn_buf_set(dsn, "2.0.0");
         rc = MAILBOX_SENT;
@@ -200,7 +228,7 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
         if (known)
             pn_buf_set(text, sysexits[code - 64].text);
         else
-            pn_buf_printf(text, "Command died with status %d: \"%s\"", code, job->argv->items[0]);
+            pn_buf_printf(text, "Command died with status %d: \"%s\"", code, label);
         if (*msg)
             pn_buf_printf(text, ". Command output: %s", msg);
     }

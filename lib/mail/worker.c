@@ -97,16 +97,20 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
     pn_attr_copy_str(req, PN_ATTR_KIND, &kind);
     pn_attr_copy_str(req, PN_ATTR_PATH, &path);
     if (strcmp(pn_buf_str(&kind), "deliver") == 0 && fd >= 0) {
+        pn_buf orig = PN_BUF_INIT, dsn = PN_BUF_INIT;
         pn_attr_copy_str(req, PN_ATTR_SENDER, &sender);
         pn_attr_copy_str(req, PN_ATTR_RECIPIENT, &rcpt);
-        int64_t limit = 0;
+        pn_attr_copy_str(req, PN_ATTR_ORIG, &orig);
+        int64_t limit = 0, strict = 0;
         pn_attr_get_int(req, PN_ATTR_LIMIT, &limit);
-        pn_buf dsn = PN_BUF_INIT;
-        int rc = pn_mailbox_write(fd, pn_buf_str(&path), pn_buf_str(&sender), pn_buf_str(&rcpt),
-                                  (long)limit, &text, &dsn);
+        pn_attr_get_int(req, PN_ATTR_STRICT, &strict);
+        pn_mailbox_job job = {pn_buf_str(&path), pn_buf_str(&sender), pn_buf_str(&rcpt),
+                              pn_buf_str(&orig), (long)limit,         strict != 0};
+        int rc = pn_mailbox_write(fd, &job, &text, &dsn);
         pn_attr_put_int(reply, PN_ATTR_STATUS, rc);
         pn_attr_put_str(reply, PN_ATTR_TEXT, pn_buf_str(&text), text.len);
         pn_attr_put_str(reply, PN_ATTR_DSN, pn_buf_str(&dsn), dsn.len);
+        pn_buf_release(&orig);
         pn_buf_release(&dsn);
     } else if (strcmp(pn_buf_str(&kind), "pipe") == 0 && fd >= 0) {
         pn_buf flags = PN_BUF_INIT, orig = PN_BUF_INIT, dir = PN_BUF_INIT, eol = PN_BUF_INIT;
@@ -121,6 +125,20 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
             pn_attr_copy_str(&g, PN_ATTR_V, &arg);
             pn_argv_add(job.argv, pn_buf_str(&arg));
         }
+        pn_argv *env = pn_argv_new();
+        cursor = 0;
+        while (pn_attr_next_group(req, PN_ATTR_ENV, &cursor, &g) > 0) {
+            pn_attr_copy_str(&g, PN_ATTR_V, &arg);
+            if (strchr(pn_buf_str(&arg), '=') && arg.data[0] != '=')
+                pn_argv_add(env, pn_buf_str(&arg));
+        }
+        pn_buf label = PN_BUF_INIT;
+        int64_t loop = 0;
+        pn_attr_copy_str(req, PN_ATTR_LABEL, &label);
+        pn_attr_get_int(req, PN_ATTR_LOOP, &loop);
+        job.env = env;
+        job.label = label.len ? pn_buf_str(&label) : NULL;
+        job.loop_check = loop != 0;
         pn_attr_copy_str(req, PN_ATTR_FLAGS, &flags);
         pn_attr_copy_str(req, PN_ATTR_SENDER, &sender);
         pn_attr_copy_str(req, PN_ATTR_RECIPIENT, &rcpt);
@@ -140,6 +158,8 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
         pn_attr_put_str(reply, PN_ATTR_TEXT, pn_buf_str(&text), text.len);
         pn_attr_put_str(reply, PN_ATTR_DSN, pn_buf_str(&dsn), dsn.len);
         pn_argv_free(job.argv);
+        pn_argv_free(env);
+        pn_buf_release(&label);
         pn_buf_release(&flags);
         pn_buf_release(&orig);
         pn_buf_release(&dir);
@@ -349,17 +369,19 @@ static int call(pn_worker_pool *pool, const struct identity *who, pn_attr_out *r
 }
 
 int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid, int qfd,
-                      const char *path, const char *sender, const char *recipient, long limit,
-                      pn_buf *text, pn_buf *dsn)
+                      const pn_mailbox_job *job, pn_buf *text, pn_buf *dsn)
 {
     struct identity who = {(uint32_t)uid, (uint32_t)gid, (int32_t)extra_gid};
     pn_attr_out req;
     pn_attr_begin(&req);
     pn_attr_put_cstr(&req, PN_ATTR_KIND, "deliver");
-    pn_attr_put_cstr(&req, PN_ATTR_PATH, path);
-    pn_attr_put_cstr(&req, PN_ATTR_SENDER, sender);
-    pn_attr_put_cstr(&req, PN_ATTR_RECIPIENT, recipient);
-    pn_attr_put_int(&req, PN_ATTR_LIMIT, limit);
+    pn_attr_put_cstr(&req, PN_ATTR_PATH, job->path);
+    pn_attr_put_cstr(&req, PN_ATTR_SENDER, job->sender);
+    pn_attr_put_cstr(&req, PN_ATTR_RECIPIENT, job->recipient);
+    if (job->orig && *job->orig)
+        pn_attr_put_cstr(&req, PN_ATTR_ORIG, job->orig);
+    pn_attr_put_int(&req, PN_ATTR_LIMIT, job->limit);
+    pn_attr_put_int(&req, PN_ATTR_STRICT, job->strict_owner);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = MAILBOX_DEFER;
@@ -399,6 +421,14 @@ int pn_worker_pipe(pn_worker_pool *pool, uid_t uid, gid_t gid, int qfd,
     pn_attr_put_cstr(&req, PN_ATTR_DIRECTORY, job->directory ? job->directory : "");
     pn_attr_put_cstr(&req, PN_ATTR_EOL, job->eol ? job->eol : "\n");
     pn_attr_put_int(&req, PN_ATTR_LIMIT, job->time_limit);
+    for (size_t i = 0; job->env && i < job->env->len; i++) {
+        pn_attr_group_begin(&req, PN_ATTR_ENV);
+        pn_attr_put_cstr(&req, PN_ATTR_V, job->env->items[i]);
+        pn_attr_group_end(&req);
+    }
+    if (job->label)
+        pn_attr_put_cstr(&req, PN_ATTR_LABEL, job->label);
+    pn_attr_put_int(&req, PN_ATTR_LOOP, job->loop_check);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = MAILBOX_DEFER;

@@ -20,12 +20,12 @@ pn_worker_pool *pn_worker_pool_start(pn_worker_policy policy);
 /* pn_worker_pool_broken: the spawner is gone; the agent must retire (a new one starts a new
  * spawner). */
 int pn_worker_pool_broken(const pn_worker_pool *pool);
-/* pn_worker_deliver: the message in queue file qfd, for recipient, into path (a Maildir when
- * it ends in '/', "|command", else an mbox file), as uid/gid (+ extra_gid when >= 0).
- * Returns MAILBOX_SENT, MAILBOX_BOUNCE or MAILBOX_DEFER with a text. */
+/* pn_worker_deliver: the message in queue file qfd into a Maildir or mbox file (mailbox.h),
+ * as uid/gid (+ extra_gid when >= 0). Returns MAILBOX_SENT, MAILBOX_BOUNCE or MAILBOX_DEFER
+ * with a text. */
+struct pn_mailbox_job;
 int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid, int qfd,
-                      const char *path, const char *sender, const char *recipient, long limit,
-                      pn_buf *text, pn_buf *dsn);
+                      const struct pn_mailbox_job *job, pn_buf *text, pn_buf *dsn);
 /* pn_worker_pipe: a pipe(8) command as uid/gid (see pipecmd.h). */
 struct pn_pipe_job;
 int pn_worker_pipe(pn_worker_pool *pool, uid_t uid, gid_t gid, int qfd,

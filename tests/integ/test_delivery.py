@@ -87,6 +87,7 @@ class Delivery(unittest.TestCase):
         self.assertEqual((st.st_uid, st.st_gid), (self.owner.pw_uid, self.owner.pw_gid))
         text = open(files[0]).read()
         self.assertTrue(text.startswith("Return-Path: <sender@example.com>\n"
+                                        "X-Original-To: info@example.org\n"
                                         "Delivered-To: info@example.org\n"), text)
         self.assertIn("\nSubject: test\n", text)
         self.assertIn(f"Message-Id: <", text)

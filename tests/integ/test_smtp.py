@@ -95,7 +95,9 @@ class Delivery(Smtp):
         self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
                         self.inst.log())
         [msg] = self.delivered()
+        # X-Original-To: the recipient as it arrived, before virtual alias expansion
         self.assertTrue(msg.startswith("Return-Path: <sender@example.com>\n"
+                                       "X-Original-To: alias@example.org\n"
                                        "Delivered-To: info@example.org\n"
                                        "Received: from client.example (localhost [127.0.0.1])\n"
                                        "\tby mail.example.org (Postern) with ESMTP id " + qid +
