@@ -204,6 +204,38 @@ static int by_sender(pn_maps *maps, const char *sender, const char *null_key, pn
     return rc;
 }
 
+/* internal_form: addr with a quoted local part unquoted ("a b"@x -> a b@x); 1 when it was
+ * quoted. */
+static int internal_form(const char *addr, pn_buf *out)
+{
+    const char *at = pn_addr_at(addr);
+    size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
+    pn_buf_reset(out);
+    if (local_len >= 2 && addr[0] == '"' && addr[local_len - 1] == '"') {
+        for (size_t i = 1; i < local_len - 1; i++) {
+            if (addr[i] == '\\' && i + 1 < local_len - 1)
+                i++;
+            pn_buf_putc(out, addr[i]);
+        }
+        pn_buf_puts(out, at ? at : "");
+        return 1;
+    }
+    pn_buf_append(out, addr, local_len);
+    pn_buf_puts(out, at ? at : "");
+    return 0;
+}
+
+/* external_form: the internal address with its local part quoted where RFC 5322 needs it. */
+static void external_form(const char *addr, pn_buf *out)
+{
+    const char *at = strrchr(addr, '@');
+    char *local = pn_strndup(addr, at ? (size_t)(at - addr) : strlen(addr));
+    pn_buf_reset(out);
+    pn_addr_quote_local(local, out);
+    pn_buf_puts(out, at ? at : "");
+    free(local);
+}
+
 void pn_resolve(pn_resolver *r, const char *sender, const char *addr_in, pn_resolved *out)
 {
     pn_buf addr = PN_BUF_INIT, domain = PN_BUF_INIT, local = PN_BUF_INIT, value = PN_BUF_INIT;
@@ -213,27 +245,48 @@ void pn_resolve(pn_resolver *r, const char *sender, const char *addr_in, pn_reso
     pn_buf_reset(&out->transport);
     pn_buf_reset(&out->nexthop);
     const char *myhostname = pn_config_get_hostname(PN_P(myhostname));
-    if (*addr_in == 0)
-        pn_buf_printf(&addr, "%s@%s", pn_config_get(PN_P(empty_address_recipient)), myhostname);
-    else
-        pn_buf_set(&addr, addr_in);
-    if (pn_addr_at(addr.data) == NULL)
+    /* The rules work on the address with its local part unquoted, so that an '@' in quotes
+     * is seen (resolve_dequoted_address); the recipient is given back quoted as needed. */
+    int quoted = internal_form(addr_in, &addr);
+    if (addr.len == 0)
+        pn_buf_puts(&addr, pn_config_get(PN_P(empty_address_recipient)));
+    if (strchr(addr.data, '@') == NULL)
         pn_buf_printf(&addr, "@%s", myhostname);
 
     /* While the domain is local, what is left of the local part may still route. */
-    int is_local = 0;
+    int is_local = 0, bad_syntax = 0;
+    int dequote = pn_config_get_bool(PN_P(resolve_dequoted_address));
+    const char *last_local = myhostname; /* the domain a trailing '@' stands for */
+    pn_buf_reset(&domain);
     for (int round = 0; round < 10; round++) {
-        pn_addr_domain(addr.data, &domain);
+        char *at = strrchr(addr.data, '@');
+        pn_buf_set(&domain, at + 1);
+        pn_buf_reset(&local);
+        pn_buf_append(&local, addr.data, (size_t)(at - addr.data));
+        if (local.len == 0)
+            pn_buf_set(&local, pn_config_get(PN_P(empty_address_recipient)));
+        if (domain.len == 0 && pn_config_get_bool(PN_P(resolve_null_domain)))
+            pn_buf_set(&domain, last_local); /* "user@" is local */
+        pn_buf_reset(&addr);
+        pn_buf_printf(&addr, "%s@%s", local.data, domain.data);
+        pn_lowercase(domain.data); /* the recipient keeps its case; matching ignores it */
+        if (domain.len == 0) {
+            bad_syntax = 1;
+            break;
+        }
         int m = pn_domlist_match(r->mydestination, domain.data);
         if (m < 0)
             goto fail;
         is_local = m || is_local_literal(domain.data);
         if (!is_local)
             break;
-        pn_addr_localpart(addr.data, &local);
+        pn_buf_set(&value, domain.data); /* last_local must outlive the next round's domain */
+        last_local = value.data;
         char *bang = strchr(local.data, '!');
         char *percent = strrchr(local.data, '%');
-        if (pn_addr_at(local.data)) {
+        if (strchr(local.data, '@')) {
+            if (!dequote)
+                break; /* "user@remote"@local stays local (and routed) */
             pn_buf_set(&addr, local.data);
         } else if (percent && pn_config_get_bool(PN_P(allow_percent_hack))) {
             *percent = '@';
@@ -244,16 +297,24 @@ void pn_resolve(pn_resolver *r, const char *sender, const char *addr_in, pn_reso
         } else {
             break;
         }
-        out->flags |= PN_RESOLVE_ROUTED;
     }
-    pn_buf_set(&out->recipient, addr.data);
-
-    if (is_numeric_domain(domain.data) && !pn_config_get_bool(PN_P(resolve_numeric_domain))) {
-        out->flags |= PN_RESOLVE_ERROR;
+    /* an address that came quoted, that routing changed, or with an '@' left in its local
+     * part is given back quoted as needed; any other in the form it came */
+    if (quoted || strcmp(addr.data, addr_in) != 0 || strchr(local.data, '@'))
+        external_form(addr.data, &out->recipient);
+    else
+        pn_buf_set(&out->recipient, addr.data);
+    if (bad_syntax ||
+        (is_numeric_domain(domain.data) && !pn_config_get_bool(PN_P(resolve_numeric_domain)))) {
+        out->flags |= PN_RESOLVE_ERROR | PN_RESOLVE_CLASS_DEFAULT;
         pn_buf_set(&out->transport, "error");
-        pn_buf_set(&out->nexthop, "5.1.2 bad address syntax");
+        pn_buf_set(&out->nexthop,
+                   bad_syntax ? "5.1.3 bad address syntax" : "5.1.2 bad address syntax");
         goto done;
     }
+    /* routed: what is left of the local part still holds a routing operator */
+    if (strpbrk(local.data, "@%!"))
+        out->flags |= PN_RESOLVE_ROUTED;
     const char *relayhost = pn_config_get(PN_P(relayhost));
     int m = by_sender(r->sender_relayhost, sender ? sender : "",
                       PN_P(empty_address_relayhost_maps_lookup_key), &sender_hop);

@@ -204,6 +204,22 @@ static int resolve_class(const char *rcpt)
     return resolve_rcpt(rcpt, NULL);
 }
 
+int smtpd_address_resolves(const char *addr)
+{
+    pn_buf canon = PN_BUF_INIT;
+    pn_addr_rewrite_local(addr, &canon);
+    const char *key = strcmp(addr, "@") == 0 ? addr : canon.data; /* "@" is not <> */
+    pn_resolved res;
+    pn_buf why = PN_BUF_INIT;
+    pn_resolved_init(&res);
+    int ok =
+        pn_resolve_addrs(resolver, "", &key, 1, &res, &why) < 0 || !(res.flags & PN_RESOLVE_ERROR);
+    pn_resolved_release(&res);
+    pn_buf_release(&why);
+    pn_buf_release(&canon);
+    return ok;
+}
+
 static int valid_hostname(const char *name)
 {
     if (*name == 0 || strlen(name) > 255)

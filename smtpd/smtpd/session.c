@@ -187,7 +187,7 @@ static void cmd_mail(smtpd_session *s, const char *arg)
         smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
     } else if (parse_path(arg, "FROM:", &addr, &params) < 0) {
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
-    } else if (!address_ok(addr.data)) {
+    } else if (!address_ok(addr.data) || (addr.len && !smtpd_address_resolves(addr.data))) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
     } else if (smtpd_mail_params(s, params, &reply) < 0) {
         smtpd_reply(s, "%s", reply.data);
@@ -230,7 +230,7 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
         smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
     } else if (parse_path(arg, "TO:", &addr, &params) < 0) {
         smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
-    } else if (addr.len == 0 || !address_ok(addr.data)) {
+    } else if (addr.len == 0 || !address_ok(addr.data) || !smtpd_address_resolves(addr.data)) {
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
     } else if (smtpd_rcpt_params(params, &notify, &orcpt, &reply) < 0) {
         smtpd_reply(s, "%s", reply.data);

@@ -79,6 +79,9 @@ void smtpd_restrict_init(void);
 int smtpd_restrict_changed(void);
 /* smtpd_check_rcpt: 0 accept; otherwise the reply was composed into reply. */
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply);
+/* smtpd_address_resolves: 0 when the rewrite service calls the address malformed ("user@",
+ * "user@1.2.3.4"); a lookup failure is no syntax error. */
+int smtpd_address_resolves(const char *addr);
 /* smtpd_local_header_client: does local_header_rewrite_clients list this client? */
 int smtpd_local_header_client(const smtpd_session *s);
 /* smtpd_soften: with soft_bounce, a 5xx reply (and its 5.x.x code) becomes 4xx. */

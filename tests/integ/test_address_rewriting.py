@@ -96,3 +96,34 @@ class ExtensionsNotPropagated(Extensions):
         self.send_tagged()
         self.assertIn("to=<info@example.org>, orig_to=<alias+tag@example.org>, relay=virtual",
                       self.inst.log())
+
+
+class QuotedLocalParts(Smtp):
+    """Addresses the rewrite service calls malformed get 501 at MAIL and RCPT; an '@' in a
+    quoted local part routes as if unquoted (resolve_dequoted_address)."""
+
+    def test_malformed_addresses_and_quoted_routing(self):
+        c = self.smtp()
+        c.ehlo()
+        self.assertEqual(c.mail("<user@>"), (501, b"5.1.7 Bad sender address syntax"))
+        self.assertEqual(c.mail("<user@192.0.2.1>"), (501, b"5.1.7 Bad sender address syntax"))
+        self.assertEqual(c.mail("<a@example.com>")[0], 250)
+        for rcpt in ("<user@>", "<\"user@\"@localhost>", "<@>"):
+            self.assertEqual(c.rcpt(rcpt), (501, b"5.1.3 Bad recipient address syntax"), rcpt)
+        # looked into, the quoted local part routes to remote.example: relayed for mynetworks
+        self.assertEqual(c.rcpt("<\"info@remote.example\"@localhost>")[0], 250)
+        self.assertEqual(c.rcpt("<info@example.org>")[0], 250)
+
+
+class QuotedLocalPartsKept(Smtp):
+    extra = "resolve_dequoted_address = no\nresolve_null_domain = yes\n"
+
+    def test_quoted_local_parts_stay_local_and_the_null_domain_is_ours(self):
+        c = self.smtp()
+        c.ehlo()
+        self.assertEqual(c.mail("<a@example.com>")[0], 250)
+        code, text = c.rcpt("<\"info@remote.example\"@localhost>")
+        self.assertEqual(code, 550, text)
+        self.assertIn(b"User unknown in local recipient table", text)
+        # "user@" is user@$myhostname, relayed for mynetworks like any other address
+        self.assertEqual(c.rcpt("<someone@>")[0], 250)
