@@ -27,6 +27,7 @@
 #include "config/cfparams.h"
 #include "ipc/server.h"
 #include "mail/agent.h"
+#include "mail/delegate.h"
 #include "mail/dns.h"
 #include "smtp.h"
 
@@ -98,7 +99,7 @@ static void prefer_family(struct target *t, int n)
  * lookup; "domain[:port]" through its MX hosts by preference, or its own addresses when it
  * has none. Returns PN_DNS_OK, or a failure with *bounce set for permanent ones. */
 static int targets(const char *nexthop, struct target **t, int *n, int *port, int *bounce,
-                   int *notfound, pn_buf *why)
+                   int *notfound, int *best_mx, pn_buf *why)
 {
     char *copy = pn_strdup(nexthop), *name = copy, *port_text = NULL;
     int no_mx = 0, rc = PN_DNS_OK;
@@ -182,7 +183,7 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
                 if (*n == 0) {
                     pn_buf_reset(why);
                     pn_buf_printf(why, "mail for %s loops back to myself", name);
-                    *bounce = 1;
+                    *bounce = *best_mx = 1;
                     rc = PN_DNS_NOTFOUND;
                 }
                 break;
@@ -280,6 +281,7 @@ struct attempt {
     int done;     /* every recipient has its fate */
     int bounce;   /* the next hop itself is undeliverable (null MX, loop, no such name) */
     int notfound; /* ... because its name does not exist */
+    int best_mx;  /* ... because this system is its best MX host */
     int answered; /* some server answered */
     int sessions;
     long session_limit;
@@ -325,8 +327,9 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
 {
     struct target *t = NULL;
     int count = 0, port = 0;
-    at->bounce = at->notfound = 0;
-    if (targets(nexthop, &t, &count, &port, &at->bounce, &at->notfound, &at->why) != PN_DNS_OK)
+    at->bounce = at->notfound = at->best_mx = 0;
+    if (targets(nexthop, &t, &count, &port, &at->bounce, &at->notfound, &at->best_mx, &at->why) !=
+        PN_DNS_OK)
         count = 0;
     for (int a = 0; a < count && !at->done; a++) {
         char port_text[16];
@@ -386,6 +389,29 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
     free(t);
 }
 
+/* best_mx_transport: mail for a destination whose best MX host is this system goes to that
+ * transport's agent, which delivers, logs and records it, instead of bouncing as a loop. */
+static void best_mx_transport(struct attempt *at)
+{
+    const char *spec = pn_config_get(PN_P(best_mx_transport));
+    pn_buf why = PN_BUF_INIT, text = PN_BUF_INIT;
+    for (size_t i = 0; i < at->req->rcpt_count; i++) {
+        int deferred = 0;
+        pn_buf_reset(&why);
+        if (pn_delegate(spec, at->req, &at->req->rcpts[i], &deferred, &why) == 0) {
+            at->outcomes[i] = (deferred ? PN_DELIVER_DEFERRED : PN_DELIVER_SENT) |
+                              PN_DELIVER_DELEGATED;
+        } else {
+            pn_buf_reset(&text);
+            pn_buf_printf(&text, "mail transport unavailable: %s", why.data);
+            fate(PN_DELIVER_DEFERRED, "4.3.0", text.data, &at->outcomes[i], &at->dsns[i],
+                 &at->texts[i]);
+        }
+    }
+    pn_buf_release(&why);
+    pn_buf_release(&text);
+}
+
 static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes, pn_buf *dsns,
                         pn_buf *texts, pn_buf *relays, void *ctx)
 {
@@ -438,6 +464,10 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         }
         pn_argv_free(fallback);
         pn_buf_release(&first);
+    }
+    if (!at.done && at.best_mx && !proto->lmtp && *pn_config_get(PN_P(best_mx_transport))) {
+        best_mx_transport(&at);
+        at.done = 1;
     }
     if (!at.done && at.bounce) {
         for (size_t i = 0; i < req->rcpt_count; i++)

@@ -108,3 +108,28 @@ class AddressPreference(test_delivery.Delivery):
     test_bounce_notice_reaches_the_sender = None
     test_expired_mail_returns_to_sender = None
     test_delay_warning_is_sent_once = None
+
+
+@unittest.skipUnless(os.getuid() == 0 and shutil.which("unshare"), "needs root and unshare")
+class BestMxTransport(DnsAnswers):
+    """best_mx_transport: mail for a domain whose best MX host is this system goes to that
+    transport instead of bouncing as a loop."""
+
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("best_mx_transport = virtual\n"
+                     "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/, "
+                     "a@loop.example=loop/a/ }\n")
+        self.assertTrue(self.inst.reload())
+
+    def test_loops_truncation_and_protocols(self):
+        qid = self.submit("info@example.org", ["a@loop.example"])
+        new = os.path.join(self.vmail, "loop", "a", "new")
+        self.assertTrue(poll(lambda: os.path.isdir(new) and len(os.listdir(new)) == 1 and
+                             f"{qid}: removed" in self.inst.log(), timeout=30), self.inst.log())
+        log = self.inst.log()
+        self.assertRegex(log, f"postfix/virtual\\[\\d+\\]: {qid}: to=<a@loop\\.example>, "
+                              r"relay=virtual, .*status=sent \(delivered to maildir\)")
+        self.assertNotIn("loops back to myself", log)
+        self.assertNotIn("status=bounced", log)
