@@ -18,6 +18,7 @@
 #include "config/cfparams.h"
 #include "ipc/attr.h"
 #include "ipc/ipcclnt.h"
+#include "ipc/flow.h"
 #include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/cleanupclnt.h"
@@ -294,6 +295,9 @@ static void reply(pn_stream *client, int status, const char *reason, const char 
 /* one_message: after {req=open}; 0 to go on with the next message, -1 to drop the client. */
 static int one_message(pn_stream *client, int flags)
 {
+    long flow_delay = pn_config_get_time(PN_P(in_flow_delay));
+    if (flow_delay > 0) /* slower while qmgr falls behind: it keeps the tokens coming */
+        pn_flow_take(flow_delay * 1000);
     cleanup_msg msg;
     msg_init(&msg);
     msg.flags = flags;

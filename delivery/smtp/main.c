@@ -399,8 +399,8 @@ static void best_mx_transport(struct attempt *at)
         int deferred = 0;
         pn_buf_reset(&why);
         if (pn_delegate(spec, at->req, &at->req->rcpts[i], &deferred, &why) == 0) {
-            at->outcomes[i] = (deferred ? PN_DELIVER_DEFERRED : PN_DELIVER_SENT) |
-                              PN_DELIVER_DELEGATED;
+            at->outcomes[i] =
+                (deferred ? PN_DELIVER_DEFERRED : PN_DELIVER_SENT) | PN_DELIVER_DELEGATED;
         } else {
             pn_buf_reset(&text);
             pn_buf_printf(&text, "mail transport unavailable: %s", why.data);

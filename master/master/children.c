@@ -39,7 +39,7 @@ static void reap(int signo);
 
 void children_init(void)
 {
-    if (pipe2(flow_pipe, O_CLOEXEC) < 0)
+    if (pipe2(flow_pipe, O_CLOEXEC | O_NONBLOCK) < 0) /* in_flow_delay (lib/ipc/flow.h) */
         pn_fatal("pipe: %s", strerror(errno));
     pn_event_signal(SIGCHLD, reap);
 }

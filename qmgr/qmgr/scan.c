@@ -19,6 +19,7 @@
 #include "base/event.h"
 #include "base/log.h"
 #include "config/cfparams.h"
+#include "ipc/flow.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
 #include "qmgr.h"
@@ -107,6 +108,13 @@ static int full(void)
     return message_active_count() >= pn_config_get_int(PN_P(qmgr_message_active_limit));
 }
 
+/* feed: while new mail gets in, cleanup finds tokens in the flow pipe (in_flow_delay) */
+static void feed(void)
+{
+    if (pn_config_get_time(PN_P(in_flow_delay)) > 0 && !full())
+        pn_flow_fill(pn_config_get_int(PN_P(default_process_limit)));
+}
+
 static int scan_one(const char *path, const char *id, void *ctx)
 {
     int ignore_time = *(int *)ctx;
@@ -130,6 +138,7 @@ static int scan_one(const char *path, const char *id, void *ctx)
     }
     if (activate(path, id, ignore_time))
         message_activate(id, now_us());
+    feed();
     return 0;
 }
 
@@ -155,6 +164,7 @@ void scan_queue(const char *queue, int ignore_time)
     }
     pn_queue_walk_all(queue, scan_one, &ignore_time);
     scanning = 0;
+    feed();
     if (incoming_due && !full())
         scan_queue("incoming", 0);
     if (incoming && incoming_later) {
@@ -175,6 +185,7 @@ void scan_activate(const char *id)
     pn_queue_path("incoming", id, &path);
     if (activate(path.data, id, 0))
         message_activate(id, now_us());
+    feed();
     pn_buf_release(&path);
 }
 
@@ -182,6 +193,7 @@ void scan_room(void)
 {
     if (incoming_due && !full())
         scan_queue("incoming", 0);
+    feed();
 }
 
 static int recover_one(const char *path, const char *id, void *ctx)

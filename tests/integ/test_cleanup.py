@@ -131,3 +131,34 @@ class Cleanup(unittest.TestCase):
         read_frame(s)
         s.close()
         self.assertTrue(poll(lambda: self.incoming() == []), self.incoming())
+
+
+class FlowControl(unittest.TestCase):
+    """in_flow_delay: without a queue manager to hand out tokens, each new message waits for
+    one as long as in_flow_delay, then goes on; with in_flow_delay = 0 nothing waits."""
+
+    def setUp(self):
+        self.inst = Instance("cleanup unix n - n - 0 cleanup\n",
+                             "myhostname = mail.example.org\nin_flow_delay = 3s\n")
+        self.addCleanup(self.inst.cleanup)
+        self.inst.start()
+
+    def time_open(self):
+        import time
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(20)
+        s.connect(self.inst.unix_path("cleanup", private=False))
+        read_frame(s)
+        start = time.monotonic()
+        s.sendall(frame([("req", "open"), ("flags", 0)]))
+        self.assertEqual(get(read_frame(s), "status"), 0)
+        elapsed = time.monotonic() - start
+        s.close()
+        return elapsed
+
+    def test_a_message_waits_for_a_token(self):
+        self.assertGreaterEqual(self.time_open(), 2.9)
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("in_flow_delay = 0\n")
+        self.assertTrue(self.inst.reload())
+        self.assertLess(self.time_open(), 2.0)
