@@ -181,6 +181,10 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
     long size_limit = pn_config_get_int(PN_P(message_size_limit));
     switch (head[0]) {
     case 'A': {
+        if (strncmp(payload, "content_filter=", 15) == 0) { /* the receiving service's */
+            pn_buf_set(&msg->filter, payload + 15);
+            break;
+        }
         for (int i = 0; trusted_attrs[i]; i++) {
             size_t n = strlen(trusted_attrs[i]);
             if (strncmp(payload, trusted_attrs[i], n) == 0 && payload[n] == '=')

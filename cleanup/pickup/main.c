@@ -109,6 +109,7 @@ static void pick(const char *name)
     }
     pn_info("%s: uid=%ld from=<%s>", id.data, (long)st.st_uid, sender.data);
     pn_cleanup_attr(cleanup, "rewrite_context", "local");
+    pn_cleanup_filter(cleanup);
     pass_dsn_attrs(&q, cleanup);
     pn_cleanup_sender(cleanup, sender.data);
     size_t pos = 0;

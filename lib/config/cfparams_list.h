@@ -87,7 +87,7 @@ PN_PARAM(connection_cache_protocol_timeout, TIME, 's', 0, "5s", PN_R(SCACHE), WA
 PN_PARAM(connection_cache_service_name, STR, 0, 0, "scache", PN_R(SCACHE), WARN, 0, 0, NULL)
 PN_PARAM(connection_cache_status_update_time, TIME, 's', 0, "600s", PN_R(SCACHE), WARN, 0, 0, NULL)
 PN_PARAM(connection_cache_ttl_limit, TIME, 's', 0, "2s", PN_R(SCACHE), WARN, 0, 0, NULL)
-PN_PARAM(content_filter, STR, 0, 0, "", PN_R(SMTPD)|PN_R(PICKUP)|PN_R(QMQPD), FATAL, 0, 0, NULL)
+PN_PARAM(content_filter, STR, 0, 0, "", PN_R(SMTPD)|PN_R(PICKUP), IMPL, 0, 0, NULL)
 PN_PARAM(cyrus_sasl_config_path, STR, 0, 0, "", PN_R(SMTPD)|PN_R(SMTP)|PN_R(LMTP), WARN, 0, 0, NULL)
 PN_PARAM(daemon_directory, STR, 0, 0, PN_DAEMON_DIR, PN_R(POSTFIX)|PN_R(MASTER), IMPL, 0, 0, NULL)
 PN_PARAM(daemon_table_open_error_is_fatal, BOOL, 0, 0, "no", PN_R_ALL, WARN, 0, 0, NULL)

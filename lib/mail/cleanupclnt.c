@@ -77,6 +77,13 @@ int pn_cleanup_received_flags(void)
     return flags;
 }
 
+void pn_cleanup_filter(pn_cleanup_client *c)
+{
+    const char *filter = pn_config_get(PN_P(content_filter));
+    if (*filter)
+        pn_cleanup_attr(c, "content_filter", filter);
+}
+
 int pn_cleanup_open(pn_cleanup_client *c, int flags, pn_buf *queue_id, pn_buf *why)
 {
     pn_attr_out req;

@@ -35,6 +35,9 @@ int pn_cleanup_received_flags(void);
 int pn_cleanup_open(pn_cleanup_client *client, int flags, pn_buf *queue_id, pn_buf *why);
 void pn_cleanup_attr(pn_cleanup_client *client, const char *name, const char *value);
 void pn_cleanup_sender(pn_cleanup_client *client, const char *sender);
+/* pn_cleanup_filter: the receiving service's content_filter (smtpd, pickup), after open: the
+ * message goes to that "transport:nexthop" once queued, unless a FILTER action names another. */
+void pn_cleanup_filter(pn_cleanup_client *client);
 void pn_cleanup_rcpt(pn_cleanup_client *client, const char *addr, const char *orig,
                      const char *orcpt, int notify);
 void pn_cleanup_content(pn_cleanup_client *client);

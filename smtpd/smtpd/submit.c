@@ -21,6 +21,7 @@ int submit_open(smtpd_session *s, pn_buf *why)
     if (s->header_local < 0) /* once per session: the client does not change */
         s->header_local = smtpd_local_header_client(s);
     pn_cleanup_attr(cleanup, "rewrite_context", s->header_local ? "local" : "remote");
+    pn_cleanup_filter(cleanup);
     pn_cleanup_attr(cleanup, "client_name", s->name.data);
     pn_cleanup_attr(cleanup, "reverse_client_name", s->reverse_name.data);
     pn_cleanup_attr(cleanup, "client_addr", s->addr.data);

@@ -217,3 +217,64 @@ class ContentChecks(unittest.TestCase):
             fp.write("/^Subject: new-rule$/ REJECT added later\n")
         self.assertTrue(poll(lambda: self.send("new-rule") == (550, "5.7.1 added later"),
                              timeout=20, interval=0.5), self.inst.log())
+
+
+@unittest.skipUnless(os.getuid() == 0, "privileged agents and chroot need root")
+class ContentFilter(unittest.TestCase):
+    """content_filter, as an after-queue filter is set up: the port-25 smtpd (and pickup,
+    through main.cf) hand every message to the filter's transport; the filter sends it back
+    to a second smtpd with "-o content_filter=", from where it is delivered."""
+
+    def setUp(self):
+        from smtpsink import Sink
+        self.port, self.back = free_port(), free_port()
+        self.filter = Sink(port=free_port())
+        self.addCleanup(self.filter.close)
+        self.inst = Instance(services(self.port) +
+                             f"127.0.0.1:{self.back} inet n - y - - smtpd\n"
+                             "  -o content_filter=\n"
+                             "scan unix - - y - - smtp\n"
+                             "pickup unix n - y 60 1 pickup\n")
+        self.addCleanup(self.inst.cleanup)
+        owner = pwd.getpwnam("nobody")
+        self.vmail = os.path.join(self.inst.dir, "vmail")
+        os.mkdir(self.vmail)
+        os.chown(self.vmail, owner.pw_uid, owner.pw_gid)
+        self.inst.write_main(
+            "myhostname = mail.example.org\nmyorigin = example.org\n"
+            "mydestination = localhost\nalias_maps =\nmynetworks = 127.0.0.0/8\n"
+            "virtual_mailbox_domains = example.org\n"
+            f"virtual_mailbox_base = {self.vmail}\n"
+            "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/ }\n"
+            f"virtual_uid_maps = static:{owner.pw_uid}\n"
+            f"virtual_gid_maps = static:{owner.pw_gid}\n"
+            f"content_filter = scan:[127.0.0.1]:{self.filter.port}\n")
+        self.inst.start()
+
+    def delivered(self):
+        new = os.path.join(self.vmail, "example.org", "info", "new")
+        return [open(os.path.join(new, f)).read() for f in sorted(os.listdir(new))] \
+            if os.path.isdir(new) else []
+
+    def test_mail_goes_through_the_filter_and_back(self):
+        c = smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.example", timeout=20)
+        self.assertEqual(c.sendmail("a@example.com", ["info@example.org"],
+                                    b"Subject: via-smtp\r\n\r\nbody\r\n"), {})
+        c.quit()
+        res = run(["sendmail", "-C", self.inst.etc, "-f", "b@example.com", "info@example.org"],
+                  stdin="Subject: via-sendmail\n\nbody\n")
+        self.assertEqual(res.rc, 0, res)
+        self.assertTrue(poll(lambda: len(self.filter.messages) == 2, timeout=20),
+                        self.inst.log())
+        self.assertEqual(self.delivered(), [])  # nothing passed the filter by
+        self.assertRegex(self.inst.log(), r"to=<info@example\.org>, relay=127\.0\.0\.1\["
+                                          f"127\\.0\\.0\\.1\\]:{self.filter.port}, .*status=sent")
+        # the filter gives each message back on the port without content_filter
+        for sender, rcpts, data in self.filter.messages:
+            back = smtplib.SMTP("127.0.0.1", self.back, local_hostname="filter", timeout=20)
+            self.assertEqual(back.sendmail(sender, rcpts, data), {})
+            back.quit()
+        self.assertTrue(poll(lambda: len(self.delivered()) == 2, timeout=20), self.inst.log())
+        subjects = sorted(m.split("Subject: ")[1].split("\n")[0] for m in self.delivered())
+        self.assertEqual(subjects, ["via-sendmail", "via-smtp"])
+        self.assertEqual(len(self.filter.messages), 2)  # not filtered a second time
