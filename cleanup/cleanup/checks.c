@@ -35,14 +35,13 @@ int checks_enabled(void)
 }
 
 /* log_action: "ID: action: header TEXT from CLIENT; from=<> to=<> proto=P helo=<H>: why". */
-static void log_action(const cleanup_msg *msg, const char *action, int cls, const char *line,
-                       const char *why)
+void cleanup_log_action(const cleanup_msg *msg, const char *action, const char *where,
+                        const char *line, const char *why)
 {
     const char *name = cleanup_attr(msg, "client_name"), *addr = cleanup_attr(msg, "client_addr");
     const char *proto = cleanup_attr(msg, "client_proto"), *helo = cleanup_attr(msg, "client_helo");
     pn_buf text = PN_BUF_INIT;
-    pn_buf_printf(&text, "%s: %s: %s %.200s from ", msg->queue_id.data, action,
-                  cls == PN_HBC_BODY ? "body" : "header", line);
+    pn_buf_printf(&text, "%s: %s: %s %.200s from ", msg->queue_id.data, action, where, line);
     if (name && addr)
         pn_buf_printf(&text, "%s[%s]", name, addr);
     else
@@ -57,6 +56,12 @@ static void log_action(const cleanup_msg *msg, const char *action, int cls, cons
         pn_buf_printf(&text, ": %s", why);
     pn_info("%s", text.data);
     pn_buf_release(&text);
+}
+
+static void log_action(const cleanup_msg *msg, const char *action, int cls, const char *line,
+                       const char *why)
+{
+    cleanup_log_action(msg, action, cls == PN_HBC_BODY ? "body" : "header", line, why);
 }
 
 /* act: carry out one table result for line; the replacement text (REPLACE) goes to repl and a

@@ -67,6 +67,14 @@ void checks_init(void);
 int checks_changed(void);
 int checks_enabled(void);
 void checks_apply(cleanup_msg *msg);
+/* cleanup_log_action: "ID: action: where LINE from CLIENT; from=<> to=<> proto=P helo=<H>:
+ * why", the reference's line for what content rules did (where: header, body, content). */
+void cleanup_log_action(const cleanup_msg *msg, const char *action, const char *where,
+                        const char *line, const char *why);
+/* characters.c: message_strip_characters and message_reject_characters on one header or
+ * body record (len updated); the first disallowed character rejects the message. */
+void characters_init(void);
+void characters_apply(cleanup_msg *msg, char *record, size_t *len);
 /* headers.c */
 void headers_finish(cleanup_msg *msg);
 

@@ -163,7 +163,7 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
             return -1;
         got += (size_t)n;
     }
-    uint32_t len = pn_get_be32(head + 1);
+    size_t len = pn_get_be32(head + 1);
     if (len > PN_QF_MAX_RECORD)
         return -1;
     char *payload = pn_malloc(len + 1);
@@ -205,6 +205,7 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
     }
     case 'M': msg->in_content = 1; break;
     case 'H':
+        characters_apply(msg, payload, &len);
         replace_stray_cr(payload, len);
         msg->header_bytes += len + 1;
         if (msg->in_content && memchr(payload, 0, len) == NULL)
@@ -217,6 +218,7 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
             msg->status |= CLEANUP_STAT_SIZE;
             break;
         }
+        characters_apply(msg, payload, &len);
         replace_stray_cr(payload, len);
         pn_buf_append(&msg->body, payload, len);
         break;
@@ -390,6 +392,7 @@ static void pre_jail(void *ctx)
     (void)ctx;
     envelope_init();
     checks_init();
+    characters_init();
 }
 
 static void post_jail(void *ctx)

@@ -278,3 +278,31 @@ class ContentFilter(unittest.TestCase):
         subjects = sorted(m.split("Subject: ")[1].split("\n")[0] for m in self.delivered())
         self.assertEqual(subjects, ["via-sendmail", "via-smtp"])
         self.assertEqual(len(self.filter.messages), 2)  # not filtered a second time
+
+
+@unittest.skipUnless(os.getuid() == 0, "privileged agents and chroot need root")
+class Characters(ContentChecks):
+    """message_reject_characters and message_strip_characters, with their C escapes."""
+
+    def setUp(self):
+        super().setUp()
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("message_reject_characters = ~\\0\nmessage_strip_characters = ^\\t\n")
+        self.assertTrue(self.inst.reload())
+
+    def test_characters_rejected_and_stripped(self):
+        self.assertEqual(self.send("a~b"), (550, "5.7.1 disallowed character"))
+        self.assertEqual(self.send("nul", body="hel\0lo\r\n"), (550, "5.7.1 disallowed character"))
+        self.assertEqual(self.send("strip^me", body="he^l\tlo\r\n")[0], 250)
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        self.assertIn("Subject: stripme\n", self.delivered()[0])
+        self.assertTrue(self.delivered()[0].endswith("\nhello\n"), self.delivered()[0])
+        log = self.inst.log()
+        self.assertRegex(log, r": reject: content Subject: a~b from localhost\[127\.0\.0\.1\]; "
+                              r"from=<a@example\.com> to=<info@example\.org> proto=ESMTP "
+                              r"helo=<client\.example>: 5\.7\.1 disallowed character")
+        self.assertRegex(log, r": reject: content hel from localhost\[127\.0\.0\.1\]; ")
+
+    for name in [n for n in dir(ContentChecks) if n.startswith("test_")]:
+        locals()[name] = None
+    del name
