@@ -42,9 +42,36 @@ void pn_addr_localpart(const char *addr, pn_buf *out)
     pn_buf_append(out, addr, at ? (size_t)(at - addr) : strlen(addr));
 }
 
+static int local_needs_quotes(const char *local);
+
+/* normalize_quotes: a quoted local part keeps its quotes only where it needs them
+ * ("user"@x -> user@x, "a b"@x stays), as the reference's external form has them. */
+static void normalize_quotes(pn_buf *addr)
+{
+    const char *at = pn_addr_at(addr->data);
+    size_t local_len = at ? (size_t)(at - addr->data) : addr->len;
+    if (local_len < 2 || addr->data[0] != '"' || addr->data[local_len - 1] != '"')
+        return;
+    pn_buf content = PN_BUF_INIT, result = PN_BUF_INIT;
+    pn_buf_init(&content);
+    for (size_t i = 1; i < local_len - 1; i++) {
+        if (addr->data[i] == '\\' && i + 1 < local_len - 1)
+            i++;
+        pn_buf_putc(&content, addr->data[i]);
+    }
+    if (content.len > 0 && !local_needs_quotes(content.data)) {
+        pn_buf_puts(&result, content.data);
+        pn_buf_puts(&result, at ? at : "");
+        pn_buf_set(addr, result.data);
+    }
+    pn_buf_release(&content);
+    pn_buf_release(&result);
+}
+
 void pn_addr_rewrite_local(const char *addr, pn_buf *out)
 {
     pn_buf_set(out, addr);
+    normalize_quotes(out);
     if (strcmp(out->data, "@") == 0)
         pn_buf_reset(out);
     if (out->len == 0)

@@ -95,8 +95,14 @@ static int parse_path(const char *arg, const char *keyword, pn_buf *addr, const 
         arg++;
     if (*arg != '<')
         return -1;
-    const char *end = strchr(arg, '>');
-    if (end == NULL)
+    const char *end = arg + 1; /* the '>' that is not in a quoted local part */
+    for (int quoted = 0; *end && (quoted || *end != '>'); end++) {
+        if (*end == '\\' && quoted && end[1])
+            end++;
+        else if (*end == '"')
+            quoted = !quoted;
+    }
+    if (*end != '>')
         return -1;
     pn_buf_reset(addr);
     pn_buf_append(addr, arg + 1, (size_t)(end - arg - 1));
@@ -104,12 +110,22 @@ static int parse_path(const char *arg, const char *keyword, pn_buf *addr, const 
     return 0;
 }
 
+/* address_ok: no control characters; white space and angle brackets only in quotes. */
 static int address_ok(const char *addr)
 {
-    for (const char *cp = addr; *cp; cp++)
-        if ((unsigned char)*cp < 32 || *cp == ' ' || *cp == '<' || *cp == '>')
+    int quoted = 0;
+    for (const char *cp = addr; *cp; cp++) {
+        unsigned char c = (unsigned char)*cp;
+        if (c < 32 || c == 127)
             return 0;
-    return strlen(addr) <= 1000;
+        if (c == '\\' && quoted && cp[1] && (unsigned char)cp[1] >= 32)
+            cp++;
+        else if (c == '"')
+            quoted = !quoted;
+        else if (!quoted && (c == ' ' || c == '<' || c == '>'))
+            return 0;
+    }
+    return !quoted && strlen(addr) <= 1000;
 }
 
 static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)

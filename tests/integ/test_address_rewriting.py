@@ -112,7 +112,16 @@ class QuotedLocalParts(Smtp):
             self.assertEqual(c.rcpt(rcpt), (501, b"5.1.3 Bad recipient address syntax"), rcpt)
         # looked into, the quoted local part routes to remote.example: relayed for mynetworks
         self.assertEqual(c.rcpt("<\"info@remote.example\"@localhost>")[0], 250)
+        # quotes where they are needed, and where they are not
+        code, text = c.rcpt("<\"no one\"@localhost>")
+        self.assertEqual(code, 550, text)
+        self.assertIn(b"User unknown in local recipient table", text)
+        self.assertEqual(c.rcpt("<\"info\"@example.org>")[0], 250)
         self.assertEqual(c.rcpt("<info@example.org>")[0], 250)
+        code, text = c.data(b"Subject: quoted\r\n\r\nx\r\n")
+        self.assertEqual(code, 250, text)
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        self.assertEqual(len(self.delivered()), 1)  # "info" and info are one recipient
 
 
 class QuotedLocalPartsKept(Smtp):

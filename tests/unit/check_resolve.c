@@ -20,7 +20,7 @@ static void answer(pn_resolver *r, const char *line, pn_buf *out)
     if (sscanf(line, "%15s %n", kind, &used) != 1 || used == 0 ||
         strlen(line + used) >= sizeof(arg))
         ck_abort_msg("bad request line: %s", line);
-    strcpy(arg, line + used); /* the rest of the line: a quoted local part may hold spaces */
+    snprintf(arg, sizeof(arg), "%s", line + used); /* a quoted local part may hold spaces */
     const char *addr = strcmp(arg, "<>") == 0 ? "" : arg;
     pn_buf_printf(out, "%s %s -> ", kind, arg);
     if (strcmp(kind, "rewrite") == 0) {
