@@ -161,6 +161,9 @@ static void post_jail(void *ctx)
     (void)ctx;
     scan_recover();
     run_queues(NULL);
+    /* notices that cleanup sent a predecessor in its last seconds may be lost: incoming/
+     * once more when that predecessor is surely gone (it stops within 10 s) */
+    scan_incoming_later(11000);
 }
 
 int main(int argc, char **argv)

@@ -89,6 +89,8 @@ void scan_queue(const char *queue, int ignore_time);
 void scan_activate(const char *id);
 /* scan_room: a message left the active queue; scan incoming/ if mail waits for room. */
 void scan_room(void);
+/* scan_incoming_later: one more scan of incoming/ after ms. */
+void scan_incoming_later(long ms);
 void defer_file(const char *id, int64_t arrival_sec);
 void corrupt_file(const char *id, const char *why);
 

@@ -148,6 +148,11 @@ static void incoming_timer(void *ctx)
     scan_queue("incoming", 0);
 }
 
+void scan_incoming_later(long ms)
+{
+    pn_event_timer(incoming_timer, NULL, ms);
+}
+
 void scan_queue(const char *queue, int ignore_time)
 {
     static int scanning;
