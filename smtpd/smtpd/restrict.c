@@ -204,11 +204,28 @@ static int resolve_class(const char *rcpt)
     return resolve_rcpt(rcpt, NULL);
 }
 
+/* may_be_malformed: only these addresses can get an error from the resolver: an empty or
+ * numeric domain, or an '@' left in the local part. Others need no round trip to it. */
+static int may_be_malformed(const char *addr)
+{
+    const char *at = pn_addr_at(addr);
+    if (at == NULL)
+        return strchr(addr, '@') != NULL; /* "user@x" in quotes, and no domain */
+    const char *domain = at + 1;
+    if (*domain == 0 || strspn(domain, "0123456789.") == strlen(domain))
+        return 1;
+    return memchr(addr, '@', (size_t)(at - addr)) != NULL;
+}
+
 int smtpd_address_resolves(const char *addr)
 {
     pn_buf canon = PN_BUF_INIT;
     pn_addr_rewrite_local(addr, &canon);
     const char *key = strcmp(addr, "@") == 0 ? addr : canon.data; /* "@" is not <> */
+    if (!may_be_malformed(key)) {
+        pn_buf_release(&canon);
+        return 1;
+    }
     pn_resolved res;
     pn_buf why = PN_BUF_INIT;
     pn_resolved_init(&res);
