@@ -1,5 +1,6 @@
 /* stream.c: buffered descriptor I/O. Reads fill a 64 KiB buffer and lines are cut out of it
- * with memchr, so a line costs no system call of its own; no line can grow past its limit. */
+ * with memchr, so a line costs no system call of its own; no line can grow past its limit.
+ * A transport (TLS) may sit under the buffer: then every byte goes through it. */
 #include "base/stream.h"
 
 #include <errno.h>
@@ -22,6 +23,8 @@ struct pn_stream {
     size_t rlen;
     int eof;
     pn_buf wbuf;
+    const pn_stream_io *io; /* NULL: the descriptor itself */
+    void *io_ctx;
 };
 
 pn_stream *pn_stream_fdopen(int fd)
@@ -91,6 +94,16 @@ static int fill(pn_stream *s)
         return 0;
     if (s->rpos > 0 && s->rpos == s->rlen)
         s->rpos = s->rlen = 0;
+    if (s->io) {
+        ssize_t n =
+            s->io->read(s->io_ctx, s->rbuf + s->rlen, STREAM_BUFSIZE - s->rlen, s->timeout_ms);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            s->eof = 1;
+        s->rlen += (size_t)n;
+        return (int)(n > 0);
+    }
     if (wait_for(s, POLLIN) < 0)
         return -1;
     for (;;) {
@@ -153,9 +166,14 @@ int pn_stream_flush(pn_stream *s)
 {
     size_t done = 0;
     while (done < s->wbuf.len) {
-        if (wait_for(s, POLLOUT) < 0)
-            return -1;
-        ssize_t n = write(s->fd, s->wbuf.data + done, s->wbuf.len - done);
+        ssize_t n;
+        if (s->io) {
+            n = s->io->write(s->io_ctx, s->wbuf.data + done, s->wbuf.len - done, s->timeout_ms);
+        } else {
+            if (wait_for(s, POLLOUT) < 0)
+                return -1;
+            n = write(s->fd, s->wbuf.data + done, s->wbuf.len - done);
+        }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -194,7 +212,19 @@ int pn_stream_printf(pn_stream *s, const char *fmt, ...)
 
 size_t pn_stream_buffered(const pn_stream *s)
 {
-    return s->rlen - s->rpos;
+    return s->rlen - s->rpos + (s->io && s->io->pending ? s->io->pending(s->io_ctx) : 0);
+}
+
+void pn_stream_set_io(pn_stream *s, const pn_stream_io *io, void *ctx)
+{
+    s->io = io;
+    s->io_ctx = ctx;
+    s->eof = 0;
+}
+
+void pn_stream_drop_input(pn_stream *s)
+{
+    s->rpos = s->rlen = 0;
 }
 
 int pn_write_all(int fd, const void *data, size_t len)

@@ -35,6 +35,21 @@ int pn_stream_flush(pn_stream *stream);
  * loop must not wait for readability while these remain). */
 size_t pn_stream_buffered(const pn_stream *stream);
 
+/* A transport under the buffer (TLS, lib/mail/tls.c): read and write like read(2) and
+ * write(2), each within timeout_ms (0 = none; -1 with errno ETIMEDOUT when it passes);
+ * pending: bytes the transport holds that a read returns without waiting. */
+typedef struct pn_stream_io {
+    ssize_t (*read)(void *ctx, void *data, size_t len, int timeout_ms);
+    ssize_t (*write)(void *ctx, const void *data, size_t len, int timeout_ms);
+    size_t (*pending)(void *ctx);
+} pn_stream_io;
+
+/* pn_stream_set_io: from now on, I/O through io (NULL: the descriptor itself again). */
+void pn_stream_set_io(pn_stream *stream, const pn_stream_io *io, void *ctx);
+/* pn_stream_drop_input: forget what was read and not yet consumed (what a client sent after
+ * STARTTLS, before the handshake, must never be taken for a command inside TLS). */
+void pn_stream_drop_input(pn_stream *stream);
+
 /* pn_write_all: all len bytes to a plain descriptor, across short writes and EINTR; 0, or -1
  * with errno. */
 int pn_write_all(int fd, const void *data, size_t len);

@@ -154,13 +154,10 @@ static const struct {
     const char *value;
     int status;
 } by_value[] = {
-    {PN_P(smtpd_tls_security_level), "none", 0},
-    {PN_P(smtpd_tls_security_level), "may", PN_PS_WARN},
     {PN_P(smtp_tls_security_level), "none", 0},
     {PN_P(smtp_tls_security_level), "may", PN_PS_WARN},
     {PN_P(lmtp_tls_security_level), "none", 0},
     {PN_P(lmtp_tls_security_level), "may", PN_PS_WARN},
-    {PN_P(smtpd_use_tls), "yes", PN_PS_WARN},
     {PN_P(smtp_use_tls), "yes", PN_PS_WARN},
     {PN_P(lmtp_use_tls), "yes", PN_PS_WARN},
     {PN_P(soft_bounce), "no", 0},

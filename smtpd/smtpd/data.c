@@ -24,6 +24,11 @@ static void received_header(smtpd_session *s, pn_buf *out)
     int v6 = strchr(s->addr.data, ':') != NULL;
     pn_buf_printf(out, "Received: from %s (%s [%s%s])\n", s->helo.len ? s->helo.data : s->name.data,
                   s->name.data, v6 ? "IPv6:" : "", s->addr.data);
+    if (s->tls && pn_config_get_bool(PN_P(smtpd_tls_received_header))) {
+        pn_buf_puts(out, "\t(using ");
+        pn_tls_describe(s->tls, 1, out);
+        pn_buf_puts(out, ")\n\t(No client certificate requested)\n");
+    }
     pn_buf_printf(out, "\tby %s (%s) with %s id %s", pn_config_get_hostname(PN_P(myhostname)),
                   pn_config_get(PN_P(mail_name)), smtpd_proto(s), s->queue_id.data);
     if (s->rcpts->len == 1)

@@ -21,6 +21,8 @@
 /* The most a session waits for DNS before its greeting (PTR and forward check together). */
 #define NAME_LOOKUP_MS 10000
 
+pn_tls_server *smtpd_tls;
+
 static void lookup_name(smtpd_session *s)
 {
     pn_buf found = PN_BUF_INIT, why = PN_BUF_INIT;
@@ -108,6 +110,8 @@ static void serve(int fd, void *ctx)
     peer(fd, &s);
     smtpd_session_run(&s);
     pn_stream_flush(s.client);
+    pn_stream_set_io(s.client, NULL, NULL);
+    pn_tls_close(s.tls);
     pn_stream_release(s.client);
     pn_argv_free(s.rcpts);
     pn_buf_release(&s.name);
@@ -127,6 +131,7 @@ static void pre_jail(void *ctx)
 {
     (void)ctx;
     smtpd_restrict_init();
+    smtpd_tls = pn_tls_server_prepare(); /* key files may be root's */
     pn_buf why = PN_BUF_INIT;
     /* the resolver reads resolv.conf now, before the jail */
     if (pn_config_get_bool(PN_P(smtpd_peername_lookup)) && pn_dns_init(&why) < 0)

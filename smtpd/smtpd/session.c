@@ -43,7 +43,65 @@ void smtpd_reply(smtpd_session *s, const char *fmt, ...)
 
 const char *smtpd_proto(const smtpd_session *s)
 {
+    if (s->tls)
+        return s->esmtp ? "ESMTPS" : "SMTPS";
     return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+/* offers_starttls: STARTTLS is in the EHLO reply (also when the certificate is unusable: the
+ * command then says why, as the reference does). */
+static int offers_starttls(const smtpd_session *s)
+{
+    return s->tls == NULL && pn_tls_server_level() != PN_TLS_NONE &&
+           !pn_config_get_bool(PN_P(smtpd_tls_wrappermode));
+}
+
+int smtpd_start_tls(smtpd_session *s)
+{
+    pn_buf why = PN_BUF_INIT;
+    long timeout = pn_config_get_time(PN_P(smtpd_starttls_timeout)) * 1000;
+    s->tls = pn_tls_accept(smtpd_tls, pn_stream_fd(s->client), (int)timeout, &why);
+    if (s->tls == NULL) {
+        pn_info("SSL_accept error from %s: %s", s->namaddr.data, why.data);
+        pn_buf_release(&why);
+        return -1;
+    }
+    pn_tls_attach(s->tls, s->client);
+    if (pn_config_get_int(PN_P(smtpd_tls_loglevel)) >= 1) {
+        pn_buf text = PN_BUF_INIT;
+        pn_tls_describe(s->tls, 0, &text);
+        pn_info("Anonymous TLS connection established from %s: %s", s->namaddr.data, text.data);
+        pn_buf_release(&text);
+    }
+    pn_buf_release(&why);
+    return 0;
+}
+
+/* cmd_starttls: "220 Ready", then nothing the client sent before the handshake counts, and
+ * the session starts over (EHLO again). */
+static void cmd_starttls(smtpd_session *s, const char *arg)
+{
+    if (*arg) {
+        smtpd_reply(s, "501 5.5.4 Syntax: STARTTLS");
+    } else if (s->tls) {
+        smtpd_reply(s, "554 5.5.1 Error: TLS already active");
+    } else if (!offers_starttls(s)) {
+        smtpd_reply(s, "502 5.5.1 Error: command not implemented");
+    } else if (!pn_tls_server_usable(smtpd_tls)) {
+        smtpd_reply(s, "454 4.7.0 TLS not available due to local problem");
+    } else {
+        smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+        pn_stream_drop_input(s->client); /* plaintext pipelined after STARTTLS: never a command */
+        if (s->quit || smtpd_start_tls(s) < 0) {
+            pn_info("lost connection after STARTTLS from %s", s->namaddr.data);
+            s->errors++;
+            s->quit = 1;
+            return;
+        }
+        smtpd_reset_transaction(s);
+        pn_buf_reset(&s->helo);
+        s->esmtp = 0;
+    }
 }
 
 static void clear_mail_params(smtpd_session *s)
@@ -152,6 +210,8 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
     if (!pn_config_get_bool(PN_P(disable_vrfy_command)))
         pn_argv_add(kw, "VRFY");
     pn_argv_add(kw, "ETRN");
+    if (offers_starttls(s))
+        pn_argv_add(kw, "STARTTLS");
     pn_argv_add(kw, "ENHANCEDSTATUSCODES");
     pn_argv_add(kw, "8BITMIME");
     pn_argv_add(kw, "DSN");
@@ -318,9 +378,10 @@ static int dispatch(smtpd_session *s, const char *line)
     static const struct {
         const char *name;
         enum smtpd_cmd cmd;
-    } table[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL}, {"RCPT", CMD_RCPT},
-                 {"DATA", CMD_DATA}, {"BDAT", CMD_BDAT}, {"RSET", CMD_RSET}, {"NOOP", CMD_NOOP},
-                 {"VRFY", CMD_VRFY}, {"ETRN", CMD_ETRN}, {"QUIT", CMD_QUIT}};
+    } table[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL},
+                 {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"BDAT", CMD_BDAT},
+                 {"RSET", CMD_RSET}, {"NOOP", CMD_NOOP}, {"VRFY", CMD_VRFY},
+                 {"ETRN", CMD_ETRN}, {"QUIT", CMD_QUIT}, {"STARTTLS", CMD_STARTTLS}};
     enum smtpd_cmd cmd = CMD_UNKNOWN;
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcasecmp(verb, table[i].name) == 0)
@@ -331,8 +392,16 @@ static int dispatch(smtpd_session *s, const char *line)
         smtpd_reply(s, "503 5.5.1 Error: BDAT command sequence");
         return 0;
     }
+    /* smtpd_tls_security_level = encrypt: no mail and no questions in plain text */
+    if (s->tls == NULL && pn_tls_server_level() == PN_TLS_ENCRYPT &&
+        (cmd == CMD_MAIL || cmd == CMD_RCPT || cmd == CMD_DATA || cmd == CMD_BDAT ||
+         cmd == CMD_VRFY || cmd == CMD_ETRN || cmd == CMD_AUTH)) {
+        smtpd_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        return 0;
+    }
     switch (cmd) {
     case CMD_HELO: cmd_helo(s, arg, 0); break;
+    case CMD_STARTTLS: cmd_starttls(s, arg); break;
     case CMD_EHLO: cmd_helo(s, arg, 1); break;
     case CMD_MAIL: cmd_mail(s, arg); return 0;
     case CMD_RCPT: cmd_rcpt(s, arg); return 0;
@@ -402,6 +471,10 @@ static void log_disconnect(smtpd_session *s)
 void smtpd_session_run(smtpd_session *s)
 {
     pn_info("connect from %s", s->namaddr.data);
+    if (pn_config_get_bool(PN_P(smtpd_tls_wrappermode)) && smtpd_start_tls(s) < 0) {
+        log_disconnect(s); /* no greeting: the client never got as far as TLS */
+        return;
+    }
     smtpd_reply(s, "220 %s", pn_config_get(PN_P(smtpd_banner)));
     pn_buf line = PN_BUF_INIT;
     long soft = pn_config_get_int(PN_P(smtpd_soft_error_limit));

@@ -6,6 +6,7 @@
 #include "base/inet.h"
 #include "base/stream.h"
 #include "ipc/ipcclnt.h"
+#include "mail/tls.h"
 
 /* Commands counted in the disconnect line, in the reference's order. */
 enum smtpd_cmd {
@@ -56,18 +57,25 @@ typedef struct smtpd_session {
     pn_buf bdat;              /* BDAT content collected so far */
     int bdat_active;
     int bdat_failed;
-    pn_buf transcript; /* for notify_classes (transcript.c) */
+    pn_tls_session *tls; /* after STARTTLS, or from the start in wrapper mode */
+    pn_buf transcript;   /* for notify_classes (transcript.c) */
     int error_classes; /* 1 << ERROR_* seen in this session */
 } smtpd_session;
 
 /* The notify_classes an error reply may belong to. */
 enum { ERROR_RESOURCE, ERROR_SOFTWARE, ERROR_PROTOCOL, ERROR_POLICY };
 
+/* The server's TLS, prepared before the jail (main.c). */
+extern pn_tls_server *smtpd_tls;
+
 /* session.c */
 void smtpd_reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void smtpd_session_run(smtpd_session *s);
 const char *smtpd_proto(const smtpd_session *s);
 void smtpd_reset_transaction(smtpd_session *s);
+/* smtpd_start_tls: the handshake on the connection (STARTTLS, wrapper mode); 0, or -1 when
+ * the session must end (logged). */
+int smtpd_start_tls(smtpd_session *s);
 /* data.c */
 void smtpd_cmd_data(smtpd_session *s);
 void smtpd_cmd_bdat(smtpd_session *s, const char *args);

@@ -1,0 +1,477 @@
+/* tls.c: the SMTP server's TLS with OpenSSL 3. Files are read as root before the chroot; the
+ * SSL_CTX is made from memory on first use. A session runs on the connection's descriptor
+ * made non-blocking, so that every handshake, read and write keeps the stream's deadline
+ * (poll between SSL calls), and a client that stops half-way costs a timeout, never a hang. */
+#include "mail/tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/dh.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "base/argv.h"
+#include "base/event.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+
+struct pn_tls_server {
+    pn_buf keys_and_certs; /* PEM: the private key and the certificate chain */
+    pn_buf key_only;       /* PEM: smtpd_tls_key_file, when it is another file */
+    pn_buf dh;             /* PEM: smtpd_tls_dh1024_param_file */
+    int broken;            /* files or context unusable: STARTTLS gets 454 */
+    SSL_CTX *ctx;
+};
+
+struct pn_tls_session {
+    SSL *ssl;
+    int fd;
+};
+
+/* log_library_errors: OpenSSL's queue, as the reference words it. */
+static void log_library_errors(void)
+{
+    unsigned long e;
+    char text[256];
+    while ((e = ERR_get_error()) != 0) {
+        ERR_error_string_n(e, text, sizeof(text));
+        pn_warn("TLS library problem: %s", text);
+    }
+}
+
+/* read_file: a whole (small) file; -1 when it cannot be read. */
+static int read_file(const char *path, pn_buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char data[8192];
+    ssize_t n;
+    while ((n = read(fd, data, sizeof(data))) > 0)
+        pn_buf_append(out, data, (size_t)n);
+    close(fd);
+    return n < 0 ? -1 : 0;
+}
+
+enum pn_tls_level pn_tls_server_level(void)
+{
+    const char *level = pn_config_get(PN_P(smtpd_tls_security_level));
+    if (*level == 0)
+        return pn_config_get_bool(PN_P(smtpd_enforce_tls)) ? PN_TLS_ENCRYPT
+               : pn_config_get_bool(PN_P(smtpd_use_tls))   ? PN_TLS_MAY
+                                                           : PN_TLS_NONE;
+    return strcasecmp(level, "encrypt") == 0 ? PN_TLS_ENCRYPT
+           : strcasecmp(level, "may") == 0   ? PN_TLS_MAY
+                                             : PN_TLS_NONE;
+}
+
+pn_tls_server *pn_tls_server_prepare(void)
+{
+    pn_tls_server *srv = pn_calloc(1, sizeof(*srv));
+    pn_buf_init(&srv->keys_and_certs);
+    pn_buf_init(&srv->key_only);
+    pn_buf_init(&srv->dh);
+    if (pn_tls_server_level() == PN_TLS_NONE && !pn_config_get_bool(PN_P(smtpd_tls_wrappermode)))
+        return srv;
+    /* OpenSSL's configuration file lies outside the chroot */
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+    pn_argv *chain = pn_argv_split(pn_config_get(PN_P(smtpd_tls_chain_files)), PN_SEPARATORS);
+    const char *cert = pn_config_get(PN_P(smtpd_tls_cert_file));
+    const char *key = pn_config_get(PN_P(smtpd_tls_key_file));
+    for (size_t i = 0; i < chain->len && !srv->broken; i++) {
+        if (read_file(chain->items[i], &srv->keys_and_certs) < 0) {
+            pn_warn("cannot load certificate chain from file \"%s\": disabling TLS support",
+                    chain->items[i]);
+            srv->broken = 1;
+        }
+    }
+    if (chain->len == 0) {
+        if (*cert == 0) {
+            pn_warn("no server certificate (smtpd_tls_cert_file or smtpd_tls_chain_files): "
+                    "disabling TLS support");
+            srv->broken = 1;
+        } else if (read_file(cert, &srv->keys_and_certs) < 0) {
+            pn_warn("cannot get RSA certificate from file \"%s\": disabling TLS support", cert);
+            srv->broken = 1;
+        } else if (*key && strcmp(key, cert) != 0 && read_file(key, &srv->key_only) < 0) {
+            pn_warn("cannot get RSA private key from file \"%s\": disabling TLS support", key);
+            srv->broken = 1;
+        }
+    }
+    const char *dh = pn_config_get(PN_P(smtpd_tls_dh1024_param_file));
+    if (*dh && read_file(dh, &srv->dh) < 0)
+        pn_warn("cannot load DH parameters from file \"%s\": using the built-in ones", dh);
+    pn_argv_free(chain);
+    return srv;
+}
+
+/* protocol_bounds: the minimum and maximum version of a smtpd_tls_protocols value: the
+ * reference's ">=TLSv1.2", "<=TLSv1.3" and the older "!SSLv3, !TLSv1" exclusions. 0, or -1
+ * with the word that is not understood. */
+static int version_of(const char *name)
+{
+    static const struct {
+        const char *name;
+        int version;
+    } versions[] = {{"SSLv2", 0x0200},           {"SSLv3", SSL3_VERSION},
+                    {"TLSv1", TLS1_VERSION},     {"TLSv1.1", TLS1_1_VERSION},
+                    {"TLSv1.2", TLS1_2_VERSION}, {"TLSv1.3", TLS1_3_VERSION}};
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+        if (strcasecmp(name, versions[i].name) == 0)
+            return versions[i].version;
+    return -1;
+}
+
+static int protocol_bounds(const char *value, int *min, int *max, const char **bad)
+{
+    static const int order[] = {SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION,
+                                TLS1_3_VERSION};
+    int allowed[5] = {0, 1, 1, 1, 1}; /* SSLv3 never */
+    pn_argv *words = pn_argv_split(value, " \t,:");
+    int rc = 0;
+    for (size_t i = 0; i < words->len && rc == 0; i++) {
+        const char *w = words->items[i];
+        int neg = w[0] == '!', ge = strncmp(w, ">=", 2) == 0, le = strncmp(w, "<=", 2) == 0;
+        int v = version_of(w + (neg ? 1 : ge || le ? 2 : 0));
+        if (v < 0) {
+            *bad = w;
+            rc = -1;
+            break;
+        }
+        for (int k = 0; k < 5; k++) {
+            if (neg && order[k] == v)
+                allowed[k] = 0;
+            if ((ge && order[k] < v) || (le && order[k] > v))
+                allowed[k] = 0;
+        }
+        if (!neg && !ge && !le) /* a bare name: that one is allowed (the others stay) */
+            for (int k = 0; k < 5; k++)
+                allowed[k] |= order[k] == v && v != SSL3_VERSION;
+    }
+    *min = *max = 0;
+    for (int k = 0; k < 5; k++) {
+        if (!allowed[k])
+            continue;
+        if (*min == 0)
+            *min = order[k];
+        *max = order[k];
+    }
+    pn_argv_free(words);
+    return rc;
+}
+
+/* cipher_list: the OpenSSL list of a grade (medium, high, low, export, null), less the
+ * exclusions. */
+static void cipher_list(const char *grade, const char *exclude, pn_buf *out)
+{
+    const char *param = strcasecmp(grade, "high") == 0     ? PN_P(tls_high_cipherlist)
+                        : strcasecmp(grade, "low") == 0    ? PN_P(tls_low_cipherlist)
+                        : strcasecmp(grade, "export") == 0 ? PN_P(tls_export_cipherlist)
+                        : strcasecmp(grade, "null") == 0   ? PN_P(tls_null_cipherlist)
+                                                           : PN_P(tls_medium_cipherlist);
+    pn_buf_set(out, pn_config_get(param));
+    pn_argv *words = pn_argv_split(exclude, PN_SEPARATORS);
+    for (size_t i = 0; i < words->len; i++)
+        pn_buf_printf(out, ":!%s", words->items[i]);
+    pn_argv_free(words);
+}
+
+/* load_pem: the private key and the certificates (leaf first, then its chain). */
+static int load_pem(SSL_CTX *ctx, const pn_buf *pem, const pn_buf *key_pem)
+{
+    BIO *bio = BIO_new_mem_buf(key_pem->len ? key_pem->data : pem->data,
+                               (int)(key_pem->len ? key_pem->len : pem->len));
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    int ok = key != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+    EVP_PKEY_free(key);
+    bio = BIO_new_mem_buf(pem->data, (int)pem->len);
+    X509 *cert;
+    int certs = 0;
+    while (ok && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (certs++ == 0) {
+            ok = SSL_CTX_use_certificate(ctx, cert) == 1;
+            X509_free(cert);
+        } else if (SSL_CTX_add0_chain_cert(ctx, cert) != 1) {
+            X509_free(cert);
+            ok = 0;
+        }
+    }
+    BIO_free(bio);
+    ERR_clear_error(); /* the end of the PEM data */
+    return ok && certs > 0 && SSL_CTX_check_private_key(ctx) == 1;
+}
+
+/* build: the context, once; 0 or -1 (logged, and the server is broken from now on). */
+static int build(pn_tls_server *srv)
+{
+    if (srv->ctx)
+        return 0;
+    if (srv->broken)
+        return -1;
+    int encrypt = pn_tls_server_level() == PN_TLS_ENCRYPT;
+    const char *protocols =
+        pn_config_get(encrypt ? PN_P(smtpd_tls_mandatory_protocols) : PN_P(smtpd_tls_protocols));
+    int min = 0, max = 0;
+    const char *bad = NULL;
+    pn_buf ciphers = PN_BUF_INIT;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        goto fail;
+    if (protocol_bounds(protocols, &min, &max, &bad) < 0 || min == 0) {
+        pn_warn("%s: bad or empty protocol list \"%s\"%s%s: disabling TLS support",
+                encrypt ? PN_P(smtpd_tls_mandatory_protocols) : PN_P(smtpd_tls_protocols),
+                protocols, bad ? " at " : "", bad ? bad : "");
+        goto fail;
+    }
+    SSL_CTX_set_min_proto_version(ctx, min);
+    SSL_CTX_set_max_proto_version(ctx, max);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (pn_config_get_bool(PN_P(tls_preempt_cipherlist)))
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    cipher_list(
+        pn_config_get(encrypt ? PN_P(smtpd_tls_mandatory_ciphers) : PN_P(smtpd_tls_ciphers)),
+        pn_config_get(encrypt ? PN_P(smtpd_tls_mandatory_exclude_ciphers)
+                              : PN_P(smtpd_tls_exclude_ciphers)),
+        &ciphers);
+    if (SSL_CTX_set_cipher_list(ctx, ciphers.data) != 1) {
+        pn_warn("invalid cipher list \"%s\": disabling TLS support", ciphers.data);
+        goto fail;
+    }
+    EVP_PKEY *dh = NULL;
+    if (srv->dh.len) {
+        BIO *bio = BIO_new_mem_buf(srv->dh.data, (int)srv->dh.len);
+        dh = PEM_read_bio_Parameters(bio, NULL);
+        BIO_free(bio);
+    }
+    if (dh == NULL || SSL_CTX_set0_tmp_dh_pkey(ctx, dh) != 1) {
+        EVP_PKEY_free(dh);
+        SSL_CTX_set_dh_auto(ctx, 1);
+    }
+    if (!load_pem(ctx, &srv->keys_and_certs, &srv->key_only)) {
+        pn_warn("cannot load the server certificate and private key: disabling TLS support");
+        goto fail;
+    }
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"smtpd", 5);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    srv->ctx = ctx;
+    pn_buf_release(&ciphers);
+    return 0;
+fail:
+    log_library_errors();
+    SSL_CTX_free(ctx);
+    srv->broken = 1;
+    pn_buf_release(&ciphers);
+    return -1;
+}
+
+int pn_tls_server_usable(pn_tls_server *srv)
+{
+    return build(srv) == 0;
+}
+
+/* wait_io: for what SSL wants, until the deadline (0: none); 0, or -1 with errno. */
+static int wait_io(int fd, int ssl_error, long long deadline)
+{
+    struct pollfd pfd = {.fd = fd, .events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN};
+    for (;;) {
+        int left = -1;
+        if (deadline) {
+            long long ms = deadline - pn_event_now_ms();
+            if (ms <= 0) {
+                errno = ETIMEDOUT;
+                return -1;
+            }
+            left = ms > INT_MAX ? INT_MAX : (int)ms;
+        }
+        int n = poll(&pfd, 1, left);
+        if (n > 0)
+            return 0;
+        if (n == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+static long long deadline_of(int timeout_ms)
+{
+    return timeout_ms > 0 ? pn_event_now_ms() + timeout_ms : 0;
+}
+
+pn_tls_session *pn_tls_accept(pn_tls_server *srv, int fd, int timeout_ms, pn_buf *why)
+{
+    if (build(srv) < 0) {
+        pn_buf_set(why, "TLS not available");
+        return NULL;
+    }
+    pn_tls_session *t = pn_calloc(1, sizeof(*t));
+    t->fd = fd;
+    t->ssl = SSL_new(srv->ctx);
+    int flags = fcntl(fd, F_GETFL);
+    if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1 || flags < 0 ||
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        pn_buf_set(why, "cannot start a TLS session");
+        goto fail;
+    }
+    long long deadline = deadline_of(timeout_ms);
+    for (;;) {
+        ERR_clear_error();
+        int rc = SSL_accept(t->ssl);
+        if (rc == 1)
+            return t;
+        int err = SSL_get_error(t->ssl, rc);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+            if (wait_io(fd, err, deadline) == 0)
+                continue;
+            pn_buf_set(why, errno == ETIMEDOUT ? "Connection timed out" : strerror(errno));
+        } else if ((err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) &&
+                   ERR_peek_error() == 0) {
+            pn_buf_set(why, "lost connection");
+        } else {
+            char text[256];
+            ERR_error_string_n(ERR_peek_error(), text, sizeof(text));
+            pn_buf_set(why, text);
+        }
+        break;
+    }
+fail:
+    ERR_clear_error();
+    SSL_free(t->ssl);
+    free(t);
+    return NULL;
+}
+
+static ssize_t tls_read(void *ctx, void *data, size_t len, int timeout_ms)
+{
+    pn_tls_session *t = ctx;
+    long long deadline = deadline_of(timeout_ms);
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int n = SSL_read(t->ssl, data, len > INT_MAX ? INT_MAX : (int)len);
+        if (n > 0)
+            return n;
+        int err = SSL_get_error(t->ssl, n);
+        if (err == SSL_ERROR_ZERO_RETURN)
+            return 0;
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+            if (wait_io(t->fd, err, deadline) < 0)
+                return -1;
+            continue;
+        }
+        if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0)
+            return 0; /* the peer closed without close_notify: the end, as for plain text */
+        ERR_clear_error();
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+static ssize_t tls_write(void *ctx, const void *data, size_t len, int timeout_ms)
+{
+    pn_tls_session *t = ctx;
+    long long deadline = deadline_of(timeout_ms);
+    for (;;) {
+        ERR_clear_error();
+        int n = SSL_write(t->ssl, data, len > INT_MAX ? INT_MAX : (int)len);
+        if (n > 0)
+            return n;
+        int err = SSL_get_error(t->ssl, n);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+            if (wait_io(t->fd, err, deadline) < 0)
+                return -1;
+            continue;
+        }
+        ERR_clear_error();
+        errno = EPIPE;
+        return -1;
+    }
+}
+
+static size_t tls_pending(void *ctx)
+{
+    pn_tls_session *t = ctx;
+    int n = SSL_pending(t->ssl);
+    return n > 0 ? (size_t)n : 0;
+}
+
+void pn_tls_attach(pn_tls_session *t, pn_stream *stream)
+{
+    static const pn_stream_io io = {tls_read, tls_write, tls_pending};
+    pn_stream_set_io(stream, &io, t);
+}
+
+const char *pn_tls_protocol(const pn_tls_session *t)
+{
+    return SSL_get_version(t->ssl);
+}
+
+/* group_name: "X25519", "P-256", as the reference names key exchange groups. */
+static const char *group_name(EVP_PKEY *key, char *buf, size_t len)
+{
+    if (EVP_PKEY_is_a(key, "EC") &&
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, buf, len, NULL) == 1) {
+        const char *nist = EC_curve_nid2nist(OBJ_txt2nid(buf));
+        return nist ? nist : buf;
+    }
+    const char *name = EVP_PKEY_get0_type_name(key);
+    return name ? name : "unknown";
+}
+
+void pn_tls_describe(const pn_tls_session *t, int fold, pn_buf *out)
+{
+    const SSL_CIPHER *cipher = SSL_get_current_cipher(t->ssl);
+    int alg_bits = 0, bits = SSL_CIPHER_get_bits(cipher, &alg_bits);
+    pn_buf_printf(out, "%s with cipher %s (%d/%d bits)", SSL_get_version(t->ssl),
+                  SSL_CIPHER_get_name(cipher), bits, alg_bits);
+    if (SSL_version(t->ssl) < TLS1_3_VERSION)
+        return;
+    EVP_PKEY *kex = NULL;
+    char group[64];
+    if (SSL_get_tmp_key(t->ssl, &kex) == 1) {
+        pn_buf_printf(out, "%skey-exchange %s", fold ? "\n\t " : " ",
+                      group_name(kex, group, sizeof(group)));
+        EVP_PKEY_free(kex);
+    }
+    int sig = NID_undef, digest = NID_undef;
+    EVP_PKEY *own = SSL_get_privatekey(t->ssl);
+    if (own && SSL_get_signature_type_nid(t->ssl, &sig) == 1) {
+        const char *type = sig == NID_rsassaPss              ? "RSA-PSS"
+                           : sig == NID_rsaEncryption        ? "RSA"
+                           : sig == NID_X9_62_id_ecPublicKey ? "ECDSA"
+                                                             : OBJ_nid2sn(sig);
+        pn_buf_printf(out, " server-signature %s (%d bits)", type, EVP_PKEY_get_bits(own));
+    }
+    if (SSL_get_signature_nid(t->ssl, &digest) == 1 && digest != NID_undef)
+        pn_buf_printf(out, " server-digest %s", OBJ_nid2sn(digest));
+}
+
+void pn_tls_close(pn_tls_session *t)
+{
+    if (t == NULL)
+        return;
+    ERR_clear_error();
+    SSL_shutdown(t->ssl); /* our close_notify; the peer's is not waited for */
+    ERR_clear_error();
+    SSL_free(t->ssl);
+    free(t);
+}

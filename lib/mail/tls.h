@@ -1,0 +1,45 @@
+/* tls.h: TLS for the SMTP server with OpenSSL 3 (doc/tls.md). The certificate, key and DH files
+ * are read before the chroot, into memory; the context is built from them on the first
+ * STARTTLS or wrapper-mode connection, so that sessions without TLS never pay for it. A
+ * session sits under the connection's stream (pn_stream_set_io), so that the SMTP code reads
+ * and writes as it always does. */
+#ifndef PN_MAIL_TLS_H
+#define PN_MAIL_TLS_H
+#include "base/buf.h"
+#include "base/stream.h"
+
+typedef struct pn_tls_server pn_tls_server;
+typedef struct pn_tls_session pn_tls_session;
+
+/* The TLS security levels of the reference, in order of strength. */
+enum pn_tls_level { PN_TLS_NONE, PN_TLS_MAY, PN_TLS_ENCRYPT };
+
+/* pn_tls_server_level: smtpd_tls_security_level, or the older smtpd_use_tls and
+ * smtpd_enforce_tls when it is empty. */
+enum pn_tls_level pn_tls_server_level(void);
+
+/* pn_tls_server_prepare: as root, before the chroot: the files of smtpd_tls_chain_files, or
+ * smtpd_tls_cert_file and smtpd_tls_key_file, and smtpd_tls_dh1024_param_file. A file that
+ * cannot be read is logged ("disabling TLS support"); the server then answers STARTTLS with
+ * 454. Never NULL. */
+pn_tls_server *pn_tls_server_prepare(void);
+/* pn_tls_server_usable: the context could be built (it is built here on first use). */
+int pn_tls_server_usable(pn_tls_server *server);
+
+/* pn_tls_accept: the server side of a handshake on fd, within timeout_ms. NULL with why
+ * ("lost connection", "Connection timed out", an OpenSSL reason) on failure. */
+pn_tls_session *pn_tls_accept(pn_tls_server *server, int fd, int timeout_ms, pn_buf *why);
+/* pn_tls_attach: the stream reads and writes through the session from now on. */
+void pn_tls_attach(pn_tls_session *session, pn_stream *stream);
+/* pn_tls_describe: "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange
+ * X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256", as the reference logs
+ * it (the key exchange part for TLS 1.3); fold puts a line break and a space before
+ * "key-exchange", as the Received header has it. */
+void pn_tls_describe(const pn_tls_session *session, int fold, pn_buf *out);
+/* pn_tls_protocol: "TLSv1.3". */
+const char *pn_tls_protocol(const pn_tls_session *session);
+/* pn_tls_close: a close_notify (without waiting for the peer's), then the session is freed;
+ * the stream must be detached or released first. */
+void pn_tls_close(pn_tls_session *session);
+
+#endif
