@@ -472,14 +472,6 @@ static int allowed(struct delivery *d, int command, enum item_origin origin)
     return 0;
 }
 
-/* qualified: addr with @$myorigin when it has no domain. */
-static void qualified(const char *addr, pn_buf *out)
-{
-    pn_buf_set(out, addr);
-    if (pn_addr_at(addr) == NULL)
-        pn_buf_printf(out, "@%s", pn_config_get_hostname(PN_P(myorigin)));
-}
-
 /* items: one alias or .forward value, with the identity that runs its commands and files and
  * the $names of its commands. self is the alias or user whose value this is. */
 static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, int depth,
@@ -523,7 +515,7 @@ static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, i
                 deliver_user(d, local.data, depth + 1, 1); /* "lucas: lucas" */
             } else if (d->owned) {
                 pn_buf addr = PN_BUF_INIT; /* a new message, with the list's owner as sender */
-                qualified(item, &addr);
+                pn_addr_rewrite_local(item, &addr);
                 forward(d, addr.data);
                 pn_buf_release(&addr);
             } else {
@@ -692,7 +684,7 @@ static void expand_name(struct delivery *d, const char *name, int depth)
                 pn_argv_free(targets);
             }
             pn_buf addr = PN_BUF_INIT;
-            qualified(owner.data, &addr);
+            pn_addr_rewrite_local(owner.data, &addr);
             pn_buf_set(&owner, addr.data);
             pn_buf_release(&addr);
             d->sender = owner.data;

@@ -22,6 +22,7 @@
 #define NAME_LOOKUP_MS 10000
 
 pn_tls_server *smtpd_tls;
+enum pn_tls_level smtpd_tls_level;
 
 static void lookup_name(smtpd_session *s)
 {
@@ -131,7 +132,8 @@ static void pre_jail(void *ctx)
 {
     (void)ctx;
     smtpd_restrict_init();
-    smtpd_tls = pn_tls_server_prepare(); /* key files may be root's */
+    smtpd_tls = pn_tls_server_prepare();     /* key files may be root's */
+    smtpd_tls_level = pn_tls_server_level(); /* asked for every command: looked up once */
     pn_buf why = PN_BUF_INIT;
     /* the resolver reads resolv.conf now, before the jail */
     if (pn_config_get_bool(PN_P(smtpd_peername_lookup)) && pn_dns_init(&why) < 0)

@@ -52,7 +52,7 @@ const char *smtpd_proto(const smtpd_session *s)
  * command then says why, as the reference does). */
 static int offers_starttls(const smtpd_session *s)
 {
-    return s->tls == NULL && pn_tls_server_level() != PN_TLS_NONE &&
+    return s->tls == NULL && smtpd_tls_level != PN_TLS_NONE &&
            !pn_config_get_bool(PN_P(smtpd_tls_wrappermode));
 }
 
@@ -393,7 +393,7 @@ static int dispatch(smtpd_session *s, const char *line)
         return 0;
     }
     /* smtpd_tls_security_level = encrypt: no mail and no questions in plain text */
-    if (s->tls == NULL && pn_tls_server_level() == PN_TLS_ENCRYPT &&
+    if (s->tls == NULL && smtpd_tls_level == PN_TLS_ENCRYPT &&
         (cmd == CMD_MAIL || cmd == CMD_RCPT || cmd == CMD_DATA || cmd == CMD_BDAT ||
          cmd == CMD_VRFY || cmd == CMD_ETRN || cmd == CMD_AUTH)) {
         smtpd_reply(s, "530 5.7.0 Must issue a STARTTLS command first");

@@ -65,8 +65,9 @@ typedef struct smtpd_session {
 /* The notify_classes an error reply may belong to. */
 enum { ERROR_RESOURCE, ERROR_SOFTWARE, ERROR_PROTOCOL, ERROR_POLICY };
 
-/* The server's TLS, prepared before the jail (main.c). */
+/* The server's TLS and its level, prepared before the jail (main.c). */
 extern pn_tls_server *smtpd_tls;
+extern enum pn_tls_level smtpd_tls_level;
 
 /* session.c */
 void smtpd_reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
