@@ -1,9 +1,10 @@
 /* codec.c: CRC32C with a byte table (queue files are checked once per delivery, so this is
- * not a hot loop), big-endian integers, and xtext. */
+ * not a hot loop), big-endian integers, xtext and base64. */
 #include "base/codec.h"
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint32_t table[256];
 
@@ -97,4 +98,53 @@ void pn_xtext_encode(const char *text, pn_buf *out)
         else
             pn_buf_putc(out, *cp);
     }
+}
+
+static const char base64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void pn_base64_encode(const void *data, size_t len, pn_buf *out)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        pn_buf_putc(out, base64_alphabet[v >> 18]);
+        pn_buf_putc(out, base64_alphabet[(v >> 12) & 63]);
+        pn_buf_putc(out, i + 1 < len ? base64_alphabet[(v >> 6) & 63] : '=');
+        pn_buf_putc(out, i + 2 < len ? base64_alphabet[v & 63] : '=');
+    }
+}
+
+static int base64_value(char c)
+{
+    const char *at = c ? strchr(base64_alphabet, c) : NULL;
+    return at ? (int)(at - base64_alphabet) : -1;
+}
+
+int pn_base64_decode(const char *text, size_t len, pn_buf *out)
+{
+    if (len % 4)
+        return -1;
+    for (size_t i = 0; i < len; i += 4) {
+        int pad = text[i + 3] == '=' ? (text[i + 2] == '=' ? 2 : 1) : 0;
+        if (pad && i + 4 != len)
+            return -1;
+        unsigned v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = k >= 4 - pad ? 0 : base64_value(text[i + (size_t)k]);
+            if (d < 0)
+                return -1;
+            v = v << 6 | (unsigned)d;
+        }
+        pn_buf_putc(out, (int)(v >> 16));
+        if (pad < 2)
+            pn_buf_putc(out, (int)(v >> 8 & 255));
+        if (pad < 1)
+            pn_buf_putc(out, (int)(v & 255));
+    }
+    return 0;
 }

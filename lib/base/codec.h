@@ -1,5 +1,5 @@
-/* codec.h: checksums and encodings: CRC32C (queue files), xtext (RFC 3461 DSN values) and
- * big-endian integer helpers for the binary formats. */
+/* codec.h: checksums and encodings: CRC32C (queue files), xtext (RFC 3461 DSN values), base64
+ * (SASL exchanges) and big-endian integer helpers for the binary formats. */
 #ifndef PN_BASE_CODEC_H
 #define PN_BASE_CODEC_H
 #include <stddef.h>
@@ -20,5 +20,10 @@ uint64_t pn_get_be64(const unsigned char *p);
 int pn_xtext_decode(const char *text, size_t len, pn_buf *out);
 /* pn_xtext_encode: text as xtext, appended to out. */
 void pn_xtext_encode(const char *text, pn_buf *out);
+/* pn_base64_encode: len bytes as base64 (RFC 4648, padded), appended to out. */
+void pn_base64_encode(const void *data, size_t len, pn_buf *out);
+/* pn_base64_decode: len characters of padded base64 decoded and appended to out; -1 when
+ * they are not base64 (a character outside the alphabet, a bad length or padding). */
+int pn_base64_decode(const char *text, size_t len, pn_buf *out);
 
 #endif

@@ -29,8 +29,10 @@ static void received_header(smtpd_session *s, pn_buf *out)
         pn_tls_describe(s->tls, 1, out);
         pn_buf_puts(out, ")\n\t(No client certificate requested)\n");
     }
+    if (s->sasl_username.len && pn_config_get_bool(PN_P(smtpd_sasl_authenticated_header)))
+        pn_buf_printf(out, "\t(Authenticated sender: %s)\n", s->sasl_username.data);
     pn_buf_printf(out, "\tby %s (%s) with %s id %s", pn_config_get_hostname(PN_P(myhostname)),
-                  pn_config_get(PN_P(mail_name)), smtpd_proto(s), s->queue_id.data);
+                  pn_config_get(PN_P(mail_name)), smtpd_received_proto(s), s->queue_id.data);
     if (s->rcpts->len == 1)
         pn_buf_printf(out, "\n\tfor <%s>; %s\n", s->rcpts->items[0], date);
     else

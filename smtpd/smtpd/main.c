@@ -105,6 +105,9 @@ static void serve(int fd, void *ctx)
     pn_buf_init(&s.bdat);
     pn_buf_init(&s.envid);
     pn_buf_init(&s.transcript);
+    pn_buf_init(&s.sasl_method);
+    pn_buf_init(&s.sasl_username);
+    pn_buf_init(&s.sasl_sender);
     s.rcpts = pn_argv_new();
     s.client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(s.client, (int)(pn_config_get_time(PN_P(smtpd_timeout)) * 1000));
@@ -126,25 +129,30 @@ static void serve(int fd, void *ctx)
     pn_buf_release(&s.bdat);
     pn_buf_release(&s.envid);
     pn_buf_release(&s.transcript);
+    smtpd_auth_reset(&s);
+    pn_buf_release(&s.sasl_method);
+    pn_buf_release(&s.sasl_username);
+    pn_buf_release(&s.sasl_sender);
 }
 
 static void pre_jail(void *ctx)
 {
     (void)ctx;
     smtpd_restrict_init();
+    smtpd_auth_init();                       /* Cyrus reads its configuration and plug-ins now */
     smtpd_tls = pn_tls_server_prepare();     /* key files may be root's */
     smtpd_tls_level = pn_tls_server_level(); /* asked for every command: looked up once */
     pn_buf why = PN_BUF_INIT;
-    /* the resolver reads resolv.conf now, before the jail */
-    if (pn_config_get_bool(PN_P(smtpd_peername_lookup)) && pn_dns_init(&why) < 0)
-        pn_warn("%s: client names will be unknown", why.data);
+    /* the resolver reads resolv.conf now, before the jail (client names, domain checks) */
+    if (pn_dns_init(&why) < 0)
+        pn_warn("%s: client names and domains will be unknown", why.data);
     pn_buf_release(&why);
 }
 
 static int must_retire(void *ctx)
 {
     (void)ctx;
-    return smtpd_restrict_changed();
+    return smtpd_restrict_changed() || smtpd_auth_changed();
 }
 
 int main(int argc, char **argv)

@@ -91,7 +91,11 @@ int smtpd_mail_params(smtpd_session *s, const char *params, pn_buf *reply)
                    strcasecmp(pn_config_get(PN_P(smtputf8_enable)), "yes") == 0) {
             s->smtputf8 = 1;
         } else if (strcasecmp(name, "AUTH") == 0 && v) {
-            /* the original submitter's identity: accepted and not used */
+            /* the original submitter's identity: kept (as sent) from an authenticated client */
+            if (s->sasl_username.len) {
+                pn_buf_reset(&s->sasl_sender);
+                pn_buf_append(&s->sasl_sender, v, n);
+            }
         } else {
             pn_buf_reset(reply);
             pn_buf_printf(reply, "555 5.5.4 Unsupported option: %s", name);

@@ -17,6 +17,7 @@
 #include "config/cfrestrict.h"
 #include "ipc/ipcclnt.h"
 #include "mail/addr.h"
+#include "mail/dns.h"
 #include "mail/maps.h"
 #include "mail/resolve.h"
 #include "mail/resolveclnt.h"
@@ -249,6 +250,47 @@ static int valid_hostname(const char *name)
     return name[0] != '.' && name[0] != '-';
 }
 
+/* unknown_domain: reject_unknown_sender_domain and reject_unknown_recipient_domain. A domain
+ * this system is the final destination for is known; any other needs an MX record (not a
+ * null MX) or an address record. A DNS failure defers (450), never rejects. */
+static enum verdict unknown_domain(const char *addr, int recipient, pn_buf *reply)
+{
+    pn_buf domain = PN_BUF_INIT, why = PN_BUF_INIT;
+    enum verdict v = DUNNO;
+    pn_addr_domain(addr, &domain);
+    if (*addr == 0 || domain.len == 0 || domain.data[0] == '[')
+        goto out;
+    int flags = resolve_class(addr);
+    if (flags >= 0 &&
+        (flags & (PN_RESOLVE_CLASS_LOCAL | PN_RESOLVE_CLASS_ALIAS | PN_RESOLVE_CLASS_VIRTUAL)))
+        goto out;
+    pn_mx *mx = NULL;
+    int count = 0, null_mx = 0;
+    int rc = pn_dns_mx(domain.data, &mx, &count, &null_mx, &why);
+    free(mx);
+    const char *what = recipient ? "Recipient address" : "Sender address";
+    if (rc == PN_DNS_OK && null_mx && count == 0) {
+        pn_buf_printf(reply, "%s <%s>: %s rejected: Domain %s does not accept mail (nullMX)",
+                      recipient ? "556 5.1.10" : "550 5.7.27", addr, what, domain.data);
+        v = REFUSE;
+    } else if (rc == PN_DNS_NOTFOUND) {
+        pn_addrlist addrs;
+        rc = pn_dns_addrs(domain.data, 25, &addrs, &why);
+        if (rc == PN_DNS_OK)
+            pn_addrlist_free(&addrs);
+    }
+    if (v == DUNNO && rc != PN_DNS_OK) {
+        long code = rc == PN_DNS_RETRY ? 450 : pn_config_get_int(PN_P(unknown_address_reject_code));
+        pn_buf_printf(reply, "%ld %c.1.%d <%s>: %s rejected: Domain not found", code,
+                      code >= 500 ? '5' : '4', recipient ? 2 : 8, addr, what);
+        v = REFUSE;
+    }
+out:
+    pn_buf_release(&domain);
+    pn_buf_release(&why);
+    return v;
+}
+
 /* code_reply: "NNN X.detail " with the reply code a parameter sets (access_map_reject_code,
  * unknown_local_recipient_reject_code, ...) and the enhanced code of the same class. */
 static void code_reply(pn_buf *reply, const char *param, const char *detail)
@@ -338,7 +380,7 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         const char *subject = stage >= 3           ? rcpt
                               : stage == 2         ? s->sender.data
                               : stage == 1 && helo ? helo
-                                                   : s->addr.data;
+                                                   : s->namaddr.data;
         code_reply(reply, defer ? PN_P(defer_code) : PN_P(reject_code), "7.1");
         pn_buf_printf(reply, "<%s>: %s rejected: Access denied", subject, what[stage]);
         return REFUSE;
@@ -346,7 +388,15 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
     if (strcmp(name, "permit_mynetworks") == 0)
         return smtpd_in_mynetworks(s) ? PERMIT : DUNNO;
     if (strcmp(name, "permit_sasl_authenticated") == 0)
-        return DUNNO; /* no SASL yet: nobody is authenticated */
+        return s->sasl_username.len ? PERMIT : DUNNO;
+    if (strcmp(name, "reject_sender_login_mismatch") == 0)
+        return smtpd_check_login(s, 1, 1, 0, reply) ? REFUSE : DUNNO;
+    if (strcmp(name, "reject_authenticated_sender_login_mismatch") == 0)
+        return smtpd_check_login(s, 1, 0, 0, reply) ? REFUSE : DUNNO;
+    if (strcmp(name, "reject_known_sender_login_mismatch") == 0)
+        return smtpd_check_login(s, 1, 1, 1, reply) ? REFUSE : DUNNO;
+    if (strcmp(name, "reject_unauthenticated_sender_login_mismatch") == 0)
+        return smtpd_check_login(s, 0, 1, 0, reply) ? REFUSE : DUNNO;
     if (strcmp(name, "reject_unauth_destination") == 0 ||
         strcmp(name, "defer_unauth_destination") == 0 ||
         strcmp(name, "permit_auth_destination") == 0) {
@@ -387,6 +437,10 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         }
         return DUNNO;
     }
+    if (strcmp(name, "reject_unknown_recipient_domain") == 0)
+        return unknown_domain(rcpt, 1, reply);
+    if (strcmp(name, "reject_unknown_sender_domain") == 0)
+        return unknown_domain(s->sender.data, 0, reply);
     if (strcmp(name, "reject_non_fqdn_recipient") == 0 ||
         strcmp(name, "reject_non_fqdn_sender") == 0) {
         const char *addr = name[16] == 'r' ? rcpt : s->sender.data;

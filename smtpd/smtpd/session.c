@@ -43,9 +43,15 @@ void smtpd_reply(smtpd_session *s, const char *fmt, ...)
 
 const char *smtpd_proto(const smtpd_session *s)
 {
-    if (s->tls)
-        return s->esmtp ? "ESMTPS" : "SMTPS";
     return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+const char *smtpd_received_proto(const smtpd_session *s)
+{
+    static char proto[16];
+    snprintf(proto, sizeof(proto), "%s%s%s", smtpd_proto(s), s->tls ? "S" : "",
+             s->sasl_username.len ? "A" : "");
+    return proto;
 }
 
 /* offers_starttls: STARTTLS is in the EHLO reply (also when the certificate is unusable: the
@@ -99,6 +105,7 @@ static void cmd_starttls(smtpd_session *s, const char *arg)
             return;
         }
         smtpd_reset_transaction(s);
+        smtpd_auth_reset(s);
         pn_buf_reset(&s->helo);
         s->esmtp = 0;
     }
@@ -109,6 +116,7 @@ static void clear_mail_params(smtpd_session *s)
     s->message_size = 0;
     s->encoding[0] = s->ret[0] = 0;
     pn_buf_reset(&s->envid);
+    pn_buf_reset(&s->sasl_sender);
     s->smtputf8 = 0;
 }
 
@@ -212,6 +220,7 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
     pn_argv_add(kw, "ETRN");
     if (offers_starttls(s))
         pn_argv_add(kw, "STARTTLS");
+    smtpd_auth_ehlo(s, kw);
     pn_argv_add(kw, "ENHANCEDSTATUSCODES");
     pn_argv_add(kw, "8BITMIME");
     pn_argv_add(kw, "DSN");
@@ -381,7 +390,8 @@ static int dispatch(smtpd_session *s, const char *line)
     } table[] = {{"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"MAIL", CMD_MAIL},
                  {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"BDAT", CMD_BDAT},
                  {"RSET", CMD_RSET}, {"NOOP", CMD_NOOP}, {"VRFY", CMD_VRFY},
-                 {"ETRN", CMD_ETRN}, {"QUIT", CMD_QUIT}, {"STARTTLS", CMD_STARTTLS}};
+                 {"ETRN", CMD_ETRN}, {"QUIT", CMD_QUIT}, {"STARTTLS", CMD_STARTTLS},
+                 {"AUTH", CMD_AUTH}};
     enum smtpd_cmd cmd = CMD_UNKNOWN;
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strcasecmp(verb, table[i].name) == 0)
@@ -403,6 +413,7 @@ static int dispatch(smtpd_session *s, const char *line)
     case CMD_HELO: cmd_helo(s, arg, 0); break;
     case CMD_STARTTLS: cmd_starttls(s, arg); break;
     case CMD_EHLO: cmd_helo(s, arg, 1); break;
+    case CMD_AUTH: smtpd_cmd_auth(s, arg); break;
     case CMD_MAIL: cmd_mail(s, arg); return 0;
     case CMD_RCPT: cmd_rcpt(s, arg); return 0;
     case CMD_DATA:
@@ -510,7 +521,14 @@ void smtpd_session_run(smtpd_session *s)
             smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
             break;
         }
-        transcript_add(s, "In: ", line.data, line.len);
+        /* an AUTH line's initial response holds credentials: the transcript keeps the verb
+         * and the mechanism */
+        size_t shown = line.len;
+        if (strncasecmp(line.data, "AUTH ", 5) == 0) {
+            shown = 5 + strspn(line.data + 5, " ");
+            shown += strcspn(line.data + shown, " ");
+        }
+        transcript_add(s, "In: ", line.data, shown);
         dispatch(s, line.data);
         if (s->errors >= hard) {
             smtpd_reply(s, "421 4.7.0 %s Error: too many errors", host);

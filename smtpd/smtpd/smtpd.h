@@ -6,6 +6,7 @@
 #include "base/inet.h"
 #include "base/stream.h"
 #include "ipc/ipcclnt.h"
+#include "mail/sasl.h"
 #include "mail/tls.h"
 
 /* Commands counted in the disconnect line, in the reference's order. */
@@ -57,9 +58,13 @@ typedef struct smtpd_session {
     pn_buf bdat;              /* BDAT content collected so far */
     int bdat_active;
     int bdat_failed;
-    pn_tls_session *tls; /* after STARTTLS, or from the start in wrapper mode */
-    pn_buf transcript;   /* for notify_classes (transcript.c) */
-    int error_classes; /* 1 << ERROR_* seen in this session */
+    pn_tls_session *tls;  /* after STARTTLS, or from the start in wrapper mode */
+    pn_sasl_server *sasl; /* made when AUTH is first offered or used (auth.c) */
+    pn_buf sasl_method;   /* after a successful AUTH: the mechanism and the login */
+    pn_buf sasl_username;
+    pn_buf sasl_sender; /* AUTH= of MAIL FROM, from an authenticated client */
+    pn_buf transcript;  /* for notify_classes (transcript.c) */
+    int error_classes;  /* 1 << ERROR_* seen in this session */
 } smtpd_session;
 
 /* The notify_classes an error reply may belong to. */
@@ -72,11 +77,27 @@ extern enum pn_tls_level smtpd_tls_level;
 /* session.c */
 void smtpd_reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void smtpd_session_run(smtpd_session *s);
+/* smtpd_proto: "SMTP" or "ESMTP", as logged and queued; smtpd_received_proto: the same with
+ * "S" for TLS and "A" for AUTH, as the Received header has it. */
 const char *smtpd_proto(const smtpd_session *s);
+const char *smtpd_received_proto(const smtpd_session *s);
 void smtpd_reset_transaction(smtpd_session *s);
 /* smtpd_start_tls: the handshake on the connection (STARTTLS, wrapper mode); 0, or -1 when
  * the session must end (logged). */
 int smtpd_start_tls(smtpd_session *s);
+/* auth.c */
+void smtpd_auth_init(void);
+int smtpd_auth_changed(void);
+/* smtpd_auth_ehlo: the AUTH keyword (and AUTH= for broken clients) when AUTH is offered. */
+void smtpd_auth_ehlo(smtpd_session *s, pn_argv *keywords);
+void smtpd_cmd_auth(smtpd_session *s, const char *arg);
+/* smtpd_auth_reset: forget the login and the SASL server (STARTTLS, end of session). */
+void smtpd_auth_reset(smtpd_session *s);
+/* smtpd_check_login: reject_*_sender_login_mismatch for the sender, applied to authenticated
+ * and/or unauthenticated clients; known: only senders that smtpd_sender_login_maps lists.
+ * 1 with the reply composed when refused. */
+int smtpd_check_login(smtpd_session *s, int authenticated, int unauthenticated, int known,
+                      pn_buf *reply);
 /* data.c */
 void smtpd_cmd_data(smtpd_session *s);
 void smtpd_cmd_bdat(smtpd_session *s, const char *args);

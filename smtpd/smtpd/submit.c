@@ -17,7 +17,15 @@ int submit_open(smtpd_session *s, pn_buf *why)
         cleanup = pn_cleanup_client_new(PN_SVC_CLEANUP);
     if (pn_cleanup_open(cleanup, pn_cleanup_received_flags(), &s->queue_id, why) < 0)
         return -1;
-    pn_info("%s: client=%s", s->queue_id.data, s->namaddr.data);
+    pn_buf line = PN_BUF_INIT;
+    pn_buf_printf(&line, "%s: client=%s", s->queue_id.data, s->namaddr.data);
+    if (s->sasl_username.len)
+        pn_buf_printf(&line, ", sasl_method=%s, sasl_username=%s", s->sasl_method.data,
+                      s->sasl_username.data);
+    if (s->sasl_sender.len)
+        pn_buf_printf(&line, ", sasl_sender=%s", s->sasl_sender.data);
+    pn_info("%s", line.data);
+    pn_buf_release(&line);
     if (s->header_local < 0) /* once per session: the client does not change */
         s->header_local = smtpd_local_header_client(s);
     pn_cleanup_attr(cleanup, "rewrite_context", s->header_local ? "local" : "remote");
@@ -29,6 +37,12 @@ int submit_open(smtpd_session *s, pn_buf *why)
     if (s->helo.len)
         pn_cleanup_attr(cleanup, "client_helo", s->helo.data);
     pn_cleanup_attr(cleanup, "client_proto", smtpd_proto(s));
+    if (s->sasl_username.len) {
+        pn_cleanup_attr(cleanup, "sasl_method", s->sasl_method.data);
+        pn_cleanup_attr(cleanup, "sasl_username", s->sasl_username.data);
+    }
+    if (s->sasl_sender.len)
+        pn_cleanup_attr(cleanup, "sasl_sender", s->sasl_sender.data);
     if (s->encoding[0])
         pn_cleanup_attr(cleanup, "encoding", s->encoding);
     if (s->ret[0])

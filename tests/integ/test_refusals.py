@@ -92,18 +92,18 @@ class Refusals(unittest.TestCase):
         submission = free_port()
         self.inst.write_master(services(self.port, f"127.0.0.1:{submission} inet n - y - - "
                                         "smtpd\n  -o smtpd_tls_security_level=encrypt\n"
-                                        "  -o smtpd_tls_auth_only=yes\n"))
+                                        "  -o smtpd_proxy_filter=127.0.0.1:10026\n"))
         self.inst.write_main(self.base)
         res = self.inst.start()
-        # smtpd_tls_security_level=encrypt is carried out; smtpd_tls_auth_only (SASL) is not
+        # smtpd_tls_security_level=encrypt is carried out; smtpd_proxy_filter is not
         self.assertIn(f"error: master.cf: service 127.0.0.1:{submission}: parameter "
-                      "smtpd_tls_auth_only is not implemented by Postern; services that will not "
+                      "smtpd_proxy_filter is not implemented by Postern; services that will not "
                       f"start: 127.0.0.1:{submission} (master.cf, line 6)\n", res.err)
         self.assertNotIn("smtpd_tls_security_level", res.err)
         master_cf = os.path.join(self.inst.etc, "master.cf")
         self.assertTrue(poll(lambda: f"error: {master_cf}, line 6: service 127.0.0.1:{submission} "
                              f"is not started: master.cf: service 127.0.0.1:{submission}: "
-                             "parameter smtpd_tls_auth_only is not implemented by Postern\n"
+                             "parameter smtpd_proxy_filter is not implemented by Postern\n"
                              in self.inst.log()), self.inst.log())
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", submission), timeout=5).close()

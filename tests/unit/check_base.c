@@ -1,4 +1,5 @@
-/* check_base.c: unit tests for lib/base: strings, parsers, argv grouping, hash table, CIDR. */
+/* check_base.c: unit tests for lib/base: strings, parsers, argv grouping, hash table, CIDR,
+ * base64. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include "base/argv.h"
 #include "base/buf.h"
+#include "base/codec.h"
 #include "base/htable.h"
 #include "base/inet.h"
 #include "base/strutil.h"
@@ -123,6 +125,32 @@ START_TEST(cidr_matching)
 }
 END_TEST
 
+START_TEST(base64_both_ways)
+{
+    /* RFC 4648's test vectors, and what a SASL exchange must refuse */
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                        "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        pn_buf out = PN_BUF_INIT;
+        pn_base64_encode(plain[i], strlen(plain[i]), &out);
+        ck_assert_str_eq(pn_buf_str(&out), coded[i]);
+        pn_buf_reset(&out);
+        ck_assert_int_eq(pn_base64_decode(coded[i], strlen(coded[i]), &out), 0);
+        ck_assert_str_eq(pn_buf_str(&out), plain[i]);
+        pn_buf_release(&out);
+    }
+    pn_buf out = PN_BUF_INIT;
+    ck_assert_int_eq(pn_base64_decode("AGFsaWNlAHNlY3JldA==", 20, &out), 0);
+    ck_assert_int_eq((int)out.len, 13);
+    ck_assert_int_eq(memcmp(out.data, "\0alice\0secret", 13), 0);
+    static const char *const bad[] = {"Zg=", "Z===", "Zg==Zg==", "Zm9!", "Zm 9", "=Zm9"};
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_int_eq(pn_base64_decode(bad[i], strlen(bad[i]), &out), -1);
+    pn_buf_release(&out);
+}
+END_TEST
+
 Suite *base_suite(void)
 {
     Suite *s = suite_create("base");
@@ -132,6 +160,7 @@ Suite *base_suite(void)
     tcase_add_test(tc, argv_grouping);
     tcase_add_test(tc, htable_basics);
     tcase_add_test(tc, cidr_matching);
+    tcase_add_test(tc, base64_both_ways);
     suite_add_tcase(s, tc);
     return s;
 }
