@@ -27,7 +27,8 @@ static void note_feature(struct session *ss, const char *kw)
     } table[] = {{"SIZE", FEATURE_SIZE},
                  {"PIPELINING", FEATURE_PIPELINING},
                  {"8BITMIME", FEATURE_8BITMIME},
-                 {"DSN", FEATURE_DSN}};
+                 {"DSN", FEATURE_DSN},
+                 {"STARTTLS", FEATURE_STARTTLS}};
     size_t n = strcspn(kw, " =");
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strlen(table[i].name) == n && strncasecmp(kw, table[i].name, n) == 0 &&

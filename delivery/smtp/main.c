@@ -278,11 +278,12 @@ struct attempt {
     struct session ss;
     pn_buf why;
     char relay[600];
-    int done;     /* every recipient has its fate */
-    int bounce;   /* the next hop itself is undeliverable (null MX, loop, no such name) */
-    int notfound; /* ... because its name does not exist */
-    int best_mx;  /* ... because this system is its best MX host */
-    int answered; /* some server answered */
+    int done;         /* every recipient has its fate */
+    int bounce;       /* the next hop itself is undeliverable (null MX, loop, no such name) */
+    int notfound;     /* ... because its name does not exist */
+    int best_mx;      /* ... because this system is its best MX host */
+    int answered;     /* some server answered */
+    char fail_dsn[8]; /* a TLS policy failure's status, for the deferral */
     int sessions;
     long session_limit;
 };
@@ -335,6 +336,8 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
         char port_text[16];
         pn_buf_reset(&at->why);
         describe(at, &t[a], port, port_text, sizeof(port_text));
+        at->ss.tls_off = 0;
+    again:;
         int fd = connect_to(&t[a].addr, &at->why);
         if (fd < 0) {
             pn_buf err = PN_BUF_INIT;
@@ -346,15 +349,28 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
         }
         snprintf(at->relay, sizeof(at->relay), "%s[%s]%s", at->ss.host, at->ss.addr, port_text);
         at->ss.s = pn_stream_fdopen(fd);
-        at->ss.loop = at->ss.refused = 0;
+        at->ss.relay = at->relay;
+        at->ss.loop = at->ss.refused = at->ss.tls_retry_plain = 0;
+        at->ss.fail_dsn[0] = 0;
         int keep = 1;
         int used = transaction(&at->ss, at->req, at->q, at->todo, at->outcomes, at->dsns, at->texts,
                                &at->why, 0, &keep) == 0;
-        if (keep)
+        if (keep && at->ss.tls == NULL) /* TLS connections are not kept */
             cache_put(&at->ss, at->req->nexthop.data, at->relay, 1);
         else
-            pn_stream_close(at->ss.s);
+            smtp_session_close(&at->ss);
         at->ss.s = NULL;
+        if (!used && at->ss.tls_retry_plain && !at->ss.tls_off) {
+            at->ss.tls_off = 1; /* level may: the handshake failed, plain text will do */
+            goto again;
+        }
+        if (!used && at->ss.fail_dsn[0]) { /* the server answered; TLS policy said no */
+            at->answered = 1;
+            snprintf(at->fail_dsn, sizeof(at->fail_dsn), "%s", at->ss.fail_dsn);
+            for (size_t i = 0; i < at->req->rcpt_count; i++)
+                if (at->todo[i])
+                    pn_buf_set(&at->relays[i], at->relay);
+        }
         if (at->ss.loop) {
             /* bounced when the best MX is us, deferred when a lesser one is */
             char name[256];
@@ -446,7 +462,7 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         if (keep)
             cache_put(&at.ss, req->nexthop.data, at.relay, uses);
         else
-            pn_stream_close(at.ss.s);
+            smtp_session_close(&at.ss);
     }
     if (!at.done)
         try_nexthop(&at, req->nexthop.data);
@@ -484,7 +500,8 @@ static void deliver_all(const pn_delivreq *req, const pn_qfile *q, int *outcomes
         /* no later address answered: a recipient keeps the 4xx it got, if any */
         for (size_t i = 0; i < req->rcpt_count; i++)
             if (at.todo[i] && (texts[i].len == 0 || outcomes[i] == -1))
-                fate(PN_DELIVER_DEFERRED, "4.4.1", at.why.data, &outcomes[i], &dsns[i], &texts[i]);
+                fate(PN_DELIVER_DEFERRED, at.fail_dsn[0] ? at.fail_dsn : "4.4.1", at.why.data,
+                     &outcomes[i], &dsns[i], &texts[i]);
     }
     free(at.todo);
     pn_buf_release(&at.why);
@@ -507,7 +524,7 @@ static void serve(int fd, void *ctx)
 static int must_retire(void *ctx)
 {
     (void)ctx;
-    return smtp_checks_changed() || smtp_generic_changed(); /* read by a new process */
+    return smtp_checks_changed() || smtp_generic_changed() || smtp_tls_changed();
 }
 
 static void pre_jail(void *ctx)
@@ -515,6 +532,7 @@ static void pre_jail(void *ctx)
     (void)ctx;
     smtp_checks_init();
     smtp_generic_init();
+    smtp_tls_init(); /* CA files are read now, before the chroot */
     pn_buf why = PN_BUF_INIT;
     if (pn_dns_init(&why) < 0)
         pn_fatal("%s", why.data); /* resolv.conf is read here, before the chroot */

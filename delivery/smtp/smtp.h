@@ -10,6 +10,7 @@
 #include "base/stream.h"
 #include "mail/delivreq.h"
 #include "mail/qfile.h"
+#include "mail/tls.h"
 
 struct proto {
     const char *name;         /* "smtp" or "lmtp": parameter prefix */
@@ -25,6 +26,7 @@ extern const struct proto *proto;
 #define FEATURE_PIPELINING 0x02
 #define FEATURE_8BITMIME 0x04
 #define FEATURE_DSN 0x08
+#define FEATURE_STARTTLS 0x10
 
 struct session {
     pn_stream *s;
@@ -33,9 +35,14 @@ struct session {
     pn_buf reply;   /* the last reply, all lines joined */
     int code;       /* its code; 0 when the reply was malformed */
     int features;
-    int timed_out; /* the last failure was a timeout rather than a lost connection */
-    int loop;      /* the server greeted with our own host name */
-    int refused;   /* a 5xx greeting that bounces the mail (skip_5xx_greeting = no) */
+    int timed_out;       /* the last failure was a timeout rather than a lost connection */
+    int loop;            /* the server greeted with our own host name */
+    int refused;         /* a 5xx greeting that bounces the mail (skip_5xx_greeting = no) */
+    const char *relay;   /* "host[addr]:port", for the log */
+    pn_tls_session *tls; /* after STARTTLS */
+    char fail_dsn[8];    /* a TLS policy failure's status ("4.7.4"), else empty */
+    int tls_retry_plain; /* the handshake failed at level may: try again in plain text */
+    int tls_off;         /* this connection is that second try */
 };
 
 /* chat.c */
@@ -68,6 +75,16 @@ int command(struct session *ss, const char *timeout, const char *fmt, ...)
 void broken(const struct session *ss, const char *stage, pn_buf *out);
 /* status_of: the enhanced status code of the last reply, or one made from its class. */
 void status_of(const struct session *ss, char *out, size_t len);
+
+/* starttls.c */
+void smtp_tls_init(void);
+int smtp_tls_changed(void);
+/* smtp_starttls: after EHLO, STARTTLS as the destination's security level asks, and EHLO
+ * again inside TLS; 0 to go on (in TLS or in plain text), -1 with why (and ss->fail_dsn for
+ * a policy failure) when this server cannot take the mail. */
+int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why);
+/* smtp_session_close: the TLS session (close_notify), then the connection. */
+void smtp_session_close(struct session *ss);
 
 /* transaction.c */
 /* fate: set a recipient's outcome, enhanced status code and text. */

@@ -185,7 +185,8 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     pn_buf text = PN_BUF_INIT, content = PN_BUF_INIT, line = PN_BUF_INIT;
     int rc = -1, may_keep = *keep;
     *keep = 0;
-    if ((!reused && hello(ss, why) < 0) || pn_qfile_read_content(q, &content, why) < 0)
+    if ((!reused && (hello(ss, why) < 0 || smtp_starttls(ss, req->nexthop.data, why) < 0)) ||
+        pn_qfile_read_content(q, &content, why) < 0)
         goto out;
     smtp_checks_apply(req->queue_id.data, &content);
     smtp_generic_content(&content);

@@ -147,19 +147,13 @@ static void normalised(const pn_param_def *def, const char *text, pn_buf *out)
     pn_buf_release(&err);
 }
 
-/* Refusals that depend on the value: opportunistic TLS is not a requirement, so asking for it
- * is a warning; "none" is what Postern does. Values are compared normalised. */
+/* Refusals that depend on the value: a value that means what Postern does anyway is no
+ * refusal. Values are compared normalised. */
 static const struct {
     const char *name;
     const char *value;
     int status;
 } by_value[] = {
-    {PN_P(smtp_tls_security_level), "none", 0},
-    {PN_P(smtp_tls_security_level), "may", PN_PS_WARN},
-    {PN_P(lmtp_tls_security_level), "none", 0},
-    {PN_P(lmtp_tls_security_level), "may", PN_PS_WARN},
-    {PN_P(smtp_use_tls), "yes", PN_PS_WARN},
-    {PN_P(lmtp_use_tls), "yes", PN_PS_WARN},
     {PN_P(soft_bounce), "no", 0},
 };
 

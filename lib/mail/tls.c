@@ -1,7 +1,8 @@
-/* tls.c: the SMTP server's TLS with OpenSSL 3. Files are read as root before the chroot; the
- * SSL_CTX is made from memory on first use. A session runs on the connection's descriptor
- * made non-blocking, so that every handshake, read and write keeps the stream's deadline
- * (poll between SSL calls), and a client that stops half-way costs a timeout, never a hang. */
+/* tls.c: the SMTP server's TLS with OpenSSL 3, and the session I/O both sides share. Files
+ * are read as root before the chroot; the SSL_CTX is made from memory on first use. A session runs
+ * on the connection's descriptor made non-blocking, so that every handshake, read and write keeps
+ * the stream's deadline (poll between SSL calls), and a client that stops half-way costs a timeout,
+ * never a hang. */
 #include "mail/tls.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include "base/mem.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
+#include "mail/tls_internal.h"
 
 struct pn_tls_server {
     pn_buf keys_and_certs; /* PEM: the private key and the certificate chain */
@@ -39,13 +41,8 @@ struct pn_tls_server {
     SSL_CTX *ctx;
 };
 
-struct pn_tls_session {
-    SSL *ssl;
-    int fd;
-};
-
-/* log_library_errors: OpenSSL's queue, as the reference words it. */
-static void log_library_errors(void)
+/* pn_tls_log_errors: OpenSSL's queue, as the reference words it. */
+void pn_tls_log_errors(void)
 {
     unsigned long e;
     char text[256];
@@ -55,8 +52,8 @@ static void log_library_errors(void)
     }
 }
 
-/* read_file: a whole (small) file; -1 when it cannot be read. */
-static int read_file(const char *path, pn_buf *out)
+/* pn_tls_read_file: a whole (small) file; -1 when it cannot be read. */
+int pn_tls_read_file(const char *path, pn_buf *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -95,7 +92,7 @@ pn_tls_server *pn_tls_server_prepare(void)
     const char *cert = pn_config_get(PN_P(smtpd_tls_cert_file));
     const char *key = pn_config_get(PN_P(smtpd_tls_key_file));
     for (size_t i = 0; i < chain->len && !srv->broken; i++) {
-        if (read_file(chain->items[i], &srv->keys_and_certs) < 0) {
+        if (pn_tls_read_file(chain->items[i], &srv->keys_and_certs) < 0) {
             pn_warn("cannot load certificate chain from file \"%s\": disabling TLS support",
                     chain->items[i]);
             srv->broken = 1;
@@ -106,22 +103,22 @@ pn_tls_server *pn_tls_server_prepare(void)
             pn_warn("no server certificate (smtpd_tls_cert_file or smtpd_tls_chain_files): "
                     "disabling TLS support");
             srv->broken = 1;
-        } else if (read_file(cert, &srv->keys_and_certs) < 0) {
+        } else if (pn_tls_read_file(cert, &srv->keys_and_certs) < 0) {
             pn_warn("cannot get RSA certificate from file \"%s\": disabling TLS support", cert);
             srv->broken = 1;
-        } else if (*key && strcmp(key, cert) != 0 && read_file(key, &srv->key_only) < 0) {
+        } else if (*key && strcmp(key, cert) != 0 && pn_tls_read_file(key, &srv->key_only) < 0) {
             pn_warn("cannot get RSA private key from file \"%s\": disabling TLS support", key);
             srv->broken = 1;
         }
     }
     const char *dh = pn_config_get(PN_P(smtpd_tls_dh1024_param_file));
-    if (*dh && read_file(dh, &srv->dh) < 0)
+    if (*dh && pn_tls_read_file(dh, &srv->dh) < 0)
         pn_warn("cannot load DH parameters from file \"%s\": using the built-in ones", dh);
     pn_argv_free(chain);
     return srv;
 }
 
-/* protocol_bounds: the minimum and maximum version of a smtpd_tls_protocols value: the
+/* pn_tls_protocol_bounds: the minimum and maximum version of a smtpd_tls_protocols value: the
  * reference's ">=TLSv1.2", "<=TLSv1.3" and the older "!SSLv3, !TLSv1" exclusions. 0, or -1
  * with the word that is not understood. */
 static int version_of(const char *name)
@@ -138,7 +135,7 @@ static int version_of(const char *name)
     return -1;
 }
 
-static int protocol_bounds(const char *value, int *min, int *max, const char **bad)
+int pn_tls_protocol_bounds(const char *value, int *min, int *max, const char **bad)
 {
     static const int order[] = {SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION,
                                 TLS1_3_VERSION};
@@ -176,9 +173,9 @@ static int protocol_bounds(const char *value, int *min, int *max, const char **b
     return rc;
 }
 
-/* cipher_list: the OpenSSL list of a grade (medium, high, low, export, null), less the
+/* pn_tls_cipher_list: the OpenSSL list of a grade (medium, high, low, export, null), less the
  * exclusions. */
-static void cipher_list(const char *grade, const char *exclude, pn_buf *out)
+void pn_tls_cipher_list(const char *grade, const char *exclude, pn_buf *out)
 {
     const char *param = strcasecmp(grade, "high") == 0     ? PN_P(tls_high_cipherlist)
                         : strcasecmp(grade, "low") == 0    ? PN_P(tls_low_cipherlist)
@@ -234,7 +231,7 @@ static int build(pn_tls_server *srv)
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL)
         goto fail;
-    if (protocol_bounds(protocols, &min, &max, &bad) < 0 || min == 0) {
+    if (pn_tls_protocol_bounds(protocols, &min, &max, &bad) < 0 || min == 0) {
         pn_warn("%s: bad or empty protocol list \"%s\"%s%s: disabling TLS support",
                 encrypt ? PN_P(smtpd_tls_mandatory_protocols) : PN_P(smtpd_tls_protocols),
                 protocols, bad ? " at " : "", bad ? bad : "");
@@ -245,7 +242,7 @@ static int build(pn_tls_server *srv)
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     if (pn_config_get_bool(PN_P(tls_preempt_cipherlist)))
         SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    cipher_list(
+    pn_tls_cipher_list(
         pn_config_get(encrypt ? PN_P(smtpd_tls_mandatory_ciphers) : PN_P(smtpd_tls_ciphers)),
         pn_config_get(encrypt ? PN_P(smtpd_tls_mandatory_exclude_ciphers)
                               : PN_P(smtpd_tls_exclude_ciphers)),
@@ -274,7 +271,7 @@ static int build(pn_tls_server *srv)
     pn_buf_release(&ciphers);
     return 0;
 fail:
-    log_library_errors();
+    pn_tls_log_errors();
     SSL_CTX_free(ctx);
     srv->broken = 1;
     pn_buf_release(&ciphers);
@@ -317,30 +314,22 @@ static long long deadline_of(int timeout_ms)
     return timeout_ms > 0 ? pn_event_now_ms() + timeout_ms : 0;
 }
 
-pn_tls_session *pn_tls_accept(pn_tls_server *srv, int fd, int timeout_ms, pn_buf *why)
+int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why)
 {
-    if (build(srv) < 0) {
-        pn_buf_set(why, "TLS not available");
-        return NULL;
-    }
-    pn_tls_session *t = pn_calloc(1, sizeof(*t));
-    t->fd = fd;
-    t->ssl = SSL_new(srv->ctx);
-    int flags = fcntl(fd, F_GETFL);
-    if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1 || flags < 0 ||
-        fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-        pn_buf_set(why, "cannot start a TLS session");
-        goto fail;
+    int flags = fcntl(t->fd, F_GETFL);
+    if (flags < 0 || fcntl(t->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        pn_buf_set(why, strerror(errno));
+        return -1;
     }
     long long deadline = deadline_of(timeout_ms);
     for (;;) {
         ERR_clear_error();
-        int rc = SSL_accept(t->ssl);
+        int rc = SSL_do_handshake(t->ssl);
         if (rc == 1)
-            return t;
+            return 0;
         int err = SSL_get_error(t->ssl, rc);
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-            if (wait_io(fd, err, deadline) == 0)
+            if (wait_io(t->fd, err, deadline) == 0)
                 continue;
             pn_buf_set(why, errno == ETIMEDOUT ? "Connection timed out" : strerror(errno));
         } else if ((err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) &&
@@ -351,9 +340,27 @@ pn_tls_session *pn_tls_accept(pn_tls_server *srv, int fd, int timeout_ms, pn_buf
             ERR_error_string_n(ERR_peek_error(), text, sizeof(text));
             pn_buf_set(why, text);
         }
-        break;
+        ERR_clear_error();
+        return -1;
     }
-fail:
+}
+
+pn_tls_session *pn_tls_accept(pn_tls_server *srv, int fd, int timeout_ms, pn_buf *why)
+{
+    if (build(srv) < 0) {
+        pn_buf_set(why, "TLS not available");
+        return NULL;
+    }
+    pn_tls_session *t = pn_calloc(1, sizeof(*t));
+    t->fd = fd;
+    t->ssl = SSL_new(srv->ctx);
+    if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1) {
+        pn_buf_set(why, "cannot start a TLS session");
+    } else {
+        SSL_set_accept_state(t->ssl);
+        if (pn_tls_handshake(t, timeout_ms, why) == 0)
+            return t;
+    }
     ERR_clear_error();
     SSL_free(t->ssl);
     free(t);
@@ -452,16 +459,21 @@ void pn_tls_describe(const pn_tls_session *t, int fold, pn_buf *out)
                       group_name(kex, group, sizeof(group)));
         EVP_PKEY_free(kex);
     }
-    int sig = NID_undef, digest = NID_undef;
-    EVP_PKEY *own = SSL_get_privatekey(t->ssl);
-    if (own && SSL_get_signature_type_nid(t->ssl, &sig) == 1) {
+    /* the server's signature: our own as the server, the peer's as the client */
+    int server = SSL_is_server(t->ssl), sig = NID_undef, digest = NID_undef;
+    EVP_PKEY *own =
+        server ? SSL_get_privatekey(t->ssl) : X509_get0_pubkey(SSL_get0_peer_certificate(t->ssl));
+    if (own && (server ? SSL_get_signature_type_nid(t->ssl, &sig)
+                       : SSL_get_peer_signature_type_nid(t->ssl, &sig)) == 1) {
         const char *type = sig == NID_rsassaPss              ? "RSA-PSS"
                            : sig == NID_rsaEncryption        ? "RSA"
                            : sig == NID_X9_62_id_ecPublicKey ? "ECDSA"
                                                              : OBJ_nid2sn(sig);
         pn_buf_printf(out, " server-signature %s (%d bits)", type, EVP_PKEY_get_bits(own));
     }
-    if (SSL_get_signature_nid(t->ssl, &digest) == 1 && digest != NID_undef)
+    if ((server ? SSL_get_signature_nid(t->ssl, &digest)
+                : SSL_get_peer_signature_nid(t->ssl, &digest)) == 1 &&
+        digest != NID_undef)
         pn_buf_printf(out, " server-digest %s", OBJ_nid2sn(digest));
 }
 

@@ -1,5 +1,5 @@
-/* tls.h: TLS for the SMTP server with OpenSSL 3 (doc/tls.md). The certificate, key and DH files
- * are read before the chroot, into memory; the context is built from them on the first
+/* tls.h: TLS for the SMTP server and client with OpenSSL 3 (doc/tls.md). The certificate, key and
+ * DH files are read before the chroot, into memory; the context is built from them on the first
  * STARTTLS or wrapper-mode connection, so that sessions without TLS never pay for it. A
  * session sits under the connection's stream (pn_stream_set_io), so that the SMTP code reads
  * and writes as it always does. */
@@ -38,6 +38,26 @@ void pn_tls_attach(pn_tls_session *session, pn_stream *stream);
 void pn_tls_describe(const pn_tls_session *session, int fold, pn_buf *out);
 /* pn_tls_protocol: "TLSv1.3". */
 const char *pn_tls_protocol(const pn_tls_session *session);
+/* The client (tls_client.c): the smtp and lmtp agents. */
+typedef struct pn_tls_client pn_tls_client;
+/* pn_tls_client_prepare: as root, before the chroot: the CA certificates of cafile are read
+ * into memory; capath (a hashed directory) is searched when a certificate is verified, so it
+ * must be reachable from the chroot. Never NULL; a file that cannot be read is logged. */
+pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath);
+/* pn_tls_connect: the client side of a handshake on fd with the protocols and cipher grade
+ * given (and the ciphers to exclude); sni is the server name to send, or NULL. NULL with why
+ * on failure. */
+pn_tls_session *pn_tls_connect(pn_tls_client *client, int fd, const char *protocols,
+                               const char *grade, const char *exclude, const char *sni,
+                               int timeout_ms, pn_buf *why);
+/* pn_tls_peer_trusted: the server's certificate chain ends at one of the CAs; 0 with
+ * OpenSSL's reason ("self-signed certificate") when it does not. */
+int pn_tls_peer_trusted(const pn_tls_session *session, pn_buf *why);
+/* pn_tls_peer_matches: the server's certificate is for name (DNS names of subjectAltName,
+ * else the common name; an IP address literal against its IP addresses); ".domain" matches
+ * any name below domain. */
+int pn_tls_peer_matches(const pn_tls_session *session, const char *name);
+
 /* pn_tls_close: a close_notify (without waiting for the peer's), then the session is freed;
  * the stream must be detached or released first. */
 void pn_tls_close(pn_tls_session *session);

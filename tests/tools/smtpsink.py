@@ -12,13 +12,16 @@ import threading
 class Sink:
     def __init__(self, rcpt_replies=None, data_reply="250 2.0.0 Ok: queued as SINK1",
                  host="127.0.0.1", port=0, require_pipelining=False, lmtp=False, unix_path=None,
-                 extensions=(), data_replies=None, misbehave=None, name="sink.example"):
+                 extensions=(), data_replies=None, misbehave=None, name="sink.example",
+                 tls=None):
         self.rcpt_replies = rcpt_replies or {}
         self.lmtp = lmtp
         self.extensions = list(extensions)
         self.data_replies = data_replies or {}  # LMTP: the reply after the data, per recipient
         self.misbehave = misbehave
         self.name = name  # the host name in the EHLO reply
+        self.tls = tls  # an ssl.SSLContext: STARTTLS is offered and done with it
+        self.encrypted = []  # per message: did it arrive inside TLS?
         self.commands = []  # every command line received
         self.conns = []  # open sessions, dropped by close() as a server going down would
         self.sessions = 0
@@ -76,14 +79,15 @@ class Sink:
         f = conn.makefile("rb")
         conn.settimeout(30)
         bad = self.misbehave
+        io = {"conn": conn, "tls": False}  # STARTTLS replaces the connection
 
         def say(text):
             data = text.encode() + b"\r\n"
             if bad == "bytewise":
                 for i in range(len(data)):
-                    conn.sendall(data[i:i + 1])
+                    io["conn"].sendall(data[i:i + 1])
             else:
-                conn.sendall(data)
+                io["conn"].sendall(data)
 
         if bad == "one-byte-lines":
             conn.sendall(b"2\r\n2\r\n0\r\n")
@@ -115,6 +119,8 @@ class Sink:
                     self.helos.append(cmd[5:].strip())
                 if up.startswith("LHLO" if self.lmtp else "EHLO"):
                     keywords = ["PIPELINING", "SIZE 1000000"] + self.extensions
+                    if self.tls and not io["tls"]:
+                        keywords.append("STARTTLS")
                     if bad == "long-lines":
                         keywords.insert(0, "X-" + "y" * 100000)
                     say("\r\n".join(f"250-{k}" for k in [self.name] + keywords[:-1]) +
@@ -156,8 +162,15 @@ class Sink:
                         continue
                     if self.data_reply.startswith("2"):
                         self.messages.append((mail, rcpts, data))
+                        self.encrypted.append(io["tls"])
                     say(self.data_reply if bad != "long-lines" else
                         self.data_reply + " " + "z" * 100000)
+                elif up == "STARTTLS" and self.tls and not io["tls"]:
+                    say("220 2.0.0 Ready to start TLS")
+                    io["conn"] = self.tls.wrap_socket(conn, server_side=True)
+                    io["tls"] = True
+                    f = io["conn"].makefile("rb")
+                    mail, rcpts = None, []
                 elif up in ("RSET", "NOOP"):
                     mail, rcpts = None, []
                     say("250 2.0.0 Ok")
@@ -169,4 +182,4 @@ class Sink:
         except OSError:
             return
         finally:
-            conn.close()
+            io["conn"].close()

@@ -1,0 +1,296 @@
+/* starttls.c: TLS in the smtp and lmtp client (doc/tls.md). The security level of a
+ * destination comes from <prefix>_tls_policy_maps (the next-hop destination, then its parent
+ * domains as ".domain"), else <prefix>_tls_security_level, else the older _enforce_tls and
+ * _use_tls. After EHLO the client sends STARTTLS when the level asks for it, and holds the
+ * server to the level: "encrypt" never sends in clear, "verify" and "secure" want a trusted
+ * certificate for the expected name. "dane" is "may" here (no DNSSEC-validated TLSA records
+ * are available); "dane-only" and "fingerprint" are not implemented and defer the mail. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/argv.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/strutil.h"
+#include "config/cfparams.h"
+#include "mail/maps.h"
+#include "mail/tls.h"
+#include "smtp.h"
+
+enum level { LEVEL_NONE, LEVEL_MAY, LEVEL_ENCRYPT, LEVEL_VERIFY, LEVEL_SECURE, LEVEL_BAD };
+
+struct policy {
+    enum level level;
+    char match[512]; /* ':' separated; empty: the level's default */
+    char protocols[128], ciphers[32], exclude[256];
+};
+
+static pn_tls_client *client;
+static pn_maps *policy_maps;
+
+static enum level level_of(const char *word)
+{
+    static const char *const names[] = {"none", "may", "encrypt", "verify", "secure"};
+    for (int i = 0; i < 5; i++)
+        if (strcasecmp(word, names[i]) == 0)
+            return (enum level)i;
+    if (strcasecmp(word, "dane") == 0)
+        return LEVEL_MAY;
+    return LEVEL_BAD;
+}
+
+static enum level default_level(void)
+{
+    const char *level = pn_config_get(SMTP_PARAM(tls_security_level));
+    if (*level)
+        return level_of(level);
+    return pn_config_get_bool(SMTP_PARAM(enforce_tls)) ? LEVEL_ENCRYPT
+           : pn_config_get_bool(SMTP_PARAM(use_tls))   ? LEVEL_MAY
+                                                       : LEVEL_NONE;
+}
+
+void smtp_tls_init(void)
+{
+    const char *maps = pn_config_get(SMTP_PARAM(tls_policy_maps));
+    pn_buf why = PN_BUF_INIT;
+    if (*maps && (policy_maps = pn_maps_open(SMTP_PARAM(tls_policy_maps), maps,
+                                             PN_DICT_DEFAULT_FLAGS, &why)) == NULL)
+        pn_fatal("%s", why.data);
+    pn_buf_release(&why);
+    if (default_level() == LEVEL_BAD)
+        pn_warn("%s = %s is not implemented by Postern: mail is deferred",
+                SMTP_PARAM(tls_security_level), pn_config_get(SMTP_PARAM(tls_security_level)));
+    if (default_level() != LEVEL_NONE || policy_maps)
+        client = pn_tls_client_prepare(pn_config_get(SMTP_PARAM(tls_CAfile)),
+                                       pn_config_get(SMTP_PARAM(tls_CApath)));
+}
+
+int smtp_tls_changed(void)
+{
+    return policy_maps && pn_maps_changed(policy_maps);
+}
+
+/* nexthop_domain: "[mx.example]:587" -> "mx.example". */
+static void nexthop_domain(const char *nexthop, char *out, size_t len)
+{
+    snprintf(out, len, "%s", nexthop + (nexthop[0] == '['));
+    out[strcspn(out, nexthop[0] == '[' ? "]" : ":")] = 0;
+}
+
+/* parse_policy: "level attr=value ..."; -1 with the reference's warning logged. */
+static int parse_policy(const char *nexthop, const char *value, struct policy *p)
+{
+    pn_argv *words = pn_argv_split(value, " \t,");
+    int rc = 0;
+    for (size_t i = 0; i < words->len && rc == 0; i++) {
+        const char *w = words->items[i];
+        if (i == 0) {
+            p->level = level_of(w);
+            if (p->level == LEVEL_BAD) {
+                pn_warn("%s, next-hop destination \"%s\": invalid security level \"%s\"",
+                        SMTP_PARAM(tls_policy_maps), nexthop, w);
+                rc = -1;
+            }
+        } else if (pn_has_prefix(w, "match=")) {
+            snprintf(p->match, sizeof(p->match), "%s", w + 6);
+        } else if (pn_has_prefix(w, "protocols=")) {
+            snprintf(p->protocols, sizeof(p->protocols), "%s", w + 10);
+        } else if (pn_has_prefix(w, "ciphers=")) {
+            snprintf(p->ciphers, sizeof(p->ciphers), "%s", w + 8);
+        } else if (pn_has_prefix(w, "exclude=")) {
+            snprintf(p->exclude, sizeof(p->exclude), "%s", w + 8);
+        } else {
+            pn_warn("%s, next-hop destination \"%s\": invalid attribute \"%s\"",
+                    SMTP_PARAM(tls_policy_maps), nexthop, w);
+            rc = -1;
+        }
+    }
+    pn_argv_free(words);
+    return rc;
+}
+
+/* find_policy: the destination's policy; -1 (logged) for a table or policy in error. */
+static int find_policy(const char *nexthop, struct policy *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->level = default_level();
+    if (p->level == LEVEL_BAD)
+        return -1;
+    if (policy_maps == NULL)
+        return 0;
+    pn_buf value = PN_BUF_INIT;
+    int rc = pn_maps_find(policy_maps, nexthop, &value);
+    if (rc == 0 && nexthop[0] != '[') { /* a domain: then ".parent" for its parents */
+        char domain[256];
+        nexthop_domain(nexthop, domain, sizeof(domain));
+        for (const char *dot = strchr(domain, '.'); rc == 0 && dot; dot = strchr(dot + 1, '.'))
+            rc = pn_maps_find_fixed(policy_maps, dot, &value);
+    }
+    if (rc < 0)
+        pn_warn("%s: table lookup error for \"%s\"", SMTP_PARAM(tls_policy_maps), nexthop);
+    else if (rc > 0)
+        rc = parse_policy(nexthop, value.data, p) < 0 ? -1 : 1;
+    pn_buf_release(&value);
+    return rc < 0 ? -1 : 0;
+}
+
+/* fail: the mail waits for this server; a TLS policy matter, with its status. */
+static int fail(struct session *ss, const char *dsn, pn_buf *why, const char *fmt, const char *arg)
+{
+    pn_buf_reset(why);
+    pn_buf_printf(why, fmt, arg);
+    snprintf(ss->fail_dsn, sizeof(ss->fail_dsn), "%s", dsn);
+    return -1;
+}
+
+/* verified: a trusted chain, and a certificate for one of the names the match list gives. */
+static int verified(struct session *ss, const char *nexthop, const struct policy *p, int secure)
+{
+    pn_buf reason = PN_BUF_INIT;
+    if (!pn_tls_peer_trusted(ss->tls, &reason)) {
+        pn_info("certificate verification failed for %s: %s", ss->relay, reason.data);
+        pn_buf_release(&reason);
+        return 0;
+    }
+    pn_buf_release(&reason);
+    char domain[256];
+    nexthop_domain(nexthop, domain, sizeof(domain));
+    const char *match = *p->match ? p->match
+                        : secure  ? pn_config_get(SMTP_PARAM(tls_secure_cert_match))
+                                  : pn_config_get(SMTP_PARAM(tls_verify_cert_match));
+    pn_argv *names = pn_argv_split(match, *p->match ? ":" : ", \t:");
+    int ok = 0;
+    for (size_t i = 0; i < names->len && !ok; i++) {
+        const char *n = names->items[i];
+        char name[300];
+        if (strcasecmp(n, "hostname") == 0)
+            snprintf(name, sizeof(name), "%s", ss->host);
+        else if (strcasecmp(n, "nexthop") == 0)
+            snprintf(name, sizeof(name), "%s", domain);
+        else if (strcasecmp(n, "dot-nexthop") == 0)
+            snprintf(name, sizeof(name), ".%s", domain);
+        else
+            snprintf(name, sizeof(name), "%s", n);
+        ok = pn_tls_peer_matches(ss->tls, name);
+    }
+    pn_argv_free(names);
+    if (!ok) {
+        int ip = strspn(ss->host, "0123456789.:abcdefABCDEF") == strlen(ss->host) &&
+                 strpbrk(ss->host, ".:");
+        pn_info("server certificate verification failed for %s: %s", ss->relay,
+                ip ? "num=64:IP address mismatch" : "num=62:hostname mismatch");
+    }
+    return ok;
+}
+
+int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
+{
+    struct policy p;
+    if (find_policy(nexthop, &p) < 0)
+        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
+    if (p.level == LEVEL_NONE || (p.level == LEVEL_MAY && ss->tls_off))
+        return 0;
+    int mandatory = p.level >= LEVEL_ENCRYPT;
+    if (!(ss->features & FEATURE_STARTTLS)) {
+        if (!mandatory)
+            return 0;
+        pn_buf text = PN_BUF_INIT;
+        pn_buf_printf(&text, "%s[%s]", ss->host, ss->addr);
+        fail(ss, "4.7.4", why, "TLS is required, but was not offered by host %s", text.data);
+        pn_buf_release(&text);
+        return -1;
+    }
+    if (command(ss, proto->lmtp ? PN_P(lmtp_lhlo_timeout) : PN_P(smtp_helo_timeout), "STARTTLS") <
+        0) {
+        broken(ss, "sending STARTTLS", why);
+        return -1;
+    }
+    if (ss->code != 220) {
+        if (!mandatory)
+            return 0; /* may: on in plain text */
+        pn_buf text = PN_BUF_INIT;
+        pn_buf_printf(&text, "%s[%s] refused to start TLS: %s", ss->host, ss->addr, ss->reply.data);
+        fail(ss, "4.7.5", why, "TLS is required, but host %s", text.data);
+        pn_buf_release(&text);
+        return -1;
+    }
+    const char *servername = pn_config_get(SMTP_PARAM(tls_servername));
+    char domain[256];
+    nexthop_domain(nexthop, domain, sizeof(domain));
+    const char *sni = strcasecmp(servername, "hostname") == 0  ? ss->host
+                      : strcasecmp(servername, "nexthop") == 0 ? domain
+                                                               : servername;
+    pn_buf reason = PN_BUF_INIT;
+    const char *protocols = *p.protocols
+                                ? p.protocols
+                                : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_protocols)
+                                                          : SMTP_PARAM(tls_protocols));
+    const char *grade = *p.ciphers ? p.ciphers
+                                   : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_ciphers)
+                                                             : SMTP_PARAM(tls_ciphers));
+    const char *exclude = *p.exclude
+                              ? p.exclude
+                              : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_exclude_ciphers)
+                                                        : SMTP_PARAM(tls_exclude_ciphers));
+    pn_stream_flush(ss->s);
+    ss->tls =
+        pn_tls_connect(client, pn_stream_fd(ss->s), protocols, grade, exclude, sni,
+                       (int)(pn_config_get_time(SMTP_PARAM(starttls_timeout)) * 1000), &reason);
+    if (ss->tls == NULL) {
+        pn_info("SSL_connect error to %s: %s", ss->relay, reason.data);
+        pn_buf_release(&reason);
+        ss->tls_retry_plain = !mandatory; /* may: the same server again, in plain text */
+        return fail(ss, "4.7.5", why, "%s", "Cannot start TLS: handshake failure");
+    }
+    pn_buf_release(&reason);
+    pn_tls_attach(ss->tls, ss->s);
+    int trusted_enough = 1;
+    const char *kind = "Untrusted";
+    pn_buf ignored = PN_BUF_INIT;
+    if (p.level >= LEVEL_VERIFY) {
+        trusted_enough = verified(ss, nexthop, &p, p.level == LEVEL_SECURE);
+        kind = trusted_enough ? "Verified" : "Untrusted";
+    } else if (pn_tls_peer_trusted(ss->tls, &ignored)) {
+        kind = "Trusted";
+    }
+    pn_buf_release(&ignored);
+    if (pn_config_get_int(SMTP_PARAM(tls_loglevel)) >= 1) {
+        pn_buf text = PN_BUF_INIT;
+        pn_tls_describe(ss->tls, 0, &text);
+        pn_info("%s TLS connection established to %s: %s", kind, ss->relay, text.data);
+        pn_buf_release(&text);
+    }
+    if (!trusted_enough)
+        return fail(ss, "4.7.5", why, "%s", "Server certificate not verified");
+    /* RFC 3207: the server's earlier answers count no more; greet it again */
+    const char *name = pn_config_get(proto->lmtp ? PN_P(lmtp_lhlo_name) : PN_P(smtp_helo_name));
+    ss->features = 0;
+    if (command(ss, proto->lmtp ? PN_P(lmtp_lhlo_timeout) : PN_P(smtp_helo_timeout), "%s %s",
+                proto->hello, name) < 0) {
+        broken(ss, proto->lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake",
+               why);
+        return -1;
+    }
+    if (ss->code / 100 != 2) {
+        pn_buf_reset(why);
+        pn_buf_printf(why, "host %s[%s] refused to talk to me: %s", ss->host, ss->addr,
+                      ss->reply.data);
+        return -1;
+    }
+    return 0;
+}
+
+void smtp_session_close(struct session *ss)
+{
+    if (ss->s == NULL)
+        return;
+    if (ss->tls) {
+        pn_stream_flush(ss->s);
+        pn_stream_set_io(ss->s, NULL, NULL);
+        pn_tls_close(ss->tls);
+        ss->tls = NULL;
+    }
+    pn_stream_close(ss->s);
+    ss->s = NULL;
+}

@@ -1,0 +1,149 @@
+/* tls_client.c: the client side of TLS for the smtp and lmtp agents. The CA file is read
+ * before the chroot into one certificate store; a context is made per protocol and cipher
+ * choice on first use and kept. Verification never stops a handshake (SSL_VERIFY_NONE): the
+ * agent asks afterwards whether the chain was trusted and the name matched, because what
+ * that means depends on the security level of the destination. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "mail/tls_internal.h"
+
+#define CONTEXTS 4 /* protocol and cipher choices kept: opportunistic and mandatory */
+
+struct pn_tls_client {
+    X509_STORE *store;
+    struct {
+        char *key; /* "protocols|grade|exclude" */
+        SSL_CTX *ctx;
+    } contexts[CONTEXTS];
+};
+
+pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath)
+{
+    pn_tls_client *c = pn_calloc(1, sizeof(*c));
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+    c->store = X509_STORE_new();
+    pn_buf pem = PN_BUF_INIT;
+    if (*cafile && pn_tls_read_file(cafile, &pem) < 0) {
+        pn_warn("cannot load Certification Authority data, CAfile=\"%s\": disabling TLS support",
+                cafile);
+    } else if (pem.len) {
+        BIO *bio = BIO_new_mem_buf(pem.data, (int)pem.len);
+        STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+        for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++) {
+            X509_INFO *info = sk_X509_INFO_value(infos, i);
+            if (info->x509)
+                X509_STORE_add_cert(c->store, info->x509);
+        }
+        sk_X509_INFO_pop_free(infos, X509_INFO_free);
+        BIO_free(bio);
+        ERR_clear_error();
+    }
+    if (*capath && X509_STORE_load_path(c->store, capath) != 1) {
+        pn_warn("cannot load Certification Authority data, CApath=\"%s\"", capath);
+        ERR_clear_error();
+    }
+    pn_buf_release(&pem);
+    return c;
+}
+
+/* context: the one for these protocols and ciphers, made on first use; NULL (logged) when the
+ * choice is unusable. */
+static SSL_CTX *context(pn_tls_client *c, const char *protocols, const char *grade,
+                        const char *exclude, pn_buf *why)
+{
+    pn_buf key = PN_BUF_INIT, ciphers = PN_BUF_INIT;
+    pn_buf_printf(&key, "%s|%s|%s", protocols, grade, exclude);
+    SSL_CTX *ctx = NULL;
+    size_t free_slot = CONTEXTS;
+    for (size_t i = 0; i < CONTEXTS && ctx == NULL; i++) {
+        if (c->contexts[i].key && strcmp(c->contexts[i].key, key.data) == 0)
+            ctx = c->contexts[i].ctx;
+        else if (c->contexts[i].key == NULL && free_slot == CONTEXTS)
+            free_slot = i;
+    }
+    if (ctx)
+        goto out;
+    int min = 0, max = 0;
+    const char *bad = NULL;
+    if (pn_tls_protocol_bounds(protocols, &min, &max, &bad) < 0 || min == 0) {
+        pn_buf_printf(why, "bad or empty protocol list \"%s\"", protocols);
+        goto out;
+    }
+    ctx = SSL_CTX_new(TLS_client_method());
+    pn_tls_cipher_list(grade, exclude, &ciphers);
+    if (ctx == NULL || SSL_CTX_set_cipher_list(ctx, ciphers.data) != 1) {
+        pn_tls_log_errors();
+        pn_buf_printf(why, "invalid cipher list \"%s\"", ciphers.data);
+        SSL_CTX_free(ctx);
+        ctx = NULL;
+        goto out;
+    }
+    SSL_CTX_set_min_proto_version(ctx, min);
+    SSL_CTX_set_max_proto_version(ctx, max);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set1_cert_store(ctx, c->store);
+    if (free_slot < CONTEXTS) {
+        c->contexts[free_slot].key = pn_strdup(key.data);
+        c->contexts[free_slot].ctx = ctx;
+    }
+out:
+    pn_buf_release(&key);
+    pn_buf_release(&ciphers);
+    return ctx;
+}
+
+pn_tls_session *pn_tls_connect(pn_tls_client *c, int fd, const char *protocols, const char *grade,
+                               const char *exclude, const char *sni, int timeout_ms, pn_buf *why)
+{
+    SSL_CTX *ctx = context(c, protocols, grade, exclude, why);
+    if (ctx == NULL)
+        return NULL;
+    pn_tls_session *t = pn_calloc(1, sizeof(*t));
+    t->fd = fd;
+    t->ssl = SSL_new(ctx);
+    if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1 ||
+        (sni && *sni && SSL_set_tlsext_host_name(t->ssl, sni) != 1)) {
+        pn_buf_set(why, "cannot start a TLS session");
+    } else {
+        SSL_set_connect_state(t->ssl);
+        if (pn_tls_handshake(t, timeout_ms, why) == 0)
+            return t;
+    }
+    ERR_clear_error();
+    SSL_free(t->ssl);
+    free(t);
+    return NULL;
+}
+
+int pn_tls_peer_trusted(const pn_tls_session *t, pn_buf *why)
+{
+    if (SSL_get0_peer_certificate(t->ssl) == NULL) {
+        pn_buf_set(why, "no certificate");
+        return 0;
+    }
+    long rc = SSL_get_verify_result(t->ssl);
+    if (rc == X509_V_OK)
+        return 1;
+    pn_buf_set(why, X509_verify_cert_error_string(rc));
+    return 0;
+}
+
+int pn_tls_peer_matches(const pn_tls_session *t, const char *name)
+{
+    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    if (cert == NULL || *name == 0)
+        return 0;
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
+        return X509_check_ip_asc(cert, name, 0) == 1;
+    return X509_check_host(cert, name, 0, 0, NULL) == 1;
+}

@@ -1,0 +1,28 @@
+/* tls_internal.h: what the server (tls.c) and the client (tls_client.c) halves of the TLS
+ * code share: the session, the handshake loop, and the reading of the configuration. */
+#ifndef PN_MAIL_TLS_INTERNAL_H
+#define PN_MAIL_TLS_INTERNAL_H
+#include <openssl/ssl.h>
+
+#include "base/buf.h"
+#include "mail/tls.h"
+
+struct pn_tls_session {
+    SSL *ssl;
+    int fd;
+};
+
+/* pn_tls_log_errors: OpenSSL's error queue as warnings, emptied. */
+void pn_tls_log_errors(void);
+/* pn_tls_read_file: a whole (small) file appended to out; -1 when it cannot be read. */
+int pn_tls_read_file(const char *path, pn_buf *out);
+/* pn_tls_protocol_bounds: the lowest and highest version a protocols value (">=TLSv1.2",
+ * "!SSLv3, !TLSv1") allows; -1 with the word not understood in bad. */
+int pn_tls_protocol_bounds(const char *value, int *min, int *max, const char **bad);
+/* pn_tls_cipher_list: the OpenSSL cipher list of a grade, less the exclusions. */
+void pn_tls_cipher_list(const char *grade, const char *exclude, pn_buf *out);
+/* pn_tls_handshake: the handshake of a session whose side is set, on its descriptor made
+ * non-blocking, within timeout_ms; 0, or -1 with why. */
+int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why);
+
+#endif

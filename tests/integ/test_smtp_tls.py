@@ -1,0 +1,119 @@
+"""TLS in the smtp client, against loopback sinks that speak STARTTLS with Python's ssl:
+"may" encrypts when it can and goes on in plain text when the server offers nothing;
+"encrypt" to a server without STARTTLS defers (4.7.4) and never sends the message in clear;
+"verify" passes with a certificate from the configured CA for the expected name and defers
+(4.7.5, "Server certificate not verified") for a self-signed one; the reference's log lines;
+smtp_tls_policy_maps chooses the level per next hop."""
+import os
+import shutil
+import ssl
+import subprocess
+import unittest
+
+import test_delivery
+from instance import free_port, poll
+from smtpsink import Sink
+
+
+def openssl(*args, cwd):
+    res = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise AssertionError(res.stderr)
+
+
+def server_context(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+@unittest.skipUnless(os.getuid() == 0 and shutil.which("openssl"), "needs root and openssl")
+class ClientTls(unittest.TestCase):
+    submit = test_delivery.Delivery.submit  # a message straight into cleanup
+
+    def setUp(self):
+        test_delivery.Delivery.setUp(self)  # the instance with its virtual domain
+        d = os.path.join(self.inst.dir, "pki")
+        os.mkdir(d)
+        # a CA, a server certificate it signed for mx.sink.test, and a self-signed one
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+                "-out", "ca.pem", "-days", "30", "-subj", "/CN=Test CA", cwd=d)
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "mx.key", "-out", "mx.csr",
+                "-subj", "/CN=mx.sink.test", cwd=d)
+        with open(os.path.join(d, "ext"), "w") as fp:
+            fp.write("subjectAltName=DNS:mx.sink.test\n")
+        openssl("x509", "-req", "-in", "mx.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", "mx.pem", "-days", "30", "-extfile", "ext", cwd=d)
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "self.key",
+                "-out", "self.pem", "-days", "30", "-subj", "/CN=mx.sink.test", cwd=d)
+        signed = server_context(os.path.join(d, "mx.pem"), os.path.join(d, "mx.key"))
+        selfsigned = server_context(os.path.join(d, "self.pem"), os.path.join(d, "self.key"))
+        self.port = port = free_port()
+        self.sinks = {
+            "may": Sink(host="127.0.0.1", port=port, tls=selfsigned),
+            "plain": Sink(host="127.0.0.2", port=port),
+            "encrypt": Sink(host="127.0.0.4", port=port),
+            "verify": Sink(host="127.0.0.3", port=port, tls=signed),
+            "selfsigned": Sink(host="127.0.0.5", port=port, tls=selfsigned),
+        }
+        for sink in self.sinks.values():
+            self.addCleanup(sink.close)
+        hops = {"may": "127.0.0.1", "plain": "127.0.0.2", "encrypt": "127.0.0.4",
+                "verify": "127.0.0.3", "selfsigned": "127.0.0.5"}
+        transports = ", ".join(f"{name}.test=smtp:[{addr}]:{port}" for name, addr in hops.items())
+        self.inst.postfix("stop")
+        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n")
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"transport_maps = inline:{{ {transports} }}\n"
+                     "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n"
+                     f"smtp_tls_CAfile = {d}/ca.pem\n"
+                     f"smtp_tls_policy_maps = inline:{{ [127.0.0.4]:{port}=encrypt, "
+                     f"{{[127.0.0.3]:{port} = verify match=mx.sink.test}}, "
+                     f"[127.0.0.5]:{port}=verify }}\n")
+        self.inst.start()
+
+    def outcome(self, qid):
+        self.assertTrue(poll(lambda: f"{qid}: to=<" in self.inst.log(), timeout=30),
+                        self.inst.log())
+        return [line for line in self.inst.log().splitlines() if f"{qid}: to=<" in line][0]
+
+    def test_may_encrypts_when_it_can(self):
+        qid = self.submit("sender@example.org", ["a@may.test"])
+        self.assertIn("status=sent", self.outcome(qid))
+        self.assertEqual(self.sinks["may"].encrypted, [True])
+        self.assertRegex(self.inst.log(), r"Untrusted TLS connection established to "
+                                          rf"127\.0\.0\.1\[127\.0\.0\.1\]:{self.port}: TLSv1\.3 "
+                                          r"with cipher TLS_AES_256_GCM_SHA384 \(256/256 bits\) "
+                                          r"key-exchange X25519 server-signature RSA-PSS "
+                                          r"\(2048 bits\) server-digest SHA256\n")
+        qid = self.submit("sender@example.org", ["b@plain.test"])
+        self.assertIn("status=sent", self.outcome(qid))
+        self.assertEqual(self.sinks["plain"].encrypted, [False])
+
+    def test_encrypt_never_sends_in_clear(self):
+        qid = self.submit("sender@example.org", ["c@encrypt.test"])
+        line = self.outcome(qid)
+        self.assertIn(f"relay=127.0.0.4[127.0.0.4]:{self.port}", line)
+        self.assertIn("dsn=4.7.4, status=deferred (TLS is required, but was not offered by "
+                      "host 127.0.0.4[127.0.0.4])", line)
+        self.assertEqual(self.sinks["encrypt"].messages, [])
+        self.assertNotIn("MAIL FROM:<sender@example.org>", self.sinks["encrypt"].commands)
+
+    def test_verify_wants_a_trusted_certificate_for_the_name(self):
+        qid = self.submit("sender@example.org", ["d@verify.test"])
+        self.assertIn("status=sent", self.outcome(qid))
+        self.assertEqual(self.sinks["verify"].encrypted, [True])
+        self.assertIn(f"Verified TLS connection established to 127.0.0.3[127.0.0.3]:{self.port}",
+                      self.inst.log())
+        qid = self.submit("sender@example.org", ["e@selfsigned.test"])
+        line = self.outcome(qid)
+        self.assertIn("dsn=4.7.5, status=deferred (Server certificate not verified)", line)
+        self.assertEqual(self.sinks["selfsigned"].messages, [])
+        self.assertIn(f"certificate verification failed for 127.0.0.5[127.0.0.5]:{self.port}: "
+                      "self-signed certificate", self.inst.log())
+        self.assertIn(f"Untrusted TLS connection established to 127.0.0.5[127.0.0.5]:{self.port}",
+                      self.inst.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
