@@ -30,6 +30,13 @@ static void note_feature(struct session *ss, const char *kw)
                  {"DSN", FEATURE_DSN},
                  {"STARTTLS", FEATURE_STARTTLS}};
     size_t n = strcspn(kw, " =");
+    if (n == 4 && strncasecmp(kw, "AUTH", 4) == 0 && kw[4]) { /* "AUTH X Y" or "AUTH=X Y" */
+        size_t have = strlen(ss->auth_mechs);
+        snprintf(ss->auth_mechs + have, sizeof(ss->auth_mechs) - have, "%s%s", have ? " " : "",
+                 kw + 5);
+        ss->features |= FEATURE_AUTH;
+        return;
+    }
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strlen(table[i].name) == n && strncasecmp(kw, table[i].name, n) == 0 &&
             !pn_config_list_has(proto->lmtp ? PN_P(lmtp_discard_lhlo_keywords)

@@ -524,7 +524,8 @@ static void serve(int fd, void *ctx)
 static int must_retire(void *ctx)
 {
     (void)ctx;
-    return smtp_checks_changed() || smtp_generic_changed() || smtp_tls_changed();
+    return smtp_checks_changed() || smtp_generic_changed() || smtp_tls_changed() ||
+           smtp_sasl_changed();
 }
 
 static void pre_jail(void *ctx)
@@ -532,7 +533,8 @@ static void pre_jail(void *ctx)
     (void)ctx;
     smtp_checks_init();
     smtp_generic_init();
-    smtp_tls_init(); /* CA files are read now, before the chroot */
+    smtp_tls_init();  /* CA files are read now, before the chroot */
+    smtp_sasl_init(); /* and libsasl2's plug-ins */
     pn_buf why = PN_BUF_INIT;
     if (pn_dns_init(&why) < 0)
         pn_fatal("%s", why.data); /* resolv.conf is read here, before the chroot */

@@ -27,6 +27,7 @@ extern const struct proto *proto;
 #define FEATURE_8BITMIME 0x04
 #define FEATURE_DSN 0x08
 #define FEATURE_STARTTLS 0x10
+#define FEATURE_AUTH 0x20
 
 struct session {
     pn_stream *s;
@@ -35,14 +36,16 @@ struct session {
     pn_buf reply;   /* the last reply, all lines joined */
     int code;       /* its code; 0 when the reply was malformed */
     int features;
-    int timed_out;       /* the last failure was a timeout rather than a lost connection */
-    int loop;            /* the server greeted with our own host name */
-    int refused;         /* a 5xx greeting that bounces the mail (skip_5xx_greeting = no) */
-    const char *relay;   /* "host[addr]:port", for the log */
-    pn_tls_session *tls; /* after STARTTLS */
-    char fail_dsn[8];    /* a TLS policy failure's status ("4.7.4"), else empty */
-    int tls_retry_plain; /* the handshake failed at level may: try again in plain text */
-    int tls_off;         /* this connection is that second try */
+    char auth_mechs[256]; /* the mechanisms of the AUTH keyword */
+    int timed_out;        /* the last failure was a timeout rather than a lost connection */
+    int loop;             /* the server greeted with our own host name */
+    int refused;          /* a 5xx greeting that bounces the mail (skip_5xx_greeting = no) */
+    const char *relay;    /* "host[addr]:port", for the log */
+    pn_tls_session *tls;  /* after STARTTLS */
+    int tls_verified;     /* ... with a verified certificate */
+    char fail_dsn[8];     /* a TLS policy failure's status ("4.7.4"), else empty */
+    int tls_retry_plain;  /* the handshake failed at level may: try again in plain text */
+    int tls_off;          /* this connection is that second try */
 };
 
 /* chat.c */
@@ -83,8 +86,17 @@ int smtp_tls_changed(void);
  * again inside TLS; 0 to go on (in TLS or in plain text), -1 with why (and ss->fail_dsn for
  * a policy failure) when this server cannot take the mail. */
 int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why);
+/* smtp_wrapper_tls: with <prefix>_tls_wrappermode, TLS at once, before the greeting. */
+int smtp_wrapper_tls(struct session *ss, const char *nexthop, pn_buf *why);
 /* smtp_session_close: the TLS session (close_notify), then the connection. */
 void smtp_session_close(struct session *ss);
+
+/* auth.c */
+void smtp_sasl_init(void);
+int smtp_sasl_changed(void);
+/* smtp_authenticate: AUTH when <prefix>_sasl_auth_enable is on, the server offers it and the
+ * password table has a login for it; 0 to go on, -1 with why and ss->fail_dsn. */
+int smtp_authenticate(struct session *ss, const char *nexthop, pn_buf *why);
 
 /* transaction.c */
 /* fate: set a recipient's outcome, enhanced status code and text. */

@@ -4,7 +4,9 @@
  * _use_tls. After EHLO the client sends STARTTLS when the level asks for it, and holds the
  * server to the level: "encrypt" never sends in clear, "verify" and "secure" want a trusted
  * certificate for the expected name. "dane" is "may" here (no DNSSEC-validated TLSA records
- * are available); "dane-only" and "fingerprint" are not implemented and defer the mail. */
+ * are available); "dane-only" and "fingerprint" are not implemented and defer the mail.
+ * With <prefix>_tls_wrappermode (a relay on port 465) TLS starts before the greeting, at
+ * level encrypt at least. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -61,7 +63,8 @@ void smtp_tls_init(void)
     if (default_level() == LEVEL_BAD)
         pn_warn("%s = %s is not implemented by Postern: mail is deferred",
                 SMTP_PARAM(tls_security_level), pn_config_get(SMTP_PARAM(tls_security_level)));
-    if (default_level() != LEVEL_NONE || policy_maps)
+    if (default_level() != LEVEL_NONE || policy_maps ||
+        pn_config_get_bool(SMTP_PARAM(tls_wrappermode)))
         client = pn_tls_client_prepare(pn_config_get(SMTP_PARAM(tls_CAfile)),
                                        pn_config_get(SMTP_PARAM(tls_CApath)));
 }
@@ -184,37 +187,11 @@ static int verified(struct session *ss, const char *nexthop, const struct policy
     return ok;
 }
 
-int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
+/* handshake: TLS on the connection as the policy says, and the server held to its level;
+ * 0, or -1 with why (and fail_dsn). */
+static int handshake(struct session *ss, const char *nexthop, const struct policy *p, pn_buf *why)
 {
-    struct policy p;
-    if (find_policy(nexthop, &p) < 0)
-        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
-    if (p.level == LEVEL_NONE || (p.level == LEVEL_MAY && ss->tls_off))
-        return 0;
-    int mandatory = p.level >= LEVEL_ENCRYPT;
-    if (!(ss->features & FEATURE_STARTTLS)) {
-        if (!mandatory)
-            return 0;
-        pn_buf text = PN_BUF_INIT;
-        pn_buf_printf(&text, "%s[%s]", ss->host, ss->addr);
-        fail(ss, "4.7.4", why, "TLS is required, but was not offered by host %s", text.data);
-        pn_buf_release(&text);
-        return -1;
-    }
-    if (command(ss, proto->lmtp ? PN_P(lmtp_lhlo_timeout) : PN_P(smtp_helo_timeout), "STARTTLS") <
-        0) {
-        broken(ss, "sending STARTTLS", why);
-        return -1;
-    }
-    if (ss->code != 220) {
-        if (!mandatory)
-            return 0; /* may: on in plain text */
-        pn_buf text = PN_BUF_INIT;
-        pn_buf_printf(&text, "%s[%s] refused to start TLS: %s", ss->host, ss->addr, ss->reply.data);
-        fail(ss, "4.7.5", why, "TLS is required, but host %s", text.data);
-        pn_buf_release(&text);
-        return -1;
-    }
+    int mandatory = p->level >= LEVEL_ENCRYPT;
     const char *servername = pn_config_get(SMTP_PARAM(tls_servername));
     char domain[256];
     nexthop_domain(nexthop, domain, sizeof(domain));
@@ -222,15 +199,15 @@ int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
                       : strcasecmp(servername, "nexthop") == 0 ? domain
                                                                : servername;
     pn_buf reason = PN_BUF_INIT;
-    const char *protocols = *p.protocols
-                                ? p.protocols
+    const char *protocols = *p->protocols
+                                ? p->protocols
                                 : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_protocols)
                                                           : SMTP_PARAM(tls_protocols));
-    const char *grade = *p.ciphers ? p.ciphers
-                                   : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_ciphers)
-                                                             : SMTP_PARAM(tls_ciphers));
-    const char *exclude = *p.exclude
-                              ? p.exclude
+    const char *grade = *p->ciphers ? p->ciphers
+                                    : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_ciphers)
+                                                              : SMTP_PARAM(tls_ciphers));
+    const char *exclude = *p->exclude
+                              ? p->exclude
                               : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_exclude_ciphers)
                                                         : SMTP_PARAM(tls_exclude_ciphers));
     pn_stream_flush(ss->s);
@@ -248,9 +225,10 @@ int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
     int trusted_enough = 1;
     const char *kind = "Untrusted";
     pn_buf ignored = PN_BUF_INIT;
-    if (p.level >= LEVEL_VERIFY) {
-        trusted_enough = verified(ss, nexthop, &p, p.level == LEVEL_SECURE);
+    if (p->level >= LEVEL_VERIFY) {
+        trusted_enough = verified(ss, nexthop, p, p->level == LEVEL_SECURE);
         kind = trusted_enough ? "Verified" : "Untrusted";
+        ss->tls_verified = trusted_enough;
     } else if (pn_tls_peer_trusted(ss->tls, &ignored)) {
         kind = "Trusted";
     }
@@ -263,11 +241,63 @@ int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
     }
     if (!trusted_enough)
         return fail(ss, "4.7.5", why, "%s", "Server certificate not verified");
+    return 0;
+}
+
+int smtp_wrapper_tls(struct session *ss, const char *nexthop, pn_buf *why)
+{
+    struct policy p;
+    ss->tls_verified = 0;
+    if (!pn_config_get_bool(SMTP_PARAM(tls_wrappermode)))
+        return 0;
+    if (find_policy(nexthop, &p) < 0)
+        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
+    if (p.level < LEVEL_ENCRYPT) /* TLS from the first byte: nothing less than encrypt */
+        p.level = LEVEL_ENCRYPT;
+    return handshake(ss, nexthop, &p, why);
+}
+
+int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
+{
+    struct policy p;
+    if (ss->tls) /* wrapper mode */
+        return 0;
+    ss->tls_verified = 0;
+    if (find_policy(nexthop, &p) < 0)
+        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
+    if (p.level == LEVEL_NONE || (p.level == LEVEL_MAY && ss->tls_off))
+        return 0;
+    int mandatory = p.level >= LEVEL_ENCRYPT;
+    if (!(ss->features & FEATURE_STARTTLS)) {
+        if (!mandatory)
+            return 0;
+        pn_buf text = PN_BUF_INIT;
+        pn_buf_printf(&text, "%s[%s]", ss->host, ss->addr);
+        fail(ss, "4.7.4", why, "TLS is required, but was not offered by host %s", text.data);
+        pn_buf_release(&text);
+        return -1;
+    }
+    const char *timeout = proto->lmtp ? PN_P(lmtp_lhlo_timeout) : PN_P(smtp_helo_timeout);
+    if (command(ss, timeout, "STARTTLS") < 0) {
+        broken(ss, "sending STARTTLS", why);
+        return -1;
+    }
+    if (ss->code != 220) {
+        if (!mandatory)
+            return 0; /* may: on in plain text */
+        pn_buf text = PN_BUF_INIT;
+        pn_buf_printf(&text, "%s[%s] refused to start TLS: %s", ss->host, ss->addr, ss->reply.data);
+        fail(ss, "4.7.5", why, "TLS is required, but host %s", text.data);
+        pn_buf_release(&text);
+        return -1;
+    }
+    if (handshake(ss, nexthop, &p, why) < 0)
+        return -1;
     /* RFC 3207: the server's earlier answers count no more; greet it again */
     const char *name = pn_config_get(proto->lmtp ? PN_P(lmtp_lhlo_name) : PN_P(smtp_helo_name));
     ss->features = 0;
-    if (command(ss, proto->lmtp ? PN_P(lmtp_lhlo_timeout) : PN_P(smtp_helo_timeout), "%s %s",
-                proto->hello, name) < 0) {
+    ss->auth_mechs[0] = 0;
+    if (command(ss, timeout, "%s %s", proto->hello, name) < 0) {
         broken(ss, proto->lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake",
                why);
         return -1;

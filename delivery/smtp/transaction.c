@@ -158,6 +158,7 @@ static int hello(struct session *ss, pn_buf *why)
     const char *name = pn_config_get(proto->lmtp ? PN_P(lmtp_lhlo_name) : PN_P(smtp_helo_name));
     const char *timeout = proto->lmtp ? PN_P(lmtp_lhlo_timeout) : PN_P(smtp_helo_timeout);
     ss->features = 0;
+    ss->auth_mechs[0] = 0;
     if (command(ss, timeout, "%s %s", proto->hello, name) < 0) {
         broken(ss, proto->lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake",
                why);
@@ -167,6 +168,7 @@ static int hello(struct session *ss, pn_buf *why)
         return greeted_by_another(ss, why);
     if (!proto->lmtp && ss->code / 100 == 5) {
         ss->features = 0;
+        ss->auth_mechs[0] = 0;
         if (command(ss, timeout, "HELO %s", name) < 0) {
             broken(ss, "performing the HELO handshake", why);
             return -1;
@@ -185,7 +187,9 @@ int transaction(struct session *ss, const pn_delivreq *req, const pn_qfile *q, c
     pn_buf text = PN_BUF_INIT, content = PN_BUF_INIT, line = PN_BUF_INIT;
     int rc = -1, may_keep = *keep;
     *keep = 0;
-    if ((!reused && (hello(ss, why) < 0 || smtp_starttls(ss, req->nexthop.data, why) < 0)) ||
+    if ((!reused && (smtp_wrapper_tls(ss, req->nexthop.data, why) < 0 || hello(ss, why) < 0 ||
+                     smtp_starttls(ss, req->nexthop.data, why) < 0 ||
+                     smtp_authenticate(ss, req->nexthop.data, why) < 0)) ||
         pn_qfile_read_content(q, &content, why) < 0)
         goto out;
     smtp_checks_apply(req->queue_id.data, &content);

@@ -197,13 +197,14 @@ class Table(CommandTest):
         self.assertEqual(res.rc, 0, res)
         self.assertNotIn("not implemented", res.err)
 
-    def test_tls_works_and_client_sasl_refuses(self):
-        # TLS on both sides and server SASL are implemented: no word about them; the smtp
-        # client's SASL stops the services that would read it
+    def test_tls_and_sasl_work_and_per_site_refuses(self):
+        # TLS and SASL on both sides are implemented: no word about them; the obsolete
+        # smtp_tls_per_site table stops the services that would read it
         master, where = self.master_cf()
         conf = self.write_config("smtpd_tls_security_level = may\n"
                                  "smtp_tls_security_level = may\n"
-                                 "smtp_sasl_auth_enable = yes\n", master +
+                                 "smtp_sasl_auth_enable = yes\n"
+                                 "smtp_tls_per_site = hash:/etc/postfix/tls_per_site\n", master +
                                  "127.0.0.1:10587 inet n - n - - smtpd\n"
                                  "  -o smtpd_tls_security_level=encrypt\n"
                                  "  -o smtpd_sasl_auth_enable=yes\n"
@@ -212,9 +213,10 @@ class Table(CommandTest):
         res = run(["postfix", "-c", conf, "check"])
         self.assertEqual(res.rc, 1, res)
         self.assertNotIn("smtpd_", res.err)
-        self.assertNotIn("smtp_tls_", res.err)
+        self.assertNotIn("smtp_tls_security_level", res.err)
+        self.assertNotIn("smtp_sasl", res.err)
         name, line = where["smtp"]
-        self.assertIn("error: main.cf: parameter smtp_sasl_auth_enable is not implemented by "
+        self.assertIn("error: main.cf: parameter smtp_tls_per_site is not implemented by "
                       f"Postern; services that will not start: {name} (master.cf, line {line})",
                       res.err)
         self.assertEqual(res.err.count("will not start"), 1, res.err)

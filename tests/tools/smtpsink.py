@@ -2,8 +2,10 @@
 told (per-recipient replies, a final reply). With require_pipelining it answers MAIL and RCPT
 only once DATA has arrived, so a client that waits for each reply (no RFC 2920 pipelining)
 stalls. With lmtp it speaks LMTP (LHLO, one reply per recipient after the data), on a UNIX
-socket when given a path. misbehave makes it a broken server (see session()). Written for
-these tests only."""
+socket when given a path. With tls (an ssl.SSLContext) it offers STARTTLS; with auth (logins
+and passwords) AUTH PLAIN and LOGIN. misbehave makes it a broken server (see session()).
+Written for these tests only."""
+import base64
 import os
 import socket
 import threading
@@ -13,7 +15,7 @@ class Sink:
     def __init__(self, rcpt_replies=None, data_reply="250 2.0.0 Ok: queued as SINK1",
                  host="127.0.0.1", port=0, require_pipelining=False, lmtp=False, unix_path=None,
                  extensions=(), data_replies=None, misbehave=None, name="sink.example",
-                 tls=None):
+                 tls=None, auth=None, wrapper=False):
         self.rcpt_replies = rcpt_replies or {}
         self.lmtp = lmtp
         self.extensions = list(extensions)
@@ -22,6 +24,9 @@ class Sink:
         self.name = name  # the host name in the EHLO reply
         self.tls = tls  # an ssl.SSLContext: STARTTLS is offered and done with it
         self.encrypted = []  # per message: did it arrive inside TLS?
+        self.auth = auth  # {login: password}: AUTH PLAIN and LOGIN are offered and checked
+        self.logins = []  # the logins that succeeded
+        self.wrapper = wrapper  # TLS from the first byte (port 465), with tls
         self.commands = []  # every command line received
         self.conns = []  # open sessions, dropped by close() as a server going down would
         self.sessions = 0
@@ -76,10 +81,16 @@ class Sink:
         "no-final-line" greets with continuation lines and never ends the reply;
         "greeting-554" refuses every session in its greeting;
         "close-mid-data" drops the connection in the middle of the message."""
-        f = conn.makefile("rb")
         conn.settimeout(30)
+        if self.wrapper:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:
+                conn.close()
+                return
+        f = conn.makefile("rb")
         bad = self.misbehave
-        io = {"conn": conn, "tls": False}  # STARTTLS replaces the connection
+        io = {"conn": conn, "tls": self.wrapper}  # STARTTLS replaces the connection
 
         def say(text):
             data = text.encode() + b"\r\n"
@@ -121,6 +132,8 @@ class Sink:
                     keywords = ["PIPELINING", "SIZE 1000000"] + self.extensions
                     if self.tls and not io["tls"]:
                         keywords.append("STARTTLS")
+                    if self.auth:
+                        keywords.append("AUTH PLAIN LOGIN")
                     if bad == "long-lines":
                         keywords.insert(0, "X-" + "y" * 100000)
                     say("\r\n".join(f"250-{k}" for k in [self.name] + keywords[:-1]) +
@@ -171,6 +184,32 @@ class Sink:
                     io["tls"] = True
                     f = io["conn"].makefile("rb")
                     mail, rcpts = None, []
+                elif up.startswith("AUTH ") and self.auth:
+                    parts = cmd.split()
+                    mech, user, password = parts[1].upper(), None, None
+
+                    def ask(challenge):
+                        say("334 " + challenge)
+                        return f.readline().decode().strip()
+
+                    try:
+                        if mech == "PLAIN":
+                            answer_ = parts[2] if len(parts) > 2 else ask("")
+                            _, user, password = base64.b64decode(answer_).decode().split("\0")
+                        elif mech == "LOGIN":
+                            user = base64.b64decode(ask("VXNlcm5hbWU6")).decode()
+                            password = base64.b64decode(ask("UGFzc3dvcmQ6")).decode()
+                        else:
+                            say("504 5.5.4 Unrecognized authentication type")
+                            continue
+                    except ValueError:
+                        say("501 5.5.2 Cannot decode response")
+                        continue
+                    if self.auth.get(user) == password:
+                        self.logins.append(user)
+                        say("235 2.7.0 Authentication successful")
+                    else:
+                        say("535 5.7.8 Error: authentication failed: bad password")
                 elif up in ("RSET", "NOOP"):
                     mail, rcpts = None, []
                     say("250 2.0.0 Ok")
