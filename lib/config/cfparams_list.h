@@ -715,7 +715,7 @@ PN_PARAM(smtpd_tls_received_header, BOOL, 0, 0, "no", PN_R(SMTPD), IMPL, 0, 0, N
 PN_PARAM(smtpd_tls_req_ccert, BOOL, 0, 0, "no", PN_R(SMTPD), FATAL, 0, 0, NULL)
 PN_PARAM(smtpd_tls_security_level, STR, 0, 0, "", PN_R(SMTPD), IMPL, 0, 0, "none may encrypt")
 PN_PARAM(smtpd_tls_session_cache_database, STR, 0, 0, "", PN_R(SMTPD), WARN, 0, 0, NULL)
-PN_PARAM(smtpd_tls_session_cache_timeout, TIME, 's', 0, "3600s", PN_R(SMTPD), WARN, 0, 0, NULL)
+PN_PARAM(smtpd_tls_session_cache_timeout, TIME, 's', 0, "3600s", PN_R(SMTPD)|PN_R(TLSMGR), IMPL, 0, 8640000, NULL)
 PN_PARAM(smtpd_tls_wrappermode, BOOL, 0, 0, "no", PN_R(SMTPD), IMPL, 0, 0, NULL)
 PN_PARAM(smtpd_upstream_proxy_protocol, STR, 0, 0, "", PN_R(SMTPD), FATAL, 0, 0, NULL)
 PN_PARAM(smtpd_upstream_proxy_timeout, TIME, 's', 0, "5s", PN_R(SMTPD), WARN, 0, 0, NULL)

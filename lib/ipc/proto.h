@@ -13,6 +13,7 @@
 #define PN_SVC_SHOWQ "public/showq"
 #define PN_SVC_REWRITE "private/rewrite"
 #define PN_SVC_BOUNCE "private/bounce"
+#define PN_SVC_TLSMGR "private/tlsmgr"
 #define PN_SVC_PRIVATE "private/" /* + transport name: a delivery agent */
 
 /* Protocol names (the hello's "proto"). */
@@ -22,6 +23,7 @@
 #define PN_PROTO_BOUNCE "bounce"
 #define PN_PROTO_FLUSH "flush"
 #define PN_PROTO_SHOWQ "showq"
+#define PN_PROTO_TLSMGR "tlsmgr"
 
 /* Requests ("req"). */
 #define PN_REQ_OPEN "open"           /* cleanup: a new message */
@@ -39,6 +41,7 @@
 #define PN_REQ_REFRESH "refresh"     /* flush */
 #define PN_REQ_PURGE "purge"         /* flush */
 #define PN_REQ_LIST "list"           /* showq */
+#define PN_REQ_TKTKEY "tktkey"       /* tlsmgr: a session ticket key */
 
 /* Attributes. */
 #define PN_ATTR_PROTO "proto"
@@ -58,6 +61,9 @@
 #define PN_ATTR_NOTIFY "notify"
 #define PN_ATTR_OFFSET "offset"
 #define PN_ATTR_RULE "rule"
+#define PN_ATTR_KEYNAME "keyname" /* tlsmgr */
+#define PN_ATTR_KEY "key"
+#define PN_ATTR_EXPIRES "expires"
 #define PN_ATTR_RESULT "result"
 #define PN_ATTR_TRANSPORT "transport"
 #define PN_ATTR_NEXTHOP "nexthop"

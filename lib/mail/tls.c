@@ -266,7 +266,16 @@ static int build(pn_tls_server *srv)
         goto fail;
     }
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"smtpd", 5);
+    long lifetime = pn_config_get_time(PN_P(smtpd_tls_session_cache_timeout));
+    if (lifetime > 0) { /* resumption with tickets that any smtpd process opens */
+        SSL_CTX_set_timeout(ctx, lifetime);
+        pn_tls_tickets_enable(ctx);
+    } else {
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    }
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1); /* as much as has arrived in one read(), not per record */
     srv->ctx = ctx;
     pn_buf_release(&ciphers);
     return 0;
@@ -371,6 +380,10 @@ static ssize_t tls_read(void *ctx, void *data, size_t len, int timeout_ms)
 {
     pn_tls_session *t = ctx;
     long long deadline = deadline_of(timeout_ms);
+    /* nothing inside OpenSSL yet: wait for the descriptor first, rather than try a read that
+     * would only say EAGAIN */
+    if (!SSL_has_pending(t->ssl) && wait_io(t->fd, SSL_ERROR_WANT_READ, deadline) < 0)
+        return -1;
     for (;;) {
         ERR_clear_error();
         errno = 0;
@@ -418,7 +431,8 @@ static size_t tls_pending(void *ctx)
 {
     pn_tls_session *t = ctx;
     int n = SSL_pending(t->ssl);
-    return n > 0 ? (size_t)n : 0;
+    /* read-ahead keeps records not yet opened: bytes too, that poll() would not report */
+    return n > 0 ? (size_t)n : SSL_has_pending(t->ssl) ? 1 : 0;
 }
 
 void pn_tls_attach(pn_tls_session *t, pn_stream *stream)

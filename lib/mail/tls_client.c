@@ -90,6 +90,8 @@ static SSL_CTX *context(pn_tls_client *c, const char *protocols, const char *gra
     SSL_CTX_set_max_proto_version(ctx, max);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set1_cert_store(ctx, c->store);
     if (free_slot < CONTEXTS) {
         c->contexts[free_slot].key = pn_strdup(key.data);

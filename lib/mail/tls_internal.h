@@ -24,5 +24,8 @@ void pn_tls_cipher_list(const char *grade, const char *exclude, pn_buf *out);
 /* pn_tls_handshake: the handshake of a session whose side is set, on its descriptor made
  * non-blocking, within timeout_ms; 0, or -1 with why. */
 int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why);
+/* pn_tls_tickets_enable: session tickets under keys shared through tlsmgr
+ * (tls_tickets.c). */
+void pn_tls_tickets_enable(SSL_CTX *ctx);
 
 #endif

@@ -34,7 +34,10 @@ void smtpd_reply(smtpd_session *s, const char *fmt, ...)
     va_end(ap);
     pn_buf_puts(&line, "\r\n");
     transcript_reply(s, line.data, line.len);
-    if (pn_stream_write(s->client, line.data, line.len) < 0 || pn_stream_flush(s->client) < 0)
+    /* replies to pipelined commands go out together: the flush waits until no command the
+     * client sent is left unread (RFC 2920) */
+    if (pn_stream_write(s->client, line.data, line.len) < 0 ||
+        (pn_stream_buffered(s->client) == 0 && pn_stream_flush(s->client) < 0))
         s->quit = 1;
     if (line.data[0] == '4' || line.data[0] == '5')
         s->errors++;
@@ -97,6 +100,8 @@ static void cmd_starttls(smtpd_session *s, const char *arg)
         smtpd_reply(s, "454 4.7.0 TLS not available due to local problem");
     } else {
         smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+        if (pn_stream_flush(s->client) < 0) /* also when the client pipelined more */
+            s->quit = 1;
         pn_stream_drop_input(s->client); /* plaintext pipelined after STARTTLS: never a command */
         if (s->quit || smtpd_start_tls(s) < 0) {
             pn_info("lost connection after STARTTLS from %s", s->namaddr.data);

@@ -1,6 +1,7 @@
 """TLS in smtpd, with real clients (Python's ssl, openssl s_client): STARTTLS offered and
 required (smtpd_tls_security_level may and encrypt, and the older smtpd_use_tls and
-smtpd_enforce_tls), wrapper mode for port 465, the reference's log line and Received clause,
+smtpd_enforce_tls), wrapper mode for port 465, a session resumed with another smtpd process
+through the ticket keys tlsmgr keeps, the reference's log line and Received clause,
 454 when the certificate cannot be used, nothing pipelined after STARTTLS ever taken for a
 command, and handshakes of garbage or that stop half-way answered without harm."""
 import os
@@ -28,7 +29,7 @@ def client_context():
 class Tls(unittest.TestCase):
     def setUp(self):
         self.may, self.encrypt, self.wrapper = free_port(), free_port(), free_port()
-        self.legacy, self.broken = free_port(), free_port()
+        self.legacy, self.broken, self.once = free_port(), free_port(), free_port()
         smtpd = "inet n - y - - smtpd"
         self.inst = Instance(
             f"127.0.0.1:{self.may} {smtpd}\n"
@@ -38,6 +39,8 @@ class Tls(unittest.TestCase):
             "  -o smtpd_enforce_tls=yes\n"
             f"127.0.0.1:{self.broken} {smtpd}\n  -o smtpd_tls_cert_file=/nonexistent/cert.pem\n"
             "  -o smtpd_tls_key_file=/nonexistent/key.pem\n"
+            f"127.0.0.1:{self.once} {smtpd}\n  -o max_use=1\n"
+            "tlsmgr unix - - y 1000? 1 tlsmgr\n"
             "cleanup unix n - y - 0 cleanup\n"
             "qmgr unix n - n 300 1 qmgr\n"
             "rewrite unix - - y - - trivial-rewrite\n"
@@ -113,6 +116,28 @@ class Tls(unittest.TestCase):
                       "server-signature RSA-PSS (2048 bits) server-digest SHA256\n", log)
         self.assertRegex(log, r"disconnect from localhost\[127\.0\.0\.1\] ehlo=2 starttls=1/2 "
                               r"mail=1 rcpt=1 data=1 quit=1 commands=7/8")
+
+    def test_a_ticket_from_one_smtpd_resumes_with_another(self):
+        # max_use=1: every session is a new smtpd process; the ticket keys come from tlsmgr
+        ctx = client_context()
+        session, reused = None, []
+        for _ in range(3):
+            c = self.smtp(self.once)
+            c.ehlo()
+            self.assertEqual(c.docmd("STARTTLS")[0], 220)
+            c.sock = ctx.wrap_socket(c.sock, server_hostname="mail.example.org",
+                                     session=session)
+            c.file = None  # smtplib reads through the TLS socket from now on
+            c.ehlo_resp, c.esmtp_features, c.does_esmtp = None, {}, False
+            c.ehlo()
+            c.noop()  # TLS 1.3 tickets arrive after the handshake
+            reused.append(c.sock.session_reused)
+            session = c.sock.session
+            c.quit()
+        self.assertEqual(reused, [False, True, True])
+        self.assertTrue(poll(lambda: self.inst.log().count("disconnect from") >= 3, timeout=10))
+        pids = set(re.findall(r"postfix/smtpd\[(\d+)\]: disconnect from", self.inst.log()))
+        self.assertEqual(len(pids), 3, self.inst.log())
 
     def test_tls12_as_openssl_s_client_speaks_it(self):
         res = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.may}",
