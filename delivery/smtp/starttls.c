@@ -210,10 +210,17 @@ static int handshake(struct session *ss, const char *nexthop, const struct polic
                               ? p->exclude
                               : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_exclude_ciphers)
                                                         : SMTP_PARAM(tls_exclude_ciphers));
+    /* the session cache knows a server by its name, address and port, and what it was
+     * asked to speak */
+    pn_buf cache_id = PN_BUF_INIT;
+    if (!proto->lmtp && *pn_config_get(PN_P(smtp_tls_session_cache_database)))
+        pn_buf_printf(&cache_id, "%s&%s&%s&%s&%s", proto->name, ss->relay, sni, protocols, grade);
     pn_stream_flush(ss->s);
     ss->tls =
         pn_tls_connect(client, pn_stream_fd(ss->s), protocols, grade, exclude, sni,
+                       cache_id.len ? cache_id.data : NULL,
                        (int)(pn_config_get_time(SMTP_PARAM(starttls_timeout)) * 1000), &reason);
+    pn_buf_release(&cache_id);
     if (ss->tls == NULL) {
         pn_info("SSL_connect error to %s: %s", ss->relay, reason.data);
         pn_buf_release(&reason);

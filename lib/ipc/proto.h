@@ -42,6 +42,9 @@
 #define PN_REQ_PURGE "purge"         /* flush */
 #define PN_REQ_LIST "list"           /* showq */
 #define PN_REQ_TKTKEY "tktkey"       /* tlsmgr: a session ticket key */
+#define PN_REQ_LOOKUP "lookup"       /* tlsmgr: a cached TLS session */
+#define PN_REQ_UPDATE "update"       /* tlsmgr */
+#define PN_REQ_DELETE "delete"       /* tlsmgr */
 
 /* Attributes. */
 #define PN_ATTR_PROTO "proto"
@@ -64,6 +67,9 @@
 #define PN_ATTR_KEYNAME "keyname" /* tlsmgr */
 #define PN_ATTR_KEY "key"
 #define PN_ATTR_EXPIRES "expires"
+#define PN_ATTR_CACHE "cache"
+#define PN_ATTR_ID "id"
+#define PN_ATTR_SESSION "session"
 #define PN_ATTR_RESULT "result"
 #define PN_ATTR_TRANSPORT "transport"
 #define PN_ATTR_NEXTHOP "nexthop"

@@ -270,6 +270,8 @@ static int build(pn_tls_server *srv)
     if (lifetime > 0) { /* resumption with tickets that any smtpd process opens */
         SSL_CTX_set_timeout(ctx, lifetime);
         pn_tls_tickets_enable(ctx);
+        if (*pn_config_get(PN_P(smtpd_tls_session_cache_database)))
+            pn_tls_cache_server_enable(ctx);
     } else {
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -45,11 +45,14 @@ typedef struct pn_tls_client pn_tls_client;
  * must be reachable from the chroot. Never NULL; a file that cannot be read is logged. */
 pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath);
 /* pn_tls_connect: the client side of a handshake on fd with the protocols and cipher grade
- * given (and the ciphers to exclude); sni is the server name to send, or NULL. NULL with why
- * on failure. */
+ * given (and the ciphers to exclude); sni is the server name to send, or NULL; cache_id,
+ * when not NULL, names the server in tlsmgr's session cache (a session from there is offered
+ * and a new one stored). NULL with why on failure. */
 pn_tls_session *pn_tls_connect(pn_tls_client *client, int fd, const char *protocols,
                                const char *grade, const char *exclude, const char *sni,
-                               int timeout_ms, pn_buf *why);
+                               const char *cache_id, int timeout_ms, pn_buf *why);
+/* pn_tls_resumed: the handshake resumed an earlier session. */
+int pn_tls_resumed(const pn_tls_session *session);
 /* pn_tls_peer_trusted: the server's certificate chain ends at one of the CAs; 0 with
  * OpenSSL's reason ("self-signed certificate") when it does not. */
 int pn_tls_peer_trusted(const pn_tls_session *session, pn_buf *why);

@@ -92,6 +92,7 @@ static SSL_CTX *context(pn_tls_client *c, const char *protocols, const char *gra
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    pn_tls_cache_client_enable(ctx);
     SSL_CTX_set1_cert_store(ctx, c->store);
     if (free_slot < CONTEXTS) {
         c->contexts[free_slot].key = pn_strdup(key.data);
@@ -104,7 +105,8 @@ out:
 }
 
 pn_tls_session *pn_tls_connect(pn_tls_client *c, int fd, const char *protocols, const char *grade,
-                               const char *exclude, const char *sni, int timeout_ms, pn_buf *why)
+                               const char *exclude, const char *sni, const char *cache_id,
+                               int timeout_ms, pn_buf *why)
 {
     SSL_CTX *ctx = context(c, protocols, grade, exclude, why);
     if (ctx == NULL)
@@ -116,6 +118,7 @@ pn_tls_session *pn_tls_connect(pn_tls_client *c, int fd, const char *protocols, 
         (sni && *sni && SSL_set_tlsext_host_name(t->ssl, sni) != 1)) {
         pn_buf_set(why, "cannot start a TLS session");
     } else {
+        pn_tls_cache_client_use(t->ssl, cache_id);
         SSL_set_connect_state(t->ssl);
         if (pn_tls_handshake(t, timeout_ms, why) == 0)
             return t;
@@ -148,4 +151,9 @@ int pn_tls_peer_matches(const pn_tls_session *t, const char *name)
     if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
         return X509_check_ip_asc(cert, name, 0) == 1;
     return X509_check_host(cert, name, 0, 0, NULL) == 1;
+}
+
+int pn_tls_resumed(const pn_tls_session *t)
+{
+    return SSL_session_reused(t->ssl);
 }

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include "base/buf.h"
+#include "ipc/attr.h"
 #include "mail/tls.h"
 
 struct pn_tls_session {
@@ -27,5 +28,17 @@ int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why);
 /* pn_tls_tickets_enable: session tickets under keys shared through tlsmgr
  * (tls_tickets.c). */
 void pn_tls_tickets_enable(SSL_CTX *ctx);
+
+/* tls_cache.c */
+/* pn_tls_mgr_call: a request to tlsmgr on the process's one connection; 0, or -1 (warned
+ * once; tlsmgr is not asked again for a minute). */
+int pn_tls_mgr_call(pn_attr_out *req, pn_buf *storage, pn_attrs *reply);
+/* pn_tls_cache_server_enable: smtpd's sessions by session ID in tlsmgr's "smtpd" cache. */
+void pn_tls_cache_server_enable(SSL_CTX *ctx);
+/* pn_tls_cache_client_enable: the client context stores new sessions in the "smtp" cache
+ * under the id pn_tls_cache_client_use gave the connection. */
+void pn_tls_cache_client_enable(SSL_CTX *ctx);
+/* pn_tls_cache_client_use: the cached session for id (the server) is offered. */
+void pn_tls_cache_client_use(SSL *ssl, const char *id);
 
 #endif

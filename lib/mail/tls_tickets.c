@@ -13,13 +13,11 @@
 #include "base/log.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
-#include "ipc/ipcclnt.h"
 #include "ipc/proto.h"
 #include "mail/tls_internal.h"
 
 #define NAME_LEN 16
 #define KEYS 4
-#define RETRY_SECONDS 60 /* after tlsmgr failed to answer */
 
 struct ticket_key {
     unsigned char name[NAME_LEN], aes[32], hmac[32];
@@ -28,8 +26,6 @@ struct ticket_key {
 
 static struct ticket_key keys[KEYS]; /* keys[0]: the newest from tlsmgr */
 static struct ticket_key own;        /* when tlsmgr is not there */
-static pn_ipc_client *tlsmgr;
-static time_t tlsmgr_down_until;
 
 static long lifetime(void)
 {
@@ -40,31 +36,21 @@ static long lifetime(void)
 /* ask: tlsmgr's current key (name NULL) or the named one; 0, or -1. */
 static int ask(const unsigned char *name, struct ticket_key *out)
 {
-    time_t now = time(NULL);
-    if (now < tlsmgr_down_until)
-        return -1;
-    if (tlsmgr == NULL)
-        tlsmgr = pn_ipc_client_new(PN_SVC_TLSMGR, PN_PROTO_TLSMGR);
     pn_attr_out req;
     pn_attr_begin(&req);
     pn_attr_put_cstr(&req, PN_ATTR_REQ, PN_REQ_TKTKEY);
     if (name)
         pn_attr_put_str(&req, PN_ATTR_KEYNAME, name, NAME_LEN);
-    pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_buf storage = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = -1, expires = 0;
     const char *key = NULL;
     size_t len = 0;
     int rc = -1;
-    if (pn_ipc_call(tlsmgr, &req, &storage, &reply, &why) < 0) {
-        static int warned;
-        if (!warned++)
-            pn_warn("%s: %s: session tickets work within this process only", PN_SVC_TLSMGR,
-                    why.data);
-        tlsmgr_down_until = now + RETRY_SECONDS;
-    } else if (pn_attr_get_int(&reply, PN_ATTR_STATUS, &status) == 1 && status == 0 &&
-               pn_attr_get_str(&reply, PN_ATTR_KEY, &key, &len) == 1 && len == NAME_LEN + 64 &&
-               pn_attr_get_int(&reply, PN_ATTR_EXPIRES, &expires) == 1) {
+    if (pn_tls_mgr_call(&req, &storage, &reply) == 0 &&
+        pn_attr_get_int(&reply, PN_ATTR_STATUS, &status) == 1 && status == 0 &&
+        pn_attr_get_str(&reply, PN_ATTR_KEY, &key, &len) == 1 && len == NAME_LEN + 64 &&
+        pn_attr_get_int(&reply, PN_ATTR_EXPIRES, &expires) == 1) {
         memcpy(out->name, key, NAME_LEN);
         memcpy(out->aes, key + NAME_LEN, 32);
         memcpy(out->hmac, key + NAME_LEN + 32, 32);
@@ -73,7 +59,6 @@ static int ask(const unsigned char *name, struct ticket_key *out)
     }
     pn_attr_release(&req);
     pn_buf_release(&storage);
-    pn_buf_release(&why);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 """TLS in the smtp client, against loopback sinks that speak STARTTLS with Python's ssl:
-"may" encrypts when it can and goes on in plain text when the server offers nothing;
+"may" encrypts when it can (and resumes its session through tlsmgr's smtp_scache) and goes on
+in plain text when the server offers nothing;
 "encrypt" to a server without STARTTLS defers (4.7.4) and never sends the message in clear;
 "verify" passes with a certificate from the configured CA for the expected name and defers
 (4.7.5, "Server certificate not verified") for a self-signed one; the reference's log lines;
@@ -62,10 +63,12 @@ class ClientTls(unittest.TestCase):
                 "verify": "127.0.0.3", "selfsigned": "127.0.0.5"}
         transports = ", ".join(f"{name}.test=smtp:[{addr}]:{port}" for name, addr in hops.items())
         self.inst.postfix("stop")
-        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n")
+        self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n"
+                               "tlsmgr unix - - y 1000? 1 tlsmgr\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write(f"transport_maps = inline:{{ {transports} }}\n"
                      "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n"
+                     "smtp_tls_session_cache_database = btree:${data_directory}/smtp_scache\n"
                      f"smtp_tls_CAfile = {d}/ca.pem\n"
                      f"smtp_tls_policy_maps = inline:{{ [127.0.0.4]:{port}=encrypt, "
                      f"{{[127.0.0.3]:{port} = verify match=mx.sink.test}}, "
@@ -89,6 +92,11 @@ class ClientTls(unittest.TestCase):
         qid = self.submit("sender@example.org", ["b@plain.test"])
         self.assertIn("status=sent", self.outcome(qid))
         self.assertEqual(self.sinks["plain"].encrypted, [False])
+        # the session came back from tlsmgr's cache (smtp_scache) for the next delivery
+        qid = self.submit("sender@example.org", ["c@may.test"])
+        self.assertIn("status=sent", self.outcome(qid))
+        self.assertEqual(self.sinks["may"].resumed, [False, True])
+        self.assertTrue(os.path.exists(os.path.join(self.inst.dir, "data", "smtp_scache.db")))
 
     def test_encrypt_never_sends_in_clear(self):
         qid = self.submit("sender@example.org", ["c@encrypt.test"])

@@ -67,7 +67,8 @@ class Tls(unittest.TestCase):
             f"virtual_gid_maps = static:{owner.pw_gid}\n"
             f"smtpd_tls_cert_file = {self.cert}\nsmtpd_tls_key_file = {self.key}\n"
             "smtpd_tls_security_level = may\nsmtpd_tls_loglevel = 1\n"
-            "smtpd_tls_received_header = yes\nsmtpd_starttls_timeout = 3s\n")
+            "smtpd_tls_received_header = yes\nsmtpd_starttls_timeout = 3s\n"
+            "smtpd_tls_session_cache_database = btree:${data_directory}/smtpd_scache\n")
         self.inst.start()
 
     def delivered(self):
@@ -138,6 +139,18 @@ class Tls(unittest.TestCase):
         self.assertTrue(poll(lambda: self.inst.log().count("disconnect from") >= 3, timeout=10))
         pids = set(re.findall(r"postfix/smtpd\[(\d+)\]: disconnect from", self.inst.log()))
         self.assertEqual(len(pids), 3, self.inst.log())
+
+    def test_a_session_id_from_the_cache_without_tickets(self):
+        # TLS 1.2 without tickets: smtpd_scache (kept by tlsmgr) knows the session ID
+        sess = os.path.join(self.inst.dir, "session.pem")
+        outputs = []
+        for opt in ("-sess_out", "-sess_in"):
+            res = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.once}",
+                                  "-starttls", "smtp", "-tls1_2", "-no_ticket", opt, sess],
+                                 input="QUIT\r\n", capture_output=True, text=True, timeout=30)
+            outputs.append(res.stdout)
+        self.assertIn("New, TLSv1.2", outputs[0])
+        self.assertIn("Reused, TLSv1.2", outputs[1])
 
     def test_tls12_as_openssl_s_client_speaks_it(self):
         res = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.may}",

@@ -24,6 +24,7 @@ class Sink:
         self.name = name  # the host name in the EHLO reply
         self.tls = tls  # an ssl.SSLContext: STARTTLS is offered and done with it
         self.encrypted = []  # per message: did it arrive inside TLS?
+        self.resumed = []  # per STARTTLS: did the client resume an earlier session?
         self.auth = auth  # {login: password}: AUTH PLAIN and LOGIN are offered and checked
         self.logins = []  # the logins that succeeded
         self.wrapper = wrapper  # TLS from the first byte (port 465), with tls
@@ -182,6 +183,7 @@ class Sink:
                     say("220 2.0.0 Ready to start TLS")
                     io["conn"] = self.tls.wrap_socket(conn, server_side=True)
                     io["tls"] = True
+                    self.resumed.append(io["conn"].session_reused)
                     f = io["conn"].makefile("rb")
                     mail, rcpts = None, []
                 elif up.startswith("AUTH ") and self.auth:
