@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/mem.h"
@@ -25,6 +26,7 @@ struct pn_stream {
     pn_buf wbuf;
     const pn_stream_io *io; /* NULL: the descriptor itself */
     void *io_ctx;
+    int not_socket; /* send() said ENOTSOCK: writes wait with poll() first */
 };
 
 pn_stream *pn_stream_fdopen(int fd)
@@ -169,6 +171,18 @@ int pn_stream_flush(pn_stream *s)
         ssize_t n;
         if (s->io) {
             n = s->io->write(s->io_ctx, s->wbuf.data + done, s->wbuf.len - done, s->timeout_ms);
+        } else if (s->timeout_ms > 0 && !s->not_socket) {
+            /* a socket takes the bytes at once nearly always: poll() only when it will not */
+            n = send(s->fd, s->wbuf.data + done, s->wbuf.len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0 && errno == ENOTSOCK) {
+                s->not_socket = 1;
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                if (wait_for(s, POLLOUT) < 0)
+                    return -1;
+                continue;
+            }
         } else {
             if (wait_for(s, POLLOUT) < 0)
                 return -1;
