@@ -51,6 +51,10 @@ pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath);
 pn_tls_session *pn_tls_connect(pn_tls_client *client, int fd, const char *protocols,
                                const char *grade, const char *exclude, const char *sni,
                                const char *cache_id, int timeout_ms, pn_buf *why);
+/* pn_tls_peer_summary: "subject_CN=..., issuer_CN=..., fingerprint=AB:..,
+ * pkey_fingerprint=CD:..", the digests (mdalg: "sha256", "sha1", "md5") of the server's
+ * certificate and of its public key, as the reference prints them. */
+void pn_tls_peer_summary(const pn_tls_session *session, const char *mdalg, pn_buf *out);
 /* pn_tls_resumed: the handshake resumed an earlier session. */
 int pn_tls_resumed(const pn_tls_session *session);
 /* pn_tls_peer_trusted: the server's certificate chain ends at one of the CAs; 0 with

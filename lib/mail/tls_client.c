@@ -30,27 +30,16 @@ pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath)
     pn_tls_client *c = pn_calloc(1, sizeof(*c));
     OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
     c->store = X509_STORE_new();
-    pn_buf pem = PN_BUF_INIT;
-    if (*cafile && pn_tls_read_file(cafile, &pem) < 0) {
+    /* the file's certificates are read now, into the store (before the chroot) */
+    if (*cafile && X509_STORE_load_file(c->store, cafile) != 1) {
         pn_warn("cannot load Certification Authority data, CAfile=\"%s\": disabling TLS support",
                 cafile);
-    } else if (pem.len) {
-        BIO *bio = BIO_new_mem_buf(pem.data, (int)pem.len);
-        STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
-        for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++) {
-            X509_INFO *info = sk_X509_INFO_value(infos, i);
-            if (info->x509)
-                X509_STORE_add_cert(c->store, info->x509);
-        }
-        sk_X509_INFO_pop_free(infos, X509_INFO_free);
-        BIO_free(bio);
         ERR_clear_error();
     }
     if (*capath && X509_STORE_load_path(c->store, capath) != 1) {
         pn_warn("cannot load Certification Authority data, CApath=\"%s\"", capath);
         ERR_clear_error();
     }
-    pn_buf_release(&pem);
     return c;
 }
 
@@ -156,4 +145,42 @@ int pn_tls_peer_matches(const pn_tls_session *t, const char *name)
 int pn_tls_resumed(const pn_tls_session *t)
 {
     return SSL_session_reused(t->ssl);
+}
+
+static void common_name(X509_NAME *name, pn_buf *out)
+{
+    char cn[256] = "";
+    if (name == NULL || X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn)) < 0)
+        pn_buf_puts(out, "");
+    else
+        pn_buf_puts(out, cn);
+}
+
+static void hex_colons(const unsigned char *md, unsigned len, pn_buf *out)
+{
+    for (unsigned i = 0; i < len; i++)
+        pn_buf_printf(out, "%s%02X", i ? ":" : "", md[i]);
+}
+
+void pn_tls_peer_summary(const pn_tls_session *t, const char *mdalg, pn_buf *out)
+{
+    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    const EVP_MD *md = EVP_get_digestbyname(mdalg);
+    if (cert == NULL || md == NULL)
+        return;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    pn_buf_puts(out, "subject_CN=");
+    common_name(X509_get_subject_name(cert), out);
+    pn_buf_puts(out, ", issuer_CN=");
+    common_name(X509_get_issuer_name(cert), out);
+    pn_buf_puts(out, ", fingerprint=");
+    if (X509_digest(cert, md, digest, &len) == 1)
+        hex_colons(digest, len, out);
+    pn_buf_puts(out, ", pkey_fingerprint="); /* of the DER SubjectPublicKeyInfo */
+    unsigned char *spki = NULL;
+    int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki);
+    if (spki_len > 0 && EVP_Digest(spki, (size_t)spki_len, digest, &len, md, NULL) == 1)
+        hex_colons(digest, len, out);
+    OPENSSL_free(spki);
 }

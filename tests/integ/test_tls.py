@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import unittest
 
+from harness import run
 from instance import Instance, free_port, poll
 
 
@@ -151,6 +152,29 @@ class Tls(unittest.TestCase):
             outputs.append(res.stdout)
         self.assertIn("New, TLSv1.2", outputs[0])
         self.assertIn("Reused, TLSv1.2", outputs[1])
+
+    def test_posttls_finger(self):
+        env = {"MAIL_CONFIG": self.inst.etc}
+        res = run(["posttls-finger", "-c", "-l", "may", f"[127.0.0.1]:{self.may}"], env=env)
+        self.assertEqual(res.rc, 0, res)
+        self.assertRegex(res.err, rf"posttls-finger: 127\.0\.0\.1\[127\.0\.0\.1\]:{self.may}: "
+                                  r"subject_CN=mail\.example\.org, issuer_CN=mail\.example\.org, "
+                                  r"fingerprint=([0-9A-F]{2}:){31}[0-9A-F]{2}, "
+                                  r"pkey_fingerprint=([0-9A-F]{2}:){31}[0-9A-F]{2}\n")
+        self.assertIn("posttls-finger: Untrusted TLS connection established to "
+                      f"127.0.0.1[127.0.0.1]:{self.may}: TLSv1.3 with cipher", res.err)
+        self.assertNotIn("> EHLO", res.err)  # -c: no chat
+        # secure, with the certificate as the CA and its name to match; the chat this time
+        res = run(["posttls-finger", "-l", "secure", "-F", self.cert,
+                   f"[127.0.0.1]:{self.may}", "mail.example.org"], env=env)
+        self.assertIn("posttls-finger: > STARTTLS\nposttls-finger: < 220 2.0.0 Ready to start "
+                      "TLS\n", res.err)
+        self.assertIn("posttls-finger: Verified TLS connection established to", res.err)
+        self.assertTrue(res.err.endswith("posttls-finger: > QUIT\n"
+                                         "posttls-finger: < 221 2.0.0 Bye\n"), res.err)
+        res = run(["posttls-finger", "-c", "-l", "secure", f"[127.0.0.1]:{self.may}"], env=env)
+        self.assertIn("certificate verification failed for 127.0.0.1[127.0.0.1]:"
+                      f"{self.may}: self-signed certificate", res.err)
 
     def test_tls12_as_openssl_s_client_speaks_it(self):
         res = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.may}",
