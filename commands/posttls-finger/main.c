@@ -164,7 +164,7 @@ int main(int argc, char **argv)
         usage();
     pn_config_load();
     if (mdalg == NULL)
-        mdalg = pn_config_get(PN_P(smtp_tls_fingerprint_digest));
+        mdalg = "sha256"; /* the reference's default since compatibility level 3.6 */
     if (helo == NULL)
         helo = pn_config_get_hostname(PN_P(myhostname));
     static const char *const levels[] = {"none", "may", "encrypt", "verify", "secure"};
