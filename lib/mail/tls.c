@@ -39,6 +39,9 @@ struct pn_tls_server {
     pn_buf dh;             /* PEM: smtpd_tls_dh1024_param_file */
     int broken;            /* files or context unusable: STARTTLS gets 454 */
     SSL_CTX *ctx;
+    /* client certificates (smtpd_tls_ask_ccert): the CAs, read before the chroot */
+    X509_STORE *client_cas;
+    STACK_OF(X509_NAME) * client_ca_names;
 };
 
 /* pn_tls_log_errors: OpenSSL's queue, as the reference words it. */
@@ -110,6 +113,20 @@ pn_tls_server *pn_tls_server_prepare(void)
             pn_warn("cannot get RSA private key from file \"%s\": disabling TLS support", key);
             srv->broken = 1;
         }
+    }
+    if (pn_config_get_bool(PN_P(smtpd_tls_ask_ccert)) ||
+        pn_config_get_bool(PN_P(smtpd_tls_req_ccert))) {
+        const char *cafile = pn_config_get(PN_P(smtpd_tls_CAfile));
+        const char *capath = pn_config_get(PN_P(smtpd_tls_CApath));
+        srv->client_cas = X509_STORE_new();
+        if (*cafile && (X509_STORE_load_file(srv->client_cas, cafile) != 1 ||
+                        (srv->client_ca_names = SSL_load_client_CA_file(cafile)) == NULL))
+            pn_warn("cannot load Certification Authority data, CAfile=\"%s\": no client "
+                    "certificate will be trusted",
+                    cafile);
+        if (*capath && X509_STORE_load_path(srv->client_cas, capath) != 1)
+            pn_warn("cannot load Certification Authority data, CApath=\"%s\"", capath);
+        ERR_clear_error();
     }
     const char *dh = pn_config_get(PN_P(smtpd_tls_dh1024_param_file));
     if (*dh && pn_tls_read_file(dh, &srv->dh) < 0)
@@ -215,6 +232,14 @@ static int load_pem(SSL_CTX *ctx, const pn_buf *pem, const pn_buf *key_pem)
     return ok && certs > 0 && SSL_CTX_check_private_key(ctx) == 1;
 }
 
+/* accept_any: a client certificate never ends the handshake; what it is worth is asked
+ * after it (pn_tls_peer_trusted), as the reference decides it per restriction. */
+static int accept_any(int ok, X509_STORE_CTX *ctx)
+{
+    (void)ok, (void)ctx;
+    return 1;
+}
+
 /* build: the context, once; 0 or -1 (logged, and the server is broken from now on). */
 static int build(pn_tls_server *srv)
 {
@@ -278,6 +303,13 @@ static int build(pn_tls_server *srv)
     }
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_read_ahead(ctx, 1); /* as much as has arrived in one read(), not per record */
+    if (srv->client_cas) {          /* ask for a certificate; the session says later what it was */
+        SSL_CTX_set1_cert_store(ctx, srv->client_cas);
+        if (srv->client_ca_names)
+            SSL_CTX_set_client_CA_list(ctx, SSL_dup_CA_list(srv->client_ca_names));
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, accept_any);
+        SSL_CTX_set_verify_depth(ctx, (int)pn_config_get_int(PN_P(smtpd_tls_ccert_verifydepth)));
+    }
     srv->ctx = ctx;
     pn_buf_release(&ciphers);
     return 0;
@@ -460,6 +492,21 @@ static const char *group_name(EVP_PKEY *key, char *buf, size_t len)
     return name ? name : "unknown";
 }
 
+/* signature: " server-signature RSA-PSS (2048 bits) server-digest SHA256" for one side. */
+static void signature(pn_buf *out, const char *before, const char *side, EVP_PKEY *key,
+                      int have_sig, int sig, int have_digest, int digest)
+{
+    if (key == NULL || !have_sig)
+        return;
+    const char *type = sig == NID_rsassaPss              ? "RSA-PSS"
+                       : sig == NID_rsaEncryption        ? "RSA"
+                       : sig == NID_X9_62_id_ecPublicKey ? "ECDSA"
+                                                         : OBJ_nid2sn(sig);
+    pn_buf_printf(out, "%s %s-signature %s (%d bits)", before, side, type, EVP_PKEY_get_bits(key));
+    if (have_digest && digest != NID_undef)
+        pn_buf_printf(out, " %s-digest %s", side, OBJ_nid2sn(digest));
+}
+
 void pn_tls_describe(const pn_tls_session *t, int fold, pn_buf *out)
 {
     const SSL_CIPHER *cipher = SSL_get_current_cipher(t->ssl);
@@ -475,22 +522,24 @@ void pn_tls_describe(const pn_tls_session *t, int fold, pn_buf *out)
                       group_name(kex, group, sizeof(group)));
         EVP_PKEY_free(kex);
     }
-    /* the server's signature: our own as the server, the peer's as the client */
-    int server = SSL_is_server(t->ssl), sig = NID_undef, digest = NID_undef;
-    EVP_PKEY *own =
-        server ? SSL_get_privatekey(t->ssl) : X509_get0_pubkey(SSL_get0_peer_certificate(t->ssl));
-    if (own && (server ? SSL_get_signature_type_nid(t->ssl, &sig)
-                       : SSL_get_peer_signature_type_nid(t->ssl, &sig)) == 1) {
-        const char *type = sig == NID_rsassaPss              ? "RSA-PSS"
-                           : sig == NID_rsaEncryption        ? "RSA"
-                           : sig == NID_X9_62_id_ecPublicKey ? "ECDSA"
-                                                             : OBJ_nid2sn(sig);
-        pn_buf_printf(out, " server-signature %s (%d bits)", type, EVP_PKEY_get_bits(own));
+    /* the server's signature, then the client's when it had a certificate */
+    int server = SSL_is_server(t->ssl);
+    X509 *peer = SSL_get0_peer_certificate(t->ssl);
+    EVP_PKEY *own = SSL_get_privatekey(t->ssl), *theirs = peer ? X509_get0_pubkey(peer) : NULL;
+    int sig = NID_undef, digest = NID_undef;
+    int own_sig = SSL_get_signature_type_nid(t->ssl, &sig) == 1;
+    int own_digest = SSL_get_signature_nid(t->ssl, &digest) == 1;
+    int peer_sig = NID_undef, peer_digest = NID_undef;
+    int got_peer_sig = SSL_get_peer_signature_type_nid(t->ssl, &peer_sig) == 1;
+    int got_peer_digest = SSL_get_peer_signature_nid(t->ssl, &peer_digest) == 1;
+    if (server) {
+        signature(out, "", "server", own, own_sig, sig, own_digest, digest);
+        signature(out, fold ? "\n\t" : "", "client", theirs, got_peer_sig, peer_sig,
+                  got_peer_digest, peer_digest);
+    } else {
+        signature(out, "", "server", theirs, got_peer_sig, peer_sig, got_peer_digest, peer_digest);
+        signature(out, fold ? "\n\t" : "", "client", own, own_sig, sig, own_digest, digest);
     }
-    if ((server ? SSL_get_signature_nid(t->ssl, &digest)
-                : SSL_get_peer_signature_nid(t->ssl, &digest)) == 1 &&
-        digest != NID_undef)
-        pn_buf_printf(out, " server-digest %s", OBJ_nid2sn(digest));
 }
 
 void pn_tls_close(pn_tls_session *t)

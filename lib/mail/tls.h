@@ -51,14 +51,21 @@ pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath);
 pn_tls_session *pn_tls_connect(pn_tls_client *client, int fd, const char *protocols,
                                const char *grade, const char *exclude, const char *sni,
                                const char *cache_id, int timeout_ms, pn_buf *why);
+/* pn_tls_peer_present: the other side presented a certificate. */
+int pn_tls_peer_present(const pn_tls_session *session);
+/* pn_tls_peer_names: the common names of its subject and of its issuer (appended). */
+void pn_tls_peer_names(const pn_tls_session *session, pn_buf *subject_cn, pn_buf *issuer_cn);
+/* pn_tls_peer_fingerprints: "AB:CD:..." of the certificate and of its public key. */
+void pn_tls_peer_fingerprints(const pn_tls_session *session, const char *mdalg, pn_buf *cert_fp,
+                              pn_buf *pkey_fp);
 /* pn_tls_peer_summary: "subject_CN=..., issuer_CN=..., fingerprint=AB:..,
  * pkey_fingerprint=CD:..", the digests (mdalg: "sha256", "sha1", "md5") of the server's
  * certificate and of its public key, as the reference prints them. */
 void pn_tls_peer_summary(const pn_tls_session *session, const char *mdalg, pn_buf *out);
 /* pn_tls_resumed: the handshake resumed an earlier session. */
 int pn_tls_resumed(const pn_tls_session *session);
-/* pn_tls_peer_trusted: the server's certificate chain ends at one of the CAs; 0 with
- * OpenSSL's reason ("self-signed certificate") when it does not. */
+/* pn_tls_peer_trusted: the other side's certificate chain ends at one of the CAs; 0 with
+ * OpenSSL's reason ("self-signed certificate") when it does not (or there is none). */
 int pn_tls_peer_trusted(const pn_tls_session *session, pn_buf *why);
 /* pn_tls_peer_matches: the server's certificate is for name (DNS names of subjectAltName,
  * else the common name; an IP address literal against its IP addresses); ".domain" matches

@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "base/log.h"
@@ -118,69 +116,7 @@ pn_tls_session *pn_tls_connect(pn_tls_client *c, int fd, const char *protocols, 
     return NULL;
 }
 
-int pn_tls_peer_trusted(const pn_tls_session *t, pn_buf *why)
-{
-    if (SSL_get0_peer_certificate(t->ssl) == NULL) {
-        pn_buf_set(why, "no certificate");
-        return 0;
-    }
-    long rc = SSL_get_verify_result(t->ssl);
-    if (rc == X509_V_OK)
-        return 1;
-    pn_buf_set(why, X509_verify_cert_error_string(rc));
-    return 0;
-}
-
-int pn_tls_peer_matches(const pn_tls_session *t, const char *name)
-{
-    X509 *cert = SSL_get0_peer_certificate(t->ssl);
-    if (cert == NULL || *name == 0)
-        return 0;
-    unsigned char ip[16];
-    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
-        return X509_check_ip_asc(cert, name, 0) == 1;
-    return X509_check_host(cert, name, 0, 0, NULL) == 1;
-}
-
 int pn_tls_resumed(const pn_tls_session *t)
 {
     return SSL_session_reused(t->ssl);
-}
-
-static void common_name(X509_NAME *name, pn_buf *out)
-{
-    char cn[256] = "";
-    if (name == NULL || X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn)) < 0)
-        pn_buf_puts(out, "");
-    else
-        pn_buf_puts(out, cn);
-}
-
-static void hex_colons(const unsigned char *md, unsigned len, pn_buf *out)
-{
-    for (unsigned i = 0; i < len; i++)
-        pn_buf_printf(out, "%s%02X", i ? ":" : "", md[i]);
-}
-
-void pn_tls_peer_summary(const pn_tls_session *t, const char *mdalg, pn_buf *out)
-{
-    X509 *cert = SSL_get0_peer_certificate(t->ssl);
-    const EVP_MD *md = EVP_get_digestbyname(mdalg);
-    if (cert == NULL || md == NULL)
-        return;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    pn_buf_puts(out, "subject_CN=");
-    common_name(X509_get_subject_name(cert), out);
-    pn_buf_puts(out, ", issuer_CN=");
-    common_name(X509_get_issuer_name(cert), out);
-    pn_buf_puts(out, ", fingerprint=");
-    if (X509_digest(cert, md, digest, &len) == 1)
-        hex_colons(digest, len, out);
-    pn_buf_puts(out, ", pkey_fingerprint="); /* of the DER SubjectPublicKeyInfo */
-    unsigned char *spki = NULL;
-    int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki);
-    if (spki_len > 0 && EVP_Digest(spki, (size_t)spki_len, digest, &len, md, NULL) == 1)
-        hex_colons(digest, len, out);
-    OPENSSL_free(spki);
 }

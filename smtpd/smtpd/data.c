@@ -27,7 +27,15 @@ static void received_header(smtpd_session *s, pn_buf *out)
     if (s->tls && pn_config_get_bool(PN_P(smtpd_tls_received_header))) {
         pn_buf_puts(out, "\t(using ");
         pn_tls_describe(s->tls, 1, out);
-        pn_buf_puts(out, ")\n\t(No client certificate requested)\n");
+        pn_buf_puts(out, ")\n");
+        if (s->ccert)
+            pn_buf_printf(out, "\t(Client CN \"%s\", Issuer \"%s\" (%s))\n", s->ccert_cn.data,
+                          s->ccert_issuer.data, s->ccert == 2 ? "verified OK" : "not verified");
+        else if (pn_config_get_bool(PN_P(smtpd_tls_ask_ccert)) ||
+                 pn_config_get_bool(PN_P(smtpd_tls_req_ccert)))
+            pn_buf_puts(out, "\t(Client did not present a certificate)\n");
+        else
+            pn_buf_puts(out, "\t(No client certificate requested)\n");
     }
     if (s->sasl_username.len && pn_config_get_bool(PN_P(smtpd_sasl_authenticated_header)))
         pn_buf_printf(out, "\t(Authenticated sender: %s)\n", s->sasl_username.data);

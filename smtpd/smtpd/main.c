@@ -106,6 +106,10 @@ static void serve(int fd, void *ctx)
     pn_buf_init(&s.envid);
     pn_buf_init(&s.transcript);
     pn_buf_init(&s.sasl_method);
+    pn_buf_init(&s.ccert_pkey_fp);
+    pn_buf_init(&s.ccert_fp);
+    pn_buf_init(&s.ccert_issuer);
+    pn_buf_init(&s.ccert_cn);
     pn_buf_init(&s.sasl_username);
     pn_buf_init(&s.sasl_sender);
     s.rcpts = pn_argv_new();
@@ -131,6 +135,10 @@ static void serve(int fd, void *ctx)
     pn_buf_release(&s.transcript);
     smtpd_auth_reset(&s);
     pn_buf_release(&s.sasl_method);
+    pn_buf_release(&s.ccert_pkey_fp);
+    pn_buf_release(&s.ccert_fp);
+    pn_buf_release(&s.ccert_issuer);
+    pn_buf_release(&s.ccert_cn);
     pn_buf_release(&s.sasl_username);
     pn_buf_release(&s.sasl_sender);
 }

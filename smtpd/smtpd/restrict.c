@@ -44,6 +44,7 @@ static rule_list lists[6] = {
 static pn_cidr *mynetworks;
 static size_t mynetworks_count;
 static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
+static pn_maps *relay_clientcerts; /* fingerprints of the client certificates trusted to relay */
 static pn_resolve_client *resolver;
 static void parse_rewrite_clients(void);
 
@@ -103,6 +104,7 @@ void smtpd_restrict_init(void)
     mailbox_maps = open_maps(PN_P(virtual_mailbox_maps), pn_config_get(PN_P(virtual_mailbox_maps)));
     relay_rcpt_maps =
         open_maps(PN_P(relay_recipient_maps), pn_config_get(PN_P(relay_recipient_maps)));
+    relay_clientcerts = open_maps(PN_P(relay_clientcerts), pn_config_get(PN_P(relay_clientcerts)));
     resolver = pn_resolve_client_new();
     parse_rewrite_clients();
 }
@@ -165,7 +167,8 @@ int smtpd_restrict_changed(void)
         if (rewrite_clients.rules[j].table && pn_maps_changed(rewrite_clients.rules[j].table))
             return 1;
     return pn_maps_changed(local_rcpt_maps) || pn_maps_changed(alias_maps) ||
-           pn_maps_changed(mailbox_maps) || pn_maps_changed(relay_rcpt_maps);
+           pn_maps_changed(mailbox_maps) || pn_maps_changed(relay_rcpt_maps) ||
+           pn_maps_changed(relay_clientcerts);
 }
 
 int smtpd_in_mynetworks(const smtpd_session *s)
@@ -452,6 +455,25 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             return REFUSE;
         }
         return DUNNO;
+    }
+    if (strcmp(name, "permit_tls_all_clientcerts") == 0)
+        return s->ccert == 2 ? PERMIT : DUNNO;
+    if (strcmp(name, "permit_tls_clientcerts") == 0 || strcmp(name, "check_ccert_access") == 0) {
+        /* a trusted certificate, found by its fingerprint, then its public key's */
+        pn_maps *table = name[0] == 'p' ? relay_clientcerts : r->table;
+        pn_buf value = PN_BUF_INIT;
+        int rc = 0;
+        if (s->ccert == 2 && table && (rc = pn_maps_find(table, s->ccert_fp.data, &value)) == 0)
+            rc = pn_maps_find(table, s->ccert_pkey_fp.data, &value);
+        enum verdict v = rc > 0 ? PERMIT : DUNNO;
+        if (rc < 0) {
+            pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", s->namaddr.data);
+            v = REFUSE;
+        } else if (rc > 0 && name[0] == 'c') {
+            v = access_action(value.data, s->namaddr.data, "Client certificate", reply);
+        }
+        pn_buf_release(&value);
+        return v;
     }
     if (r->table) {
         const char *key = strstr(name, "recipient") ? rcpt

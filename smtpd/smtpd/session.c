@@ -76,13 +76,36 @@ int smtpd_start_tls(smtpd_session *s)
         return -1;
     }
     pn_tls_attach(s->tls, s->client);
+    int required =
+        pn_config_get_bool(PN_P(smtpd_tls_req_ccert)) && smtpd_tls_level == PN_TLS_ENCRYPT;
+    s->ccert = 0;
+    if ((required || pn_config_get_bool(PN_P(smtpd_tls_ask_ccert))) &&
+        pn_tls_peer_present(s->tls)) {
+        s->ccert = pn_tls_peer_trusted(s->tls, &why) ? 2 : 1;
+        pn_tls_peer_names(s->tls, &s->ccert_cn, &s->ccert_issuer);
+        pn_tls_peer_fingerprints(s->tls, pn_config_get(PN_P(smtpd_tls_fingerprint_digest)),
+                                 &s->ccert_fp, &s->ccert_pkey_fp);
+        if (required && s->ccert == 1)
+            pn_info("certificate verification failed for %s: %s", s->namaddr.data, why.data);
+    }
     if (pn_config_get_int(PN_P(smtpd_tls_loglevel)) >= 1) {
         pn_buf text = PN_BUF_INIT;
         pn_tls_describe(s->tls, 0, &text);
-        pn_info("Anonymous TLS connection established from %s: %s", s->namaddr.data, text.data);
+        pn_info("%s TLS connection established from %s: %s",
+                s->ccert == 2   ? "Trusted"
+                : s->ccert == 1 ? "Untrusted"
+                                : "Anonymous",
+                s->namaddr.data, text.data);
         pn_buf_release(&text);
     }
     pn_buf_release(&why);
+    if (required && s->ccert != 2) { /* smtpd_tls_req_ccert: no mail without a trusted one */
+        const char *problem =
+            s->ccert ? "Client certificate not trusted" : "No client certificate presented";
+        pn_info("NOQUEUE: abort: TLS from %s: %s", s->namaddr.data, problem);
+        smtpd_reply(s, "421 4.7.1 %s Error: %s", pn_config_get_hostname(PN_P(myhostname)), problem);
+        s->quit = 1;
+    }
     return 0;
 }
 

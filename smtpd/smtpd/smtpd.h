@@ -58,7 +58,12 @@ typedef struct smtpd_session {
     pn_buf bdat;              /* BDAT content collected so far */
     int bdat_active;
     int bdat_failed;
-    pn_tls_session *tls;  /* after STARTTLS, or from the start in wrapper mode */
+    pn_tls_session *tls; /* after STARTTLS, or from the start in wrapper mode */
+    int ccert;           /* the client certificate: 0 none, 1 not trusted, 2 trusted */
+    pn_buf ccert_cn;     /* its subject and issuer common names, its fingerprints */
+    pn_buf ccert_issuer;
+    pn_buf ccert_fp;
+    pn_buf ccert_pkey_fp;
     pn_sasl_server *sasl; /* made when AUTH is first offered or used (auth.c) */
     pn_buf sasl_method;   /* after a successful AUTH: the mechanism and the login */
     pn_buf sasl_username;
