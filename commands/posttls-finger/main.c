@@ -179,7 +179,7 @@ int main(int argc, char **argv)
     char host[256], port[32], nexthop[256], addr[64] = "";
     if (target(argv[optind], host, sizeof(host), port, sizeof(port), nexthop, sizeof(nexthop)) < 0)
         usage();
-    pn_tls_client *client = lvl ? pn_tls_client_prepare(cafile, capath) : NULL;
+    pn_tls_client *client = lvl ? pn_tls_client_prepare(cafile, capath, "", "", "") : NULL;
     int fd = connect_to(host, port, timeout, addr, sizeof(addr));
     if (fd < 0)
         return 1;

@@ -65,8 +65,10 @@ void smtp_tls_init(void)
                 SMTP_PARAM(tls_security_level), pn_config_get(SMTP_PARAM(tls_security_level)));
     if (default_level() != LEVEL_NONE || policy_maps ||
         pn_config_get_bool(SMTP_PARAM(tls_wrappermode)))
-        client = pn_tls_client_prepare(pn_config_get(SMTP_PARAM(tls_CAfile)),
-                                       pn_config_get(SMTP_PARAM(tls_CApath)));
+        client = pn_tls_client_prepare(
+            pn_config_get(SMTP_PARAM(tls_CAfile)), pn_config_get(SMTP_PARAM(tls_CApath)),
+            pn_config_get(SMTP_PARAM(tls_chain_files)), pn_config_get(SMTP_PARAM(tls_cert_file)),
+            pn_config_get(SMTP_PARAM(tls_key_file)));
 }
 
 int smtp_tls_changed(void)
@@ -213,7 +215,7 @@ static int handshake(struct session *ss, const char *nexthop, const struct polic
     /* the session cache knows a server by its name, address and port, and what it was
      * asked to speak */
     pn_buf cache_id = PN_BUF_INIT;
-    if (!proto->lmtp && *pn_config_get(PN_P(smtp_tls_session_cache_database)))
+    if (*pn_config_get(SMTP_PARAM(tls_session_cache_database)))
         pn_buf_printf(&cache_id, "%s&%s&%s&%s&%s", proto->name, ss->relay, sni, protocols, grade);
     pn_stream_flush(ss->s);
     ss->tls =

@@ -206,8 +206,7 @@ void pn_tls_cipher_list(const char *grade, const char *exclude, pn_buf *out)
     pn_argv_free(words);
 }
 
-/* load_pem: the private key and the certificates (leaf first, then its chain). */
-static int load_pem(SSL_CTX *ctx, const pn_buf *pem, const pn_buf *key_pem)
+int pn_tls_load_pem(SSL_CTX *ctx, const pn_buf *pem, const pn_buf *key_pem)
 {
     BIO *bio = BIO_new_mem_buf(key_pem->len ? key_pem->data : pem->data,
                                (int)(key_pem->len ? key_pem->len : pem->len));
@@ -286,7 +285,7 @@ static int build(pn_tls_server *srv)
         EVP_PKEY_free(dh);
         SSL_CTX_set_dh_auto(ctx, 1);
     }
-    if (!load_pem(ctx, &srv->keys_and_certs, &srv->key_only)) {
+    if (!pn_tls_load_pem(ctx, &srv->keys_and_certs, &srv->key_only)) {
         pn_warn("cannot load the server certificate and private key: disabling TLS support");
         goto fail;
     }

@@ -42,8 +42,11 @@ const char *pn_tls_protocol(const pn_tls_session *session);
 typedef struct pn_tls_client pn_tls_client;
 /* pn_tls_client_prepare: as root, before the chroot: the CA certificates of cafile are read
  * into memory; capath (a hashed directory) is searched when a certificate is verified, so it
- * must be reachable from the chroot. Never NULL; a file that cannot be read is logged. */
-pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath);
+ * must be reachable from the chroot. The client's own certificate, when one is configured
+ * (chain files, else cert and key files; "" for none), is read too. Never NULL; a file that
+ * cannot be read is logged. */
+pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath,
+                                     const char *chain_files, const char *cert, const char *key);
 /* pn_tls_connect: the client side of a handshake on fd with the protocols and cipher grade
  * given (and the ciphers to exclude); sni is the server name to send, or NULL; cache_id,
  * when not NULL, names the server in tlsmgr's session cache (a session from there is offered

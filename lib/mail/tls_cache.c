@@ -121,11 +121,17 @@ static void free_id(void *parent, void *id, CRYPTO_EX_DATA *data, int index, lon
     free(id);
 }
 
+/* client_cache: the lmtp client's sessions have a cache of their own ("lmtp&..." ids) */
+static const char *client_cache(const char *id)
+{
+    return strncmp(id, "lmtp&", 5) == 0 ? "lmtp" : "smtp";
+}
+
 static int client_new(SSL *ssl, SSL_SESSION *session)
 {
     const char *id = SSL_get_ex_data(ssl, client_index);
     if (id && SSL_SESSION_is_resumable(session))
-        store("smtp", (const unsigned char *)id, strlen(id), session);
+        store(client_cache(id), (const unsigned char *)id, strlen(id), session);
     return 0;
 }
 
@@ -142,7 +148,7 @@ void pn_tls_cache_client_use(SSL *ssl, const char *id)
     if (id == NULL || client_index < 0)
         return;
     SSL_set_ex_data(ssl, client_index, pn_strdup(id));
-    SSL_SESSION *session = lookup("smtp", (const unsigned char *)id, strlen(id));
+    SSL_SESSION *session = lookup(client_cache(id), (const unsigned char *)id, strlen(id));
     if (session) {
         SSL_set_session(ssl, session);
         SSL_SESSION_free(session);

@@ -22,6 +22,10 @@ int pn_tls_read_file(const char *path, pn_buf *out);
 int pn_tls_protocol_bounds(const char *value, int *min, int *max, const char **bad);
 /* pn_tls_cipher_list: the OpenSSL cipher list of a grade, less the exclusions. */
 void pn_tls_cipher_list(const char *grade, const char *exclude, pn_buf *out);
+/* pn_tls_load_pem: the private key (from key_pem when it is not empty, else from pem) and
+ * the certificates of pem (leaf first, then its chain) into ctx; 1, or 0 when they do not
+ * load or do not match. */
+int pn_tls_load_pem(SSL_CTX *ctx, const pn_buf *pem, const pn_buf *key_pem);
 /* pn_tls_handshake: the handshake of a session whose side is set, on its descriptor made
  * non-blocking, within timeout_ms; 0, or -1 with why. */
 int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why);

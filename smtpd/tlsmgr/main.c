@@ -1,12 +1,11 @@
 /* main.c: tlsmgr (private/tlsmgr): the TLS session ticket keys every smtpd process shares,
  * so that a client resumes its session with any smtpd process, not only the one that issued
- * its ticket; and the session caches of smtpd_tls_session_cache_database and
- * smtp_tls_session_cache_database. One process (maxproc 1), many clients on kept connections:
- *   {req=tktkey}           -> {status=0, keyname, key, expires}: the key to encrypt with now
- *   {req=tktkey, keyname}  -> the same for that key while tickets under it are accepted, or
- *                             {status=1} when it is unknown or too old
- *   {req=lookup, cache=smtpd|smtp, id}   -> {status=0, session} or {status=1}
- *   {req=update, cache, id, session}     -> {status=0}
+ * its ticket; and the session caches of smtpd_tls_session_cache_database,
+ * smtp_tls_session_cache_database and lmtp_tls_session_cache_database. One process (maxproc 1),
+ * many clients on kept connections: {req=tktkey}           -> {status=0, keyname, key, expires}:
+ * the key to encrypt with now {req=tktkey, keyname}  -> the same for that key while tickets under
+ * it are accepted, or {status=1} when it is unknown or too old {req=lookup, cache=smtpd|smtp|lmtp,
+ * id}   -> {status=0, session} or {status=1} {req=update, cache, id, session}     -> {status=0}
  *   {req=delete, cache, id}              -> {status=0}
  * A key (a name of 16 bytes, then 32 bytes of cipher key and 32 of HMAC key, from
  * getrandom()) encrypts new tickets for smtpd_tls_session_cache_timeout and is accepted for
@@ -52,7 +51,8 @@ static struct cache {
 } caches[] = {
     {"smtpd", PN_P(smtpd_tls_session_cache_database), PN_P(smtpd_tls_session_cache_timeout), NULL,
      0},
-    {"smtp", PN_P(smtp_tls_session_cache_database), PN_P(smtp_tls_session_cache_timeout), NULL, 0}};
+    {"smtp", PN_P(smtp_tls_session_cache_database), PN_P(smtp_tls_session_cache_timeout), NULL, 0},
+    {"lmtp", PN_P(lmtp_tls_session_cache_database), PN_P(lmtp_tls_session_cache_timeout), NULL, 0}};
 #define SWEEP_EVERY 1000
 #define SESSION_LIMIT 16384 /* bytes of one session, encoded */
 

@@ -4,7 +4,8 @@ in plain text when the server offers nothing;
 "encrypt" to a server without STARTTLS defers (4.7.4) and never sends the message in clear;
 "verify" passes with a certificate from the configured CA for the expected name and defers
 (4.7.5, "Server certificate not verified") for a self-signed one; the reference's log lines;
-smtp_tls_policy_maps chooses the level per next hop."""
+smtp_tls_policy_maps chooses the level per next hop; smtp_tls_cert_file gives a server that
+asks for one the client's certificate."""
 import os
 import shutil
 import ssl
@@ -47,7 +48,14 @@ class ClientTls(unittest.TestCase):
                 "-CAcreateserial", "-out", "mx.pem", "-days", "30", "-extfile", "ext", cwd=d)
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "self.key",
                 "-out", "self.pem", "-days", "30", "-subj", "/CN=mx.sink.test", cwd=d)
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out",
+                "client.csr", "-subj", "/CN=mail.example.org", cwd=d)
+        openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", "client.pem", "-days", "30", cwd=d)
         signed = server_context(os.path.join(d, "mx.pem"), os.path.join(d, "mx.key"))
+        wants_cert = server_context(os.path.join(d, "mx.pem"), os.path.join(d, "mx.key"))
+        wants_cert.verify_mode = ssl.CERT_REQUIRED
+        wants_cert.load_verify_locations(os.path.join(d, "ca.pem"))
         selfsigned = server_context(os.path.join(d, "self.pem"), os.path.join(d, "self.key"))
         self.port = port = free_port()
         self.sinks = {
@@ -56,17 +64,22 @@ class ClientTls(unittest.TestCase):
             "encrypt": Sink(host="127.0.0.4", port=port),
             "verify": Sink(host="127.0.0.3", port=port, tls=signed),
             "selfsigned": Sink(host="127.0.0.5", port=port, tls=selfsigned),
+            "mutual": Sink(host="127.0.0.6", port=port, tls=wants_cert),
         }
         for sink in self.sinks.values():
             self.addCleanup(sink.close)
         hops = {"may": "127.0.0.1", "plain": "127.0.0.2", "encrypt": "127.0.0.4",
                 "verify": "127.0.0.3", "selfsigned": "127.0.0.5"}
+        transports_extra = f", mutual.test=withcert:[127.0.0.6]:{port}"
         transports = ", ".join(f"{name}.test=smtp:[{addr}]:{port}" for name, addr in hops.items())
         self.inst.postfix("stop")
         self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n"
-                               "tlsmgr unix - - y 1000? 1 tlsmgr\n")
+                               "tlsmgr unix - - y 1000? 1 tlsmgr\n"
+                               "withcert unix - - y - - smtp\n"
+                               f"  -o smtp_tls_cert_file={d}/client.pem\n"
+                               f"  -o smtp_tls_key_file={d}/client.key\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
-            fp.write(f"transport_maps = inline:{{ {transports} }}\n"
+            fp.write(f"transport_maps = inline:{{ {transports}{transports_extra} }}\n"
                      "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n"
                      "smtp_tls_session_cache_database = btree:${data_directory}/smtp_scache\n"
                      f"smtp_tls_CAfile = {d}/ca.pem\n"
@@ -97,6 +110,15 @@ class ClientTls(unittest.TestCase):
         self.assertIn("status=sent", self.outcome(qid))
         self.assertEqual(self.sinks["may"].resumed, [False, True])
         self.assertTrue(os.path.exists(os.path.join(self.inst.dir, "data", "smtp_scache.db")))
+
+    def test_a_client_certificate_for_a_server_that_asks(self):
+        qid = self.submit("sender@example.org", ["f@mutual.test"])
+        self.assertIn("status=sent", self.outcome(qid))
+        self.assertEqual(self.sinks["mutual"].encrypted, [True])
+        self.assertEqual(self.sinks["mutual"].client_certs, ["mail.example.org"])
+        self.assertRegex(self.inst.log(), r"TLS connection established to 127\.0\.0\.6\[127\.0\.0"
+                                          r"\.6\]:\d+: .* client-signature RSA-PSS \(2048 bits\) "
+                                          r"client-digest SHA256\n")
 
     def test_encrypt_never_sends_in_clear(self):
         qid = self.submit("sender@example.org", ["c@encrypt.test"])

@@ -25,6 +25,7 @@ class Sink:
         self.tls = tls  # an ssl.SSLContext: STARTTLS is offered and done with it
         self.encrypted = []  # per message: did it arrive inside TLS?
         self.resumed = []  # per STARTTLS: did the client resume an earlier session?
+        self.client_certs = []  # per STARTTLS: the subject CN of the client's certificate
         self.auth = auth  # {login: password}: AUTH PLAIN and LOGIN are offered and checked
         self.logins = []  # the logins that succeeded
         self.wrapper = wrapper  # TLS from the first byte (port 465), with tls
@@ -184,6 +185,9 @@ class Sink:
                     io["conn"] = self.tls.wrap_socket(conn, server_side=True)
                     io["tls"] = True
                     self.resumed.append(io["conn"].session_reused)
+                    peer = io["conn"].getpeercert() or {}
+                    self.client_certs.append(dict(x[0] for x in peer.get("subject", ()))
+                                             .get("commonName"))
                     f = io["conn"].makefile("rb")
                     mail, rcpts = None, []
                 elif up.startswith("AUTH ") and self.auth:
