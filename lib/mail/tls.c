@@ -81,6 +81,29 @@ enum pn_tls_level pn_tls_server_level(void)
                                              : PN_TLS_NONE;
 }
 
+int pn_tls_read_keys(const char *chain_files, const char *cert, const char *key,
+                     const char *consequence, pn_buf *pem, pn_buf *key_pem)
+{
+    pn_argv *chain = pn_argv_split(chain_files, PN_SEPARATORS);
+    int rc = 0;
+    for (size_t i = 0; i < chain->len && rc == 0; i++)
+        if ((rc = pn_tls_read_file(chain->items[i], pem)) < 0)
+            pn_warn("cannot load certificate chain from file \"%s\": %s", chain->items[i],
+                    consequence);
+    if (chain->len == 0 && *cert) {
+        if ((rc = pn_tls_read_file(cert, pem)) < 0)
+            pn_warn("cannot get RSA certificate from file \"%s\": %s", cert, consequence);
+        else if (*key && strcmp(key, cert) != 0 && (rc = pn_tls_read_file(key, key_pem)) < 0)
+            pn_warn("cannot get RSA private key from file \"%s\": %s", key, consequence);
+    }
+    pn_argv_free(chain);
+    if (rc < 0) {
+        pn_buf_reset(pem);
+        pn_buf_reset(key_pem);
+    }
+    return rc;
+}
+
 pn_tls_server *pn_tls_server_prepare(void)
 {
     pn_tls_server *srv = pn_calloc(1, sizeof(*srv));
@@ -91,28 +114,16 @@ pn_tls_server *pn_tls_server_prepare(void)
         return srv;
     /* OpenSSL's configuration file lies outside the chroot */
     OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
-    pn_argv *chain = pn_argv_split(pn_config_get(PN_P(smtpd_tls_chain_files)), PN_SEPARATORS);
+    const char *chain = pn_config_get(PN_P(smtpd_tls_chain_files));
     const char *cert = pn_config_get(PN_P(smtpd_tls_cert_file));
-    const char *key = pn_config_get(PN_P(smtpd_tls_key_file));
-    for (size_t i = 0; i < chain->len && !srv->broken; i++) {
-        if (pn_tls_read_file(chain->items[i], &srv->keys_and_certs) < 0) {
-            pn_warn("cannot load certificate chain from file \"%s\": disabling TLS support",
-                    chain->items[i]);
-            srv->broken = 1;
-        }
-    }
-    if (chain->len == 0) {
-        if (*cert == 0) {
-            pn_warn("no server certificate (smtpd_tls_cert_file or smtpd_tls_chain_files): "
-                    "disabling TLS support");
-            srv->broken = 1;
-        } else if (pn_tls_read_file(cert, &srv->keys_and_certs) < 0) {
-            pn_warn("cannot get RSA certificate from file \"%s\": disabling TLS support", cert);
-            srv->broken = 1;
-        } else if (*key && strcmp(key, cert) != 0 && pn_tls_read_file(key, &srv->key_only) < 0) {
-            pn_warn("cannot get RSA private key from file \"%s\": disabling TLS support", key);
-            srv->broken = 1;
-        }
+    if (pn_is_blank(chain) && *cert == 0) {
+        pn_warn("no server certificate (smtpd_tls_cert_file or smtpd_tls_chain_files): "
+                "disabling TLS support");
+        srv->broken = 1;
+    } else if (pn_tls_read_keys(chain, cert, pn_config_get(PN_P(smtpd_tls_key_file)),
+                                "disabling TLS support", &srv->keys_and_certs,
+                                &srv->key_only) < 0) {
+        srv->broken = 1;
     }
     if (pn_config_get_bool(PN_P(smtpd_tls_ask_ccert)) ||
         pn_config_get_bool(PN_P(smtpd_tls_req_ccert))) {
@@ -131,7 +142,6 @@ pn_tls_server *pn_tls_server_prepare(void)
     const char *dh = pn_config_get(PN_P(smtpd_tls_dh1024_param_file));
     if (*dh && pn_tls_read_file(dh, &srv->dh) < 0)
         pn_warn("cannot load DH parameters from file \"%s\": using the built-in ones", dh);
-    pn_argv_free(chain);
     return srv;
 }
 

@@ -9,10 +9,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "base/argv.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/strutil.h"
 #include "mail/tls_internal.h"
 
 #define CONTEXTS 4 /* protocol and cipher choices kept: opportunistic and mandatory */
@@ -27,37 +25,14 @@ struct pn_tls_client {
     } contexts[CONTEXTS];
 };
 
-/* read_own: the client certificate files, like the server's (chain files, else the
- * certificate and its key); -1 (logged) when one cannot be read. */
-static int read_own(pn_tls_client *c, const char *chain_files, const char *cert, const char *key)
-{
-    pn_argv *chain = pn_argv_split(chain_files, PN_SEPARATORS);
-    int rc = 0;
-    for (size_t i = 0; i < chain->len && rc == 0; i++)
-        if ((rc = pn_tls_read_file(chain->items[i], &c->keys_and_certs)) < 0)
-            pn_warn("cannot load certificate chain from file \"%s\": no client certificate",
-                    chain->items[i]);
-    if (chain->len == 0 && *cert) {
-        if ((rc = pn_tls_read_file(cert, &c->keys_and_certs)) < 0)
-            pn_warn("cannot get RSA certificate from file \"%s\": no client certificate", cert);
-        else if (*key && strcmp(key, cert) != 0 && (rc = pn_tls_read_file(key, &c->key_only)) < 0)
-            pn_warn("cannot get RSA private key from file \"%s\": no client certificate", key);
-    }
-    pn_argv_free(chain);
-    if (rc < 0) {
-        pn_buf_reset(&c->keys_and_certs);
-        pn_buf_reset(&c->key_only);
-    }
-    return rc;
-}
-
 pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath,
                                      const char *chain_files, const char *cert, const char *key)
 {
     pn_tls_client *c = pn_calloc(1, sizeof(*c));
     pn_buf_init(&c->keys_and_certs);
     pn_buf_init(&c->key_only);
-    read_own(c, chain_files, cert, key);
+    pn_tls_read_keys(chain_files, cert, key, "no client certificate", &c->keys_and_certs,
+                     &c->key_only);
     OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
     c->store = X509_STORE_new();
     /* the file's certificates are read now, into the store (before the chroot) */

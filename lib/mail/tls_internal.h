@@ -17,6 +17,11 @@ struct pn_tls_session {
 void pn_tls_log_errors(void);
 /* pn_tls_read_file: a whole (small) file appended to out; -1 when it cannot be read. */
 int pn_tls_read_file(const char *path, pn_buf *out);
+/* pn_tls_read_keys: chain_files (each a key and its certificates), else the cert file and
+ * the key file (when it is another one), appended to pem and key_pem; -1 with a warning that
+ * ends in consequence ("disabling TLS support") when one cannot be read. */
+int pn_tls_read_keys(const char *chain_files, const char *cert, const char *key,
+                     const char *consequence, pn_buf *pem, pn_buf *key_pem);
 /* pn_tls_protocol_bounds: the lowest and highest version a protocols value (">=TLSv1.2",
  * "!SSLv3, !TLSv1") allows; -1 with the word not understood in bad. */
 int pn_tls_protocol_bounds(const char *value, int *min, int *max, const char **bad);
