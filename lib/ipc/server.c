@@ -595,3 +595,71 @@ void pn_server_serve_requests(int fd, const char *proto, pn_request_fn handle, v
     pn_buf_release(&why);
     pn_stream_release(client);
 }
+
+/* The multi-server twin: many clients on kept connections, each read when the event loop
+ * says it is readable (all the requests it has sent then), malformed input dropping only
+ * that client. */
+static struct {
+    const char *proto;
+    pn_request_fn handle;
+    void *ctx;
+} multi_service;
+
+static void multi_close(int fd, pn_stream *client)
+{
+    pn_event_unwatch(fd);
+    pn_stream_close(client);
+    pn_server_disconnect(fd);
+}
+
+void pn_server_multi_drop(int fd, void *client)
+{
+    multi_close(fd, client);
+}
+
+static void multi_readable(int fd, int events, void *data)
+{
+    pn_stream *client = data;
+    pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT;
+    (void)events;
+    int alive = 1;
+    do {
+        pn_server_request_ready();
+        if (pn_attr_read_frame(client, &frame) <= 0) {
+            alive = 0;
+            break;
+        }
+        pn_attrs req;
+        pn_attr_out reply;
+        pn_buf_reset(&why);
+        if (pn_attr_parse(frame.data, frame.len, &req, &why) < 0) {
+            pn_warn("malformed %s request: %s", multi_service.proto, why.data);
+            alive = 0;
+            break;
+        }
+        pn_attr_begin(&reply);
+        alive = multi_service.handle(&req, &reply, multi_service.ctx) == 0 &&
+                pn_attr_write_frame(client, &reply) == 0 && !pn_server_client_done(fd);
+        pn_attr_release(&reply);
+    } while (alive && pn_stream_buffered(client) > 0);
+    pn_buf_release(&frame);
+    pn_buf_release(&why);
+    if (!alive)
+        multi_close(fd, client);
+}
+
+void pn_server_multi_requests(int fd, const char *proto, long long generation, pn_request_fn handle,
+                              void *ctx)
+{
+    multi_service.proto = proto;
+    multi_service.handle = handle;
+    multi_service.ctx = ctx;
+    pn_stream *client = pn_stream_fdopen(fd);
+    pn_stream_set_timeout(client, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
+    pn_server_client_data(fd, client);
+    if (pn_ipc_send_hello(client, proto, generation) < 0) {
+        multi_close(fd, client);
+        return;
+    }
+    pn_event_watch(fd, PN_EVENT_READ, multi_readable, client);
+}

@@ -77,5 +77,11 @@ typedef int (*pn_request_fn)(const pn_attrs *req, pn_attr_out *reply, void *ctx)
  * kept connection: the hello with proto, then each request to handle, the retirement
  * checks between requests. */
 void pn_server_serve_requests(int fd, const char *proto, pn_request_fn handle, void *ctx);
+/* pn_server_multi_requests: the same for a multi server's serve hook: the hello (with the
+ * generation), then each client's requests as they arrive; pn_server_multi_drop is the drop
+ * hook that goes with it. */
+void pn_server_multi_requests(int fd, const char *proto, long long generation, pn_request_fn handle,
+                              void *ctx);
+void pn_server_multi_drop(int fd, void *client);
 
 #endif

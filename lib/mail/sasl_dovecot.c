@@ -23,6 +23,8 @@
 /* How long one answer from the auth server may take (Dovecot delays failures by 2 s). */
 #define DOVECOT_TIMEOUT_MS 30000
 #define DOVECOT_LINE_LIMIT 65536
+#define DOVECOT_MECHS 64   /* mechanisms kept from the handshake */
+#define DOVECOT_LINES 1000 /* lines of a handshake, or skipped before an answer */
 
 enum {
     MECH_ANONYMOUS = 1,
@@ -106,8 +108,9 @@ static int handshake(pn_buf *why)
         pn_buf_printf(why, "write %s: %s", auth.path, strerror(errno));
         goto out;
     }
-    for (;;) {
-        int got = pn_stream_get_line(auth.stream, &line, DOVECOT_LINE_LIMIT);
+    for (int lines = 0;; lines++) {
+        int got = lines < DOVECOT_LINES ? pn_stream_get_line(auth.stream, &line, DOVECOT_LINE_LIMIT)
+                                        : PN_LINE_EOF;
         if (got != PN_LINE_OK) {
             pn_buf_printf(why, "read %s: %s", auth.path,
                           got == PN_LINE_ERROR ? strerror(errno) : "unexpected end of input");
@@ -121,7 +124,8 @@ static int handshake(pn_buf *why)
         const char *kind = words->items[0];
         if (strcmp(kind, "VERSION") == 0) {
             version_ok = words->len >= 2 && strcmp(words->items[1], "1") == 0;
-        } else if (strcmp(kind, "MECH") == 0 && words->len >= 2) {
+        } else if (strcmp(kind, "MECH") == 0 && words->len >= 2 &&
+                   auth.mech_count < DOVECOT_MECHS) {
             auth.mechs = pn_reallocarray(auth.mechs, auth.mech_count + 1, sizeof(mech));
             auth.mechs[auth.mech_count].name = pn_strdup(words->items[1]);
             auth.mechs[auth.mech_count++].flags = mech_flags(words->items + 2, words->len - 2);
@@ -232,8 +236,9 @@ static char *unescape(const char *value)
 static enum pn_sasl_status answer(dovecot_session *d, pn_buf *text)
 {
     pn_buf line = PN_BUF_INIT;
-    for (;;) {
-        int got = pn_stream_get_line(auth.stream, &line, DOVECOT_LINE_LIMIT);
+    for (int lines = 0;; lines++) {
+        int got = lines < DOVECOT_LINES ? pn_stream_get_line(auth.stream, &line, DOVECOT_LINE_LIMIT)
+                                        : PN_LINE_EOF;
         if (got != PN_LINE_OK) {
             pn_warn("SASL: read %s: %s", auth.path,
                     got == PN_LINE_ERROR ? strerror(errno) : "unexpected end of input");

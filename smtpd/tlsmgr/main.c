@@ -13,24 +13,20 @@
  * cache files are made anew when tlsmgr starts (opened before the chroot); an entry is
  * "expiry:base64 of the session", dropped once expired. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/argv.h"
-#include "base/event.h"
+#include "base/codec.h"
 #include "base/log.h"
-#include "base/stream.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
-#include "ipc/ipcclnt.h"
 #include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/dict.h"
-#include "base/codec.h"
-#include "base/strutil.h"
-#include <stdlib.h>
-#include <unistd.h>
 
 #define KEY_NAME_LEN 16
 #define KEY_LEN (KEY_NAME_LEN + 64)
@@ -188,23 +184,22 @@ static void put_key(pn_attr_out *reply, const struct ticket_key *k)
     pn_attr_put_int(reply, PN_ATTR_EXPIRES, (int64_t)(k->born + lifetime()));
 }
 
-/* handle: one request; -1 drops the client (also master's wake-up byte, which is no frame). */
-static int handle(const pn_buf *frame, pn_attr_out *reply)
+/* handle: one request; -1 drops the client. */
+static int handle(const pn_attrs *req, pn_attr_out *reply, void *ctx)
 {
-    pn_attrs req;
-    pn_buf why = PN_BUF_INIT, kind = PN_BUF_INIT, name = PN_BUF_INIT;
+    (void)ctx;
+    pn_buf kind = PN_BUF_INIT, name = PN_BUF_INIT;
     int rc = 0;
     time_t now = time(NULL);
-    if (pn_attr_parse(frame->data, frame->len, &req, &why) < 0 ||
-        pn_attr_copy_str(&req, PN_ATTR_REQ, &kind) != 1) {
+    if (pn_attr_copy_str(req, PN_ATTR_REQ, &kind) != 1) {
         rc = -1;
     } else if (strcmp(kind.data, PN_REQ_LOOKUP) == 0 || strcmp(kind.data, PN_REQ_UPDATE) == 0 ||
                strcmp(kind.data, PN_REQ_DELETE) == 0) {
-        cache_request(kind.data, &req, reply, now);
+        cache_request(kind.data, req, reply, now);
     } else if (strcmp(kind.data, PN_REQ_TKTKEY) != 0) {
         pn_attr_put_int(reply, PN_ATTR_STATUS, -1);
         pn_attr_put_cstr(reply, PN_ATTR_REASON, "unknown request");
-    } else if (pn_attr_copy_str(&req, PN_ATTR_KEYNAME, &name) != 1) {
+    } else if (pn_attr_copy_str(req, PN_ATTR_KEYNAME, &name) != 1) {
         put_key(reply, current(now));
     } else {
         const struct ticket_key *found = NULL;
@@ -219,58 +214,14 @@ static int handle(const pn_buf *frame, pn_attr_out *reply)
         else
             pn_attr_put_int(reply, PN_ATTR_STATUS, 1);
     }
-    pn_buf_release(&why);
     pn_buf_release(&kind);
     pn_buf_release(&name);
     return rc;
 }
 
-static void client_close(int fd, pn_stream *client)
-{
-    pn_event_unwatch(fd);
-    pn_stream_close(client);
-    pn_server_disconnect(fd);
-}
-
-static void drop(int fd, void *client)
-{
-    client_close(fd, client);
-}
-
-static void readable(int fd, int events, void *ctx)
-{
-    pn_stream *client = ctx;
-    pn_buf frame = PN_BUF_INIT;
-    (void)events;
-    int alive = 1;
-    do {
-        pn_server_request_ready();
-        if (pn_attr_read_frame(client, &frame) <= 0) {
-            alive = 0;
-            break;
-        }
-        pn_attr_out reply;
-        pn_attr_begin(&reply);
-        alive = handle(&frame, &reply) == 0 && pn_attr_write_frame(client, &reply) == 0 &&
-                !pn_server_client_done(fd);
-        pn_attr_release(&reply);
-    } while (alive && pn_stream_buffered(client) > 0);
-    pn_buf_release(&frame);
-    if (!alive)
-        client_close(fd, client);
-}
-
 static void serve(int fd, void *ctx)
 {
-    (void)ctx;
-    pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
-    pn_server_client_data(fd, client);
-    if (pn_ipc_send_hello(client, PN_PROTO_TLSMGR, 0) < 0) {
-        client_close(fd, client);
-        return;
-    }
-    pn_event_watch(fd, PN_EVENT_READ, readable, client);
+    pn_server_multi_requests(fd, PN_PROTO_TLSMGR, 0, handle, ctx);
 }
 
 static void pre_jail(void *ctx)
@@ -282,7 +233,7 @@ static void pre_jail(void *ctx)
 int main(int argc, char **argv)
 {
     static pn_server server = {.serve = serve,
-                               .drop = drop,
+                               .drop = pn_server_multi_drop,
                                .pre_jail = pre_jail,
                                .max_use = 0, /* keys live in this process: it stays */
                                .max_idle = 0,

@@ -6,13 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/event.h"
 #include "base/log.h"
-#include "base/mem.h"
-#include "base/stream.h"
 #include "config/cfparams.h"
 #include "ipc/attr.h"
-#include "ipc/ipcclnt.h"
 #include "ipc/proto.h"
 #include "ipc/server.h"
 #include "mail/addr.h"
@@ -48,80 +44,34 @@ static void resolve_all(const pn_attrs *req, pn_attr_out *reply)
 }
 
 /* handle: one request; -1 drops the client. */
-static int handle(const pn_buf *frame, pn_attr_out *reply)
+static int handle(const pn_attrs *req, pn_attr_out *reply, void *ctx)
 {
-    pn_attrs req;
-    pn_buf why = PN_BUF_INIT, kind = PN_BUF_INIT, addr = PN_BUF_INIT, out = PN_BUF_INIT;
+    (void)ctx;
+    pn_buf kind = PN_BUF_INIT, addr = PN_BUF_INIT, out = PN_BUF_INIT;
     int rc = 0;
-    if (pn_attr_parse(frame->data, frame->len, &req, &why) < 0 ||
-        pn_attr_copy_str(&req, PN_ATTR_REQ, &kind) != 1) {
-        pn_warn("malformed request: %s", why.len ? why.data : "no req attribute");
+    if (pn_attr_copy_str(req, PN_ATTR_REQ, &kind) != 1) {
+        pn_warn("malformed request: no req attribute");
         rc = -1;
     } else if (strcmp(kind.data, PN_REQ_REWRITE) == 0 &&
-               pn_attr_copy_str(&req, PN_ATTR_ADDR, &addr) == 1) {
+               pn_attr_copy_str(req, PN_ATTR_ADDR, &addr) == 1) {
         pn_addr_rewrite_local(addr.data, &out);
         pn_attr_put_int(reply, PN_ATTR_STATUS, 0);
         pn_attr_put_str(reply, PN_ATTR_ADDR, out.data, out.len);
     } else if (strcmp(kind.data, PN_REQ_RESOLVE) == 0 || strcmp(kind.data, PN_REQ_VERIFY) == 0) {
-        resolve_all(&req, reply);
+        resolve_all(req, reply);
     } else {
         pn_attr_put_int(reply, PN_ATTR_STATUS, -1);
         pn_attr_put_cstr(reply, PN_ATTR_REASON, "unknown request");
     }
-    pn_buf_release(&why);
     pn_buf_release(&kind);
     pn_buf_release(&addr);
     pn_buf_release(&out);
     return rc;
 }
 
-static void client_close(int fd, pn_stream *client)
-{
-    pn_event_unwatch(fd);
-    pn_stream_close(client);
-    pn_server_disconnect(fd);
-}
-
-/* drop: the process retires and this client is between two requests */
-static void drop(int fd, void *client)
-{
-    client_close(fd, client);
-}
-
-static void readable(int fd, int events, void *ctx)
-{
-    pn_stream *client = ctx;
-    pn_buf frame = PN_BUF_INIT;
-    (void)events;
-    int alive = 1;
-    do {
-        pn_server_request_ready();
-        if (pn_attr_read_frame(client, &frame) <= 0) {
-            alive = 0;
-            break;
-        }
-        pn_attr_out reply;
-        pn_attr_begin(&reply);
-        alive = handle(&frame, &reply) == 0 && pn_attr_write_frame(client, &reply) == 0 &&
-                !pn_server_client_done(fd);
-        pn_attr_release(&reply);
-    } while (alive && pn_stream_buffered(client) > 0);
-    pn_buf_release(&frame);
-    if (!alive)
-        client_close(fd, client);
-}
-
 static void serve(int fd, void *ctx)
 {
-    (void)ctx;
-    pn_stream *client = pn_stream_fdopen(fd);
-    pn_stream_set_timeout(client, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
-    pn_server_client_data(fd, client);
-    if (pn_ipc_send_hello(client, PN_PROTO_REWRITE, generation) < 0) {
-        client_close(fd, client);
-        return;
-    }
-    pn_event_watch(fd, PN_EVENT_READ, readable, client);
+    pn_server_multi_requests(fd, PN_PROTO_REWRITE, generation, handle, ctx);
 }
 
 static void pre_jail(void *ctx)
@@ -145,7 +95,7 @@ static int must_retire(void *ctx)
 int main(int argc, char **argv)
 {
     static pn_server server = {.serve = serve,
-                               .drop = drop,
+                               .drop = pn_server_multi_drop,
                                .pre_jail = pre_jail,
                                .must_retire = must_retire,
                                .max_use = -1,
