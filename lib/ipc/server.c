@@ -600,7 +600,6 @@ void pn_server_serve_requests(int fd, const char *proto, pn_request_fn handle, v
  * says it is readable (all the requests it has sent then), malformed input dropping only
  * that client. */
 static struct {
-    const char *proto;
     pn_request_fn handle;
     void *ctx;
 } multi_service;
@@ -633,7 +632,7 @@ static void multi_readable(int fd, int events, void *data)
         pn_attr_out reply;
         pn_buf_reset(&why);
         if (pn_attr_parse(frame.data, frame.len, &req, &why) < 0) {
-            pn_warn("malformed %s request: %s", multi_service.proto, why.data);
+            pn_warn("malformed request: %s", why.data);
             alive = 0;
             break;
         }
@@ -651,7 +650,6 @@ static void multi_readable(int fd, int events, void *data)
 void pn_server_multi_requests(int fd, const char *proto, long long generation, pn_request_fn handle,
                               void *ctx)
 {
-    multi_service.proto = proto;
     multi_service.handle = handle;
     multi_service.ctx = ctx;
     pn_stream *client = pn_stream_fdopen(fd);
