@@ -93,10 +93,14 @@ static void reply(struct conn *c, char want, const char *after)
     }
 }
 
+/* command: one line in one write, as a client with a buffered stream sends it. */
 static void command(struct conn *c, const char *line, char want)
 {
-    put(c, line, strlen(line));
-    put(c, "\r\n", 2);
+    char text[1024];
+    int len = snprintf(text, sizeof(text), "%s\r\n", line);
+    if (len < 0 || len >= (int)sizeof(text))
+        die("command too long: %s", line);
+    put(c, text, (size_t)len);
     reply(c, want, line);
 }
 
@@ -134,8 +138,8 @@ static int one_message(SSL_CTX *ctx, const struct sockaddr_in *to, const char *h
     snprintf(line, sizeof(line), "RCPT TO:<%s>", rcpt);
     command(&c, line, '2');
     command(&c, "DATA", '3');
-    put(&c, body, strlen(body));
-    command(&c, ".", '2');
+    put(&c, body, strlen(body)); /* the body ends with ".\r\n" */
+    reply(&c, '2', "end of data");
     command(&c, "QUIT", '2');
     SSL_shutdown(c.ssl);
     SSL_free(c.ssl);
@@ -154,7 +158,7 @@ static char *make_body(long size)
         memcpy(body + n + 78, "\r\n", 2);
         n += 80;
     }
-    body[n] = 0;
+    memcpy(body + n, ".\r\n", 4); /* the end of the data, and of the string */
     return body;
 }
 

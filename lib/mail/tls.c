@@ -369,6 +369,65 @@ static long long deadline_of(int timeout_ms)
     return timeout_ms > 0 ? pn_event_now_ms() + timeout_ms : 0;
 }
 
+/* send_pending: what OpenSSL wrote into the session's memory BIO, to the peer, within the
+ * deadline; 0, or -1 with errno (what was not sent is dropped: the connection is lost). */
+static int send_pending(pn_tls_session *t, long long deadline)
+{
+    char *data;
+    long left = BIO_get_mem_data(t->out, &data);
+    int rc = 0;
+    while (left > 0) {
+        ssize_t n = send(t->fd, data, (size_t)left, MSG_NOSIGNAL);
+        if (n > 0) {
+            data += n;
+            left -= n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_io(t->fd, SSL_ERROR_WANT_WRITE, deadline) < 0) {
+                rc = -1;
+                break;
+            }
+        } else {
+            rc = -1;
+            break;
+        }
+    }
+    int saved = errno;
+    (void)BIO_reset(t->out);
+    errno = saved;
+    return rc;
+}
+
+pn_tls_session *pn_tls_session_new(SSL_CTX *ctx, int fd)
+{
+    pn_tls_session *t = pn_calloc(1, sizeof(*t));
+    t->fd = fd;
+    t->ssl = SSL_new(ctx);
+    BIO *in = BIO_new_socket(fd, BIO_NOCLOSE);
+    t->out = BIO_new(BIO_s_mem());
+    if (t->ssl == NULL || in == NULL || t->out == NULL) {
+        BIO_free(in);
+        BIO_free(t->out);
+        SSL_free(t->ssl);
+        free(t);
+        ERR_clear_error();
+        return NULL;
+    }
+    BIO_up_ref(t->out); /* one reference is the SSL object's, one ours */
+    SSL_set_bio(t->ssl, in, t->out);
+    return t;
+}
+
+void pn_tls_session_free(pn_tls_session *t)
+{
+    if (t == NULL)
+        return;
+    SSL_free(t->ssl);
+    BIO_free(t->out);
+    free(t);
+}
+
 int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why)
 {
     int flags = fcntl(t->fd, F_GETFL);
@@ -376,10 +435,9 @@ int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why)
         pn_buf_set(why, strerror(errno));
         return -1;
     }
-    /* TLS writes record by record (the last handshake flight, the session tickets, then the
-     * first reply): with Nagle's algorithm the second write would wait for the peer's delayed
-     * ACK, 40 ms a session. The stream above still hands over a whole reply at once. Not TCP
-     * (a test's socketpair): nothing to do. */
+    /* Nagle's algorithm would hold a reply back while the peer delays its ACK of the last
+     * segment (40 ms); what is sent here is already whole (send_pending). Not TCP (a test's
+     * socketpair): nothing to do. */
     int one = 1;
     setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     long long deadline = deadline_of(timeout_ms);
@@ -387,10 +445,10 @@ int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why)
         ERR_clear_error();
         int rc = SSL_do_handshake(t->ssl);
         if (rc == 1)
-            return 0;
+            return 0; /* what is left to send goes with the first record */
         int err = SSL_get_error(t->ssl, rc);
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-            if (wait_io(t->fd, err, deadline) == 0)
+            if (send_pending(t, deadline) == 0 && wait_io(t->fd, err, deadline) == 0)
                 continue;
             pn_buf_set(why, errno == ETIMEDOUT ? "Connection timed out" : strerror(errno));
         } else if ((err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) &&
@@ -400,6 +458,7 @@ int pn_tls_handshake(pn_tls_session *t, int timeout_ms, pn_buf *why)
             char text[256];
             ERR_error_string_n(ERR_peek_error(), text, sizeof(text));
             pn_buf_set(why, text);
+            send_pending(t, pn_event_now_ms()); /* the alert, if the socket takes it now */
         }
         ERR_clear_error();
         return -1;
@@ -412,19 +471,16 @@ pn_tls_session *pn_tls_accept(pn_tls_server *srv, int fd, int timeout_ms, pn_buf
         pn_buf_set(why, "TLS not available");
         return NULL;
     }
-    pn_tls_session *t = pn_calloc(1, sizeof(*t));
-    t->fd = fd;
-    t->ssl = SSL_new(srv->ctx);
-    if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1) {
+    pn_tls_session *t = pn_tls_session_new(srv->ctx, fd);
+    if (t == NULL) {
         pn_buf_set(why, "cannot start a TLS session");
-    } else {
-        SSL_set_accept_state(t->ssl);
-        if (pn_tls_handshake(t, timeout_ms, why) == 0)
-            return t;
+        return NULL;
     }
+    SSL_set_accept_state(t->ssl);
+    if (pn_tls_handshake(t, timeout_ms, why) == 0)
+        return t;
     ERR_clear_error();
-    SSL_free(t->ssl);
-    free(t);
+    pn_tls_session_free(t);
     return NULL;
 }
 
@@ -433,8 +489,9 @@ static ssize_t tls_read(void *ctx, void *data, size_t len, int timeout_ms)
     pn_tls_session *t = ctx;
     long long deadline = deadline_of(timeout_ms);
     /* nothing inside OpenSSL yet: wait for the descriptor first, rather than try a read that
-     * would only say EAGAIN */
-    if (!SSL_has_pending(t->ssl) && wait_io(t->fd, SSL_ERROR_WANT_READ, deadline) < 0)
+     * would only say EAGAIN (and send what the peer may be waiting for before) */
+    if (!SSL_has_pending(t->ssl) &&
+        (send_pending(t, deadline) < 0 || wait_io(t->fd, SSL_ERROR_WANT_READ, deadline) < 0))
         return -1;
     for (;;) {
         ERR_clear_error();
@@ -446,7 +503,7 @@ static ssize_t tls_read(void *ctx, void *data, size_t len, int timeout_ms)
         if (err == SSL_ERROR_ZERO_RETURN)
             return 0;
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-            if (wait_io(t->fd, err, deadline) < 0)
+            if (send_pending(t, deadline) < 0 || wait_io(t->fd, err, deadline) < 0)
                 return -1;
             continue;
         }
@@ -465,11 +522,14 @@ static ssize_t tls_write(void *ctx, const void *data, size_t len, int timeout_ms
     for (;;) {
         ERR_clear_error();
         int n = SSL_write(t->ssl, data, len > INT_MAX ? INT_MAX : (int)len);
-        if (n > 0)
+        if (n > 0) {
+            if (send_pending(t, deadline) < 0)
+                return -1;
             return n;
+        }
         int err = SSL_get_error(t->ssl, n);
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-            if (wait_io(t->fd, err, deadline) < 0)
+            if (send_pending(t, deadline) < 0 || wait_io(t->fd, err, deadline) < 0)
                 return -1;
             continue;
         }
@@ -567,6 +627,6 @@ void pn_tls_close(pn_tls_session *t)
     ERR_clear_error();
     SSL_shutdown(t->ssl); /* our close_notify; the peer's is not waited for */
     ERR_clear_error();
-    SSL_free(t->ssl);
-    free(t);
+    send_pending(t, pn_event_now_ms()); /* the close_notify, if the socket takes it now */
+    pn_tls_session_free(t);
 }

@@ -109,11 +109,8 @@ pn_tls_session *pn_tls_connect(pn_tls_client *c, int fd, const char *protocols, 
     SSL_CTX *ctx = context(c, protocols, grade, exclude, why);
     if (ctx == NULL)
         return NULL;
-    pn_tls_session *t = pn_calloc(1, sizeof(*t));
-    t->fd = fd;
-    t->ssl = SSL_new(ctx);
-    if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1 ||
-        (sni && *sni && SSL_set_tlsext_host_name(t->ssl, sni) != 1)) {
+    pn_tls_session *t = pn_tls_session_new(ctx, fd);
+    if (t == NULL || (sni && *sni && SSL_set_tlsext_host_name(t->ssl, sni) != 1)) {
         pn_buf_set(why, "cannot start a TLS session");
     } else {
         pn_tls_cache_client_use(t->ssl, cache_id);
@@ -122,8 +119,7 @@ pn_tls_session *pn_tls_connect(pn_tls_client *c, int fd, const char *protocols, 
             return t;
     }
     ERR_clear_error();
-    SSL_free(t->ssl);
-    free(t);
+    pn_tls_session_free(t);
     return NULL;
 }
 

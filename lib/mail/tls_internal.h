@@ -8,10 +8,22 @@
 #include "ipc/attr.h"
 #include "mail/tls.h"
 
+/* A session reads from its descriptor and writes into `out`, a memory BIO: what OpenSSL
+ * writes (handshake flights, session tickets, records) goes to the peer in one send when
+ * the stream flushes, before the session waits for the peer, and at the close. So the
+ * tickets after a handshake share a segment with the first reply, and the client's Finished
+ * with its EHLO. */
 struct pn_tls_session {
     SSL *ssl;
     int fd;
+    BIO *out;
 };
+
+/* pn_tls_session_new: a session on fd, its side not yet set; NULL when OpenSSL has no
+ * memory. */
+pn_tls_session *pn_tls_session_new(SSL_CTX *ctx, int fd);
+/* pn_tls_session_free: the SSL object and the session, nothing sent. */
+void pn_tls_session_free(pn_tls_session *t);
 
 /* pn_tls_log_errors: OpenSSL's error queue as warnings, emptied. */
 void pn_tls_log_errors(void);
