@@ -102,7 +102,7 @@ static int target(const char *dest, char *host, size_t host_len, char *port, siz
     pn_buf why = PN_BUF_INIT;
     pn_mx *mx = NULL;
     int count = 0, null_mx = 0;
-    if (pn_dns_init(&why) == 0 && pn_dns_mx(nexthop, &mx, &count, &null_mx, &why) == PN_DNS_OK &&
+    if (pn_dns_init(&why) == 0 && pn_dns_mx(nexthop, &mx, &count, &null_mx, NULL, &why) == PN_DNS_OK &&
         count > 0)
         snprintf(host, host_len, "%s", mx[0].host);
     free(mx);
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
         }
     }
     const char *sni = servername ? servername : lvl >= 3 ? nexthop : NULL;
-    tls = pn_tls_connect(client, fd, protocols, grade, "", sni, NULL, timeout * 1000, &why);
+    tls = pn_tls_connect(client, fd, protocols, grade, "", sni, NULL, NULL, timeout * 1000, &why);
     if (tls == NULL) {
         say("SSL_connect error to %s: %s", relay, why.data);
         ok = 0;

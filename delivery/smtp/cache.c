@@ -3,7 +3,8 @@
  * with RSET before it is used, closed with QUIT when it was idle for
  * <prefix>_connection_cache_time_limit, and not reused once it is older than
  * <prefix>_connection_reuse_time_limit or has been used
- * <prefix>_connection_reuse_count_limit times (0: no count limit). */
+ * <prefix>_connection_reuse_count_limit times (0: no count limit). A TLS connection is kept
+ * (with <prefix>_tls_connection_reuse) as it is, its session in this process. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -33,8 +34,7 @@ void cache_close(void *ctx)
     if (kept.ss.s == NULL)
         return;
     command(&kept.ss, SMTP_PARAM(quit_timeout), "QUIT");
-    pn_stream_close(kept.ss.s);
-    kept.ss.s = NULL;
+    smtp_session_close(&kept.ss);
     pn_buf_release(&kept.ss.reply);
 }
 
@@ -46,8 +46,7 @@ void cache_put(struct session *ss, const char *nexthop, const char *relay, int u
     if (strlen(nexthop) >= sizeof(kept.nexthop) || (limit > 0 && uses >= limit) ||
         pn_config_get_time(SMTP_PARAM(connection_cache_time_limit)) <= 0) {
         command(ss, SMTP_PARAM(quit_timeout), "QUIT");
-        pn_stream_close(ss->s);
-        ss->s = NULL;
+        smtp_session_close(ss);
         return;
     }
     if (uses == 1)
@@ -72,8 +71,7 @@ int cache_take(const char *nexthop, struct session *ss, char *relay, size_t len,
         return 0;
     }
     if (command(&kept.ss, SMTP_PARAM(rset_timeout), "RSET") < 0 || kept.ss.code / 100 != 2) {
-        pn_stream_close(kept.ss.s); /* gone, or confused: start afresh */
-        kept.ss.s = NULL;
+        smtp_session_close(&kept.ss); /* gone, or confused: start afresh */
         pn_buf_release(&kept.ss.reply);
         return 0;
     }

@@ -38,14 +38,19 @@ const struct proto *proto = &smtp_proto;
 struct target {
     char host[256];
     pn_sockaddr addr;
+    int mx_secure; /* DNSSEC: the MX answer was validated; -1: no MX lookup */
+    int secure;    /* ... the host's address answers were */
 };
 
-static void add_targets(struct target **t, int *n, const char *host, const pn_addrlist *addrs)
+static void add_targets(struct target **t, int *n, const char *host, const pn_addrlist *addrs,
+                        int mx_secure, int secure)
 {
     for (int i = 0; i < addrs->count; i++) {
         *t = pn_reallocarray(*t, (size_t)*n + 1, sizeof(struct target));
         snprintf((*t)[*n].host, sizeof((*t)[*n].host), "%s", host);
         (*t)[*n].addr = addrs->addrs[i];
+        (*t)[*n].mx_secure = mx_secure;
+        (*t)[*n].secure = secure;
         (*n)++;
     }
 }
@@ -130,6 +135,8 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
             name += 5;
         no_mx = 1;
     }
+    if (pn_dns_mode() == PN_DNS_DISABLED)
+        no_mx = 1;
     if (*name == '[') {
         char *close = strchr(name, ']');
         if (close == NULL) {
@@ -152,12 +159,13 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
                          pn_config_get(PN_P(known_tcp_ports)));
     pn_addrlist addrs;
     pn_mx *mx = NULL;
-    int count = 0, null_mx = 0;
+    int count = 0, null_mx = 0, mx_secure = -1, secure = 0;
     if (*port <= 0) {
         pn_buf_printf(why, "bad port in next hop \"%s\"", nexthop);
         *bounce = 1;
         rc = PN_DNS_NOTFOUND;
-    } else if (!no_mx && (rc = pn_dns_mx(name, &mx, &count, &null_mx, why)) == PN_DNS_OK) {
+    } else if (!no_mx &&
+               (rc = pn_dns_mx(name, &mx, &count, &null_mx, &mx_secure, why)) == PN_DNS_OK) {
         const char *me = pn_config_get_hostname(PN_P(myhostname));
         if (null_mx && count == 0) {
             pn_buf_printf(why, "Domain %s does not accept mail (nullMX)", name);
@@ -169,11 +177,12 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
             if (i > 0 && mx[i].preference != mx[i - 1].preference)
                 group_start = *n;
             int self = strcasecmp(mx[i].host, me) == 0, found = 0;
-            if (!self && (found = pn_dns_addrs(mx[i].host, *port, &addrs, why) == PN_DNS_OK))
+            if (!self &&
+                (found = pn_dns_addrs(mx[i].host, *port, &addrs, &secure, why) == PN_DNS_OK))
                 for (int k = 0; k < addrs.count && !self; k++)
                     self = is_self(&addrs.addrs[k]);
             if (found && !self)
-                add_targets(t, n, mx[i].host, &addrs);
+                add_targets(t, n, mx[i].host, &addrs, mx_secure, secure);
             if (found)
                 pn_addrlist_free(&addrs);
             if (self) {
@@ -195,10 +204,11 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
             rc = PN_DNS_RETRY;
         }
     } else if (no_mx || rc == PN_DNS_NOTFOUND) {
+        /* no MX records: a validated non-existence counts as a secure MX answer */
         pn_buf_reset(why);
-        rc = pn_dns_addrs(name, *port, &addrs, why);
+        rc = pn_dns_addrs(name, *port, &addrs, &secure, why);
         if (rc == PN_DNS_OK) {
-            add_targets(t, n, name, &addrs);
+            add_targets(t, n, name, &addrs, no_mx ? -1 : mx_secure, secure);
             pn_addrlist_free(&addrs);
         } else if (rc == PN_DNS_NOTFOUND) {
             pn_buf_printf(why,
@@ -337,6 +347,9 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
         pn_buf_reset(&at->why);
         describe(at, &t[a], port, port_text, sizeof(port_text));
         at->ss.tls_off = 0;
+        at->ss.port = port;
+        at->ss.dnssec_mx = t[a].mx_secure;
+        at->ss.dnssec_host = t[a].secure;
     again:;
         int fd = connect_to(&t[a].addr, &at->why);
         if (fd < 0) {
@@ -355,7 +368,8 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
         int keep = 1;
         int used = transaction(&at->ss, at->req, at->q, at->todo, at->outcomes, at->dsns, at->texts,
                                &at->why, 0, &keep) == 0;
-        if (keep && at->ss.tls == NULL) /* TLS connections are not kept */
+        /* a TLS connection is kept only with <prefix>_tls_connection_reuse */
+        if (keep && (at->ss.tls == NULL || pn_config_get_bool(SMTP_PARAM(tls_connection_reuse))))
             cache_put(&at->ss, at->req->nexthop.data, at->relay, 1);
         else
             smtp_session_close(&at->ss);
@@ -535,6 +549,11 @@ static void pre_jail(void *ctx)
     smtp_generic_init();
     smtp_tls_init();  /* CA files are read now, before the chroot */
     smtp_sasl_init(); /* and libsasl2's plug-ins */
+    /* <prefix>_dns_support_level; when empty, disable_dns_lookups = yes means disabled */
+    const char *level = pn_config_get(SMTP_PARAM(dns_support_level));
+    pn_dns_set_mode(*level                                          ? pn_dns_mode_of(level)
+                    : pn_config_get_bool(PN_P(disable_dns_lookups)) ? PN_DNS_DISABLED
+                                                                    : PN_DNS_ENABLED);
     pn_buf why = PN_BUF_INIT;
     if (pn_dns_init(&why) < 0)
         pn_fatal("%s", why.data); /* resolv.conf is read here, before the chroot */

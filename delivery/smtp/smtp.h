@@ -46,6 +46,9 @@ struct session {
     char fail_dsn[8];     /* a TLS policy failure's status ("4.7.4"), else empty */
     int tls_retry_plain;  /* the handshake failed at level may: try again in plain text */
     int tls_off;          /* this connection is that second try */
+    int port;             /* the server's TCP port (TLSA records are per port) */
+    int dnssec_mx;        /* DNSSEC: its MX answer was validated (1), not (0), none (-1) */
+    int dnssec_host;      /* DNSSEC: its address answers were validated */
 };
 
 /* chat.c */

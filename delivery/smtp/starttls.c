@@ -3,8 +3,10 @@
  * domains as ".domain"), else <prefix>_tls_security_level, else the older _enforce_tls and
  * _use_tls. After EHLO the client sends STARTTLS when the level asks for it, and holds the
  * server to the level: "encrypt" never sends in clear, "verify" and "secure" want a trusted
- * certificate for the expected name. "dane" is "may" here (no DNSSEC-validated TLSA records
- * are available); "dane-only" and "fingerprint" are not implemented and defer the mail.
+ * certificate for the expected name. "dane" and "dane-only" (RFC 7672) need
+ * <prefix>_dns_support_level = dnssec: the server's TLSA records, when its MX and address
+ * answers were validated, authenticate its certificate (dane_policy). "fingerprint" is not
+ * implemented and defers the mail.
  * With <prefix>_tls_wrappermode (a relay on port 465) TLS starts before the greeting, at
  * level encrypt at least. */
 #include <stdlib.h>
@@ -20,25 +22,38 @@
 #include "mail/tls.h"
 #include "smtp.h"
 
-enum level { LEVEL_NONE, LEVEL_MAY, LEVEL_ENCRYPT, LEVEL_VERIFY, LEVEL_SECURE, LEVEL_BAD };
+/* LEVEL_DANE: as the policy says it, then (after dane_policy) authentication by TLSA
+ * records; LEVEL_DANE_ONLY is resolved to it, to LEVEL_ENCRYPT, or to a deferral. */
+enum level {
+    LEVEL_NONE,
+    LEVEL_MAY,
+    LEVEL_ENCRYPT,
+    LEVEL_VERIFY,
+    LEVEL_SECURE,
+    LEVEL_DANE,
+    LEVEL_DANE_ONLY,
+    LEVEL_BAD
+};
 
 struct policy {
     enum level level;
     char match[512]; /* ':' separated; empty: the level's default */
     char protocols[128], ciphers[32], exclude[256];
+    pn_tlsa *tlsa; /* LEVEL_DANE: the server's usable TLSA records */
+    int tlsa_count;
 };
 
 static pn_tls_client *client;
 static pn_maps *policy_maps;
 
+static const char *const level_names[] = {"none",   "may",  "encrypt",  "verify",
+                                          "secure", "dane", "dane-only"};
+
 static enum level level_of(const char *word)
 {
-    static const char *const names[] = {"none", "may", "encrypt", "verify", "secure"};
-    for (int i = 0; i < 5; i++)
-        if (strcasecmp(word, names[i]) == 0)
+    for (int i = 0; i < LEVEL_BAD; i++)
+        if (strcasecmp(word, level_names[i]) == 0)
             return (enum level)i;
-    if (strcasecmp(word, "dane") == 0)
-        return LEVEL_MAY;
     return LEVEL_BAD;
 }
 
@@ -189,6 +204,79 @@ static int verified(struct session *ss, const char *nexthop, const struct policy
     return ok;
 }
 
+/* usable: a TLSA record an SMTP client can use (RFC 7672 3.1): DANE-TA(2) or DANE-EE(3),
+ * of the full certificate or its public key, in full or as SHA2-256 or SHA2-512. */
+static int usable(const pn_tlsa *r)
+{
+    return (r->usage == 2 || r->usage == 3) && r->selector <= 1 && r->mtype <= 2;
+}
+
+/* dane_policy: what "dane" and "dane-only" mean for this server. With DNSSEC-validated MX
+ * (or <prefix>_tls_dane_insecure_mx_policy = dane) and address answers, its validated TLSA
+ * records decide: usable ones authenticate it, unusable ones still make TLS mandatory.
+ * Without them "dane" is "may" and "dane-only" defers; so does a failed TLSA lookup. */
+static int dane_policy(struct session *ss, const char *nexthop, struct policy *p, pn_buf *why)
+{
+    int only = p->level == LEVEL_DANE_ONLY;
+    char domain[256], where[600];
+    nexthop_domain(nexthop, domain, sizeof(domain));
+    if (proto->lmtp && ss->addr[0] == '/') {
+        pn_warn("%s: the \"dane\" security level is invalid for delivery via unix-domain sockets",
+                nexthop);
+        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
+    }
+    if (pn_dns_mode() != PN_DNS_DNSSEC) {
+        pn_warn("%s: %s configured with dnssec lookups disabled", nexthop, level_names[p->level]);
+        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
+    }
+    snprintf(where, sizeof(where), "%s/%s", domain, ss->host);
+    if (ss->dnssec_mx == 0 && !only &&
+        strcasecmp(pn_config_get(PN_P(smtp_tls_dane_insecure_mx_policy)), "dane") != 0) {
+        p->level = LEVEL_MAY;
+        return 0;
+    }
+    if ((ss->dnssec_mx == 0 && only) || !ss->dnssec_host) {
+        if (!only) {
+            p->level = LEVEL_MAY;
+            return 0;
+        }
+        return fail(ss, "4.7.5", why, "TLS policy lookup for %s: non DNSSEC destination", where);
+    }
+    int secure = 0;
+    pn_buf err = PN_BUF_INIT;
+    int rc = pn_dns_tlsa(ss->host, ss->port, &p->tlsa, &p->tlsa_count, &secure, &err);
+    pn_buf_release(&err);
+    if (rc == PN_DNS_RETRY) {
+        char text[600];
+        snprintf(text, sizeof(text), "%s:%d", ss->host, ss->port);
+        return fail(ss, "4.7.5", why, "TLSA lookup error for %s", text);
+    }
+    int kept = 0;
+    for (int i = 0; rc == PN_DNS_OK && secure && i < p->tlsa_count; i++) {
+        if (usable(&p->tlsa[i])) {
+            pn_tlsa r = p->tlsa[kept];
+            p->tlsa[kept++] = p->tlsa[i];
+            p->tlsa[i] = r;
+        }
+    }
+    if (rc != PN_DNS_OK || !secure) { /* none, or none that DNSSEC vouches for */
+        if (!only) {
+            p->level = LEVEL_MAY;
+            return 0;
+        }
+        return fail(ss, "4.7.5", why, "TLS policy lookup for %s: no TLSA records found", where);
+    }
+    if (kept == 0) {
+        if (only)
+            return fail(ss, "4.7.5", why, "TLS policy lookup for %s: TLSA records unusable", where);
+        pn_info("%s: all TLSA records unusable, fallback to unauthenticated TLS", where);
+        p->level = LEVEL_ENCRYPT;
+        return 0;
+    }
+    p->level = LEVEL_DANE;
+    return 0;
+}
+
 /* handshake: TLS on the connection as the policy says, and the server held to its level;
  * 0, or -1 with why (and fail_dsn). */
 static int handshake(struct session *ss, const char *nexthop, const struct policy *p, pn_buf *why)
@@ -197,9 +285,10 @@ static int handshake(struct session *ss, const char *nexthop, const struct polic
     const char *servername = pn_config_get(SMTP_PARAM(tls_servername));
     char domain[256];
     nexthop_domain(nexthop, domain, sizeof(domain));
-    const char *sni = strcasecmp(servername, "hostname") == 0  ? ss->host
-                      : strcasecmp(servername, "nexthop") == 0 ? domain
-                                                               : servername;
+    const char *sni = p->level == LEVEL_DANE                    ? ss->host /* the TLSA base */
+                      : strcasecmp(servername, "hostname") == 0 ? ss->host
+                      : strcasecmp(servername, "nexthop") == 0  ? domain
+                                                                : servername;
     pn_buf reason = PN_BUF_INIT;
     const char *protocols = *p->protocols
                                 ? p->protocols
@@ -213,14 +302,15 @@ static int handshake(struct session *ss, const char *nexthop, const struct polic
                               : pn_config_get(mandatory ? SMTP_PARAM(tls_mandatory_exclude_ciphers)
                                                         : SMTP_PARAM(tls_exclude_ciphers));
     /* the session cache knows a server by its name, address and port, and what it was
-     * asked to speak */
+     * asked to speak; DANE checks every certificate afresh */
     pn_buf cache_id = PN_BUF_INIT;
-    if (*pn_config_get(SMTP_PARAM(tls_session_cache_database)))
+    pn_tls_dane dane = {ss->host, domain, p->tlsa, p->tlsa_count};
+    if (*pn_config_get(SMTP_PARAM(tls_session_cache_database)) && p->level != LEVEL_DANE)
         pn_buf_printf(&cache_id, "%s&%s&%s&%s&%s", proto->name, ss->relay, sni, protocols, grade);
     pn_stream_flush(ss->s);
     ss->tls =
         pn_tls_connect(client, pn_stream_fd(ss->s), protocols, grade, exclude, sni,
-                       cache_id.len ? cache_id.data : NULL,
+                       cache_id.len ? cache_id.data : NULL, p->level == LEVEL_DANE ? &dane : NULL,
                        (int)(pn_config_get_time(SMTP_PARAM(starttls_timeout)) * 1000), &reason);
     pn_buf_release(&cache_id);
     if (ss->tls == NULL) {
@@ -234,7 +324,13 @@ static int handshake(struct session *ss, const char *nexthop, const struct polic
     int trusted_enough = 1;
     const char *kind = "Untrusted";
     pn_buf ignored = PN_BUF_INIT;
-    if (p->level >= LEVEL_VERIFY) {
+    if (p->level == LEVEL_DANE) {
+        trusted_enough = pn_tls_dane_verified(ss->tls, &ignored);
+        if (!trusted_enough)
+            pn_info("certificate verification failed for %s: %s", ss->relay, ignored.data);
+        kind = trusted_enough ? "Verified" : "Untrusted";
+        ss->tls_verified = trusted_enough;
+    } else if (p->level >= LEVEL_VERIFY) {
         trusted_enough = verified(ss, nexthop, p, p->level == LEVEL_SECURE);
         kind = trusted_enough ? "Verified" : "Untrusted";
         ss->tls_verified = trusted_enough;
@@ -253,18 +349,35 @@ static int handshake(struct session *ss, const char *nexthop, const struct polic
     return 0;
 }
 
+/* policy_for: the destination's policy, with DANE resolved for this server; -1 (failed
+ * with why) when the mail must wait. The caller frees p->tlsa. */
+static int policy_for(struct session *ss, const char *nexthop, struct policy *p, pn_buf *why)
+{
+    if (find_policy(nexthop, p) < 0)
+        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
+    if (p->level == LEVEL_DANE || p->level == LEVEL_DANE_ONLY)
+        return dane_policy(ss, nexthop, p, why);
+    return 0;
+}
+
 int smtp_wrapper_tls(struct session *ss, const char *nexthop, pn_buf *why)
 {
     struct policy p;
     ss->tls_verified = 0;
     if (!pn_config_get_bool(SMTP_PARAM(tls_wrappermode)))
         return 0;
-    if (find_policy(nexthop, &p) < 0)
-        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
-    if (p.level < LEVEL_ENCRYPT) /* TLS from the first byte: nothing less than encrypt */
-        p.level = LEVEL_ENCRYPT;
-    return handshake(ss, nexthop, &p, why);
+    int rc = policy_for(ss, nexthop, &p, why);
+    if (rc == 0) {
+        if (p.level < LEVEL_ENCRYPT) /* TLS from the first byte: nothing less than encrypt */
+            p.level = LEVEL_ENCRYPT;
+        rc = handshake(ss, nexthop, &p, why);
+    }
+    pn_dns_tlsa_free(p.tlsa, p.tlsa_count);
+    return rc;
 }
+
+static int starttls_with(struct session *ss, const char *nexthop, const struct policy *p,
+                         pn_buf *why);
 
 int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
 {
@@ -272,8 +385,17 @@ int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
     if (ss->tls) /* wrapper mode */
         return 0;
     ss->tls_verified = 0;
-    if (find_policy(nexthop, &p) < 0)
-        return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
+    int rc = policy_for(ss, nexthop, &p, why);
+    if (rc == 0)
+        rc = starttls_with(ss, nexthop, &p, why);
+    pn_dns_tlsa_free(p.tlsa, p.tlsa_count);
+    return rc;
+}
+
+static int starttls_with(struct session *ss, const char *nexthop, const struct policy *pp,
+                         pn_buf *why)
+{
+    const struct policy p = *pp;
     if (p.level == LEVEL_NONE || (p.level == LEVEL_MAY && ss->tls_off))
         return 0;
     int mandatory = p.level >= LEVEL_ENCRYPT;

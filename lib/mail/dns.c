@@ -1,5 +1,9 @@
 /* dns.c: a blocking-style c-ares client: submit a query, then drive the channel with
- * ares_fds/select and ares_process until the callback has run or the deadline passed. */
+ * ares_fds/select and ares_process until the callback has run or the deadline passed.
+ * Queries are made here (ares_create_query) and sent with ares_send, so that in DNSSEC mode
+ * they ask for validation (AD and the EDNS0 DO bit, RFC 6840 5.7) and the answer's AD bit
+ * can be read: the resolver in /etc/resolv.conf is trusted to have validated, as the
+ * reference trusts it. In "disabled" mode host addresses come from getaddrinfo(). */
 #include "mail/dns.h"
 
 #include <arpa/inet.h>
@@ -20,6 +24,7 @@
 
 static ares_channel channel;
 static int ready;
+static int mode = PN_DNS_ENABLED;
 
 struct answer {
     int done;
@@ -27,6 +32,25 @@ struct answer {
     unsigned char *abuf;
     int alen;
 };
+
+void pn_dns_set_mode(int m)
+{
+    mode = m;
+}
+
+int pn_dns_mode(void)
+{
+    return mode;
+}
+
+int pn_dns_mode_of(const char *level)
+{
+    if (strcasecmp(level, "disabled") == 0)
+        return PN_DNS_DISABLED;
+    if (strcasecmp(level, "dnssec") == 0)
+        return PN_DNS_DNSSEC;
+    return PN_DNS_ENABLED;
+}
 
 int pn_dns_init(pn_buf *why)
 {
@@ -43,16 +67,36 @@ int pn_dns_init(pn_buf *why)
     return 0;
 }
 
+/* on_answer: the answer kept, its RCODE and answer count read as ares_query would:
+ * NXDOMAIN is ENOTFOUND, no records ENODATA. */
 static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     struct answer *a = arg;
     (void)timeouts;
     a->done = 1;
     a->status = status;
-    if (status == ARES_SUCCESS && abuf && alen > 0) {
-        a->abuf = pn_memdup(abuf, (size_t)alen);
-        a->alen = alen;
-    }
+    if (status != ARES_SUCCESS || abuf == NULL || alen < 12)
+        return;
+    a->abuf = pn_memdup(abuf, (size_t)alen);
+    a->alen = alen;
+    int rcode = abuf[3] & 0x0f, ancount = abuf[6] << 8 | abuf[7];
+    if (rcode == ns_r_nxdomain)
+        a->status = ARES_ENOTFOUND;
+    else if (rcode == ns_r_noerror && ancount == 0)
+        a->status = ARES_ENODATA;
+    else if (rcode != ns_r_noerror)
+        a->status = ARES_ESERVFAIL;
+}
+
+/* secure: in DNSSEC mode, whether the resolver validated the answer (AD). */
+static int secure(const struct answer *a)
+{
+    return mode == PN_DNS_DNSSEC && a->abuf && (a->abuf[3] & 0x20) != 0;
+}
+
+static const char *type_name(int type)
+{
+    return type == ns_t_mx ? "MX" : type == ns_t_aaaa ? "AAAA" : type == 52 ? "TLSA" : "A";
 }
 
 static int query(const char *name, int type, struct answer *a, pn_buf *why)
@@ -60,7 +104,20 @@ static int query(const char *name, int type, struct answer *a, pn_buf *why)
     memset(a, 0, sizeof(*a));
     if (!ready && pn_dns_init(why) < 0)
         return PN_DNS_RETRY;
-    ares_query(channel, name, ns_c_in, type, on_answer, a);
+    unsigned char *qbuf = NULL;
+    int qlen = 0, dnssec = mode == PN_DNS_DNSSEC;
+    /* DNSSEC: an OPT record (1232 bytes over UDP) whose DO bit asks for validation */
+    if (ares_create_query(name, ns_c_in, type, 0, 1, &qbuf, &qlen, dnssec ? 1232 : 0) !=
+        ARES_SUCCESS) {
+        pn_buf_printf(why, "bad name in a DNS query: %s", name);
+        return PN_DNS_NOTFOUND;
+    }
+    if (dnssec && qlen > 23) {
+        qbuf[3] |= 0x20;        /* AD */
+        qbuf[qlen - 4] |= 0x80; /* DO: the high bit of the OPT record's flags */
+    }
+    ares_send(channel, qbuf, qlen, on_answer, a);
+    ares_free_string(qbuf);
     while (!a->done) {
         fd_set r, w;
         FD_ZERO(&r);
@@ -79,10 +136,7 @@ static int query(const char *name, int type, struct answer *a, pn_buf *why)
     pn_buf_printf(why,
                   "Host or domain name not found. Name service error for name=%s type=%s: "
                   "Host not found, try again",
-                  name,
-                  type == ns_t_mx     ? "MX"
-                  : type == ns_t_aaaa ? "AAAA"
-                                      : "A");
+                  name, type_name(type));
     if (pn_verbose)
         pn_info("%s: %s", name, ares_strerror(a->status));
     return PN_DNS_RETRY;
@@ -94,15 +148,20 @@ static int by_preference(const void *x, const void *y)
     return a->preference - b->preference;
 }
 
-int pn_dns_mx(const char *domain, pn_mx **list, int *count, int *null_mx, pn_buf *why)
+int pn_dns_mx(const char *domain, pn_mx **list, int *count, int *null_mx, int *is_secure,
+              pn_buf *why)
 {
     struct answer a;
     *list = NULL;
     *count = 0;
     *null_mx = 0;
     int rc = query(domain, ns_t_mx, &a, why);
-    if (rc != PN_DNS_OK)
+    if (is_secure)
+        *is_secure = secure(&a);
+    if (rc != PN_DNS_OK) {
+        free(a.abuf);
         return rc;
+    }
     struct ares_mx_reply *mx = NULL;
     int prc = ares_parse_mx_reply(a.abuf, a.alen, &mx);
     free(a.abuf);
@@ -154,12 +213,40 @@ static void add(pn_addrlist *out, int family, const void *bytes, int port)
     }
 }
 
-int pn_dns_addrs(const char *host, int port, pn_addrlist *out, pn_buf *why)
+/* native_addrs: the "disabled" mode: getaddrinfo(), that is the hosts file and whatever
+ * nsswitch.conf names. */
+static int native_addrs(const char *host, int port, int want4, int want6, pn_addrlist *out,
+                        pn_buf *why)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc == EAI_NONAME || rc == EAI_NODATA)
+        return PN_DNS_NOTFOUND;
+    if (rc != 0) {
+        pn_buf_printf(why,
+                      "Host or domain name not found. Name service error for name=%s "
+                      "type=A: Host not found, try again",
+                      host);
+        return PN_DNS_RETRY;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET && want4)
+            add(out, AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, port);
+        else if (ai->ai_family == AF_INET6 && want6)
+            add(out, AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, port);
+    }
+    freeaddrinfo(res);
+    return out->count ? PN_DNS_OK : PN_DNS_NOTFOUND;
+}
+
+int pn_dns_addrs(const char *host, int port, pn_addrlist *out, int *is_secure, pn_buf *why)
 {
     const char *protocols = pn_config_get(PN_P(inet_protocols));
     int want4 = strstr(protocols, "all") || strstr(protocols, "ipv4");
     int want6 = strstr(protocols, "all") || strstr(protocols, "ipv6");
     memset(out, 0, sizeof(*out));
+    if (is_secure)
+        *is_secure = 0;
     unsigned char literal[16];
     if (inet_pton(AF_INET, host, literal) == 1) {
         add(out, AF_INET, literal, port);
@@ -169,27 +256,107 @@ int pn_dns_addrs(const char *host, int port, pn_addrlist *out, pn_buf *why)
         add(out, AF_INET6, literal, port);
         return PN_DNS_OK;
     }
-    int rc = PN_DNS_NOTFOUND;
+    if (mode == PN_DNS_DISABLED)
+        return native_addrs(host, port, want4, want6, out, why);
+    int rc = PN_DNS_NOTFOUND, all_secure = 1;
     struct answer a;
-    if (want4 && (rc = query(host, ns_t_a, &a, why)) == PN_DNS_OK) {
+    if (want4) {
+        rc = query(host, ns_t_a, &a, why);
+        all_secure = secure(&a);
         struct ares_addrttl ttls[32];
         int n = 32;
-        if (ares_parse_a_reply(a.abuf, a.alen, NULL, ttls, &n) == ARES_SUCCESS)
+        if (rc == PN_DNS_OK && ares_parse_a_reply(a.abuf, a.alen, NULL, ttls, &n) == ARES_SUCCESS)
             for (int i = 0; i < n; i++)
                 add(out, AF_INET, &ttls[i].ipaddr, port);
         free(a.abuf);
     }
     if (rc == PN_DNS_RETRY)
         return rc;
-    if (want6 && query(host, ns_t_aaaa, &a, why) == PN_DNS_OK) {
+    if (want6) {
+        int rc6 = query(host, ns_t_aaaa, &a, why);
+        all_secure = all_secure && secure(&a);
         struct ares_addr6ttl ttls[32];
         int n = 32;
-        if (ares_parse_aaaa_reply(a.abuf, a.alen, NULL, ttls, &n) == ARES_SUCCESS)
+        if (rc6 == PN_DNS_OK &&
+            ares_parse_aaaa_reply(a.abuf, a.alen, NULL, ttls, &n) == ARES_SUCCESS)
             for (int i = 0; i < n; i++)
                 add(out, AF_INET6, &ttls[i].ip6addr, port);
         free(a.abuf);
     }
+    if (is_secure)
+        *is_secure = all_secure && out->count > 0;
     return out->count ? PN_DNS_OK : PN_DNS_NOTFOUND;
+}
+
+/* skip_name: the length of the (compressed) name at p, or -1. */
+static long skip_name(const unsigned char *p, const unsigned char *abuf, int alen)
+{
+    char *name = NULL;
+    long enclen = 0;
+    if (ares_expand_name(p, abuf, alen, &name, &enclen) != ARES_SUCCESS)
+        return -1;
+    ares_free_string(name);
+    return enclen;
+}
+
+/* parse_tlsa: the TLSA records of the answer section; -1 for a malformed answer. */
+static int parse_tlsa(const unsigned char *abuf, int alen, pn_tlsa **list, int *count)
+{
+    const unsigned char *p = abuf + 12, *end = abuf + alen;
+    int qdcount = abuf[4] << 8 | abuf[5], ancount = abuf[6] << 8 | abuf[7];
+    for (int i = 0; i < qdcount; i++) {
+        long len = skip_name(p, abuf, alen);
+        if (len < 0 || end - p < len + 4)
+            return -1;
+        p += len + 4;
+    }
+    for (int i = 0; i < ancount; i++) {
+        long len = skip_name(p, abuf, alen);
+        if (len < 0 || end - p < len + 10)
+            return -1;
+        p += len;
+        int type = p[0] << 8 | p[1], rdlen = p[8] << 8 | p[9];
+        p += 10;
+        if (end - p < rdlen)
+            return -1;
+        if (type == 52 && rdlen > 3) {
+            *list = pn_reallocarray(*list, (size_t)*count + 1, sizeof(pn_tlsa));
+            pn_tlsa *t = &(*list)[(*count)++];
+            t->usage = p[0];
+            t->selector = p[1];
+            t->mtype = p[2];
+            t->len = (size_t)rdlen - 3;
+            t->data = pn_memdup(p + 3, t->len);
+        }
+        p += rdlen;
+    }
+    return 0;
+}
+
+int pn_dns_tlsa(const char *host, int port, pn_tlsa **list, int *count, int *is_secure, pn_buf *why)
+{
+    *list = NULL;
+    *count = 0;
+    char name[300];
+    snprintf(name, sizeof(name), "_%d._tcp.%s", port, host);
+    struct answer a;
+    int rc = query(name, 52, &a, why);
+    *is_secure = secure(&a);
+    if (rc == PN_DNS_OK && parse_tlsa(a.abuf, a.alen, list, count) < 0) {
+        pn_buf_printf(why, "malformed TLSA answer for %s", name);
+        rc = PN_DNS_RETRY;
+    }
+    free(a.abuf);
+    if (rc == PN_DNS_OK && *count == 0)
+        rc = PN_DNS_NOTFOUND;
+    return rc;
+}
+
+void pn_dns_tlsa_free(pn_tlsa *list, int count)
+{
+    for (int i = 0; i < count; i++)
+        free(list[i].data);
+    free(list);
 }
 
 /* Host lookups with a deadline: the channel is driven until the callback ran or the time is

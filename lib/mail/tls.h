@@ -6,6 +6,7 @@
 #ifndef PN_MAIL_TLS_H
 #define PN_MAIL_TLS_H
 #include "base/buf.h"
+#include "mail/dns.h"
 #include "base/stream.h"
 
 typedef struct pn_tls_server pn_tls_server;
@@ -47,13 +48,26 @@ typedef struct pn_tls_client pn_tls_client;
  * cannot be read is logged. */
 pn_tls_client *pn_tls_client_prepare(const char *cafile, const char *capath,
                                      const char *chain_files, const char *cert, const char *key);
+/* pn_tls_dane: DANE (RFC 7672) for one connection: the server's usable TLSA records
+ * (DANE-TA or DANE-EE), the TLSA base domain (the server's host name, also sent as SNI), and
+ * the next-hop domain: a DANE-TA certificate must be for one of the two names. */
+typedef struct pn_tls_dane {
+    const char *base, *nexthop;
+    const pn_tlsa *records;
+    int count;
+} pn_tls_dane;
 /* pn_tls_connect: the client side of a handshake on fd with the protocols and cipher grade
  * given (and the ciphers to exclude); sni is the server name to send, or NULL; cache_id,
  * when not NULL, names the server in tlsmgr's session cache (a session from there is offered
- * and a new one stored). NULL with why on failure. */
+ * and a new one stored); dane, when not NULL, has the server's certificate checked against
+ * its TLSA records (pn_tls_dane_verified tells). NULL with why on failure. */
 pn_tls_session *pn_tls_connect(pn_tls_client *client, int fd, const char *protocols,
                                const char *grade, const char *exclude, const char *sni,
-                               const char *cache_id, int timeout_ms, pn_buf *why);
+                               const char *cache_id, const pn_tls_dane *dane, int timeout_ms,
+                               pn_buf *why);
+/* pn_tls_dane_verified: with DANE, the server's certificate matched a TLSA record; 0 with
+ * OpenSSL's reason when it did not. */
+int pn_tls_dane_verified(const pn_tls_session *session, pn_buf *why);
 /* pn_tls_peer_present: the other side presented a certificate. */
 int pn_tls_peer_present(const pn_tls_session *session);
 /* pn_tls_peer_names: the common names of its subject and of its issuer (appended). */

@@ -5,6 +5,7 @@
  * that means depends on the security level of the destination. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -102,9 +103,27 @@ out:
     return ctx;
 }
 
+/* use_dane: the TLSA records as the trust anchors of this connection; -1 when OpenSSL took
+ * none of them. DANE-EE certificates are not checked for names (RFC 7672 3.1.1). */
+static int use_dane(SSL_CTX *ctx, SSL *ssl, const pn_tls_dane *dane)
+{
+    if (SSL_CTX_dane_enable(ctx) <= 0 || SSL_dane_enable(ssl, dane->base) <= 0)
+        return -1;
+    SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+    if (dane->nexthop && *dane->nexthop && strcasecmp(dane->nexthop, dane->base) != 0)
+        SSL_add1_host(ssl, dane->nexthop);
+    int usable = 0;
+    for (int i = 0; i < dane->count; i++) {
+        const pn_tlsa *r = &dane->records[i];
+        if (SSL_dane_tlsa_add(ssl, r->usage, r->selector, r->mtype, r->data, r->len) > 0)
+            usable++;
+    }
+    return usable ? 0 : -1;
+}
+
 pn_tls_session *pn_tls_connect(pn_tls_client *c, int fd, const char *protocols, const char *grade,
                                const char *exclude, const char *sni, const char *cache_id,
-                               int timeout_ms, pn_buf *why)
+                               const pn_tls_dane *dane, int timeout_ms, pn_buf *why)
 {
     SSL_CTX *ctx = context(c, protocols, grade, exclude, why);
     if (ctx == NULL)
@@ -112,6 +131,8 @@ pn_tls_session *pn_tls_connect(pn_tls_client *c, int fd, const char *protocols, 
     pn_tls_session *t = pn_tls_session_new(ctx, fd);
     if (t == NULL || (sni && *sni && SSL_set_tlsext_host_name(t->ssl, sni) != 1)) {
         pn_buf_set(why, "cannot start a TLS session");
+    } else if (dane && use_dane(ctx, t->ssl, dane) < 0) {
+        pn_buf_set(why, "error enabling DANE-based certificate validation");
     } else {
         pn_tls_cache_client_use(t->ssl, cache_id);
         SSL_set_connect_state(t->ssl);

@@ -27,6 +27,16 @@ int pn_tls_peer_trusted(const pn_tls_session *t, pn_buf *why)
     return 0;
 }
 
+int pn_tls_dane_verified(const pn_tls_session *t, pn_buf *why)
+{
+    long rc = SSL_get_verify_result(t->ssl);
+    if (rc == X509_V_OK && SSL_get0_dane_authority(t->ssl, NULL, NULL) >= 0)
+        return 1;
+    pn_buf_set(why, rc == X509_V_OK ? "not trusted by local or TLSA policy"
+                                    : X509_verify_cert_error_string(rc));
+    return 0;
+}
+
 int pn_tls_peer_matches(const pn_tls_session *t, const char *name)
 {
     X509 *cert = SSL_get0_peer_certificate(t->ssl);

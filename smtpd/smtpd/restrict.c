@@ -269,7 +269,7 @@ static enum verdict unknown_domain(const char *addr, int recipient, pn_buf *repl
         goto out;
     pn_mx *mx = NULL;
     int count = 0, null_mx = 0;
-    int rc = pn_dns_mx(domain.data, &mx, &count, &null_mx, &why);
+    int rc = pn_dns_mx(domain.data, &mx, &count, &null_mx, NULL, &why);
     free(mx);
     const char *what = recipient ? "Recipient address" : "Sender address";
     if (rc == PN_DNS_OK && null_mx && count == 0) {
@@ -278,7 +278,7 @@ static enum verdict unknown_domain(const char *addr, int recipient, pn_buf *repl
         v = REFUSE;
     } else if (rc == PN_DNS_NOTFOUND) {
         pn_addrlist addrs;
-        rc = pn_dns_addrs(domain.data, 25, &addrs, &why);
+        rc = pn_dns_addrs(domain.data, 25, &addrs, NULL, &why);
         if (rc == PN_DNS_OK)
             pn_addrlist_free(&addrs);
     }

@@ -15,11 +15,12 @@ from smtpsink import Sink
 DNS_ADDR = "127.0.5.53"
 
 
-def start_with_resolver(test, nameserver, main_cf):
-    """Restart test.inst with an smtp service, main_cf added, and nameserver as the only
-    resolver, in a mount namespace of its own (so /etc/resolv.conf changes for it alone)."""
+def start_with_resolver(test, nameserver, main_cf, master_cf=""):
+    """Restart test.inst with an smtp service (and the services of master_cf), main_cf
+    added, and nameserver as the only resolver, in a mount namespace of its own (so
+    /etc/resolv.conf changes for it alone)."""
     test.inst.postfix("stop")
-    test.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n")
+    test.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n" + master_cf)
     with open(os.path.join(test.inst.etc, "main.cf"), "a") as fp:
         fp.write(main_cf)
     resolv = os.path.join(test.inst.dir, "resolv.conf")

@@ -29,13 +29,18 @@ class DnsAnswers(test_delivery.Delivery):
             ("backup.example", "MX"): [(10, "mx.backup.example"), (20, "self.loop.example")],
             ("mx.backup.example", "A"): ["127.0.0.3"],
             ("mx.backup.example", "AAAA"): ["::1"],
+            ("direct.example", "MX"): [(10, "mx.elsewhere.example")],
+            ("mx.elsewhere.example", "A"): ["127.0.0.9"],
+            ("direct.example", "A"): ["127.0.0.3"],
         }, truncated=["trunc.example"])
         self.addCleanup(self.dns.close)
         super().setUp()
         nexthops = ", ".join(f"{d}=smtp:{d}:{self.port}"
                              for d in ("loop.example", "backup.example", "trunc.example"))
+        nexthops += f", direct.example=nodns:direct.example:{self.port}"
         start_with_resolver(self, DNS_ADDR, f"transport_maps = inline:{{ {nexthops} }}\n"
-                                            "inet_protocols = ipv4\n")
+                                            "inet_protocols = ipv4\n",
+                            "nodns unix - - y - - smtp -o smtp_dns_support_level=disabled\n")
 
     def test_loops_truncation_and_protocols(self):
         loop = self.submit("info@example.org", ["a@loop.example"])
@@ -58,6 +63,16 @@ class DnsAnswers(test_delivery.Delivery):
                                                     trunc)))
         self.assertIn(("mx.backup.example", "A"), self.dns.queries)
         self.assertNotIn(("mx.backup.example", "AAAA"), self.dns.queries)
+
+    def test_dns_support_level_disabled(self):
+        # no MX lookup: the next hop's own address, as the system's resolver library has it
+        qid = self.submit("info@example.org", ["d@direct.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=30),
+                        self.inst.log())
+        self.assertIn(f"{qid}: to=<d@direct.example>, relay=direct.example[127.0.0.3]:"
+                      f"{self.port}", self.inst.log())
+        self.assertEqual([r for _, r, _ in self.sink.messages], [["d@direct.example"]])
+        self.assertNotIn(("direct.example", "MX"), self.dns.queries)
 
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
@@ -122,6 +137,8 @@ class BestMxTransport(DnsAnswers):
                      "virtual_mailbox_maps = inline:{ info@example.org=example.org/info/, "
                      "a@loop.example=loop/a/ }\n")
         self.assertTrue(self.inst.reload())
+
+    test_dns_support_level_disabled = None
 
     def test_loops_truncation_and_protocols(self):
         qid = self.submit("info@example.org", ["a@loop.example"])

@@ -65,19 +65,22 @@ class ClientTls(unittest.TestCase):
             "verify": Sink(host="127.0.0.3", port=port, tls=signed),
             "selfsigned": Sink(host="127.0.0.5", port=port, tls=selfsigned),
             "mutual": Sink(host="127.0.0.6", port=port, tls=wants_cert),
+            "reuse": Sink(host="127.0.0.7", port=port, tls=selfsigned),
         }
         for sink in self.sinks.values():
             self.addCleanup(sink.close)
         hops = {"may": "127.0.0.1", "plain": "127.0.0.2", "encrypt": "127.0.0.4",
                 "verify": "127.0.0.3", "selfsigned": "127.0.0.5"}
-        transports_extra = f", mutual.test=withcert:[127.0.0.6]:{port}"
+        transports_extra = (f", mutual.test=withcert:[127.0.0.6]:{port}, "
+                            f"reuse.test=reusetls:[127.0.0.7]:{port}")
         transports = ", ".join(f"{name}.test=smtp:[{addr}]:{port}" for name, addr in hops.items())
         self.inst.postfix("stop")
         self.inst.write_master(test_delivery.SERVICES + "smtp unix - - y - - smtp\n"
                                "tlsmgr unix - - y 1000? 1 tlsmgr\n"
                                "withcert unix - - y - - smtp\n"
                                f"  -o smtp_tls_cert_file={d}/client.pem\n"
-                               f"  -o smtp_tls_key_file={d}/client.key\n")
+                               f"  -o smtp_tls_key_file={d}/client.key\n"
+                               "reusetls unix - - y - - smtp -o smtp_tls_connection_reuse=yes\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write(f"transport_maps = inline:{{ {transports}{transports_extra} }}\n"
                      "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n"
@@ -119,6 +122,23 @@ class ClientTls(unittest.TestCase):
         self.assertRegex(self.inst.log(), r"TLS connection established to 127\.0\.0\.6\[127\.0\.0"
                                           r"\.6\]:\d+: .* client-signature RSA-PSS \(2048 bits\) "
                                           r"client-digest SHA256\n")
+
+    def test_tls_connection_reuse(self):
+        # smtp_tls_connection_reuse = yes: the next message goes over the same TLS session;
+        # without it (the "may" sink above) every message has a connection of its own
+        ids = []
+        for n in range(2):
+            ids.append(self.submit("sender@example.org", [f"r{n}@reuse.test"]))
+            self.assertIn("status=sent", self.outcome(ids[-1]))
+        sink = self.sinks["reuse"]
+        self.assertEqual(sink.sessions, 1)
+        self.assertEqual(sink.encrypted, [True, True])
+        self.assertEqual(sink.commands.count("STARTTLS"), 1)
+        self.assertIn("RSET", sink.commands)
+        self.assertIn(f"{ids[1]}: to=<r1@reuse.test>, relay=127.0.0.7[127.0.0.7]:{self.port}, "
+                      "conn_use=2, delay=", self.inst.log())
+        # idle past smtp_connection_cache_time_limit: QUIT inside TLS, the session ends
+        self.assertTrue(poll(lambda: "QUIT" in sink.commands, timeout=10))
 
     def test_encrypt_never_sends_in_clear(self):
         qid = self.submit("sender@example.org", ["c@encrypt.test"])
