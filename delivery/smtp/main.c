@@ -350,7 +350,16 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
         at->ss.port = port;
         at->ss.dnssec_mx = t[a].mx_secure;
         at->ss.dnssec_host = t[a].secure;
-    again:;
+    again:
+        at->ss.fail_dsn[0] = 0;
+        if (smtp_tls_prepare(&at->ss, nexthop, &at->why) < 0) {
+            /* the TLS policy says no to this server before a word with it; the mail waits
+             * (no fallback relay: that would bypass the policy) */
+            at->answered = 1;
+            snprintf(at->fail_dsn, sizeof(at->fail_dsn), "%s", at->ss.fail_dsn);
+            smtp_tls_release(&at->ss);
+            continue;
+        }
         int fd = connect_to(&t[a].addr, &at->why);
         if (fd < 0) {
             pn_buf err = PN_BUF_INIT;
@@ -358,6 +367,7 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
                           at->why.data);
             pn_buf_set(&at->why, err.data);
             pn_buf_release(&err);
+            smtp_tls_release(&at->ss);
             continue;
         }
         snprintf(at->relay, sizeof(at->relay), "%s[%s]%s", at->ss.host, at->ss.addr, port_text);
@@ -368,6 +378,7 @@ static void try_nexthop(struct attempt *at, const char *nexthop)
         int keep = 1;
         int used = transaction(&at->ss, at->req, at->q, at->todo, at->outcomes, at->dsns, at->texts,
                                &at->why, 0, &keep) == 0;
+        smtp_tls_release(&at->ss);
         /* a TLS connection is kept only with <prefix>_tls_connection_reuse */
         if (keep && (at->ss.tls == NULL || pn_config_get_bool(SMTP_PARAM(tls_connection_reuse))))
             cache_put(&at->ss, at->req->nexthop.data, at->relay, 1);

@@ -49,6 +49,7 @@ struct session {
     int port;             /* the server's TCP port (TLSA records are per port) */
     int dnssec_mx;        /* DNSSEC: its MX answer was validated (1), not (0), none (-1) */
     int dnssec_host;      /* DNSSEC: its address answers were validated */
+    struct smtp_tls_policy *policy; /* this server's, from smtp_tls_prepare */
 };
 
 /* chat.c */
@@ -89,6 +90,12 @@ int smtp_tls_changed(void);
  * again inside TLS; 0 to go on (in TLS or in plain text), -1 with why (and ss->fail_dsn for
  * a policy failure) when this server cannot take the mail. */
 int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why);
+/* smtp_tls_prepare: the TLS policy for the server of the session (host, addr, port and the
+ * DNSSEC bits set), before it is connected: the destination's level, and DANE's TLSA
+ * records; -1 with why and fail_dsn when the server must not get the mail. The policy stays
+ * with the session until smtp_tls_release. */
+int smtp_tls_prepare(struct session *ss, const char *nexthop, pn_buf *why);
+void smtp_tls_release(struct session *ss);
 /* smtp_wrapper_tls: with <prefix>_tls_wrappermode, TLS at once, before the greeting. */
 int smtp_wrapper_tls(struct session *ss, const char *nexthop, pn_buf *why);
 /* smtp_session_close: the TLS session (close_notify), then the connection. */

@@ -35,7 +35,7 @@ enum level {
     LEVEL_BAD
 };
 
-struct policy {
+struct smtp_tls_policy {
     enum level level;
     char match[512]; /* ':' separated; empty: the level's default */
     char protocols[128], ciphers[32], exclude[256];
@@ -99,7 +99,7 @@ static void nexthop_domain(const char *nexthop, char *out, size_t len)
 }
 
 /* parse_policy: "level attr=value ..."; -1 with the reference's warning logged. */
-static int parse_policy(const char *nexthop, const char *value, struct policy *p)
+static int parse_policy(const char *nexthop, const char *value, struct smtp_tls_policy *p)
 {
     pn_argv *words = pn_argv_split(value, " \t,");
     int rc = 0;
@@ -131,7 +131,7 @@ static int parse_policy(const char *nexthop, const char *value, struct policy *p
 }
 
 /* find_policy: the destination's policy; -1 (logged) for a table or policy in error. */
-static int find_policy(const char *nexthop, struct policy *p)
+static int find_policy(const char *nexthop, struct smtp_tls_policy *p)
 {
     memset(p, 0, sizeof(*p));
     p->level = default_level();
@@ -165,7 +165,8 @@ static int fail(struct session *ss, const char *dsn, pn_buf *why, const char *fm
 }
 
 /* verified: a trusted chain, and a certificate for one of the names the match list gives. */
-static int verified(struct session *ss, const char *nexthop, const struct policy *p, int secure)
+static int verified(struct session *ss, const char *nexthop, const struct smtp_tls_policy *p,
+                    int secure)
 {
     pn_buf reason = PN_BUF_INIT;
     if (!pn_tls_peer_trusted(ss->tls, &reason)) {
@@ -211,15 +212,33 @@ static int usable(const pn_tlsa *r)
     return (r->usage == 2 || r->usage == 3) && r->selector <= 1 && r->mtype <= 2;
 }
 
-/* dane_policy: what "dane" and "dane-only" mean for this server. With DNSSEC-validated MX
- * (or <prefix>_tls_dane_insecure_mx_policy = dane) and address answers, its validated TLSA
- * records decide: usable ones authenticate it, unusable ones still make TLS mandatory.
- * Without them "dane" is "may" and "dane-only" defers; so does a failed TLSA lookup. */
-static int dane_policy(struct session *ss, const char *nexthop, struct policy *p, pn_buf *why)
+/* tlsa_text: "3 1 1 ABCD..." of a record, as the reference logs it. */
+static void tlsa_text(const pn_tlsa *r, pn_buf *out)
+{
+    pn_buf_printf(out, "%u %u %u ", r->usage, r->selector, r->mtype);
+    for (size_t i = 0; i < r->len; i++)
+        pn_buf_printf(out, "%02X", r->data[i]);
+}
+
+/* policy_failed: the server gets no mail under this policy; logged as the reference does
+ * ("TLS policy lookup for NEXTHOP/HOST: REASON"), deferred with the reason. */
+static int policy_failed(struct session *ss, const char *nexthop, pn_buf *why, const char *reason)
+{
+    pn_warn("TLS policy lookup for %s/%s: %s", nexthop, ss->host, reason);
+    return fail(ss, "4.7.5", why, "%s", reason);
+}
+
+/* dane_policy: what "dane" and "dane-only" mean for this server, before a connection is
+ * made. With DNSSEC-validated MX (or <prefix>_tls_dane_insecure_mx_policy = dane) and address
+ * answers, its validated TLSA records decide: usable ones authenticate it, unusable ones
+ * still make TLS mandatory. Without them "dane" is "may" and "dane-only" defers; so does a
+ * failed TLSA lookup. */
+static int dane_policy(struct session *ss, const char *nexthop, struct smtp_tls_policy *p,
+                       pn_buf *why)
 {
     int only = p->level == LEVEL_DANE_ONLY;
-    char domain[256], where[600];
-    nexthop_domain(nexthop, domain, sizeof(domain));
+    char relay[600];
+    snprintf(relay, sizeof(relay), "%s[%s]:%d", ss->host, ss->addr, ss->port);
     if (proto->lmtp && ss->addr[0] == '/') {
         pn_warn("%s: the \"dane\" security level is invalid for delivery via unix-domain sockets",
                 nexthop);
@@ -229,47 +248,48 @@ static int dane_policy(struct session *ss, const char *nexthop, struct policy *p
         pn_warn("%s: %s configured with dnssec lookups disabled", nexthop, level_names[p->level]);
         return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
     }
-    snprintf(where, sizeof(where), "%s/%s", domain, ss->host);
-    if (ss->dnssec_mx == 0 && !only &&
-        strcasecmp(pn_config_get(PN_P(smtp_tls_dane_insecure_mx_policy)), "dane") != 0) {
-        p->level = LEVEL_MAY;
-        return 0;
-    }
-    if ((ss->dnssec_mx == 0 && only) || !ss->dnssec_host) {
-        if (!only) {
-            p->level = LEVEL_MAY;
-            return 0;
-        }
-        return fail(ss, "4.7.5", why, "TLS policy lookup for %s: non DNSSEC destination", where);
-    }
-    int secure = 0;
+    int insecure_mx =
+        ss->dnssec_mx == 0 &&
+        (only || strcasecmp(pn_config_get(PN_P(smtp_tls_dane_insecure_mx_policy)), "dane") != 0);
     pn_buf err = PN_BUF_INIT;
-    int rc = pn_dns_tlsa(ss->host, ss->port, &p->tlsa, &p->tlsa_count, &secure, &err);
-    pn_buf_release(&err);
+    int secure = 0, rc = PN_DNS_NOTFOUND;
+    if (!insecure_mx && ss->dnssec_host) /* TLSA records count only below validated names */
+        rc = pn_dns_tlsa(ss->host, ss->port, &p->tlsa, &p->tlsa_count, &secure, &err);
     if (rc == PN_DNS_RETRY) {
-        char text[600];
-        snprintf(text, sizeof(text), "%s:%d", ss->host, ss->port);
-        return fail(ss, "4.7.5", why, "TLSA lookup error for %s", text);
+        pn_warn("DANE TLSA lookup problem: %s", err.data);
+        pn_buf_release(&err);
+        char reason[700];
+        snprintf(reason, sizeof(reason), "TLSA lookup error for %s:%d", ss->host, ss->port);
+        return policy_failed(ss, nexthop, why, reason);
     }
-    int kept = 0;
-    for (int i = 0; rc == PN_DNS_OK && secure && i < p->tlsa_count; i++) {
-        if (usable(&p->tlsa[i])) {
-            pn_tlsa r = p->tlsa[kept];
-            p->tlsa[kept++] = p->tlsa[i];
-            p->tlsa[i] = r;
-        }
-    }
+    pn_buf_release(&err);
     if (rc != PN_DNS_OK || !secure) { /* none, or none that DNSSEC vouches for */
         if (!only) {
             p->level = LEVEL_MAY;
             return 0;
         }
-        return fail(ss, "4.7.5", why, "TLS policy lookup for %s: no TLSA records found", where);
+        return policy_failed(ss, nexthop, why, "no TLSA records found");
+    }
+    int kept = 0;
+    for (int i = 0; i < p->tlsa_count; i++) {
+        pn_buf text = PN_BUF_INIT;
+        tlsa_text(&p->tlsa[i], &text);
+        if (usable(&p->tlsa[i])) {
+            pn_tlsa r = p->tlsa[kept];
+            p->tlsa[kept++] = p->tlsa[i];
+            p->tlsa[i] = r;
+        } else if (p->tlsa[i].usage < 2) {
+            pn_warn("_%d._tcp.%s unsupported TLSA certificate usage: %s", ss->port, ss->host,
+                    text.data);
+        } else {
+            pn_warn("%s: unusable TLSA RR: %s", relay, text.data);
+        }
+        pn_buf_release(&text);
     }
     if (kept == 0) {
         if (only)
-            return fail(ss, "4.7.5", why, "TLS policy lookup for %s: TLSA records unusable", where);
-        pn_info("%s: all TLSA records unusable, fallback to unauthenticated TLS", where);
+            return policy_failed(ss, nexthop, why, "TLSA records unusable");
+        pn_warn("%s: all TLSA records unusable, fallback to unauthenticated TLS", relay);
         p->level = LEVEL_ENCRYPT;
         return 0;
     }
@@ -279,7 +299,8 @@ static int dane_policy(struct session *ss, const char *nexthop, struct policy *p
 
 /* handshake: TLS on the connection as the policy says, and the server held to its level;
  * 0, or -1 with why (and fail_dsn). */
-static int handshake(struct session *ss, const char *nexthop, const struct policy *p, pn_buf *why)
+static int handshake(struct session *ss, const char *nexthop, const struct smtp_tls_policy *p,
+                     pn_buf *why)
 {
     int mandatory = p->level >= LEVEL_ENCRYPT;
     const char *servername = pn_config_get(SMTP_PARAM(tls_servername));
@@ -327,7 +348,7 @@ static int handshake(struct session *ss, const char *nexthop, const struct polic
     if (p->level == LEVEL_DANE) {
         trusted_enough = pn_tls_dane_verified(ss->tls, &ignored);
         if (!trusted_enough)
-            pn_info("certificate verification failed for %s: %s", ss->relay, ignored.data);
+            pn_info("server certificate verification failed for %s: %s", ss->relay, ignored.data);
         kind = trusted_enough ? "Verified" : "Untrusted";
         ss->tls_verified = trusted_enough;
     } else if (p->level >= LEVEL_VERIFY) {
@@ -349,10 +370,11 @@ static int handshake(struct session *ss, const char *nexthop, const struct polic
     return 0;
 }
 
-/* policy_for: the destination's policy, with DANE resolved for this server; -1 (failed
- * with why) when the mail must wait. The caller frees p->tlsa. */
-static int policy_for(struct session *ss, const char *nexthop, struct policy *p, pn_buf *why)
+int smtp_tls_prepare(struct session *ss, const char *nexthop, pn_buf *why)
 {
+    smtp_tls_release(ss);
+    struct smtp_tls_policy *p = pn_calloc(1, sizeof(*p));
+    ss->policy = p;
     if (find_policy(nexthop, p) < 0)
         return fail(ss, "4.7.5", why, "%s", "client TLS configuration problem");
     if (p->level == LEVEL_DANE || p->level == LEVEL_DANE_ONLY)
@@ -360,42 +382,45 @@ static int policy_for(struct session *ss, const char *nexthop, struct policy *p,
     return 0;
 }
 
+void smtp_tls_release(struct session *ss)
+{
+    if (ss->policy == NULL)
+        return;
+    pn_dns_tlsa_free(ss->policy->tlsa, ss->policy->tlsa_count);
+    free(ss->policy);
+    ss->policy = NULL;
+}
+
 int smtp_wrapper_tls(struct session *ss, const char *nexthop, pn_buf *why)
 {
-    struct policy p;
     ss->tls_verified = 0;
     if (!pn_config_get_bool(SMTP_PARAM(tls_wrappermode)))
         return 0;
-    int rc = policy_for(ss, nexthop, &p, why);
-    if (rc == 0) {
-        if (p.level < LEVEL_ENCRYPT) /* TLS from the first byte: nothing less than encrypt */
-            p.level = LEVEL_ENCRYPT;
-        rc = handshake(ss, nexthop, &p, why);
-    }
-    pn_dns_tlsa_free(p.tlsa, p.tlsa_count);
-    return rc;
+    if (ss->policy == NULL && smtp_tls_prepare(ss, nexthop, why) < 0)
+        return -1;
+    struct smtp_tls_policy p = *ss->policy;
+    if (p.level < LEVEL_ENCRYPT) /* TLS from the first byte: nothing less than encrypt */
+        p.level = LEVEL_ENCRYPT;
+    return handshake(ss, nexthop, &p, why);
 }
 
-static int starttls_with(struct session *ss, const char *nexthop, const struct policy *p,
+static int starttls_with(struct session *ss, const char *nexthop, const struct smtp_tls_policy *p,
                          pn_buf *why);
 
 int smtp_starttls(struct session *ss, const char *nexthop, pn_buf *why)
 {
-    struct policy p;
     if (ss->tls) /* wrapper mode */
         return 0;
     ss->tls_verified = 0;
-    int rc = policy_for(ss, nexthop, &p, why);
-    if (rc == 0)
-        rc = starttls_with(ss, nexthop, &p, why);
-    pn_dns_tlsa_free(p.tlsa, p.tlsa_count);
-    return rc;
+    if (ss->policy == NULL && smtp_tls_prepare(ss, nexthop, why) < 0)
+        return -1;
+    return starttls_with(ss, nexthop, ss->policy, why);
 }
 
-static int starttls_with(struct session *ss, const char *nexthop, const struct policy *pp,
+static int starttls_with(struct session *ss, const char *nexthop, const struct smtp_tls_policy *pp,
                          pn_buf *why)
 {
-    const struct policy p = *pp;
+    const struct smtp_tls_policy p = *pp;
     if (p.level == LEVEL_NONE || (p.level == LEVEL_MAY && ss->tls_off))
         return 0;
     int mandatory = p.level >= LEVEL_ENCRYPT;

@@ -2,8 +2,9 @@
  * ares_fds/select and ares_process until the callback has run or the deadline passed.
  * Queries are made here (ares_create_query) and sent with ares_send, so that in DNSSEC mode
  * they ask for validation (AD and the EDNS0 DO bit, RFC 6840 5.7) and the answer's AD bit
- * can be read: the resolver in /etc/resolv.conf is trusted to have validated, as the
- * reference trusts it. In "disabled" mode host addresses come from getaddrinfo(). */
+ * can be read. The resolver is trusted to have validated only when /etc/resolv.conf says
+ * "options trust-ad", as the C library (and so the reference) requires. In "disabled" mode
+ * host addresses come from getaddrinfo(). */
 #include "mail/dns.h"
 
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@
 static ares_channel channel;
 static int ready;
 static int mode = PN_DNS_ENABLED;
+static int trust_ad; /* resolv.conf has "options trust-ad" */
 
 struct answer {
     int done;
@@ -52,6 +54,24 @@ int pn_dns_mode_of(const char *level)
     return PN_DNS_ENABLED;
 }
 
+/* read_trust_ad: does an "options" line of resolv.conf name trust-ad? */
+static void read_trust_ad(void)
+{
+    FILE *fp = fopen("/etc/resolv.conf", "r");
+    char line[1024];
+    trust_ad = 0;
+    while (fp && fgets(line, sizeof(line), fp)) {
+        char *save = NULL, *word = strtok_r(line, " \t\r\n", &save);
+        if (word == NULL || strcmp(word, "options") != 0)
+            continue;
+        while ((word = strtok_r(NULL, " \t\r\n", &save)) != NULL)
+            if (strcmp(word, "trust-ad") == 0)
+                trust_ad = 1;
+    }
+    if (fp)
+        fclose(fp);
+}
+
 int pn_dns_init(pn_buf *why)
 {
     if (ready)
@@ -64,6 +84,10 @@ int pn_dns_init(pn_buf *why)
         return -1;
     }
     ready = 1;
+    read_trust_ad();
+    if (mode == PN_DNS_DNSSEC && !trust_ad)
+        pn_warn("DNSSEC validation may be unavailable: /etc/resolv.conf has no \"options "
+                "trust-ad\", so no answer counts as validated");
     return 0;
 }
 
@@ -91,7 +115,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 /* secure: in DNSSEC mode, whether the resolver validated the answer (AD). */
 static int secure(const struct answer *a)
 {
-    return mode == PN_DNS_DNSSEC && a->abuf && (a->abuf[3] & 0x20) != 0;
+    return mode == PN_DNS_DNSSEC && trust_ad && a->abuf && (a->abuf[3] & 0x20) != 0;
 }
 
 static const char *type_name(int type)

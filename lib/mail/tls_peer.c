@@ -32,8 +32,11 @@ int pn_tls_dane_verified(const pn_tls_session *t, pn_buf *why)
     long rc = SSL_get_verify_result(t->ssl);
     if (rc == X509_V_OK && SSL_get0_dane_authority(t->ssl, NULL, NULL) >= 0)
         return 1;
-    pn_buf_set(why, rc == X509_V_OK ? "not trusted by local or TLSA policy"
-                                    : X509_verify_cert_error_string(rc));
+    pn_buf_reset(why);
+    if (rc == X509_V_OK)
+        pn_buf_puts(why, "not trusted by local or TLSA policy");
+    else
+        pn_buf_printf(why, "num=%ld:%s", rc, X509_verify_cert_error_string(rc));
     return 0;
 }
 

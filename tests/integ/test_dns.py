@@ -25,7 +25,7 @@ def start_with_resolver(test, nameserver, main_cf, master_cf=""):
         fp.write(main_cf)
     resolv = os.path.join(test.inst.dir, "resolv.conf")
     with open(resolv, "w") as fp:
-        fp.write(f"nameserver {nameserver}\noptions attempts:2 timeout:2\n")
+        fp.write(f"nameserver {nameserver}\noptions attempts:2 timeout:2 trust-ad\n")
     env = dict(os.environ, **test.inst.sanitizer_env())
     res = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c",

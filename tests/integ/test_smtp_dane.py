@@ -3,9 +3,11 @@
 would: a server whose certificate matches its DNSSEC-signed TLSA records (DANE-EE by public
 key, DANE-TA by the CA certificate) gets the mail over a "Verified" TLS connection; a
 mismatch defers (4.7.5, "Server certificate not verified"); without validated answers
-"dane" is "may"; "dane-only" without TLSA records defers; a failed TLSA lookup defers; TLSA
-records that are all unusable still make TLS mandatory; "dane" without DNSSEC lookups is a
-configuration problem. The queries ask for validation (AD or DO)."""
+"dane" is "may"; "dane-only" without TLSA records defers before a connection is made; a
+failed TLSA lookup defers; TLSA records that are all unusable still make TLS mandatory;
+"dane" without DNSSEC lookups is a configuration problem. The queries ask for validation (AD
+or DO). Log lines and deferral texts are the reference's (Postfix 3.7 against the same
+resolver and servers)."""
 import os
 import shutil
 import ssl
@@ -81,7 +83,7 @@ class Dane(test_delivery.Delivery):
             tls = context("ta-chain.pem", "ta.key") if name == "ta" else selfsigned
             self.sinks[name] = Sink(host=addr, port=port, tls=tls)
             self.addCleanup(self.sinks[name].close)
-        ee = spki_sha256("self.pem", d)
+        ee = self.ee = spki_sha256("self.pem", d)
         records, secure = {}, set()
         for name, addr in hosts.items():
             domain, mx = f"{name}.test", f"mx.{name}.test"
@@ -134,25 +136,36 @@ class Dane(test_delivery.Delivery):
         self.assertIn("dsn=4.7.5, status=deferred (Server certificate not verified)",
                       lines["bad"])
         self.assertEqual(self.sinks["bad"].messages, [])
-        self.assertIn(f"certificate verification failed for mx.bad.test[127.0.0.12]:{port}: ",
-                      log)
+        self.assertIn(f"server certificate verification failed for mx.bad.test[127.0.0.12]:"
+                      f"{port}: num=65:no matching DANE TLSA records", log)
         # answers the resolver does not vouch for: "may"
         self.assertIn("status=sent", lines["insecure"])
         self.assertIn(f"Untrusted TLS connection established to mx.insecure.test[127.0.0.14]:"
                       f"{port}", log)
-        # dane-only without TLSA records
-        self.assertIn(f"dsn=4.7.5, status=deferred (TLS policy lookup for only.test/"
-                      f"mx.only.test: no TLSA records found)", lines["only"])
-        self.assertEqual(self.sinks["only"].sessions, 1)
-        self.assertEqual(self.sinks["only"].messages, [])
+        # dane-only without TLSA records: not even a connection
+        self.assertIn("relay=none, ", lines["only"])
+        self.assertIn("dsn=4.7.5, status=deferred (no TLSA records found)", lines["only"])
+        self.assertIn(f"warning: TLS policy lookup for only.test:{port}/mx.only.test: no TLSA "
+                      "records found", log)
+        self.assertEqual(self.sinks["only"].sessions, 0)
         # the TLSA lookup failed: the mail waits, not even sent in clear
+        self.assertIn("relay=none, ", lines["sf"])
         self.assertIn(f"dsn=4.7.5, status=deferred (TLSA lookup error for mx.sf.test:{port})",
                       lines["sf"])
-        self.assertEqual(self.sinks["sf"].messages, [])
+        self.assertIn(f"warning: DANE TLSA lookup problem: Host or domain name not found. Name "
+                      f"service error for name=_{port}._tcp.mx.sf.test type=TLSA: Host not "
+                      "found, try again", log)
+        self.assertIn(f"warning: TLS policy lookup for sf.test:{port}/mx.sf.test: TLSA lookup "
+                      f"error for mx.sf.test:{port}", log)
+        self.assertEqual(self.sinks["sf"].sessions, 0)
         # only unusable records (PKIX-EE, an unknown selector): TLS, unauthenticated
         self.assertIn("status=sent", lines["unusable"])
         self.assertEqual(self.sinks["unusable"].encrypted, [True])
-        self.assertIn("unusable.test/mx.unusable.test: all TLSA records unusable, fallback to "
+        relay = f"mx.unusable.test[127.0.0.17]:{port}"
+        self.assertIn(f"warning: _{port}._tcp.mx.unusable.test unsupported TLSA certificate "
+                      f"usage: 1 1 1 {self.ee.upper()}", log)
+        self.assertIn(f"warning: {relay}: unusable TLSA RR: 3 9 1 {self.ee.upper()}", log)
+        self.assertIn(f"warning: {relay}: all TLSA records unusable, fallback to "
                       "unauthenticated TLS", log)
         # "dane" where DNS lookups are not DNSSEC lookups
         self.assertIn("dsn=4.7.5, status=deferred (client TLS configuration problem)",
