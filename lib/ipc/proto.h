@@ -14,6 +14,7 @@
 #define PN_SVC_REWRITE "private/rewrite"
 #define PN_SVC_BOUNCE "private/bounce"
 #define PN_SVC_TLSMGR "private/tlsmgr"
+#define PN_SVC_ANVIL "private/anvil"
 #define PN_SVC_PRIVATE "private/" /* + transport name: a delivery agent */
 
 /* Protocol names (the hello's "proto"). */
@@ -24,6 +25,7 @@
 #define PN_PROTO_FLUSH "flush"
 #define PN_PROTO_SHOWQ "showq"
 #define PN_PROTO_TLSMGR "tlsmgr"
+#define PN_PROTO_ANVIL "anvil"
 
 /* Requests ("req"). */
 #define PN_REQ_OPEN "open"           /* cleanup: a new message */
@@ -45,6 +47,15 @@
 #define PN_REQ_LOOKUP "lookup"       /* tlsmgr: a cached TLS session */
 #define PN_REQ_UPDATE "update"       /* tlsmgr */
 #define PN_REQ_DELETE "delete"       /* tlsmgr */
+/* anvil: one event of a client (ident "service:address"), answered with its count and
+ * rate; newtls_report and lookup count nothing */
+#define PN_REQ_CONNECT "connect"
+#define PN_REQ_DISCONNECT "disconnect"
+#define PN_REQ_MESSAGE "message"
+#define PN_REQ_RECIPIENT "recipient"
+#define PN_REQ_NEWTLS "newtls"
+#define PN_REQ_NEWTLS_REPORT "newtls_report"
+#define PN_REQ_AUTH "auth"
 
 /* Attributes. */
 #define PN_ATTR_PROTO "proto"
@@ -70,6 +81,9 @@
 #define PN_ATTR_CACHE "cache"
 #define PN_ATTR_ID "id"
 #define PN_ATTR_SESSION "session"
+#define PN_ATTR_IDENT "ident" /* anvil */
+#define PN_ATTR_COUNT "count"
+#define PN_ATTR_RATE "rate"
 #define PN_ATTR_RESULT "result"
 #define PN_ATTR_TRANSPORT "transport"
 #define PN_ATTR_NEXTHOP "nexthop"

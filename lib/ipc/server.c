@@ -602,10 +602,14 @@ void pn_server_serve_requests(int fd, const char *proto, pn_request_fn handle, v
 static struct {
     pn_request_fn handle;
     void *ctx;
-} multi_service;
+    void (*closed)(int fd); /* pn_server_multi_on_close */
+    int current;            /* the client of the request being handled */
+} multi_service = {.current = -1};
 
 static void multi_close(int fd, pn_stream *client)
 {
+    if (multi_service.closed)
+        multi_service.closed(fd);
     pn_event_unwatch(fd);
     pn_stream_close(client);
     pn_server_disconnect(fd);
@@ -637,14 +641,26 @@ static void multi_readable(int fd, int events, void *data)
             break;
         }
         pn_attr_begin(&reply);
-        alive = multi_service.handle(&req, &reply, multi_service.ctx) == 0 &&
-                pn_attr_write_frame(client, &reply) == 0 && !pn_server_client_done(fd);
+        multi_service.current = fd;
+        alive = multi_service.handle(&req, &reply, multi_service.ctx) == 0;
+        multi_service.current = -1;
+        alive = alive && pn_attr_write_frame(client, &reply) == 0 && !pn_server_client_done(fd);
         pn_attr_release(&reply);
     } while (alive && pn_stream_buffered(client) > 0);
     pn_buf_release(&frame);
     pn_buf_release(&why);
     if (!alive)
         multi_close(fd, client);
+}
+
+int pn_server_multi_client(void)
+{
+    return multi_service.current;
+}
+
+void pn_server_multi_on_close(void (*closed)(int fd))
+{
+    multi_service.closed = closed;
 }
 
 void pn_server_multi_requests(int fd, const char *proto, long long generation, pn_request_fn handle,

@@ -83,5 +83,11 @@ void pn_server_serve_requests(int fd, const char *proto, pn_request_fn handle, v
 void pn_server_multi_requests(int fd, const char *proto, long long generation, pn_request_fn handle,
                               void *ctx);
 void pn_server_multi_drop(int fd, void *client);
+/* pn_server_multi_client: in the request handler, the descriptor of the client that sent
+ * the request (the key of what the daemon keeps per client). */
+int pn_server_multi_client(void);
+/* pn_server_multi_on_close: closed(fd) runs when a client's connection ends, whatever ended
+ * it (the client went away, a malformed request, retirement). */
+void pn_server_multi_on_close(void (*closed)(int fd));
 
 #endif

@@ -251,6 +251,8 @@ void smtpd_cmd_auth(smtpd_session *s, const char *arg)
         smtpd_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
         return;
     }
+    if (smtpd_limit_auth(s) < 0)
+        return;
     pn_argv *args = pn_argv_split(arg, " ");
     if (args->len < 1 || args->len > 2) {
         smtpd_reply(s, "501 5.5.4 Syntax: AUTH mechanism");

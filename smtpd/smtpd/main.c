@@ -112,6 +112,7 @@ static void serve(int fd, void *ctx)
     pn_buf_init(&s.ccert_cn);
     pn_buf_init(&s.sasl_username);
     pn_buf_init(&s.sasl_sender);
+    pn_buf_init(&s.anvil_ident);
     s.rcpts = pn_argv_new();
     s.client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(s.client, (int)(pn_config_get_time(PN_P(smtpd_timeout)) * 1000));
@@ -141,12 +142,14 @@ static void serve(int fd, void *ctx)
     pn_buf_release(&s.ccert_cn);
     pn_buf_release(&s.sasl_username);
     pn_buf_release(&s.sasl_sender);
+    pn_buf_release(&s.anvil_ident);
 }
 
 static void pre_jail(void *ctx)
 {
     (void)ctx;
     smtpd_restrict_init();
+    smtpd_limits_init();
     smtpd_auth_init();                       /* Cyrus reads its configuration and plug-ins now */
     smtpd_tls = pn_tls_server_prepare();     /* key files may be root's */
     smtpd_tls_level = pn_tls_server_level(); /* asked for every command: looked up once */

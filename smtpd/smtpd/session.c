@@ -76,6 +76,8 @@ int smtpd_start_tls(smtpd_session *s)
         return -1;
     }
     pn_tls_attach(s->tls, s->client);
+    if (!pn_tls_resumed(s->tls))
+        smtpd_limit_newtls(s);
     int required =
         pn_config_get_bool(PN_P(smtpd_tls_req_ccert)) && smtpd_tls_level == PN_TLS_ENCRYPT;
     s->ccert = 0;
@@ -121,7 +123,7 @@ static void cmd_starttls(smtpd_session *s, const char *arg)
         smtpd_reply(s, "502 5.5.1 Error: command not implemented");
     } else if (!pn_tls_server_usable(smtpd_tls)) {
         smtpd_reply(s, "454 4.7.0 TLS not available due to local problem");
-    } else {
+    } else if (smtpd_limit_newtls_check(s, 0) == 0) {
         smtpd_reply(s, "220 2.0.0 Ready to start TLS");
         if (pn_stream_flush(s->client) < 0) /* also when the client pipelined more */
             s->quit = 1;
@@ -302,6 +304,8 @@ static void cmd_mail(smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
     } else if (!address_ok(addr.data) || (addr.len && !smtpd_address_resolves(addr.data))) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
+    } else if (smtpd_limit_mail(s) < 0) {
+        /* too much mail from this client: said */
     } else if (smtpd_mail_params(s, params, &reply) < 0) {
         smtpd_reply(s, "%s", reply.data);
         clear_mail_params(s);
@@ -347,6 +351,8 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
     } else if (smtpd_rcpt_params(params, &notify, &orcpt, &reply) < 0) {
         smtpd_reply(s, "%s", reply.data);
+    } else if (smtpd_limit_rcpt(s) < 0) {
+        /* too many recipients from this client: said */
     } else if ((long)s->rcpts->len >= pn_config_get_int(PN_P(smtpd_recipient_limit))) {
         smtpd_reply(s, "452 4.5.3 Error: too many recipients");
     } else {
@@ -421,9 +427,12 @@ static int dispatch(smtpd_session *s, const char *line)
                  {"ETRN", CMD_ETRN}, {"QUIT", CMD_QUIT}, {"STARTTLS", CMD_STARTTLS},
                  {"AUTH", CMD_AUTH}};
     enum smtpd_cmd cmd = CMD_UNKNOWN;
+    s->last = "UNKNOWN";
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (strcasecmp(verb, table[i].name) == 0)
+        if (strcasecmp(verb, table[i].name) == 0) {
             cmd = table[i].cmd;
+            s->last = table[i].name;
+        }
     s->counts[cmd][1]++;
     int errors_before = s->errors;
     if (s->bdat_active && cmd != CMD_BDAT && cmd != CMD_QUIT && cmd != CMD_RSET) {
@@ -499,7 +508,7 @@ static void log_disconnect(smtpd_session *s)
         else
             pn_buf_printf(&line, " %s=%d/%d", cmd_names[c], s->counts[c][0], s->counts[c][1]);
     }
-    if (ok == total)
+    if (ok == total && total > 0)
         pn_buf_printf(&line, " commands=%d", ok);
     else
         pn_buf_printf(&line, " commands=%d/%d", ok, total);
@@ -510,8 +519,16 @@ static void log_disconnect(smtpd_session *s)
 void smtpd_session_run(smtpd_session *s)
 {
     pn_info("connect from %s", s->namaddr.data);
-    if (pn_config_get_bool(PN_P(smtpd_tls_wrappermode)) && smtpd_start_tls(s) < 0) {
-        log_disconnect(s); /* no greeting: the client never got as far as TLS */
+    s->last = "CONNECT";
+    /* wrapper mode: TLS first, then the limits' replies inside it */
+    if (pn_config_get_bool(PN_P(smtpd_tls_wrappermode)) &&
+        (smtpd_start_tls(s) < 0 || s->quit || smtpd_limit_newtls_check(s, 1) < 0)) {
+        log_disconnect(s); /* no greeting */
+        return;
+    }
+    if (smtpd_limit_connect(s) < 0) { /* 421 instead of the greeting */
+        smtpd_limit_disconnect(s);
+        log_disconnect(s);
         return;
     }
     smtpd_reply(s, "220 %s", pn_config_get(PN_P(smtpd_banner)));
@@ -523,12 +540,12 @@ void smtpd_session_run(smtpd_session *s)
         int rc = pn_stream_get_line(s->client, &line,
                                     (size_t)pn_config_get_int(PN_P(line_length_limit)));
         if (rc == PN_LINE_ERROR) {
-            pn_info("timeout after %s from %s", "command", s->namaddr.data);
+            pn_info("timeout after %s from %s", s->last, s->namaddr.data);
             smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", host);
             break;
         }
         if (rc == PN_LINE_EOF || rc == PN_LINE_LAST) {
-            pn_info("lost connection after command from %s", s->namaddr.data);
+            pn_info("lost connection after %s from %s", s->last, s->namaddr.data);
             break;
         }
         if (rc == PN_LINE_TOO_LONG) {
@@ -568,5 +585,6 @@ void smtpd_session_run(smtpd_session *s)
     pn_buf_release(&line);
     smtpd_reset_transaction(s);
     transcript_send(s);
+    smtpd_limit_disconnect(s);
     log_disconnect(s);
 }

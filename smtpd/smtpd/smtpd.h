@@ -67,9 +67,13 @@ typedef struct smtpd_session {
     pn_sasl_server *sasl; /* made when AUTH is first offered or used (auth.c) */
     pn_buf sasl_method;   /* after a successful AUTH: the mechanism and the login */
     pn_buf sasl_username;
-    pn_buf sasl_sender; /* AUTH= of MAIL FROM, from an authenticated client */
-    pn_buf transcript;  /* for notify_classes (transcript.c) */
-    int error_classes;  /* 1 << ERROR_* seen in this session */
+    pn_buf sasl_sender;  /* AUTH= of MAIL FROM, from an authenticated client */
+    pn_buf transcript;   /* for notify_classes (transcript.c) */
+    int error_classes;   /* 1 << ERROR_* seen in this session */
+    pn_buf anvil_ident;  /* "service:address" when anvil counts this client (limits.c) */
+    int limits_checked;  /* ... which was decided */
+    int anvil_connected; /* anvil counts this connection */
+    const char *last;    /* the last command ("CONNECT" before any), for the log */
 } smtpd_session;
 
 /* The notify_classes an error reply may belong to. */
@@ -137,5 +141,18 @@ void transcript_add(smtpd_session *s, const char *direction, const char *text, s
 void transcript_reply(smtpd_session *s, const char *reply, size_t len);
 /* transcript_send: at the end of a session, the postmaster's copy, when notify_classes asks. */
 void transcript_send(smtpd_session *s);
+
+/* limits.c: the per-client limits anvil counts. Each check that fails has replied (and
+ * warned) and returns -1. connect: 421 before the greeting; newtls_check: before a
+ * handshake (454, or 421 in wrapper mode, where it comes after). */
+void smtpd_limits_init(void);
+int smtpd_limit_connect(smtpd_session *s);
+void smtpd_limit_disconnect(smtpd_session *s);
+int smtpd_limit_mail(smtpd_session *s);
+int smtpd_limit_rcpt(smtpd_session *s);
+int smtpd_limit_auth(smtpd_session *s);
+int smtpd_limit_newtls_check(smtpd_session *s, int wrapper);
+/* smtpd_limit_newtls: a handshake that made a new session (not a resumed one) counts. */
+void smtpd_limit_newtls(smtpd_session *s);
 
 #endif

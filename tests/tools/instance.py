@@ -76,9 +76,13 @@ class Instance:
 
     def write_master(self, text):
         """master.cf as given, with the postlog service added when it has none (as the
-        stock master.cf has it), so that maillog_file is written by postlogd."""
-        if text.strip() and not any(line.split()[:1] == ["postlog"] for line in text.splitlines()):
+        stock master.cf has it), so that maillog_file is written by postlogd; and anvil, which
+        smtpd asks for its client limits, when there is an smtpd and no anvil."""
+        names = [line.split()[:1] for line in text.splitlines()]
+        if text.strip() and ["postlog"] not in names:
             text = text.rstrip("\n") + "\npostlog unix-dgram n - n - 1 postlogd\n"
+        if " smtpd" in text and ["anvil"] not in names:
+            text = text.rstrip("\n") + "\nanvil unix - - n - 1 anvil\n"
         with open(os.path.join(self.etc, "master.cf"), "w") as fp:
             fp.write(text)
 
