@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #include "base/event.h"
 #include "base/log.h"
@@ -26,7 +28,9 @@
 static ares_channel channel;
 static int ready;
 static int mode = PN_DNS_ENABLED;
-static int trust_ad; /* resolv.conf has "options trust-ad" */
+static int trust_ad;      /* resolv.conf has "options trust-ad" */
+static int timeout_s = 5; /* ... "options timeout:N", as the C library reads it */
+static int attempts = 2;  /* ... "options attempts:N" */
 
 struct answer {
     int done;
@@ -54,8 +58,11 @@ int pn_dns_mode_of(const char *level)
     return PN_DNS_ENABLED;
 }
 
-/* read_trust_ad: does an "options" line of resolv.conf name trust-ad? */
-static void read_trust_ad(void)
+/* read_options: the "options" of resolv.conf that this client honours as the C library
+ * does (c-ares 1.18 reads neither timeout: nor attempts:, and would wait 75 seconds for a
+ * server that never answers): trust-ad, timeout:N (5, at most 30), attempts:N (2, at most
+ * 5). */
+static void read_options(void)
 {
     FILE *fp = fopen("/etc/resolv.conf", "r");
     char line[1024];
@@ -64,9 +71,14 @@ static void read_trust_ad(void)
         char *save = NULL, *word = strtok_r(line, " \t\r\n", &save);
         if (word == NULL || strcmp(word, "options") != 0)
             continue;
-        while ((word = strtok_r(NULL, " \t\r\n", &save)) != NULL)
+        while ((word = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
             if (strcmp(word, "trust-ad") == 0)
                 trust_ad = 1;
+            else if (strncmp(word, "timeout:", 8) == 0 && atoi(word + 8) > 0)
+                timeout_s = atoi(word + 8) > 30 ? 30 : atoi(word + 8);
+            else if (strncmp(word, "attempts:", 9) == 0 && atoi(word + 9) > 0)
+                attempts = atoi(word + 9) > 5 ? 5 : atoi(word + 9);
+        }
     }
     if (fp)
         fclose(fp);
@@ -77,14 +89,15 @@ int pn_dns_init(pn_buf *why)
     if (ready)
         return 0;
     int rc = ares_library_init(ARES_LIB_INIT_ALL);
+    read_options();
+    struct ares_options opts = {.timeout = timeout_s * 1000, .tries = attempts};
     if (rc == ARES_SUCCESS)
-        rc = ares_init(&channel);
+        rc = ares_init_options(&channel, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
     if (rc != ARES_SUCCESS) {
         pn_buf_printf(why, "DNS resolver: %s", ares_strerror(rc));
         return -1;
     }
     ready = 1;
-    read_trust_ad();
     if (mode == PN_DNS_DNSSEC && !trust_ad)
         pn_warn("DNSSEC validation may be unavailable: /etc/resolv.conf has no \"options "
                 "trust-ad\", so no answer counts as validated");
@@ -130,8 +143,12 @@ static int query(const char *name, int type, struct answer *a, pn_buf *why)
         return PN_DNS_RETRY;
     unsigned char *qbuf = NULL;
     int qlen = 0, dnssec = mode == PN_DNS_DNSSEC;
+    /* ares_send keeps the ID it is given: an unpredictable one, against forged answers */
+    unsigned short id = 0;
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+        id = (unsigned short)(pn_event_now_ms() ^ (long long)getpid());
     /* DNSSEC: an OPT record (1232 bytes over UDP) whose DO bit asks for validation */
-    if (ares_create_query(name, ns_c_in, type, 0, 1, &qbuf, &qlen, dnssec ? 1232 : 0) !=
+    if (ares_create_query(name, ns_c_in, type, id, 1, &qbuf, &qlen, dnssec ? 1232 : 0) !=
         ARES_SUCCESS) {
         pn_buf_printf(why, "bad name in a DNS query: %s", name);
         return PN_DNS_NOTFOUND;
@@ -310,6 +327,39 @@ int pn_dns_addrs(const char *host, int port, pn_addrlist *out, int *is_secure, p
     if (is_secure)
         *is_secure = all_secure && out->count > 0;
     return out->count ? PN_DNS_OK : PN_DNS_NOTFOUND;
+}
+
+int pn_dns_a(const char *name, unsigned char (*addrs)[4], int max, int *n, pn_buf *why)
+{
+    struct answer a;
+    *n = 0;
+    int rc = query(name, ns_t_a, &a, why);
+    struct ares_addrttl ttls[32];
+    int got = 32;
+    if (rc == PN_DNS_OK && ares_parse_a_reply(a.abuf, a.alen, NULL, ttls, &got) == ARES_SUCCESS)
+        for (int i = 0; i < got && *n < max; i++)
+            memcpy(addrs[(*n)++], &ttls[i].ipaddr, 4);
+    free(a.abuf);
+    if (rc == PN_DNS_OK && *n == 0)
+        rc = PN_DNS_NOTFOUND;
+    return rc;
+}
+
+int pn_dns_txt(const char *name, pn_buf *text, pn_buf *why)
+{
+    struct answer a;
+    int rc = query(name, ns_t_txt, &a, why);
+    struct ares_txt_ext *txt = NULL;
+    if (rc == PN_DNS_OK && ares_parse_txt_reply_ext(a.abuf, a.alen, &txt) == ARES_SUCCESS) {
+        for (struct ares_txt_ext *t = txt; t; t = t->next) {
+            if (t->record_start && text->len)
+                pn_buf_puts(text, " / ");
+            pn_buf_append(text, t->txt, t->length);
+        }
+        ares_free_data(txt);
+    }
+    free(a.abuf);
+    return rc;
 }
 
 /* skip_name: the length of the (compressed) name at p, or -1. */

@@ -43,6 +43,10 @@ int pn_dns_addrs(const char *host, int port, pn_addrlist *out, int *secure, pn_b
  * answer was validated. */
 int pn_dns_tlsa(const char *host, int port, pn_tlsa **list, int *count, int *secure, pn_buf *why);
 void pn_dns_tlsa_free(pn_tlsa *list, int count);
+/* pn_dns_a: the IPv4 addresses (at most max) of name, as a DNS list query wants them. */
+int pn_dns_a(const char *name, unsigned char (*addrs)[4], int max, int *n, pn_buf *why);
+/* pn_dns_txt: the TXT records of name appended to text, " / " between records. */
+int pn_dns_txt(const char *name, pn_buf *text, pn_buf *why);
 
 /* pn_dns_name_of: the host name of addr (its PTR record, or the hosts file), waiting at most
  * timeout_ms. Unverified: see pn_dns_name_has. */

@@ -28,7 +28,33 @@ enum verdict { DUNNO, PERMIT, REFUSE };
 typedef struct rule {
     char *name;
     pn_maps *table; /* check_*_access */
+    char *arg;      /* the DNS list of reject_rbl_client and the others that take one */
 } rule;
+
+/* The restrictions whose next word is their argument, and what it is. */
+static const struct {
+    const char *name;
+    int subject; /* SMTPD_DNSBL_*; -1: not a DNS list */
+    int permit;  /* a listing permits */
+    const char *wants;
+} with_arg[] = {
+    {"reject_rbl_client", SMTPD_DNSBL_CLIENT, 0, "domain name"},
+    {"reject_rhsbl_client", SMTPD_DNSBL_RHS_CLIENT, 0, "domain name"},
+    {"reject_rhsbl_reverse_client", SMTPD_DNSBL_RHS_REVERSE, 0, "domain name"},
+    {"reject_rhsbl_sender", SMTPD_DNSBL_RHS_SENDER, 0, "domain name"},
+    {"reject_rhsbl_helo", SMTPD_DNSBL_RHS_HELO, 0, "domain name"},
+    {"permit_dnswl_client", SMTPD_DNSBL_CLIENT, 1, "domain name"},
+    {"permit_rhswl_client", SMTPD_DNSBL_RHS_CLIENT, 1, "domain name"},
+};
+#define WITH_ARG (sizeof(with_arg) / sizeof(with_arg[0]))
+
+static int arg_index(const char *name)
+{
+    for (size_t i = 0; i < WITH_ARG; i++)
+        if (strcmp(name, with_arg[i].name) == 0)
+            return (int)i;
+    return -1;
+}
 
 typedef struct rule_list {
     const char *param;
@@ -77,8 +103,11 @@ static void parse_list(rule_list *list)
         rule *r = &list->rules[list->count++];
         r->name = pn_lowercase(pn_strdup(words->items[i]));
         r->table = NULL;
+        r->arg = NULL;
         if (pn_has_prefix(r->name, "check_") && strstr(r->name, "_access") && i + 1 < words->len)
             r->table = open_maps(list->param, words->items[++i]);
+        else if (pn_restriction_takes_argument(r->name) && i + 1 < words->len)
+            r->arg = pn_strdup(words->items[++i]);
     }
     pn_argv_free(words);
 }
@@ -455,6 +484,26 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             return REFUSE;
         }
         return DUNNO;
+    }
+    int dnsbl = arg_index(name);
+    if (dnsbl >= 0) {
+        if (r->arg == NULL) { /* as the reference: a warning, and no decision */
+            pn_warn("restriction %s requires %s argument", name, with_arg[dnsbl].wants);
+            return DUNNO;
+        }
+        pn_buf txt = PN_BUF_INIT, subject = PN_BUF_INIT;
+        int listed = smtpd_dnsbl_check(s, with_arg[dnsbl].subject, r->arg, &txt, &subject);
+        enum verdict v = DUNNO;
+        if (listed == 1 && with_arg[dnsbl].permit)
+            v = PERMIT;
+        else if (listed == 1) {
+            smtpd_dnsbl_reply(s, with_arg[dnsbl].subject, r->arg, txt.data, subject.data, rcpt,
+                              reply);
+            v = REFUSE;
+        }
+        pn_buf_release(&txt);
+        pn_buf_release(&subject);
+        return v;
     }
     if (strcmp(name, "permit_tls_all_clientcerts") == 0)
         return s->ccert == 2 ? PERMIT : DUNNO;

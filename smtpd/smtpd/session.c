@@ -361,6 +361,8 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
         if (smtpd_check_rcpt(s, canon.data, &reply) < 0) {
             reject_log(s, "RCPT", reply.data, canon.data);
             smtpd_reply(s, "%s", reply.data);
+            if (strncmp(reply.data, "421", 3) == 0 || strncmp(reply.data, "521", 3) == 0)
+                s->quit = 1; /* a reply that closes the session (RFC 5321, RFC 7504) */
         } else if (s->queue_id.len == 0 && submit_open(s, &why) < 0) {
             pn_warn("cleanup: %s", why.data);
             smtpd_reply(s, "451 4.3.0 Error: queue file write error");

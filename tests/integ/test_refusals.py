@@ -56,10 +56,10 @@ class Refusals(unittest.TestCase):
         return code
 
     def test_an_ignored_setting_is_a_warning_and_mail_flows(self):
-        self.inst.write_main(self.base + "smtpd_client_connection_count_limit = 10\n"
+        self.inst.write_main(self.base + "smtpd_authorized_xforward_hosts = 127.0.0.1\n"
                              "berkeley_db_read_buffer_size = 262144\n")
         res = self.inst.start()
-        self.assertIn("warning: main.cf: parameter smtpd_client_connection_count_limit is not "
+        self.assertIn("warning: main.cf: parameter smtpd_authorized_xforward_hosts is not "
                       "implemented by Postern; setting ignored\n", res.err)
         self.assertIn("warning: main.cf: parameter berkeley_db_read_buffer_size is not "
                       "implemented by Postern; setting ignored\n", res.err)

@@ -9,7 +9,7 @@ import socket
 import struct
 import threading
 
-TYPES = {"A": 1, "MX": 15, "AAAA": 28, "TLSA": 52}
+TYPES = {"A": 1, "MX": 15, "TXT": 16, "AAAA": 28, "TLSA": 52}
 
 
 def encode_name(name):
@@ -21,14 +21,16 @@ def encode_name(name):
 
 
 class FakeDns:
-    def __init__(self, address, records, truncated=(), secure=(), servfail=()):
+    def __init__(self, address, records, truncated=(), secure=(), servfail=(), silent=()):
         """records: {(name, "MX"): [(pref, host)], (name, "A"): ["1.2.3.4"],
-        (name, "TLSA"): [(usage, selector, mtype, "hex")], ...}"""
+        (name, "TLSA"): [(usage, selector, mtype, "hex")], (name, "TXT"): ["text"], ...};
+        the names in `silent` get no answer at all."""
         self.records = {(n.lower(), t): v for (n, t), v in records.items()}
         self.names = {n for n, _ in self.records}
         self.truncated = {n.lower() for n in truncated}
         self.secure = {n.lower() for n in secure}
         self.servfail = {n.lower() for n in servfail}
+        self.silent = {n.lower() for n in silent}
         self.queries = []
         self.asked = {}  # (name, type) -> the query asked for validation
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -50,7 +52,9 @@ class FakeDns:
             except OSError:
                 continue
             try:
-                self.sock.sendto(self.answer(data), peer)
+                reply = self.answer(data)
+                if reply:
+                    self.sock.sendto(reply, peer)
             except (OSError, ValueError, IndexError, struct.error):
                 pass
 
@@ -70,6 +74,8 @@ class FakeDns:
             do = bool(query[pos + 12] & 0x80)
         asked = bool(qflags & 0x20) or do
         self.asked[(name, tname)] = asked
+        if name in self.silent:
+            return None
         flags, answers = 0x8180, []
         if asked and name in self.secure:
             flags |= 0x0020  # AD: "validated"
@@ -87,6 +93,8 @@ class FakeDns:
                     rdata = socket.inet_pton(socket.AF_INET, value)
                 elif tname == "TLSA":
                     rdata = bytes(value[:3]) + bytes.fromhex(value[3])
+                elif tname == "TXT":
+                    rdata = bytes([len(value.encode())]) + value.encode()
                 else:
                     rdata = socket.inet_pton(socket.AF_INET6, value)
                 answers.append(struct.pack(">HHHIH", 0xC00C, qtype, 1, 60, len(rdata)) + rdata)

@@ -1,0 +1,123 @@
+"""DNS lists in the restrictions, through a resolver that the test is (tests/tools/fakedns.py,
+in the instance's mount namespace): a listed client is rejected with the reference's reply
+(its TXT records joined by " / "), a filter that does not match lists nothing and one that
+does lists, a failed lookup or one never answered is no listing (warned, bounded in time),
+permit_dnswl_client permits, reject_rhsbl_sender names the sender, rbl_reply_maps gives its
+own reply with the $rbl_* macros, a missing zone is warned about and skipped. Texts checked
+against Postfix 3.7 with the same resolver."""
+import os
+import shutil
+import smtplib
+import time
+import unittest
+
+import test_delivery
+from fakedns import FakeDns
+from instance import free_port, poll
+from test_dns import start_with_resolver
+
+DNS_ADDR = "127.0.5.59"
+CLIENT = "127.0.0.2"  # outside mynetworks
+
+CASES = {  # name: the restriction, in smtpd_client_restrictions unless it says sender
+    "listed": "reject_rbl_client,bl.test",
+    "notxt": "reject_rbl_client,notxt.test",
+    "unmatched": "reject_rbl_client,filtered.test=127.0.0.[2..4]",
+    "matched": "reject_rbl_client,filtered.test=127.0.0.[1..3;9]",
+    "servfail": "reject_rbl_client,sf.test",
+    "silent": "reject_rbl_client,silent.test",
+    "noarg": "reject_rbl_client",
+    "custom": "reject_rbl_client,custom.test",
+    "welcome": "permit_dnswl_client,wl.test,reject",
+    "sender": "sender:reject_rhsbl_sender,rhs.test",
+}
+
+
+@unittest.skipUnless(os.getuid() == 0 and shutil.which("unshare"), "needs root and unshare")
+class Dnsbl(test_delivery.Delivery):
+    def setUp(self):
+        self.dns = FakeDns(DNS_ADDR, {
+            ("2.0.0.127.bl.test", "A"): ["127.0.0.2"],
+            ("2.0.0.127.bl.test", "TXT"): ["listed, see http://bl.test/?127.0.0.2", "second"],
+            ("2.0.0.127.notxt.test", "A"): ["127.0.0.2"],
+            ("2.0.0.127.filtered.test", "A"): ["127.0.0.9"],
+            ("2.0.0.127.custom.test", "A"): ["127.0.0.2"],
+            ("2.0.0.127.custom.test", "TXT"): ["why not"],
+            ("2.0.0.127.wl.test", "A"): ["127.0.0.2"],
+            ("spam.example.rhs.test", "A"): ["127.0.0.2"],
+        }, servfail=["2.0.0.127.sf.test"], silent=["2.0.0.127.silent.test"])
+        self.addCleanup(self.dns.close)
+        super().setUp()
+        self.ports = {name: free_port() for name in CASES}
+        master = ""
+        for name, spec in CASES.items():
+            param = "smtpd_client_restrictions"
+            if spec.startswith("sender:"):
+                param, spec = "smtpd_sender_restrictions", spec[7:]
+            master += (f"127.0.0.1:{self.ports[name]} inet n - n - - smtpd "
+                       f"-o {param}={spec}\n")
+        replies = os.path.join(self.inst.etc, "rbl_replies")
+        with open(replies, "w") as fp:  # a file: main.cf would expand the macros itself
+            fp.write("custom.test 521 4.7.9 custom: $rbl_class [$rbl_what] in $rbl_domain "
+                     "($rbl_txt) for $client_address\n")
+        start_with_resolver(self, DNS_ADDR, "mynetworks = 127.0.0.1/32\nalias_maps =\n"
+                                            "smtpd_relay_restrictions = permit\n"
+                                            f"rbl_reply_maps = texthash:{replies}\n", master)
+
+    def rcpt(self, name):
+        c = smtplib.SMTP(source_address=(CLIENT, 0), timeout=30)
+        c.connect("127.0.0.1", self.ports[name])
+        c.ehlo("client.example")
+        self.assertEqual(c.docmd("MAIL FROM:<x@spam.example>")[0], 250)
+        reply = c.docmd("RCPT TO:<info@example.org>")
+        try:
+            c.quit()
+        except smtplib.SMTPServerDisconnected:
+            reply += ("closed",)
+        return reply
+
+    def test_lists(self):
+        self.assertEqual(self.rcpt("listed"),
+                         (554, b"5.7.1 Service unavailable; Client host [127.0.0.2] blocked using "
+                               b"bl.test; listed, see http://bl.test/?127.0.0.2 / second"))
+        self.assertEqual(self.rcpt("notxt"),
+                         (554, b"5.7.1 Service unavailable; Client host [127.0.0.2] blocked using "
+                               b"notxt.test"))
+        self.assertEqual(self.rcpt("unmatched")[0], 250)
+        self.assertEqual(self.rcpt("matched")[0], 554)
+        self.assertEqual(self.rcpt("servfail")[0], 250)
+        started = time.monotonic()
+        self.assertEqual(self.rcpt("silent")[0], 250)
+        self.assertLess(time.monotonic() - started, 20)
+        self.assertEqual(self.rcpt("noarg")[0], 250)
+        self.assertEqual(self.rcpt("custom"),
+                         (521, b"5.7.9 custom: Client host [127.0.0.2] in custom.test (why not) "
+                               b"for 127.0.0.2", "closed"))
+        self.assertEqual(self.rcpt("welcome")[0], 250)
+        self.assertEqual(self.rcpt("sender"),
+                         (554, b"5.7.1 Service unavailable; Sender address [x@spam.example] "
+                               b"blocked using rhs.test"))
+        log = self.inst.log()
+        self.assertRegex(log, r"NOQUEUE: reject: RCPT from \S+\[127\.0\.0\.2\]: 554 5\.7\.1 Service "
+                              r"unavailable; Client host \[127\.0\.0\.2\] blocked using bl\.test; "
+                              r"listed, see http://bl\.test/\?127\.0\.0\.2 / second; "
+                              r"from=<x@spam\.example> to=<info@example\.org> proto=ESMTP "
+                              r"helo=<client\.example>\n")
+        self.assertIn("warning: 2.0.0.127.sf.test: RBL lookup error: Host or domain name not found. "
+                      "Name service error for name=2.0.0.127.sf.test type=A: Host not found, try "
+                      "again", log)
+        self.assertIn("warning: restriction reject_rbl_client requires domain name argument", log)
+        # the answers are kept: one query per name however often it is asked
+        self.assertEqual(self.dns.queries.count(("2.0.0.127.bl.test", "A")), 1)
+
+    test_maildir_and_mbox_delivery = None
+    test_unknown_user_bounces_and_unreachable_transport_defers = None
+    test_crash_left_in_active_is_delivered_after_restart = None
+    test_mailbox_size_limit = None
+    test_bounce_notice_reaches_the_sender = None
+    test_expired_mail_returns_to_sender = None
+    test_delay_warning_is_sent_once = None
+
+
+if __name__ == "__main__":
+    unittest.main()
