@@ -8,8 +8,10 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -116,6 +118,46 @@ int pn_sock_connect_unix(const char *path, pn_buf *err)
             close(fd);
         return -1;
     }
+    return fd;
+}
+
+int pn_sock_connect_inet(const char *host, const char *port, int timeout_ms, pn_buf *err)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        pn_buf_printf(err, "connect to %s:%s: %s", host, port, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1, saved = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+            continue;
+        int ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+        if (!ok && errno == EINPROGRESS) { /* within the timeout */
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int err_code = 0;
+            socklen_t len = sizeof(err_code);
+            if (poll(&pfd, 1, timeout_ms) == 1 &&
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &err_code, &len) == 0)
+                errno = err_code;
+            else
+                errno = ETIMEDOUT;
+            ok = errno == 0;
+        }
+        if (!ok) {
+            saved = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        pn_buf_printf(err, "connect to %s:%s: %s", host, port, strerror(saved));
+        return -1;
+    }
+    pn_sock_nonblock(fd, 0);
     return fd;
 }
 

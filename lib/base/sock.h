@@ -25,6 +25,9 @@ int pn_sock_listen_unix(const char *path, int type, int backlog, pn_buf *err);
 int pn_sock_listen_fifo(const char *path, pn_buf *err);
 int pn_sock_listen_addr(const pn_sockaddr *addr, int backlog, pn_buf *err);
 int pn_sock_connect_unix(const char *path, pn_buf *err);
+/* pn_sock_connect_inet: a TCP connection to host (name or address) and port, each address in
+ * turn, each within timeout_ms; a blocking descriptor, or -1 with err. */
+int pn_sock_connect_inet(const char *host, const char *port, int timeout_ms, pn_buf *err);
 /* pn_sock_send_timeout: writes to sock fail (EAGAIN) after timeout_ms without progress. */
 void pn_sock_send_timeout(int sock, int timeout_ms);
 

@@ -14,6 +14,13 @@
 #include "mail/dsn.h"
 #include "smtpd.h"
 
+/* prepended_headers: what PREPEND actions of the restrictions gave, first, in their order. */
+static void prepended_headers(const smtpd_session *s, pn_buf *out)
+{
+    for (size_t i = 0; i < s->prepend->len; i++)
+        pn_buf_printf(out, "%s\n", s->prepend->items[i]);
+}
+
 static void received_header(smtpd_session *s, pn_buf *out)
 {
     char date[64];
@@ -116,6 +123,7 @@ void smtpd_cmd_data(smtpd_session *s)
     size_t piece = (size_t)pn_config_get_int(PN_P(line_length_limit));
     pn_buf msg = PN_BUF_INIT, line = PN_BUF_INIT;
     pn_buf_init(&msg);
+    prepended_headers(s, &msg);
     received_header(s, &msg);
     int prev_crlf = 1, too_big = 0, bare_lf = 0, in_line = 0;
     for (;;) {
@@ -195,6 +203,7 @@ void smtpd_cmd_bdat(smtpd_session *s, const char *args)
     if (!ok)
         s->bdat_failed = 1;
     if (!s->bdat_active && ok) {
+        prepended_headers(s, &s->bdat);
         received_header(s, &s->bdat);
         s->bdat_active = 1;
     }

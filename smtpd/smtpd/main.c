@@ -113,6 +113,8 @@ static void serve(int fd, void *ctx)
     pn_buf_init(&s.sasl_username);
     pn_buf_init(&s.sasl_sender);
     pn_buf_init(&s.anvil_ident);
+    pn_buf_init(&s.policy_instance);
+    s.prepend = pn_argv_new();
     s.rcpts = pn_argv_new();
     s.client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(s.client, (int)(pn_config_get_time(PN_P(smtpd_timeout)) * 1000));
@@ -143,6 +145,8 @@ static void serve(int fd, void *ctx)
     pn_buf_release(&s.sasl_username);
     pn_buf_release(&s.sasl_sender);
     pn_buf_release(&s.anvil_ident);
+    pn_buf_release(&s.policy_instance);
+    pn_argv_free(s.prepend);
 }
 
 static void pre_jail(void *ctx)

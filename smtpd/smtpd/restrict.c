@@ -25,11 +25,12 @@
 
 enum verdict { DUNNO, PERMIT, REFUSE };
 
-typedef struct rule {
+struct rule {
     char *name;
     pn_maps *table; /* check_*_access */
     char *arg;      /* the DNS list of reject_rbl_client and the others that take one */
-} rule;
+};
+typedef struct rule rule;
 
 /* The restrictions whose next word is their argument, and what it is. */
 static const struct {
@@ -342,34 +343,74 @@ void smtpd_soften(pn_buf *reply)
         reply->data[4] = '4';
 }
 
-/* access_action: an access-map result as a verdict. */
-static enum verdict access_action(const char *value, const char *subject, const char *what,
-                                  pn_buf *reply)
+/* What the actions DEFER_IF_PERMIT and DEFER_IF_REJECT (and the restrictions of those
+ * names) hold back until the check is over, and what warn_if_reject arms; reset for each
+ * check (check_stages). */
+static struct {
+    pn_buf if_permit, if_reject; /* the replies they would give */
+    int warn_next;               /* warn_if_reject: the next restriction's REJECT is a warning */
+    const char *command;         /* "RCPT", "ETRN": for the log */
+    const char *rcpt;
+} held;
+
+static enum verdict evaluate(smtpd_session *s, const struct rule *r, const char *rcpt, int stage,
+                             pn_buf *reply);
+
+/* access_action: an access-map or policy-server result as a verdict (the reference's
+ * actions); subject and what name it in a reply ("<a@b>: Recipient address rejected: ..."). */
+static enum verdict access_action(smtpd_session *s, const char *value, const char *subject,
+                                  const char *what, int stage, pn_buf *reply)
 {
     char *copy = pn_strdup(value), *text = pn_trim(copy);
     size_t word = strcspn(text, " \t");
     const char *rest = text + word + strspn(text + word, " \t");
     enum verdict v = DUNNO;
-    if (strncasecmp(text, "OK", word) == 0 && word == 2) {
+#define IS(name) (word == strlen(name) && strncasecmp(text, name, word) == 0)
+    if (IS("OK") || (*text && strspn(text, "0123456789") == strlen(text))) { /* all digits */
         v = PERMIT;
-    } else if (word == 6 && strncasecmp(text, "REJECT", 6) == 0) {
-        code_reply(reply, PN_P(access_map_reject_code), "7.1");
+    } else if (IS("REJECT") || IS("DEFER")) {
+        code_reply(reply, IS("REJECT") ? PN_P(access_map_reject_code) : PN_P(access_map_defer_code),
+                   "7.1");
         pn_buf_printf(reply, "<%s>: %s rejected: %s", subject, what,
                       *rest ? rest : "Access denied");
         v = REFUSE;
-    } else if (word == 5 && strncasecmp(text, "DEFER", 5) == 0) {
-        code_reply(reply, PN_P(access_map_defer_code), "7.1");
-        pn_buf_printf(reply, "<%s>: %s rejected: %s", subject, what,
-                      *rest ? rest : "Access denied");
+    } else if (IS("DEFER_IF_PERMIT") || IS("DEFER_IF_REJECT")) {
+        pn_buf *slot = IS("DEFER_IF_PERMIT") ? &held.if_permit : &held.if_reject;
+        if (slot->len == 0) {
+            code_reply(slot, PN_P(access_map_defer_code), "7.1");
+            pn_buf_printf(slot, "<%s>: %s rejected: %s", subject, what,
+                          *rest ? rest : "Service unavailable");
+        }
+    } else if (word == 3 && (text[0] == '4' || text[0] == '5') &&
+               isdigit((unsigned char)text[1]) && isdigit((unsigned char)text[2])) {
+        /* "NNN [X.Y.Z] text": the enhanced code's class follows the reply code's */
+        size_t dsn = (rest[0] == '2' || rest[0] == '4' || rest[0] == '5') && rest[1] == '.'
+                         ? strcspn(rest, " \t")
+                         : 0;
+        const char *said = rest + dsn + strspn(rest + dsn, " \t");
+        if (dsn)
+            pn_buf_printf(reply, "%.3s %c%.*s", text, text[0], (int)dsn - 1, rest + 1);
+        else
+            pn_buf_printf(reply, "%.3s %c.7.1", text, text[0]);
+        pn_buf_printf(reply, " <%s>: %s rejected: %s", subject, what,
+                      *said ? said : "Access denied");
         v = REFUSE;
-    } else if (word == 3 && (text[0] == '4' || text[0] == '5') && isdigit((unsigned char)text[1]) &&
-               isdigit((unsigned char)text[2])) {
-        pn_buf_printf(reply, "%.3s %c.7.1 <%s>: %s rejected: %s", text, text[0], subject, what,
-                      *rest ? rest : "Access denied");
-        v = REFUSE;
-    } else if (!(word == 5 && strncasecmp(text, "DUNNO", 5) == 0)) {
+    } else if (IS("PREPEND")) {
+        if (*rest && strchr(rest, ':'))
+            pn_argv_add(s->prepend, rest);
+        else
+            pn_warn("access table: PREPEND action without a header: \"%s\"", value);
+    } else if (IS("WARN") || IS("INFO")) {
+        smtpd_log_action(s, IS("WARN") ? "warn" : "info", held.command, rest, held.rcpt);
+    } else if (IS("DUNNO")) {
+        v = DUNNO;
+    } else if (word == strlen(text) && pn_restriction_implemented(text)) {
+        struct rule r = {.name = text}; /* a restriction as the action */
+        v = evaluate(s, &r, held.rcpt, stage, reply);
+    } else {
         pn_warn("access table: unsupported action \"%s\" for %s", text, subject);
     }
+#undef IS
     free(copy);
     return v;
 }
@@ -405,20 +446,44 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
                                        "Recipient address", "Recipient address", "Etrn command"};
     const char *name = r->name;
     const char *helo = s->helo.len ? s->helo.data : NULL;
+    /* what a reply names: the subject of the list being evaluated */
+    const char *subject = stage >= 3           ? rcpt
+                          : stage == 2         ? s->sender.data
+                          : stage == 1 && helo ? helo
+                                               : s->namaddr.data;
     if (strcmp(name, "permit") == 0)
         return PERMIT;
     if (strcmp(name, "reject") == 0 || strcmp(name, "defer") == 0) {
         int defer = name[0] == 'd';
-        const char *subject = stage >= 3           ? rcpt
-                              : stage == 2         ? s->sender.data
-                              : stage == 1 && helo ? helo
-                                                   : s->namaddr.data;
         code_reply(reply, defer ? PN_P(defer_code) : PN_P(reject_code), "7.1");
         pn_buf_printf(reply, "<%s>: %s rejected: Access denied", subject, what[stage]);
         return REFUSE;
     }
     if (strcmp(name, "permit_mynetworks") == 0)
         return smtpd_in_mynetworks(s) ? PERMIT : DUNNO;
+    if (strcmp(name, "warn_if_reject") == 0) {
+        held.warn_next = 1;
+        return DUNNO;
+    }
+    if (strcmp(name, "defer_if_permit") == 0 || strcmp(name, "defer_if_reject") == 0) {
+        pn_buf *slot = name[9] == 'p' ? &held.if_permit : &held.if_reject;
+        if (slot->len == 0) {
+            code_reply(slot, PN_P(defer_code), "7.0");
+            pn_buf_printf(slot, "<%s>: %s rejected: %s requested", subject, what[stage], name);
+        }
+        return DUNNO;
+    }
+    if (strcmp(name, "check_policy_service") == 0) {
+        if (r->arg == NULL) {
+            pn_warn("restriction %s requires server name argument", name);
+            return DUNNO;
+        }
+        pn_buf action = PN_BUF_INIT;
+        smtpd_policy_query(s, r->arg, held.command ? held.command : "RCPT", rcpt, &action);
+        enum verdict v = access_action(s, action.data, subject, what[stage], stage, reply);
+        pn_buf_release(&action);
+        return v;
+    }
     if (strcmp(name, "permit_sasl_authenticated") == 0)
         return s->sasl_username.len ? PERMIT : DUNNO;
     if (strcmp(name, "reject_sender_login_mismatch") == 0)
@@ -491,18 +556,18 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             pn_warn("restriction %s requires %s argument", name, with_arg[dnsbl].wants);
             return DUNNO;
         }
-        pn_buf txt = PN_BUF_INIT, subject = PN_BUF_INIT;
-        int listed = smtpd_dnsbl_check(s, with_arg[dnsbl].subject, r->arg, &txt, &subject);
+        pn_buf txt = PN_BUF_INIT, listed_what = PN_BUF_INIT;
+        int listed = smtpd_dnsbl_check(s, with_arg[dnsbl].subject, r->arg, &txt, &listed_what);
         enum verdict v = DUNNO;
         if (listed == 1 && with_arg[dnsbl].permit)
             v = PERMIT;
         else if (listed == 1) {
-            smtpd_dnsbl_reply(s, with_arg[dnsbl].subject, r->arg, txt.data, subject.data, rcpt,
-                              reply);
+            smtpd_dnsbl_reply(s, with_arg[dnsbl].subject, r->arg, txt.data, listed_what.data,
+                              rcpt, reply);
             v = REFUSE;
         }
         pn_buf_release(&txt);
-        pn_buf_release(&subject);
+        pn_buf_release(&listed_what);
         return v;
     }
     if (strcmp(name, "permit_tls_all_clientcerts") == 0)
@@ -519,7 +584,7 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", s->namaddr.data);
             v = REFUSE;
         } else if (rc > 0 && name[0] == 'c') {
-            v = access_action(value.data, s->namaddr.data, "Client certificate", reply);
+            v = access_action(s, value.data, s->namaddr.data, "Client certificate", stage, reply);
         }
         pn_buf_release(&value);
         return v;
@@ -537,7 +602,7 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", key);
             v = REFUSE;
         } else if (rc > 0) {
-            v = access_action(value.data, key, what[stage], reply);
+            v = access_action(s, value.data, key, what[stage], stage, reply);
         }
         pn_buf_release(&value);
         return v;
@@ -635,27 +700,50 @@ static int unlisted(const char *rcpt, pn_buf *reply)
 
 /* check_stages: the lists of the given stages in order, rcpt (or the ETRN site) as the
  * subject; 0 accept, -1 refused with the reply composed. */
-static int check_stages(smtpd_session *s, const int *stages, int count, const char *rcpt,
-                        pn_buf *reply)
+static int check_stages(smtpd_session *s, const int *stages, int count, const char *command,
+                        const char *rcpt, pn_buf *reply)
 {
-    for (int k = 0; k < count; k++) {
+    pn_buf_reset(&held.if_permit);
+    pn_buf_reset(&held.if_reject);
+    held.warn_next = 0;
+    held.command = command;
+    held.rcpt = rcpt;
+    int rc = 0;
+    for (int k = 0; k < count && rc == 0; k++) {
         rule_list *list = &lists[stages[k]];
         for (size_t i = 0; i < list->count; i++) {
+            int warn = held.warn_next;
+            held.warn_next = 0;
             enum verdict v = evaluate(s, &list->rules[i], rcpt, stages[k], reply);
-            if (v == REFUSE)
-                return -1;
+            if (v == REFUSE && warn) { /* warn_if_reject: logged, not done */
+                smtpd_log_action(s, "reject_warning", command, reply->data, rcpt);
+                pn_buf_reset(reply);
+                continue;
+            }
+            if (v == REFUSE) {
+                rc = -1;
+                break;
+            }
             if (v == PERMIT)
                 break;
         }
     }
-    return 0;
+    /* what was held back: a permanent refusal becomes DEFER_IF_REJECT's, an acceptance
+     * DEFER_IF_PERMIT's */
+    if (rc < 0 && reply->data[0] == '5' && held.if_reject.len) {
+        pn_buf_set(reply, held.if_reject.data);
+    } else if (rc == 0 && held.if_permit.len) {
+        pn_buf_set(reply, held.if_permit.data);
+        rc = -1;
+    }
+    return rc;
 }
 
 int smtpd_check_etrn(smtpd_session *s, const char *site, pn_buf *reply)
 {
     /* with smtpd_delay_reject, the client and helo lists are applied here too */
     static const int stages[] = {0, 1, STAGE_ETRN};
-    int rc = check_stages(s, stages, 3, site, reply);
+    int rc = check_stages(s, stages, 3, "ETRN", site, reply);
     smtpd_soften(reply);
     return rc;
 }
@@ -663,7 +751,7 @@ int smtpd_check_etrn(smtpd_session *s, const char *site, pn_buf *reply)
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
 {
     static const int stages[] = {0, 1, 2, 3, 4};
-    int rc = check_stages(s, stages, 5, rcpt, reply);
+    int rc = check_stages(s, stages, 5, "RCPT", rcpt, reply);
     if (rc == 0 && pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) &&
         !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
         unlisted(rcpt, reply))

@@ -162,13 +162,17 @@ void smtpd_reset_transaction(smtpd_session *s)
     pn_buf_reset(&s->queue_id);
     pn_buf_reset(&s->bdat);
     s->bdat_active = s->bdat_failed = 0;
+    pn_argv_free(s->prepend);
+    s->prepend = pn_argv_new();
+    pn_buf_reset(&s->policy_instance);
 }
 
-static void reject_log(smtpd_session *s, const char *stage, const char *reply, const char *rcpt)
+void smtpd_log_action(smtpd_session *s, const char *verb, const char *stage, const char *text,
+                      const char *rcpt)
 {
     pn_buf line = PN_BUF_INIT;
-    pn_buf_printf(&line, "%s: reject: %s from %s: %s;",
-                  s->queue_id.len ? s->queue_id.data : "NOQUEUE", stage, s->namaddr.data, reply);
+    pn_buf_printf(&line, "%s: %s: %s from %s: %s;", s->queue_id.len ? s->queue_id.data : "NOQUEUE",
+                  verb, stage, s->namaddr.data, text);
     if (s->in_mail) /* the sender only exists inside a mail transaction (not at ETRN) */
         pn_buf_printf(&line, " from=<%s>", s->sender.data);
     if (rcpt)
@@ -178,6 +182,11 @@ static void reject_log(smtpd_session *s, const char *stage, const char *reply, c
         pn_buf_printf(&line, " helo=<%s>", s->helo.data);
     pn_info("%s", line.data);
     pn_buf_release(&line);
+}
+
+static void reject_log(smtpd_session *s, const char *stage, const char *reply, const char *rcpt)
+{
+    smtpd_log_action(s, "reject", stage, reply, rcpt);
 }
 
 /* parse_path: "<addr>" after FROM:/TO:, with optional blanks; the rest are parameters. */

@@ -74,6 +74,8 @@ typedef struct smtpd_session {
     int limits_checked;  /* ... which was decided */
     int anvil_connected; /* anvil counts this connection */
     const char *last;    /* the last command ("CONNECT" before any), for the log */
+    pn_argv *prepend;       /* header lines PREPEND actions gave this transaction */
+    pn_buf policy_instance; /* the transaction's "instance" for policy servers */
 } smtpd_session;
 
 /* The notify_classes an error reply may belong to. */
@@ -141,6 +143,18 @@ void transcript_add(smtpd_session *s, const char *direction, const char *text, s
 void transcript_reply(smtpd_session *s, const char *reply, size_t len);
 /* transcript_send: at the end of a session, the postmaster's copy, when notify_classes asks. */
 void transcript_send(smtpd_session *s);
+
+/* smtpd_log_action: "NOQUEUE: VERB: STAGE from host[addr]: TEXT; from=<s> to=<r> proto=P
+ * helo=<h>", as the reference logs reject, warn, info, hold and the other actions. */
+void smtpd_log_action(smtpd_session *s, const char *verb, const char *stage, const char *text,
+                      const char *rcpt);
+
+/* policy.c: check_policy_service. smtpd_policy_query asks the server spec
+ * ("inet:host:port", "unix:path", or a name under private/) about the session at stage
+ * ("RCPT", ...) and gives its action; when the server cannot be asked,
+ * smtpd_policy_service_default_action (warned). */
+void smtpd_policy_query(smtpd_session *s, const char *spec, const char *stage, const char *rcpt,
+                        pn_buf *action);
 
 /* limits.c: the per-client limits anvil counts. Each check that fails has replied (and
  * warned) and returns -1. connect: 421 before the greeting; newtls_check: before a
