@@ -574,10 +574,23 @@ const char *pn_config_get_hostname(const char *name)
     return cached;
 }
 
+/* a_restriction_class: named in smtpd_restriction_classes (its value is a restriction list) */
+static int a_restriction_class(const char *name)
+{
+    const char *raw = pn_config_raw(PN_P(smtpd_restriction_classes));
+    pn_argv *names = pn_argv_split(raw ? raw : "", PN_SEPARATORS);
+    int found = 0;
+    for (size_t i = 0; i < names->len && !found; i++)
+        found = strcmp(names->items[i], name) == 0;
+    pn_argv_free(names);
+    return found;
+}
+
 int pn_config_is_used(const char *name)
 {
     init_once();
-    return pn_param_find(name) != NULL || pn_htable_has(cf.referenced, name);
+    return pn_param_find(name) != NULL || pn_htable_has(cf.referenced, name) ||
+           a_restriction_class(name);
 }
 
 void pn_config_warn_unused(void)

@@ -669,7 +669,7 @@ PN_PARAM(smtpd_reject_unlisted_recipient, BOOL, 0, 0, "yes", PN_R(SMTPD), IMPL, 
 PN_PARAM(smtpd_reject_unlisted_sender, BOOL, 0, 0, "no", PN_R(SMTPD), FATAL, 0, 0, NULL)
 PN_PARAM(smtpd_relay_before_recipient_restrictions, BOOL, 0, 0, "${{$compatibility_level} <level {3.6} ? {no} : {yes}}", PN_R(SMTPD), WARN, 0, 0, NULL)
 PN_PARAM(smtpd_relay_restrictions, STR, 0, 0, "${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination}}", PN_R(SMTPD), IMPL, 0, 0, NULL)
-PN_PARAM(smtpd_restriction_classes, STR, 0, 0, "", PN_R(SMTPD), FATAL, 0, 0, NULL)
+PN_PARAM(smtpd_restriction_classes, STR, 0, 0, "", PN_R(SMTPD), IMPL, 0, 0, NULL)
 PN_PARAM(smtpd_sasl_auth_enable, BOOL, 0, 0, "no", PN_R(SMTPD), IMPL, 0, 0, NULL)
 PN_PARAM(smtpd_sasl_authenticated_header, BOOL, 0, 0, "no", PN_R(SMTPD), IMPL, 0, 0, NULL)
 PN_PARAM(smtpd_sasl_exceptions_networks, STR, 0, 0, "", PN_R(SMTPD), IMPL, 0, 0, NULL)

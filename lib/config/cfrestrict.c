@@ -105,9 +105,20 @@ static int listed(const char *const *names, const char *name)
     return 0;
 }
 
+/* a_class: one of smtpd_restriction_classes (their lists are checked as lists of their own) */
+static int a_class(const char *name)
+{
+    pn_argv *classes = pn_argv_split(pn_config_get(PN_P(smtpd_restriction_classes)), PN_SEPARATORS);
+    int found = 0;
+    for (size_t i = 0; i < classes->len && !found; i++)
+        found = strcasecmp(classes->items[i], name) == 0;
+    pn_argv_free(classes);
+    return found;
+}
+
 int pn_restriction_implemented(const char *name)
 {
-    return listed(implemented, name);
+    return listed(implemented, name) || a_class(name);
 }
 
 int pn_restriction_known(const char *name)

@@ -161,10 +161,9 @@ static int ask(struct server *sv, const pn_buf *req, pn_buf *action, pn_buf *why
     int timeout_ms = (int)pn_config_get_time(PN_P(smtpd_policy_service_timeout)) * 1000;
     time_t now = time(NULL);
     long limit = pn_config_get_int(PN_P(smtpd_policy_service_request_limit));
-    if (sv->stream &&
-        (now - sv->used >= pn_config_get_time(PN_P(smtpd_policy_service_max_idle)) ||
-         now - sv->born >= pn_config_get_time(PN_P(smtpd_policy_service_max_ttl)) ||
-         (limit > 0 && sv->requests >= limit)))
+    if (sv->stream && (now - sv->used >= pn_config_get_time(PN_P(smtpd_policy_service_max_idle)) ||
+                       now - sv->born >= pn_config_get_time(PN_P(smtpd_policy_service_max_ttl)) ||
+                       (limit > 0 && sv->requests >= limit)))
         drop(sv);
     if (sv->stream == NULL) {
         int fd = connect_to(sv->spec, timeout_ms, why);
@@ -230,7 +229,7 @@ void smtpd_policy_query(smtpd_session *s, const char *spec, const char *stage, c
         if (!ok) /* named as the reference names it: "127.0.0.1:10040", "private/policy" */
             pn_warn("problem talking to server %s: %s",
                     strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "unix:", 5) == 0 ? spec + 5
-                                                                                        : spec,
+                                                                                     : spec,
                     why.data);
     }
     if (!ok)

@@ -79,7 +79,10 @@ static pn_maps *open_maps(const char *param, const char *value)
 {
     pn_buf err = PN_BUF_INIT, spec = PN_BUF_INIT;
     /* proxy: tables are read directly until proxymap exists */
-    pn_argv *items = pn_argv_split(value, PN_SEPARATORS);
+    const char *why = NULL; /* an inline:{ ... } table stays whole */
+    pn_argv *items = pn_argv_split_grouped(value, PN_SEPARATORS, &why);
+    if (items == NULL)
+        pn_fatal("%s: %s", param, why);
     for (size_t i = 0; i < items->len; i++)
         pn_buf_printf(&spec, "%s%s", i ? ", " : "",
                       pn_has_prefix(items->items[i], "proxy:") ? items->items[i] + 6
@@ -93,10 +96,11 @@ static pn_maps *open_maps(const char *param, const char *value)
     return maps;
 }
 
-static void parse_list(rule_list *list)
+/* parse_value: a list's words into rules, once; a table is opened now (before the chroot). */
+static void parse_value(rule_list *list, const char *value)
 {
     const char *why = NULL;
-    pn_argv *words = pn_argv_split_grouped(pn_config_get(list->param), PN_SEPARATORS, &why);
+    pn_argv *words = pn_argv_split_grouped(value, PN_SEPARATORS, &why);
     if (words == NULL)
         pn_fatal("%s: %s", list->param, why);
     for (size_t i = 0; i < words->len; i++) {
@@ -113,8 +117,52 @@ static void parse_list(rule_list *list)
     pn_argv_free(words);
 }
 
+static void parse_list(rule_list *list)
+{
+    parse_value(list, pn_config_get(list->param));
+}
+
+/* Restriction classes: smtpd_restriction_classes names parameters of main.cf (or -o) whose
+ * values are restriction lists; the class name in a list, or as an access table's action,
+ * evaluates that list: its REJECT is the answer, its OK ends the list it was named in. */
+static struct restriction_class {
+    char *name;
+    rule_list list;
+} * classes;
+static size_t class_count;
+
+static void parse_classes(void)
+{
+    pn_argv *names = pn_argv_split(pn_config_get(PN_P(smtpd_restriction_classes)), PN_SEPARATORS);
+    classes = pn_calloc(names->len + 1, sizeof(*classes));
+    for (size_t i = 0; i < names->len; i++) {
+        struct restriction_class *c = &classes[class_count++];
+        c->name = pn_strdup(names->items[i]);
+        c->list.param = c->name;
+        const char *raw = pn_config_raw(c->name);
+        pn_buf value = PN_BUF_INIT, err = PN_BUF_INIT;
+        if (raw == NULL)
+            pn_warn("restriction class %s has no definition", c->name);
+        else if (pn_config_expand_text(raw, &value, &err) < 0)
+            pn_fatal("restriction class %s: %s", c->name, err.data);
+        parse_value(&c->list, pn_buf_str(&value));
+        pn_buf_release(&value);
+        pn_buf_release(&err);
+    }
+    pn_argv_free(names);
+}
+
+static struct restriction_class *class_named(const char *name)
+{
+    for (size_t i = 0; i < class_count; i++)
+        if (strcasecmp(classes[i].name, name) == 0)
+            return &classes[i];
+    return NULL;
+}
+
 void smtpd_restrict_init(void)
 {
+    parse_classes();
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         parse_list(&lists[i]);
     pn_argv *nets = pn_argv_split(pn_config_get(PN_P(mynetworks)), PN_SEPARATORS);
@@ -355,6 +403,8 @@ static struct {
 
 static enum verdict evaluate(smtpd_session *s, const struct rule *r, const char *rcpt, int stage,
                              pn_buf *reply);
+static enum verdict run_list(smtpd_session *s, const rule_list *list, const char *rcpt, int stage,
+                             pn_buf *reply);
 
 /* access_action: an access-map or policy-server result as a verdict (the reference's
  * actions); subject and what name it in a reply ("<a@b>: Recipient address rejected: ..."). */
@@ -381,8 +431,8 @@ static enum verdict access_action(smtpd_session *s, const char *value, const cha
             pn_buf_printf(slot, "<%s>: %s rejected: %s", subject, what,
                           *rest ? rest : "Service unavailable");
         }
-    } else if (word == 3 && (text[0] == '4' || text[0] == '5') &&
-               isdigit((unsigned char)text[1]) && isdigit((unsigned char)text[2])) {
+    } else if (word == 3 && (text[0] == '4' || text[0] == '5') && isdigit((unsigned char)text[1]) &&
+               isdigit((unsigned char)text[2])) {
         /* "NNN [X.Y.Z] text": the enhanced code's class follows the reply code's */
         size_t dsn = (rest[0] == '2' || rest[0] == '4' || rest[0] == '5') && rest[1] == '.'
                          ? strcspn(rest, " \t")
@@ -562,8 +612,8 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         if (listed == 1 && with_arg[dnsbl].permit)
             v = PERMIT;
         else if (listed == 1) {
-            smtpd_dnsbl_reply(s, with_arg[dnsbl].subject, r->arg, txt.data, listed_what.data,
-                              rcpt, reply);
+            smtpd_dnsbl_reply(s, with_arg[dnsbl].subject, r->arg, txt.data, listed_what.data, rcpt,
+                              reply);
             v = REFUSE;
         }
         pn_buf_release(&txt);
@@ -620,6 +670,19 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         pn_buf_printf(reply, "%ld %c.7.25 Client host rejected: cannot find your %shostname, [%s]",
                       code, code >= 500 ? '5' : '4', reverse ? "reverse " : "", s->addr.data);
         return REFUSE;
+    }
+    struct restriction_class *c = class_named(name);
+    if (c) {
+        static int depth;
+        if (depth >= 10) {
+            pn_warn("restriction class %s: nested too deep", name);
+            pn_buf_puts(reply, "451 4.3.5 Server configuration error");
+            return REFUSE;
+        }
+        depth++;
+        enum verdict v = run_list(s, &c->list, rcpt, stage, reply);
+        depth--;
+        return v;
     }
     if (pn_restriction_known(name))
         pn_warn("restriction %s is not implemented by Postern", name);
@@ -700,6 +763,25 @@ static int unlisted(const char *rcpt, pn_buf *reply)
 
 /* check_stages: the lists of the given stages in order, rcpt (or the ETRN site) as the
  * subject; 0 accept, -1 refused with the reply composed. */
+/* run_list: a list's rules in order until one decides; warn_if_reject applies inside it. */
+static enum verdict run_list(smtpd_session *s, const rule_list *list, const char *rcpt, int stage,
+                             pn_buf *reply)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        int warn = held.warn_next;
+        held.warn_next = 0;
+        enum verdict v = evaluate(s, &list->rules[i], rcpt, stage, reply);
+        if (v == REFUSE && warn) { /* warn_if_reject: logged, not done */
+            smtpd_log_action(s, "reject_warning", held.command, reply->data, rcpt);
+            pn_buf_reset(reply);
+            continue;
+        }
+        if (v != DUNNO)
+            return v;
+    }
+    return DUNNO;
+}
+
 static int check_stages(smtpd_session *s, const int *stages, int count, const char *command,
                         const char *rcpt, pn_buf *reply)
 {
@@ -709,25 +791,9 @@ static int check_stages(smtpd_session *s, const int *stages, int count, const ch
     held.command = command;
     held.rcpt = rcpt;
     int rc = 0;
-    for (int k = 0; k < count && rc == 0; k++) {
-        rule_list *list = &lists[stages[k]];
-        for (size_t i = 0; i < list->count; i++) {
-            int warn = held.warn_next;
-            held.warn_next = 0;
-            enum verdict v = evaluate(s, &list->rules[i], rcpt, stages[k], reply);
-            if (v == REFUSE && warn) { /* warn_if_reject: logged, not done */
-                smtpd_log_action(s, "reject_warning", command, reply->data, rcpt);
-                pn_buf_reset(reply);
-                continue;
-            }
-            if (v == REFUSE) {
-                rc = -1;
-                break;
-            }
-            if (v == PERMIT)
-                break;
-        }
-    }
+    for (int k = 0; k < count && rc == 0; k++)
+        if (run_list(s, &lists[stages[k]], rcpt, stages[k], reply) == REFUSE)
+            rc = -1;
     /* what was held back: a permanent refusal becomes DEFER_IF_REJECT's, an acceptance
      * DEFER_IF_PERMIT's */
     if (rc < 0 && reply->data[0] == '5' && held.if_reject.len) {

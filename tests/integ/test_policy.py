@@ -3,7 +3,8 @@ postfwd and policyd-spf speak it): the request's attributes, in the reference's 
 same "instance" for a transaction's recipients and a new one for the next; the actions
 REJECT, DEFER_IF_PERMIT, PREPEND (the header goes first in the delivered message), WARN and
 INFO (logged), DUNNO, "521 ..." (the session ends); one connection for many requests;
-warn_if_reject and defer_if_permit in a list; a
+warn_if_reject and defer_if_permit in a list; restriction classes, named in a list and as an
+access table's action; a
 server that cannot be reached gets smtpd_policy_service_default_action after
 smtpd_policy_service_try_limit tries, with the reference's warnings. Replies and log lines
 checked against Postfix 3.7."""
@@ -76,19 +77,25 @@ class Policy(test_delivery.Delivery):
         with socket.socket() as s:  # a port nobody listens on
             s.bind(("127.0.0.1", 0))
             closed = s.getsockname()[1]
-        self.warn = free_port()
+        self.warn, self.cls = free_port(), free_port()
         self.inst.postfix("stop")
         self.inst.write_master(test_delivery.SERVICES +
                                f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
                                f"127.0.0.1:{self.warn} inet n - n - - smtpd -o "
                                "smtpd_recipient_restrictions=warn_if_reject,"
                                "reject_non_fqdn_recipient,defer_if_permit,permit\n"
+                               f"127.0.0.1:{self.cls} inet n - n - - smtpd -o "
+                               "smtpd_recipient_restrictions=strict\n"
                                f"127.0.0.1:{self.down} inet n - n - - smtpd -o "
                                "smtpd_recipient_restrictions=check_policy_service,"
                                f"inet:127.0.0.1:{closed}\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write("alias_maps =\nsmtpd_recipient_restrictions = check_policy_service "
-                     f"inet:127.0.0.1:{self.server.port}, permit_mynetworks, reject\n")
+                     f"inet:127.0.0.1:{self.server.port}, permit_mynetworks, reject\n"
+                     "smtpd_restriction_classes = strict, stricter\n"
+                     "strict = check_recipient_access inline:{ {bad@example.org = REJECT no}, "
+                     "{worse@example.org = stricter} }, permit\n"
+                     "stricter = reject\n")
         self.closed = closed
         self.inst.start()
 
@@ -171,6 +178,18 @@ class Policy(test_delivery.Delivery):
                          r"NOQUEUE: reject_warning: RCPT from \S+\[127\.0\.0\.1\]: 504 5\.5\.2 "
                          r"<u@nodot>: Recipient address rejected: need fully-qualified address; "
                          r"from=<s@example\.org> to=<u@nodot> proto=ESMTP helo=<client\.example>\n")
+
+    def test_restriction_classes(self):
+        c = smtplib.SMTP("127.0.0.1", self.cls, local_hostname="client.example", timeout=20)
+        c.ehlo()
+        c.docmd("MAIL FROM:<s@example.org>")
+        self.assertEqual(c.docmd("RCPT TO:<bad@example.org>"),
+                         (554, b"5.7.1 <bad@example.org>: Recipient address rejected: no"))
+        self.assertEqual(c.docmd("RCPT TO:<worse@example.org>"),
+                         (554, b"5.7.1 <worse@example.org>: Recipient address rejected: Access "
+                               b"denied"))
+        self.assertEqual(c.docmd("RCPT TO:<info@example.org>")[0], 250)
+        c.quit()
 
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
