@@ -3,9 +3,9 @@
  * _reverse_client, _sender, _helo and permit_rhswl_client look up a name there. "zone=filter"
  * lists only for the answers the filter takes: four octets, each a number or "[a..b;c]".
  * A listed subject's TXT record is the reason. Answers, negative ones too, are kept for the
- * life of the process; a lookup that fails is not a listing (warned). The reply comes from
- * rbl_reply_maps (by zone) or default_rbl_reply, with the reference's $rbl_* macros; its
- * texts (TXT records joined with " / ", the sender named whole) are the reference's. */
+ * life of the process (up to CACHE_LIMIT of them); a lookup that fails is not a listing (warned).
+ * The reply comes from rbl_reply_maps (by zone) or default_rbl_reply, with the reference's $rbl_*
+ * macros; its texts (TXT records joined with " / ", the sender named whole) are the reference's. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,7 +21,8 @@
 #include "smtpd.h"
 
 #define MAX_ANSWERS 16
-#define TXT_LIMIT 500 /* of the reason, as the reference cuts it */
+#define CACHE_LIMIT 1000 /* answers kept; then the cache starts afresh */
+#define TXT_LIMIT 500    /* of the reason, as the reference cuts it */
 
 struct answer {
     int status; /* PN_DNS_* */
@@ -114,8 +115,19 @@ static int filter_matches(const char *filter, const unsigned char *addr)
     return *p == 0;
 }
 
+static void free_answer(void *ptr)
+{
+    struct answer *a = ptr;
+    free(a->txt);
+    free(a);
+}
+
 static struct answer *lookup(const char *name)
 {
+    if (cache && pn_htable_count(cache) >= CACHE_LIMIT) { /* a client asking for many names */
+        pn_htable_free(cache, free_answer);
+        cache = NULL;
+    }
     if (cache == NULL)
         cache = pn_htable_new(64);
     struct answer *a = pn_htable_get(cache, name);
