@@ -152,20 +152,19 @@ static pn_argv *held_by(int fd, int create)
     return held;
 }
 
-/* release: one connection of ident fewer; drop: which the client held, if it did. */
+/* release: one connection of ident fewer, when the client (held: its connections) opened
+ * one; a disconnect for a connection it never opened gives nothing back. */
 static void release(const char *ident, pn_argv *held)
 {
     struct record *rec = pn_htable_get(records, ident);
-    if (held) {
-        size_t i = 0;
-        while (i < held->len && strcmp(held->items[i], ident) != 0)
-            i++;
-        if (i == held->len)
-            return; /* not this client's: nothing to give back */
-        free(held->items[i]);
-        held->items[i] = held->items[--held->len];
-        held->items[held->len] = NULL;
-    }
+    size_t i = 0;
+    while (held && i < held->len && strcmp(held->items[i], ident) != 0)
+        i++;
+    if (held == NULL || i == held->len)
+        return;
+    free(held->items[i]);
+    held->items[i] = held->items[--held->len];
+    held->items[held->len] = NULL;
     if (rec && rec->count > 0)
         rec->count--;
 }
