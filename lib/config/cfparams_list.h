@@ -362,7 +362,7 @@ PN_PARAM(multi_instance_enable, BOOL, 0, 0, "no", PN_R(POSTMULTI), WARN, 0, 0, N
 PN_PARAM(multi_instance_group, STR, 0, 0, "", PN_R(POSTMULTI), WARN, 0, 0, NULL)
 PN_PARAM(multi_instance_name, STR, 0, 0, "", PN_R_ALL, IMPL, 0, 0, NULL)
 PN_PARAM(multi_instance_wrapper, STR, 0, 0, "", PN_R(POSTMULTI), WARN, 0, 0, NULL)
-PN_PARAM(multi_recipient_bounce_reject_code, INT, 0, 0, "550", PN_R(SMTPD), FATAL, 400, 599, NULL)
+PN_PARAM(multi_recipient_bounce_reject_code, INT, 0, 0, "550", PN_R(SMTPD), IMPL, 400, 599, NULL)
 PN_PARAM(mydestination, STR, 0, 0, "$myhostname, localhost.$mydomain, localhost", PN_R(CLEANUP)|PN_R(LOCAL)|PN_R(TREWRITE), IMPL, 0, 0, NULL)
 PN_PARAM(mydomain, STR, 0, PN_PF_DYN, "", PN_R_ALL, IMPL, 0, 0, NULL)
 PN_PARAM(myhostname, STR, 0, PN_PF_DYN, "", PN_R_ALL, IMPL, 0, 0, NULL)

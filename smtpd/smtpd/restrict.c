@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "base/argv.h"
 #include "base/inet.h"
@@ -403,6 +404,7 @@ static struct {
 
 static enum verdict evaluate(smtpd_session *s, const struct rule *r, const char *rcpt, int stage,
                              pn_buf *reply);
+static int unlisted(const char *rcpt, pn_buf *reply);
 static enum verdict run_list(smtpd_session *s, const rule_list *list, const char *rcpt, int stage,
                              pn_buf *reply);
 
@@ -515,6 +517,28 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         held.warn_next = 1;
         return DUNNO;
     }
+    if (strcmp(name, "permit_inet_interfaces") == 0)
+        return pn_inet_is_local(&s->inet, pn_config_get(PN_P(inet_interfaces))) ? PERMIT : DUNNO;
+    if (strcmp(name, "sleep") == 0) { /* a pause that impatient bots do not wait out */
+        long seconds = r->arg ? strtol(r->arg, NULL, 10) : -1;
+        if (seconds < 0 || seconds > 3600)
+            pn_warn("restriction sleep requires a number of seconds, not \"%s\"",
+                    r->arg ? r->arg : "");
+        else if (seconds > 0)
+            sleep((unsigned)seconds);
+        return DUNNO;
+    }
+    if (strcmp(name, "reject_multi_recipient_bounce") == 0) {
+        /* a null sender with more than one recipient: no real bounce has that */
+        if (!s->in_mail || s->sender.len > 0 || s->rcpts->len == 0)
+            return DUNNO;
+        code_reply(reply, PN_P(multi_recipient_bounce_reject_code), "5.3");
+        pn_buf_printf(reply, "<%s>: %s rejected: Multi-recipient bounce", *subject ? subject : "",
+                      what[stage]);
+        return REFUSE;
+    }
+    if (strcmp(name, "reject_unlisted_recipient") == 0)
+        return stage >= 3 && unlisted(rcpt, reply) ? REFUSE : DUNNO;
     if (strcmp(name, "defer_if_permit") == 0 || strcmp(name, "defer_if_reject") == 0) {
         pn_buf *slot = name[9] == 'p' ? &held.if_permit : &held.if_reject;
         if (slot->len == 0) {

@@ -4,7 +4,8 @@ same "instance" for a transaction's recipients and a new one for the next; the a
 REJECT, DEFER_IF_PERMIT, PREPEND (the header goes first in the delivered message), WARN and
 INFO (logged), DUNNO, "521 ..." (the session ends); one connection for many requests;
 warn_if_reject and defer_if_permit in a list; restriction classes, named in a list and as an
-access table's action; a
+access table's action; sleep, reject_multi_recipient_bounce, reject_unlisted_recipient and
+permit_inet_interfaces; a
 server that cannot be reached gets smtpd_policy_service_default_action after
 smtpd_policy_service_try_limit tries, with the reference's warnings. Replies and log lines
 checked against Postfix 3.7."""
@@ -12,6 +13,7 @@ import os
 import socket
 import smtplib
 import threading
+import time
 import unittest
 
 import test_delivery
@@ -77,7 +79,7 @@ class Policy(test_delivery.Delivery):
         with socket.socket() as s:  # a port nobody listens on
             s.bind(("127.0.0.1", 0))
             closed = s.getsockname()[1]
-        self.warn, self.cls = free_port(), free_port()
+        self.warn, self.cls, self.misc = free_port(), free_port(), free_port()
         self.inst.postfix("stop")
         self.inst.write_master(test_delivery.SERVICES +
                                f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
@@ -86,6 +88,11 @@ class Policy(test_delivery.Delivery):
                                "reject_non_fqdn_recipient,defer_if_permit,permit\n"
                                f"127.0.0.1:{self.cls} inet n - n - - smtpd -o "
                                "smtpd_recipient_restrictions=strict\n"
+                               f"127.0.0.1:{self.misc} inet n - n - - smtpd -o "
+                               "smtpd_recipient_restrictions=sleep,1,"
+                               "reject_multi_recipient_bounce,reject_unlisted_recipient,"
+                               "permit_inet_interfaces,reject -o "
+                               "smtpd_reject_unlisted_recipient=no\n"
                                f"127.0.0.1:{self.down} inet n - n - - smtpd -o "
                                "smtpd_recipient_restrictions=check_policy_service,"
                                f"inet:127.0.0.1:{closed}\n")
@@ -189,6 +196,24 @@ class Policy(test_delivery.Delivery):
                          (554, b"5.7.1 <worse@example.org>: Recipient address rejected: Access "
                                b"denied"))
         self.assertEqual(c.docmd("RCPT TO:<info@example.org>")[0], 250)
+        c.quit()
+
+    def test_sleep_bounces_unlisted_interfaces(self):
+        c = smtplib.SMTP("127.0.0.1", self.misc, local_hostname="client.example", timeout=20)
+        c.ehlo()
+        c.docmd("MAIL FROM:<>")
+        started = time.monotonic()
+        self.assertEqual(c.docmd("RCPT TO:<info@example.org>")[0], 250)  # an interface's client
+        self.assertGreaterEqual(time.monotonic() - started, 1.0)  # sleep 1
+        self.assertEqual(c.docmd("RCPT TO:<alias@example.org>"),
+                         (550, b"5.5.3 <alias@example.org>: Recipient address rejected: "
+                               b"Multi-recipient bounce"))
+        c.docmd("RSET")
+        c.docmd("MAIL FROM:<s@example.org>")
+        self.assertEqual(c.docmd("RCPT TO:<nobody-here@example.org>"),
+                         (550, b"5.1.1 <nobody-here@example.org>: Recipient address rejected: "
+                               b"User unknown in virtual mailbox table"))
+        self.assertEqual(c.docmd("RCPT TO:<alias@example.org>")[0], 250)
         c.quit()
 
     test_maildir_and_mbox_delivery = None
