@@ -457,7 +457,7 @@ static enum verdict access_action(smtpd_session *s, const char *value, const cha
     } else if (IS("DUNNO")) {
         v = DUNNO;
     } else if (word == strlen(text) && pn_restriction_implemented(text)) {
-        struct rule r = {.name = text}; /* a restriction as the action */
+        struct rule r = {.name = pn_lowercase(text)}; /* a restriction as the action */
         v = evaluate(s, &r, held.rcpt, stage, reply);
     } else {
         pn_warn("access table: unsupported action \"%s\" for %s", text, subject);
