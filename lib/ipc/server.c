@@ -49,6 +49,7 @@ static struct {
     int stand_alone;
     int solitary;
     int unlimited;
+    int service_limit; /* -p: the service's process limit, 0 when not given */
     int listen_count;
     int have_status;
     unsigned generation;
@@ -134,7 +135,7 @@ static void server_init(int argc, char **argv, pn_server *s)
     if (getenv("GENERATION"))
         sk.generation = (unsigned)strtoul(getenv("GENERATION"), NULL, 8);
     optind = 1;
-    while ((ch = getopt(argc, argv, "+cdDi:lm:n:o:r:s:St:uvVz")) != -1) {
+    while ((ch = getopt(argc, argv, "+cdDi:lm:n:o:p:r:s:St:uvVz")) != -1) {
         switch (ch) {
         case 'c': sk.chroot = 1; break;
         case 'd':
@@ -157,6 +158,7 @@ static void server_init(int argc, char **argv, pn_server *s)
             break;
         }
         case 'n': sk.service = optarg; break;
+        case 'p': sk.service_limit = atoi(optarg); break;
         case 'o': pn_argv_add(overrides, optarg); break;
         case 's': sk.listen_count = atoi(optarg); break;
         case 'S': sk.stand_alone = 1; break;
@@ -239,6 +241,11 @@ static int retire_due(void)
     if (sk.server->must_retire && sk.server->must_retire(sk.server->ctx))
         return 1;
     return master_gone();
+}
+
+int pn_server_process_limit(void)
+{
+    return sk.service_limit;
 }
 
 int pn_server_request_done(void)

@@ -49,6 +49,9 @@ int pn_multi_server_main(int argc, char **argv, pn_server *server);
 int pn_trigger_server_main(int argc, char **argv, pn_server *server);
 /* pn_dgram_server_main: a unix-dgram service; datagrams(listener) reads what is waiting. */
 int pn_dgram_server_main(int argc, char **argv, pn_server *server);
+/* pn_server_process_limit: the service's process limit as master.cf sets it (master passes
+ * -p), 0 when unlimited or not known. */
+int pn_server_process_limit(void);
 /* pn_server_disconnect: a multi server's client is gone (the daemon closes fd itself). */
 void pn_server_disconnect(int fd);
 

@@ -28,6 +28,8 @@
 #include "master.h"
 
 #define STRESS_TIME_MS (1000 * 1000LL)
+/* the accept queue of an inet service (Linux clamps it to net.core.somaxconn) */
+#define INET_BACKLOG 4096
 
 int pn_master_debug;
 int pn_master_privileged;
@@ -179,6 +181,11 @@ void children_start_service(pn_service *svc)
                                     pn_config_get(PN_P(inet_protocols)),
                                     pn_config_get(PN_P(known_tcp_ports)), &list, &err) < 0)
             pn_fatal("%s", err.data);
+        /* a flood of connections waits in a long accept queue, where a child answers each
+         * in turn; with a short one the kernel drops new connections, a legitimate client's
+         * among them, whose retry comes 1 s, then 3 s later (doc/abuse.md) */
+        if (backlog < INET_BACKLOG)
+            backlog = INET_BACKLOG;
         for (int i = 0; i < list.count && i < svc->listen_count; i++) {
             svc->listen_fds[i] = pn_sock_listen_addr(&list.addrs[i], (int)backlog, &err);
             if (svc->listen_fds[i] < 0)

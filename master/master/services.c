@@ -96,6 +96,11 @@ static void build_argv(pn_service *svc, const pn_master_entry *e, int chroot, in
         add_flag(svc->argv, "-o", "stress=");
         svc->stress_arg = (int)svc->argv->len - 1;
     }
+    if (svc->max_proc > 1) { /* smtpd keeps a share of its processes for other clients */
+        char limit[16];
+        snprintf(limit, sizeof(limit), "%d", svc->max_proc);
+        add_flag(svc->argv, "-p", limit);
+    }
     if (svc->listen_count > 1) {
         char count[16];
         snprintf(count, sizeof(count), "%d", svc->listen_count);

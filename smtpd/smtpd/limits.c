@@ -2,7 +2,8 @@
  * per anvil_rate_time_unit (smtpd_client_connection_count_limit, _connection_rate_limit),
  * MAIL and RCPT commands (_message_rate_limit, _recipient_rate_limit), new TLS sessions
  * (_new_tls_session_rate_limit) and AUTH commands (_auth_rate_limit), per "service:address".
- * Clients that smtpd_client_event_limit_exceptions matches are neither counted nor limited.
+ * Clients that smtpd_client_event_limit_exceptions matches are exempt from these; no client
+ * holds more than four fifths of the service's processes (share_cap).
  * A limit is exceeded when the count passes it; the replies and warnings are the
  * reference's. Without anvil there are no limits (anvil_client.c warns). */
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "base/strutil.h"
 #include "config/cfparams.h"
 #include "ipc/proto.h"
+#include "ipc/server.h"
 #include "mail/anvil_client.h"
 #include "mail/maps.h"
 #include "smtpd.h"
@@ -87,8 +89,17 @@ static const char *service(void)
     return *name ? name : "smtp";
 }
 
-/* counted: the client is counted (not an exception, some limit is on); its ident is set
- * the first time. */
+/* share_cap: the connections one client may hold at once whatever the limits and their
+ * exceptions say: four fifths of the service's process limit, so that a flood from one
+ * address, even an exempt one, leaves processes to the others (doc/abuse.md). 0: none. */
+static int share_cap(void)
+{
+    int limit = pn_server_process_limit();
+    return limit >= 5 ? limit - limit / 5 : 0;
+}
+
+/* counted: anvil counts the client (some limit is on for it, or the share cap); its ident is
+ * set the first time. An exempt client is counted for the share cap only. */
 static int counted(smtpd_session *s)
 {
     if (s->limits_checked)
@@ -101,17 +112,19 @@ static int counted(smtpd_session *s)
     int any = 0;
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
         any = any || pn_config_get_int(limits[i]) > 0;
-    if (any && !exempt(s))
+    s->limits_exempt = exempt(s);
+    if ((any && !s->limits_exempt) || share_cap() > 0)
         pn_buf_printf(&s->anvil_ident, "%s:%s", service(), s->addr.data);
     return s->anvil_ident.len > 0;
 }
 
 /* event: one counted event for the session's client; the rate (and count) anvil gives, or
- * -1 when the client is not counted. */
+ * -1 when the client is not counted (or, but for connections, exempt). */
 static int event(smtpd_session *s, const char *req, int *count)
 {
     int rate = 0;
-    if (!counted(s) || pn_anvil_event(req, s->anvil_ident.data, count, &rate) < 0)
+    if (!counted(s) || (s->limits_exempt && count == NULL) ||
+        pn_anvil_event(req, s->anvil_ident.data, count, &rate) < 0)
         return -1;
     return rate;
 }
@@ -124,6 +137,11 @@ int smtpd_limit_connect(smtpd_session *s)
     if (rate < 0)
         return 0;
     s->anvil_connected = 1;
+    long cap = share_cap();
+    if (s->limits_exempt || count_limit <= 0 || (cap > 0 && count_limit > cap))
+        count_limit = cap;
+    if (s->limits_exempt)
+        rate_limit = 0;
     const char *what = NULL;
     int value = 0;
     if (count_limit > 0 && count > count_limit) {

@@ -72,6 +72,7 @@ typedef struct smtpd_session {
     int error_classes;   /* 1 << ERROR_* seen in this session */
     pn_buf anvil_ident;  /* "service:address" when anvil counts this client (limits.c) */
     int limits_checked;  /* ... which was decided */
+    int limits_exempt;   /* smtpd_client_event_limit_exceptions lists the client */
     int anvil_connected; /* anvil counts this connection */
     const char *last;    /* the last command ("CONNECT" before any), for the log */
     pn_argv *prepend;       /* header lines PREPEND actions gave this transaction */
