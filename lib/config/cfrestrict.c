@@ -18,64 +18,68 @@ const char *const pn_restriction_params[] = {PN_P(smtpd_client_restrictions),
                                              PN_P(smtpd_etrn_restrictions),
                                              NULL};
 
-static const char *const implemented[] = {"permit",
-                                          "reject",
-                                          "defer",
-                                          "permit_mynetworks",
-                                          "permit_sasl_authenticated",
-                                          "reject_unauth_destination",
-                                          "defer_unauth_destination",
-                                          "permit_auth_destination",
-                                          "reject_invalid_helo_hostname",
-                                          "reject_invalid_hostname",
-                                          "reject_non_fqdn_helo_hostname",
-                                          "reject_non_fqdn_hostname",
-                                          "reject_non_fqdn_recipient",
-                                          "reject_non_fqdn_sender",
-                                          "check_client_access",
-                                          "check_helo_access",
-                                          "check_sender_access",
-                                          "check_recipient_access",
-                                          "reject_unknown_client_hostname",
-                                          "reject_unknown_client",
-                                          "reject_unknown_reverse_client_hostname",
-                                          "reject_sender_login_mismatch",
-                                          "reject_authenticated_sender_login_mismatch",
-                                          "reject_known_sender_login_mismatch",
-                                          "reject_unauthenticated_sender_login_mismatch",
-                                          "reject_unknown_sender_domain",
-                                          "reject_unknown_recipient_domain",
-                                          "permit_tls_clientcerts",
-                                          "permit_tls_all_clientcerts",
-                                          "check_ccert_access",
-                                          "reject_rbl_client",
-                                          "reject_rhsbl_client",
-                                          "reject_rhsbl_reverse_client",
-                                          "reject_rhsbl_sender",
-                                          "reject_rhsbl_helo",
-                                          "permit_dnswl_client",
-                                          "permit_rhswl_client",
-                                          "check_policy_service",
-                                          "warn_if_reject",
-                                          "defer_if_permit",
-                                          "defer_if_reject",
-                                          "permit_inet_interfaces",
-                                          "sleep",
-                                          "reject_multi_recipient_bounce",
-                                          "reject_unlisted_recipient",
-                                          NULL};
+/* The variants of the DNS lists are the subjects of smtpd/smtpd/smtpd.h (SMTPD_DNSBL_*). */
+enum { DNSBL_CLIENT, DNSBL_RHS_CLIENT, DNSBL_RHS_REVERSE, DNSBL_RHS_SENDER, DNSBL_RHS_HELO,
+       DNSBL_RHS_RECIPIENT };
 
-static const char *const others[] = {"defer_if_permit",
-                                     "permit_mx_backup",
-                                     "reject_unauth_pipelining",
-                                     "reject_unknown_helo_hostname",
-                                     "reject_unknown_hostname",
-                                     "reject_unlisted_sender",
+static const pn_restriction_def implemented[] = {
+    {"permit", PN_RX_PERMIT, 0, NULL},
+    {"reject", PN_RX_REJECT, 0, NULL},
+    {"defer", PN_RX_DEFER, 0, NULL},
+    {"warn_if_reject", PN_RX_WARN_IF_REJECT, 0, NULL},
+    {"defer_if_permit", PN_RX_DEFER_IF_PERMIT, 0, NULL},
+    {"defer_if_reject", PN_RX_DEFER_IF_REJECT, 0, NULL},
+    {"permit_mynetworks", PN_RX_PERMIT_MYNETWORKS, 0, NULL},
+    {"permit_inet_interfaces", PN_RX_PERMIT_INET_INTERFACES, 0, NULL},
+    {"permit_sasl_authenticated", PN_RX_PERMIT_SASL_AUTHENTICATED, 0, NULL},
+    {"permit_tls_clientcerts", PN_RX_PERMIT_TLS_CLIENTCERTS, 0, NULL},
+    {"permit_tls_all_clientcerts", PN_RX_PERMIT_TLS_ALL_CLIENTCERTS, 0, NULL},
+    {"permit_auth_destination", PN_RX_AUTH_DESTINATION, 'p', NULL},
+    {"reject_unauth_destination", PN_RX_AUTH_DESTINATION, 'r', NULL},
+    {"defer_unauth_destination", PN_RX_AUTH_DESTINATION, 'd', NULL},
+    {"reject_invalid_helo_hostname", PN_RX_INVALID_HELO, 0, NULL},
+    {"reject_invalid_hostname", PN_RX_INVALID_HELO, 0, NULL},
+    {"reject_non_fqdn_helo_hostname", PN_RX_NON_FQDN_HELO, 0, NULL},
+    {"reject_non_fqdn_hostname", PN_RX_NON_FQDN_HELO, 0, NULL},
+    {"reject_unknown_helo_hostname", PN_RX_UNKNOWN_HELO, 0, NULL},
+    {"reject_unknown_hostname", PN_RX_UNKNOWN_HELO, 0, NULL},
+    {"reject_unknown_client_hostname", PN_RX_UNKNOWN_CLIENT, 0, NULL},
+    {"reject_unknown_client", PN_RX_UNKNOWN_CLIENT, 0, NULL},
+    {"reject_unknown_reverse_client_hostname", PN_RX_UNKNOWN_CLIENT, 1, NULL},
+    {"reject_non_fqdn_sender", PN_RX_NON_FQDN_ADDRESS, 's', NULL},
+    {"reject_non_fqdn_recipient", PN_RX_NON_FQDN_ADDRESS, 'r', NULL},
+    {"reject_unknown_sender_domain", PN_RX_UNKNOWN_DOMAIN, 's', NULL},
+    {"reject_unknown_recipient_domain", PN_RX_UNKNOWN_DOMAIN, 'r', NULL},
+    {"reject_unlisted_sender", PN_RX_UNLISTED, 's', NULL},
+    {"reject_unlisted_recipient", PN_RX_UNLISTED, 'r', NULL},
+    {"reject_multi_recipient_bounce", PN_RX_MULTI_RECIPIENT_BOUNCE, 0, NULL},
+    {"reject_unauth_pipelining", PN_RX_UNAUTH_PIPELINING, 0, NULL},
+    {"reject_sender_login_mismatch", PN_RX_LOGIN_MISMATCH, 3, NULL},
+    {"reject_authenticated_sender_login_mismatch", PN_RX_LOGIN_MISMATCH, 1, NULL},
+    {"reject_known_sender_login_mismatch", PN_RX_LOGIN_MISMATCH, 7, NULL},
+    {"reject_unauthenticated_sender_login_mismatch", PN_RX_LOGIN_MISMATCH, 2, NULL},
+    {"check_client_access", PN_RX_ACCESS, PN_RX_KEY_CLIENT, "table"},
+    {"check_reverse_client_hostname_access", PN_RX_ACCESS, PN_RX_KEY_REVERSE, "table"},
+    {"check_helo_access", PN_RX_ACCESS, PN_RX_KEY_HELO, "table"},
+    {"check_sender_access", PN_RX_ACCESS, PN_RX_KEY_SENDER, "table"},
+    {"check_recipient_access", PN_RX_ACCESS, PN_RX_KEY_RECIPIENT, "table"},
+    {"check_ccert_access", PN_RX_ACCESS, PN_RX_KEY_CCERT, "table"},
+    {"reject_rbl_client", PN_RX_DNSBL, DNSBL_CLIENT, "domain name"},
+    {"reject_rhsbl_client", PN_RX_DNSBL, DNSBL_RHS_CLIENT, "domain name"},
+    {"reject_rhsbl_reverse_client", PN_RX_DNSBL, DNSBL_RHS_REVERSE, "domain name"},
+    {"reject_rhsbl_sender", PN_RX_DNSBL, DNSBL_RHS_SENDER, "domain name"},
+    {"reject_rhsbl_helo", PN_RX_DNSBL, DNSBL_RHS_HELO, "domain name"},
+    {"reject_rhsbl_recipient", PN_RX_DNSBL, DNSBL_RHS_RECIPIENT, "domain name"},
+    {"permit_dnswl_client", PN_RX_DNSBL, DNSBL_CLIENT | PN_RX_DNSBL_PERMIT, "domain name"},
+    {"permit_rhswl_client", PN_RX_DNSBL, DNSBL_RHS_CLIENT | PN_RX_DNSBL_PERMIT, "domain name"},
+    {"check_policy_service", PN_RX_POLICY, 0, "server name"},
+    {"sleep", PN_RX_SLEEP, 0, "seconds"},
+    {NULL, 0, 0, NULL}};
+
+static const char *const others[] = {"permit_mx_backup",
                                      "reject_unverified_sender",
                                      "reject_unverified_recipient",
-                                     "reject_rhsbl_recipient",
                                      "reject_maps_rbl",
-                                     "check_reverse_client_hostname_access",
                                      "check_client_a_access",
                                      "check_client_mx_access",
                                      "check_client_ns_access",
@@ -96,6 +100,14 @@ static const char *const others[] = {"defer_if_permit",
                                      "permit_naked_ip_address",
                                      "check_etrn_access",
                                      NULL};
+
+const pn_restriction_def *pn_restriction_find(const char *name)
+{
+    for (int i = 0; implemented[i].name; i++)
+        if (strcasecmp(implemented[i].name, name) == 0)
+            return &implemented[i];
+    return NULL;
+}
 
 static int listed(const char *const *names, const char *name)
 {
@@ -118,25 +130,20 @@ static int a_class(const char *name)
 
 int pn_restriction_implemented(const char *name)
 {
-    return listed(implemented, name) || a_class(name);
+    return pn_restriction_find(name) || a_class(name);
 }
 
 int pn_restriction_known(const char *name)
 {
-    return listed(implemented, name) || listed(others, name);
+    return pn_restriction_find(name) || listed(others, name);
 }
 
 int pn_restriction_takes_argument(const char *name)
 {
-    /* check_*_access take a table, check_policy_service a server, the DNS lists a domain,
-     * sleep its seconds */
-    return (strncasecmp(name, "check_", 6) == 0 && strstr(name, "_access")) ||
-           strcasecmp(name, "check_policy_service") == 0 || strcasecmp(name, "sleep") == 0 ||
-           strncasecmp(name, "reject_rbl_", 11) == 0 ||
-           strcasecmp(name, "reject_rbl_client") == 0 ||
-           strncasecmp(name, "reject_rhsbl_", 13) == 0 ||
-           strcasecmp(name, "permit_dnswl_client") == 0 ||
-           strcasecmp(name, "permit_rhswl_client") == 0;
+    const pn_restriction_def *def = pn_restriction_find(name);
+    /* the reference's check_*_access restrictions all take a table */
+    return def ? def->argument != NULL
+               : strncasecmp(name, "check_", 6) == 0 && strstr(name, "_access") != NULL;
 }
 
 int pn_restriction_unimplemented(const char *value, pn_buf *out)

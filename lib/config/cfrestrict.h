@@ -9,6 +9,51 @@
 /* The restriction-list parameters, NULL-terminated. */
 extern const char *const pn_restriction_params[];
 
+/* What a restriction does: smtpd compiles each list into these (smtpd/smtpd/restrict.c). */
+enum pn_restriction_op {
+    PN_RX_PERMIT = 1,
+    PN_RX_REJECT,
+    PN_RX_DEFER,
+    PN_RX_WARN_IF_REJECT,
+    PN_RX_DEFER_IF_PERMIT,
+    PN_RX_DEFER_IF_REJECT,
+    PN_RX_PERMIT_MYNETWORKS,
+    PN_RX_PERMIT_INET_INTERFACES,
+    PN_RX_PERMIT_SASL_AUTHENTICATED,
+    PN_RX_PERMIT_TLS_CLIENTCERTS,
+    PN_RX_PERMIT_TLS_ALL_CLIENTCERTS,
+    PN_RX_AUTH_DESTINATION,  /* variant: 'p'ermit_, 'r'eject_un-, 'd'efer_un- */
+    PN_RX_INVALID_HELO,      /* reject_invalid_helo_hostname */
+    PN_RX_NON_FQDN_HELO,     /* reject_non_fqdn_helo_hostname */
+    PN_RX_UNKNOWN_HELO,      /* reject_unknown_helo_hostname */
+    PN_RX_UNKNOWN_CLIENT,    /* variant 1: the reverse name only */
+    PN_RX_NON_FQDN_ADDRESS,  /* variant: 's'ender, 'r'ecipient */
+    PN_RX_UNKNOWN_DOMAIN,    /* variant: 's'ender, 'r'ecipient */
+    PN_RX_UNLISTED,          /* variant: 's'ender, 'r'ecipient */
+    PN_RX_MULTI_RECIPIENT_BOUNCE,
+    PN_RX_UNAUTH_PIPELINING,
+    PN_RX_LOGIN_MISMATCH,    /* variant: bits 1 authenticated, 2 unauthenticated, 4 known only */
+    PN_RX_ACCESS,            /* check_*_access; variant: PN_RX_KEY_* */
+    PN_RX_DNSBL,             /* variant: SMTPD_DNSBL_* subject, +16 when a listing permits */
+    PN_RX_POLICY,
+    PN_RX_SLEEP,
+    PN_RX_CLASS              /* a name of smtpd_restriction_classes */
+};
+/* What check_*_access looks up. */
+enum { PN_RX_KEY_CLIENT, PN_RX_KEY_REVERSE, PN_RX_KEY_HELO, PN_RX_KEY_SENDER, PN_RX_KEY_RECIPIENT,
+       PN_RX_KEY_CCERT };
+#define PN_RX_DNSBL_PERMIT 16
+
+typedef struct pn_restriction_def {
+    const char *name;
+    enum pn_restriction_op op;
+    int variant;
+    const char *argument; /* what the next word must be ("table", "domain name", ...), or NULL */
+} pn_restriction_def;
+
+/* pn_restriction_find: the restriction of that name (any case) that smtpd carries out, or
+ * NULL (restriction classes are not in it). */
+const pn_restriction_def *pn_restriction_find(const char *name);
 /* pn_restriction_implemented: does smtpd carry out this (lower-case) restriction? */
 int pn_restriction_implemented(const char *name);
 /* pn_restriction_known: is it one of the reference's restrictions? */

@@ -37,8 +37,8 @@ static int reply_maps_open;
 
 /* query_name: the name to look up below zone for the subject; 0 when there is no subject
  * (an unknown client name, no HELO, the null sender). */
-static int query_name(const smtpd_session *s, int subject, const char *zone, pn_buf *out,
-                      pn_buf *what)
+static int query_name(const smtpd_session *s, int subject, const char *zone, const char *rcpt,
+                      pn_buf *out, pn_buf *what)
 {
     const char *name = NULL;
     pn_buf domain = PN_BUF_INIT;
@@ -58,10 +58,13 @@ static int query_name(const smtpd_session *s, int subject, const char *zone, pn_
     case SMTPD_DNSBL_RHS_REVERSE: name = s->reverse_name.data; break;
     case SMTPD_DNSBL_RHS_HELO: name = s->helo.len ? s->helo.data : NULL; break;
     case SMTPD_DNSBL_RHS_SENDER:
-        if (s->sender.len)
-            pn_addr_domain(s->sender.data, &domain);
+    case SMTPD_DNSBL_RHS_RECIPIENT: {
+        const char *addr = subject == SMTPD_DNSBL_RHS_SENDER ? s->sender.data : rcpt;
+        if (addr && *addr)
+            pn_addr_domain(addr, &domain);
         name = domain.len ? domain.data : NULL;
         break;
+    }
     }
     int ok = name && *name && strcmp(name, "unknown") != 0 && name[0] != '[';
     if (ok) {
@@ -69,7 +72,9 @@ static int query_name(const smtpd_session *s, int subject, const char *zone, pn_
         pn_buf_printf(out, "%.*s.%s", (int)(len && name[len - 1] == '.' ? len - 1 : len), name,
                       zone);
         /* the sender is named whole, as the reference names it */
-        pn_buf_set(what, subject == SMTPD_DNSBL_RHS_SENDER ? s->sender.data : name);
+        pn_buf_set(what, subject == SMTPD_DNSBL_RHS_SENDER      ? s->sender.data
+                         : subject == SMTPD_DNSBL_RHS_RECIPIENT ? rcpt
+                                                                : name);
     }
     pn_buf_release(&domain);
     return ok;
@@ -143,14 +148,15 @@ static struct answer *lookup(const char *name)
     return a;
 }
 
-int smtpd_dnsbl_check(smtpd_session *s, int subject, const char *spec, pn_buf *txt, pn_buf *what)
+int smtpd_dnsbl_check(smtpd_session *s, int subject, const char *spec, const char *rcpt,
+                      pn_buf *txt, pn_buf *what)
 {
     char *zone = pn_strdup(spec), *filter = strchr(zone, '=');
     if (filter)
         *filter++ = 0;
     pn_buf name = PN_BUF_INIT;
     int listed = 0;
-    if (query_name(s, subject, zone, &name, what)) {
+    if (query_name(s, subject, zone, rcpt, &name, what)) {
         struct answer *a = lookup(name.data);
         for (int i = 0; a->status == PN_DNS_OK && i < a->count && !listed; i++)
             listed = filter == NULL || filter_matches(filter, a->addrs[i]);
@@ -233,7 +239,8 @@ void smtpd_dnsbl_reply(smtpd_session *s, int subject, const char *spec, const ch
                        code,
                        zone,
                        txt ? txt : "",
-                       subject == SMTPD_DNSBL_RHS_SENDER    ? "Sender address"
+                       subject == SMTPD_DNSBL_RHS_SENDER      ? "Sender address"
+                       : subject == SMTPD_DNSBL_RHS_RECIPIENT ? "Recipient address"
                        : subject == SMTPD_DNSBL_RHS_HELO    ? "Helo command"
                        : subject == SMTPD_DNSBL_RHS_REVERSE ? "Unverified Client host"
                                                             : "Client host",

@@ -26,37 +26,17 @@
 
 enum verdict { DUNNO, PERMIT, REFUSE };
 
-struct rule {
-    char *name;
+struct restriction_class;
+
+/* One compiled restriction: what it does (cfrestrict.h), its table or argument. */
+typedef struct rule {
+    enum pn_restriction_op op; /* 0: not one smtpd carries out (warned, 451 when reached) */
+    int variant;
+    char *name;     /* as the list names it, lower case: for warnings */
     pn_maps *table; /* check_*_access */
-    char *arg;      /* the DNS list of reject_rbl_client and the others that take one */
-};
-typedef struct rule rule;
-
-/* The restrictions whose next word is their argument, and what it is. */
-static const struct {
-    const char *name;
-    int subject; /* SMTPD_DNSBL_*; -1: not a DNS list */
-    int permit;  /* a listing permits */
-    const char *wants;
-} with_arg[] = {
-    {"reject_rbl_client", SMTPD_DNSBL_CLIENT, 0, "domain name"},
-    {"reject_rhsbl_client", SMTPD_DNSBL_RHS_CLIENT, 0, "domain name"},
-    {"reject_rhsbl_reverse_client", SMTPD_DNSBL_RHS_REVERSE, 0, "domain name"},
-    {"reject_rhsbl_sender", SMTPD_DNSBL_RHS_SENDER, 0, "domain name"},
-    {"reject_rhsbl_helo", SMTPD_DNSBL_RHS_HELO, 0, "domain name"},
-    {"permit_dnswl_client", SMTPD_DNSBL_CLIENT, 1, "domain name"},
-    {"permit_rhswl_client", SMTPD_DNSBL_RHS_CLIENT, 1, "domain name"},
-};
-#define WITH_ARG (sizeof(with_arg) / sizeof(with_arg[0]))
-
-static int arg_index(const char *name)
-{
-    for (size_t i = 0; i < WITH_ARG; i++)
-        if (strcmp(name, with_arg[i].name) == 0)
-            return (int)i;
-    return -1;
-}
+    char *arg;      /* DNS list, policy server, seconds */
+    struct restriction_class *class;
+} rule;
 
 typedef struct rule_list {
     const char *param;
@@ -64,16 +44,21 @@ typedef struct rule_list {
     size_t count;
 } rule_list;
 
-static rule_list lists[6] = {
+/* The lists by stage, in the order of evaluation at RCPT. */
+enum { STAGE_CLIENT, STAGE_HELO, STAGE_SENDER, STAGE_RELAY, STAGE_RECIPIENT, STAGE_ETRN,
+       STAGE_DATA, STAGE_EOD, STAGES };
+static rule_list lists[STAGES] = {
     {PN_P(smtpd_client_restrictions), NULL, 0},    {PN_P(smtpd_helo_restrictions), NULL, 0},
     {PN_P(smtpd_sender_restrictions), NULL, 0},    {PN_P(smtpd_relay_restrictions), NULL, 0},
-    {PN_P(smtpd_recipient_restrictions), NULL, 0}, {PN_P(smtpd_etrn_restrictions), NULL, 0}};
-#define STAGE_ETRN 5
+    {PN_P(smtpd_recipient_restrictions), NULL, 0}, {PN_P(smtpd_etrn_restrictions), NULL, 0},
+    {PN_P(smtpd_data_restrictions), NULL, 0},      {PN_P(smtpd_end_of_data_restrictions), NULL, 0}};
 static pn_cidr *mynetworks;
 static size_t mynetworks_count;
 static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
 static pn_maps *relay_clientcerts; /* fingerprints of the client certificates trusted to relay */
 static pn_resolve_client *resolver;
+static pn_resolver *local_resolver; /* set: addresses are resolved in this process */
+static int access_parent_flags;     /* parent domains in access tables: "example.com" or ".example.com" */
 static void parse_rewrite_clients(void);
 
 static pn_maps *open_maps(const char *param, const char *value)
@@ -97,32 +82,6 @@ static pn_maps *open_maps(const char *param, const char *value)
     return maps;
 }
 
-/* parse_value: a list's words into rules, once; a table is opened now (before the chroot). */
-static void parse_value(rule_list *list, const char *value)
-{
-    const char *why = NULL;
-    pn_argv *words = pn_argv_split_grouped(value, PN_SEPARATORS, &why);
-    if (words == NULL)
-        pn_fatal("%s: %s", list->param, why);
-    for (size_t i = 0; i < words->len; i++) {
-        list->rules = pn_reallocarray(list->rules, list->count + 1, sizeof(rule));
-        rule *r = &list->rules[list->count++];
-        r->name = pn_lowercase(pn_strdup(words->items[i]));
-        r->table = NULL;
-        r->arg = NULL;
-        if (pn_has_prefix(r->name, "check_") && strstr(r->name, "_access") && i + 1 < words->len)
-            r->table = open_maps(list->param, words->items[++i]);
-        else if (pn_restriction_takes_argument(r->name) && i + 1 < words->len)
-            r->arg = pn_strdup(words->items[++i]);
-    }
-    pn_argv_free(words);
-}
-
-static void parse_list(rule_list *list)
-{
-    parse_value(list, pn_config_get(list->param));
-}
-
 /* Restriction classes: smtpd_restriction_classes names parameters of main.cf (or -o) whose
  * values are restriction lists; the class name in a list, or as an access table's action,
  * evaluates that list: its REJECT is the answer, its OK ends the list it was named in. */
@@ -132,14 +91,62 @@ static struct restriction_class {
 } * classes;
 static size_t class_count;
 
+static struct restriction_class *class_named(const char *name)
+{
+    for (size_t i = 0; i < class_count; i++)
+        if (strcasecmp(classes[i].name, name) == 0)
+            return &classes[i];
+    return NULL;
+}
+
+/* compile: one restriction name into a rule; 0 (warned when reached) when smtpd does not
+ * carry it out. */
+static void compile(rule *r, const char *name)
+{
+    memset(r, 0, sizeof(*r));
+    r->name = pn_lowercase(pn_strdup(name));
+    const pn_restriction_def *def = pn_restriction_find(name);
+    if (def) {
+        r->op = def->op;
+        r->variant = def->variant;
+    } else if ((r->class = class_named(name)) != NULL) {
+        r->op = PN_RX_CLASS;
+    }
+}
+
+/* parse_value: a list's words compiled into rules, once; a table is opened now (before the
+ * chroot). */
+static void parse_value(rule_list *list, const char *value)
+{
+    const char *why = NULL;
+    pn_argv *words = pn_argv_split_grouped(value, PN_SEPARATORS, &why);
+    if (words == NULL)
+        pn_fatal("%s: %s", list->param, why);
+    for (size_t i = 0; i < words->len; i++) {
+        list->rules = pn_reallocarray(list->rules, list->count + 1, sizeof(rule));
+        rule *r = &list->rules[list->count++];
+        compile(r, words->items[i]);
+        if (!pn_restriction_takes_argument(r->name) || i + 1 >= words->len)
+            continue;
+        if (r->op == PN_RX_ACCESS)
+            r->table = open_maps(list->param, words->items[++i]);
+        else
+            r->arg = pn_strdup(words->items[++i]);
+    }
+    pn_argv_free(words);
+}
+
 static void parse_classes(void)
 {
     pn_argv *names = pn_argv_split(pn_config_get(PN_P(smtpd_restriction_classes)), PN_SEPARATORS);
     classes = pn_calloc(names->len + 1, sizeof(*classes));
-    for (size_t i = 0; i < names->len; i++) {
-        struct restriction_class *c = &classes[class_count++];
-        c->name = pn_strdup(names->items[i]);
-        c->list.param = c->name;
+    for (size_t i = 0; i < names->len; i++) { /* all named first: a class may name another */
+        classes[class_count].name = pn_strdup(names->items[i]);
+        classes[class_count].list.param = classes[class_count].name;
+        class_count++;
+    }
+    for (size_t i = 0; i < class_count; i++) {
+        struct restriction_class *c = &classes[i];
         const char *raw = pn_config_raw(c->name);
         pn_buf value = PN_BUF_INIT, err = PN_BUF_INIT;
         if (raw == NULL)
@@ -153,19 +160,15 @@ static void parse_classes(void)
     pn_argv_free(names);
 }
 
-static struct restriction_class *class_named(const char *name)
-{
-    for (size_t i = 0; i < class_count; i++)
-        if (strcasecmp(classes[i].name, name) == 0)
-            return &classes[i];
-    return NULL;
-}
-
 void smtpd_restrict_init(void)
 {
     parse_classes();
-    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-        parse_list(&lists[i]);
+    for (size_t i = 0; i < STAGES; i++)
+        parse_value(&lists[i], pn_config_get(lists[i].param));
+    access_parent_flags =
+        pn_config_list_has(PN_P(parent_domain_matches_subdomains), "smtpd_access_maps")
+            ? PN_MAPS_PARENT_PLAIN
+            : PN_MAPS_PARENT_DOT;
     pn_argv *nets = pn_argv_split(pn_config_get(PN_P(mynetworks)), PN_SEPARATORS);
     mynetworks = pn_calloc(nets->len + 1, sizeof(pn_cidr));
     for (size_t i = 0; i < nets->len; i++) {
@@ -230,6 +233,7 @@ static void parse_rewrite_clients(void)
         rewrite_clients.rules =
             pn_reallocarray(rewrite_clients.rules, rewrite_clients.count + 1, sizeof(rule));
         rule *r = &rewrite_clients.rules[rewrite_clients.count++];
+        memset(r, 0, sizeof(*r));
         r->name = pn_lowercase(pn_strdup(word));
         r->table = table ? open_maps(rewrite_clients.param, table) : NULL;
     }
@@ -238,7 +242,7 @@ static void parse_rewrite_clients(void)
 
 int smtpd_restrict_changed(void)
 {
-    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+    for (size_t i = 0; i < STAGES; i++)
         for (size_t j = 0; j < lists[i].count; j++)
             if (lists[i].rules[j].table && pn_maps_changed(lists[i].rules[j].table))
                 return 1;
@@ -258,6 +262,21 @@ int smtpd_in_mynetworks(const smtpd_session *s)
     return 0;
 }
 
+/* resolve: trivial-rewrite's answer for an address (or this process's resolver's). */
+static int resolve(const char *addr, pn_resolved *res, pn_buf *why)
+{
+    if (local_resolver) {
+        pn_resolve(local_resolver, "", addr, res);
+        return 0;
+    }
+    return pn_resolve_addrs(resolver, "", &addr, 1, res, why);
+}
+
+void smtpd_restrict_resolve_here(pn_resolver *r)
+{
+    local_resolver = r;
+}
+
 /* resolve_class: the address class of rcpt; -1 on a lookup failure. The relay check and the
  * recipient check ask for the same address: the resolve cache answers the second. */
 /* resolve_rcpt: the recipient's class flags, -1 on failure; moved (when not NULL) gets the
@@ -268,7 +287,7 @@ static int resolve_rcpt(const char *rcpt, pn_buf *moved)
     pn_buf why = PN_BUF_INIT;
     pn_resolved_init(&res);
     int flags = -1;
-    if (pn_resolve_addrs(resolver, "", &rcpt, 1, &res, &why) < 0)
+    if (resolve(rcpt, &res, &why) < 0)
         pn_warn("resolve %s: %s", rcpt, why.data);
     else
         flags = res.flags;
@@ -312,8 +331,7 @@ int smtpd_address_resolves(const char *addr)
     pn_resolved res;
     pn_buf why = PN_BUF_INIT;
     pn_resolved_init(&res);
-    int ok =
-        pn_resolve_addrs(resolver, "", &key, 1, &res, &why) < 0 || !(res.flags & PN_RESOLVE_ERROR);
+    int ok = resolve(key, &res, &why) < 0 || !(res.flags & PN_RESOLVE_ERROR);
     pn_resolved_release(&res);
     pn_buf_release(&why);
     pn_buf_release(&canon);
@@ -404,7 +422,7 @@ static struct {
 
 static enum verdict evaluate(smtpd_session *s, const struct rule *r, const char *rcpt, int stage,
                              pn_buf *reply);
-static int unlisted(const char *rcpt, pn_buf *reply);
+static int unlisted(const char *addr, int sender, pn_buf *reply);
 static enum verdict run_list(smtpd_session *s, const rule_list *list, const char *rcpt, int stage,
                              pn_buf *reply);
 
@@ -457,8 +475,10 @@ static enum verdict access_action(smtpd_session *s, const char *value, const cha
     } else if (IS("DUNNO")) {
         v = DUNNO;
     } else if (word == strlen(text) && pn_restriction_implemented(text)) {
-        struct rule r = {.name = pn_lowercase(text)}; /* a restriction as the action */
+        rule r; /* a restriction (or class) named as the action */
+        compile(&r, text);
         v = evaluate(s, &r, held.rcpt, stage, reply);
+        free(r.name);
     } else {
         pn_warn("access table: unsupported action \"%s\" for %s", text, subject);
     }
@@ -467,21 +487,25 @@ static enum verdict access_action(smtpd_session *s, const char *value, const cha
     return v;
 }
 
-static int lookup_access(pn_maps *table, const char *key, int address, pn_buf *value)
+/* lookup_address: an address in an access table as the reference looks it up: whole, without
+ * its extension, its domain and parent domains, "user@"; the null sender as
+ * smtpd_null_access_lookup_key. */
+static int lookup_address(pn_maps *table, const char *addr, pn_buf *value)
 {
-    int rc = pn_maps_find(table, key, value);
-    if (rc != 0 || !address)
+    if (*addr == 0)
+        return pn_maps_find(table, pn_config_get(PN_P(smtpd_null_access_lookup_key)), value);
+    int rc = pn_maps_find(table, addr, value);
+    if (rc != 0)
         return rc;
     pn_buf domain = PN_BUF_INIT, stripped = PN_BUF_INIT;
-    if (pn_addr_strip_extension(key, pn_config_get(PN_P(recipient_delimiter)), &stripped))
+    if (pn_addr_strip_extension(addr, pn_config_get(PN_P(recipient_delimiter)), &stripped))
         rc = pn_maps_find_fixed(table, stripped.data, value);
-    pn_addr_domain(key, &domain);
+    pn_addr_domain(addr, &domain);
     if (rc == 0 && domain.len)
-        rc = pn_maps_find_domain(table, domain.data, PN_MAPS_PARENT_PLAIN | PN_MAPS_PARENT_DOT,
-                                 value);
-    if (rc == 0 && pn_addr_at(key)) {
+        rc = pn_maps_find_domain(table, domain.data, access_parent_flags, value);
+    if (rc == 0 && pn_addr_at(addr)) {
         pn_buf local = PN_BUF_INIT;
-        pn_addr_localpart(key, &local);
+        pn_addr_localpart(addr, &local);
         pn_buf_putc(&local, '@');
         rc = pn_maps_find_fixed(table, local.data, value);
         pn_buf_release(&local);
@@ -491,44 +515,245 @@ static int lookup_access(pn_maps *table, const char *key, int address, pn_buf *v
     return rc;
 }
 
+/* lookup_host: a host name and its parent domains, then (when addr is given) the address and
+ * the networks that dropping its last octets (IPv6: its last parts) leaves: "192.0.2.1",
+ * "192.0.2", "192.0", "192". An unknown name is not looked up. */
+static int lookup_host(pn_maps *table, const char *name, const char *addr, pn_buf *value)
+{
+    int rc = 0;
+    if (name && *name && strcmp(name, "unknown") != 0)
+        rc = pn_maps_find_domain(table, name, access_parent_flags, value);
+    if (rc != 0 || addr == NULL)
+        return rc;
+    if ((rc = pn_maps_find(table, addr, value)) != 0)
+        return rc;
+    char *net = pn_strdup(addr);
+    char delim = strchr(net, ':') ? ':' : '.';
+    for (char *cp; rc == 0 && (cp = strrchr(net, delim)) != NULL;) {
+        *cp = 0;
+        if (*net)
+            rc = pn_maps_find_fixed(table, net, value);
+    }
+    free(net);
+    return rc;
+}
+
+/* has_address: an A, AAAA or MX record for the name; PN_DNS_* */
+static int has_address(const char *name)
+{
+    pn_buf why = PN_BUF_INIT;
+    pn_addrlist addrs;
+    int rc = pn_dns_addrs(name, 25, &addrs, NULL, &why);
+    if (rc == PN_DNS_OK)
+        pn_addrlist_free(&addrs);
+    if (rc == PN_DNS_NOTFOUND) {
+        pn_mx *mx = NULL;
+        int count = 0, null_mx = 0;
+        rc = pn_dns_mx(name, &mx, &count, &null_mx, NULL, &why);
+        free(mx);
+    }
+    pn_buf_release(&why);
+    return rc;
+}
+
+static const char *const what[STAGES] = {"Client host",       "Helo command",
+                                         "Sender address",    "Recipient address",
+                                         "Recipient address", "Etrn command",
+                                         "Data command",      "End-of-data"};
+
+/* check_access: a check_*_access table's answer for the session as the action it names */
+static enum verdict check_access(smtpd_session *s, const rule *r, const char *rcpt, int stage,
+                           pn_buf *reply)
+{
+    const char *helo = s->helo.len ? s->helo.data : NULL;
+    pn_buf value = PN_BUF_INIT;
+    const char *subject = NULL, *whom = what[stage];
+    int rc = 0;
+    switch (r->variant) {
+    case PN_RX_KEY_CLIENT:
+        rc = lookup_host(r->table, s->name.data, s->addr.data, &value);
+        subject = s->namaddr.data;
+        whom = "Client host";
+        break;
+    case PN_RX_KEY_REVERSE:
+        rc = lookup_host(r->table, s->reverse_name.data, s->addr.data, &value);
+        subject = s->namaddr.data;
+        whom = "Client host";
+        break;
+    case PN_RX_KEY_HELO:
+        if (helo == NULL)
+            return DUNNO;
+        rc = lookup_host(r->table, helo, NULL, &value);
+        subject = helo;
+        whom = "Helo command";
+        break;
+    case PN_RX_KEY_SENDER:
+        if (!s->in_mail && stage != STAGE_SENDER)
+            return DUNNO;
+        rc = lookup_address(r->table, s->sender.data, &value);
+        subject = s->sender.data;
+        whom = "Sender address";
+        break;
+    case PN_RX_KEY_RECIPIENT:
+        if (rcpt == NULL)
+            return DUNNO;
+        rc = lookup_address(r->table, rcpt, &value);
+        subject = rcpt;
+        whom = "Recipient address";
+        break;
+    case PN_RX_KEY_CCERT:
+        /* a trusted certificate, found by its fingerprint, then its public key's */
+        if (s->ccert == 2 && (rc = pn_maps_find(r->table, s->ccert_fp.data, &value)) == 0)
+            rc = pn_maps_find(r->table, s->ccert_pkey_fp.data, &value);
+        subject = s->namaddr.data;
+        whom = "Client certificate";
+        break;
+    }
+    enum verdict v = DUNNO;
+    if (rc < 0) {
+        pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", subject);
+        v = REFUSE;
+    } else if (rc > 0) {
+        v = access_action(s, value.data, subject, whom, stage, reply);
+    }
+    pn_buf_release(&value);
+    return v;
+}
+
 static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, int stage,
                              pn_buf *reply)
 {
-    static const char *const what[] = {"Client host",       "Helo command",      "Sender address",
-                                       "Recipient address", "Recipient address", "Etrn command"};
     const char *name = r->name;
     const char *helo = s->helo.len ? s->helo.data : NULL;
     /* what a reply names: the subject of the list being evaluated */
-    const char *subject = stage >= 3           ? rcpt
-                          : stage == 2         ? s->sender.data
-                          : stage == 1 && helo ? helo
-                                               : s->namaddr.data;
-    if (strcmp(name, "permit") == 0)
+    const char *subject = stage == STAGE_DATA  ? "DATA"
+                          : stage == STAGE_EOD ? "END-OF-MESSAGE"
+                          : stage >= STAGE_RELAY ? rcpt
+                          : stage == STAGE_SENDER ? s->sender.data
+                          : stage == STAGE_HELO && helo ? helo
+                                                        : s->namaddr.data;
+    switch (r->op) {
+    case PN_RX_PERMIT:
         return PERMIT;
-    if (strcmp(name, "reject") == 0 || strcmp(name, "defer") == 0) {
-        int defer = name[0] == 'd';
-        code_reply(reply, defer ? PN_P(defer_code) : PN_P(reject_code), "7.1");
+    case PN_RX_REJECT:
+    case PN_RX_DEFER:
+        code_reply(reply, r->op == PN_RX_DEFER ? PN_P(defer_code) : PN_P(reject_code), "7.1");
         pn_buf_printf(reply, "<%s>: %s rejected: Access denied", subject, what[stage]);
         return REFUSE;
-    }
-    if (strcmp(name, "permit_mynetworks") == 0)
-        return smtpd_in_mynetworks(s) ? PERMIT : DUNNO;
-    if (strcmp(name, "warn_if_reject") == 0) {
+    case PN_RX_WARN_IF_REJECT:
         held.warn_next = 1;
         return DUNNO;
-    }
-    if (strcmp(name, "permit_inet_interfaces") == 0)
-        return pn_inet_is_local(&s->inet, pn_config_get(PN_P(inet_interfaces))) ? PERMIT : DUNNO;
-    if (strcmp(name, "sleep") == 0) { /* a pause that impatient bots do not wait out */
-        long seconds = r->arg ? strtol(r->arg, NULL, 10) : -1;
-        if (seconds < 0 || seconds > 3600)
-            pn_warn("restriction sleep requires a number of seconds, not \"%s\"",
-                    r->arg ? r->arg : "");
-        else if (seconds > 0)
-            sleep((unsigned)seconds);
+    case PN_RX_DEFER_IF_PERMIT:
+    case PN_RX_DEFER_IF_REJECT: {
+        pn_buf *slot = r->op == PN_RX_DEFER_IF_PERMIT ? &held.if_permit : &held.if_reject;
+        if (slot->len == 0) {
+            code_reply(slot, PN_P(defer_code), "7.0");
+            pn_buf_printf(slot, "<%s>: %s rejected: %s requested", subject, what[stage], name);
+        }
         return DUNNO;
     }
-    if (strcmp(name, "reject_multi_recipient_bounce") == 0) {
+    case PN_RX_PERMIT_MYNETWORKS:
+        return smtpd_in_mynetworks(s) ? PERMIT : DUNNO;
+    case PN_RX_PERMIT_INET_INTERFACES:
+        return pn_inet_is_local(&s->inet, pn_config_get(PN_P(inet_interfaces))) ? PERMIT : DUNNO;
+    case PN_RX_PERMIT_SASL_AUTHENTICATED:
+        return s->sasl_username.len ? PERMIT : DUNNO;
+    case PN_RX_PERMIT_TLS_ALL_CLIENTCERTS:
+        return s->ccert == 2 ? PERMIT : DUNNO;
+    case PN_RX_PERMIT_TLS_CLIENTCERTS: {
+        pn_buf value = PN_BUF_INIT;
+        int rc = 0;
+        if (s->ccert == 2 && (rc = pn_maps_find(relay_clientcerts, s->ccert_fp.data, &value)) == 0)
+            rc = pn_maps_find(relay_clientcerts, s->ccert_pkey_fp.data, &value);
+        pn_buf_release(&value);
+        if (rc < 0) {
+            pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", s->namaddr.data);
+            return REFUSE;
+        }
+        return rc > 0 ? PERMIT : DUNNO;
+    }
+    case PN_RX_AUTH_DESTINATION: {
+        if (rcpt == NULL || stage == STAGE_ETRN)
+            return DUNNO;
+        int flags = resolve_class(rcpt);
+        if (flags < 0) {
+            pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
+            return REFUSE;
+        }
+        int authorized = (flags & PN_RESOLVE_CLASS_MASK) != PN_RESOLVE_CLASS_DEFAULT &&
+                         !(flags & PN_RESOLVE_ROUTED);
+        if (r->variant == 'p')
+            return authorized ? PERMIT : DUNNO;
+        if (authorized)
+            return DUNNO;
+        if (r->variant == 'd')
+            pn_buf_puts(reply, "454 4.7.1 ");
+        else
+            code_reply(reply, PN_P(relay_domains_reject_code), "7.1");
+        pn_buf_printf(reply, "<%s>: Relay access denied", rcpt);
+        return REFUSE;
+    }
+    case PN_RX_INVALID_HELO:
+        if (helo && !valid_hostname(helo)) {
+            code_reply(reply, PN_P(invalid_hostname_reject_code), "5.2");
+            pn_buf_printf(reply, "<%s>: Helo command rejected: Invalid name", helo);
+            return REFUSE;
+        }
+        return DUNNO;
+    case PN_RX_NON_FQDN_HELO:
+        if (helo && helo[0] != '[' && strchr(helo, '.') == NULL) {
+            code_reply(reply, PN_P(non_fqdn_reject_code), "5.2");
+            pn_buf_printf(reply, "<%s>: Helo command rejected: need fully-qualified hostname",
+                          helo);
+            return REFUSE;
+        }
+        return DUNNO;
+    case PN_RX_UNKNOWN_HELO: {
+        /* a HELO name with no address and no MX record; an address literal passes */
+        if (helo == NULL || helo[0] == '[' || !valid_hostname(helo))
+            return DUNNO;
+        int rc = has_address(helo);
+        if (rc == PN_DNS_OK)
+            return DUNNO;
+        long code = rc == PN_DNS_RETRY ? 450 : pn_config_get_int(PN_P(unknown_hostname_reject_code));
+        pn_buf_printf(reply, "%ld %c.7.1 <%s>: Helo command rejected: %s", code,
+                      code >= 500 ? '5' : '4', helo,
+                      rc == PN_DNS_RETRY ? "Host not found" : "Host not found");
+        return REFUSE;
+    }
+    case PN_RX_UNKNOWN_CLIENT: {
+        /* the verified name (PTR and forward agree), or for "reverse" any PTR name at all;
+         * a temporary DNS failure is always a 450 */
+        int missing = r->variant ? strcmp(s->reverse_name.data, "unknown") == 0 : s->name_status != 0;
+        if (!missing)
+            return DUNNO;
+        long code = s->name_status == 4 ? 450 : pn_config_get_int(PN_P(unknown_client_reject_code));
+        pn_buf_printf(reply, "%ld %c.7.25 Client host rejected: cannot find your %shostname, [%s]",
+                      code, code >= 500 ? '5' : '4', r->variant ? "reverse " : "", s->addr.data);
+        return REFUSE;
+    }
+    case PN_RX_NON_FQDN_ADDRESS: {
+        const char *addr = r->variant == 'r' ? rcpt : (s->in_mail ? s->sender.data : NULL);
+        if (addr == NULL || *addr == 0)
+            return DUNNO;
+        const char *at = pn_addr_at(addr);
+        if (at == NULL || strchr(at, '.') == NULL) {
+            code_reply(reply, PN_P(non_fqdn_reject_code), "5.2");
+            pn_buf_printf(reply, "<%s>: %s rejected: need fully-qualified address", addr,
+                          r->variant == 'r' ? "Recipient address" : "Sender address");
+            return REFUSE;
+        }
+        return DUNNO;
+    }
+    case PN_RX_UNKNOWN_DOMAIN:
+        if (r->variant == 'r')
+            return rcpt && stage != STAGE_ETRN ? unknown_domain(rcpt, 1, reply) : DUNNO;
+        return s->in_mail ? unknown_domain(s->sender.data, 0, reply) : DUNNO;
+    case PN_RX_UNLISTED:
+        if (r->variant == 'r')
+            return rcpt && stage != STAGE_ETRN && unlisted(rcpt, 0, reply) ? REFUSE : DUNNO;
+        return s->in_mail && s->sender.len && unlisted(s->sender.data, 1, reply) ? REFUSE : DUNNO;
+    case PN_RX_MULTI_RECIPIENT_BOUNCE:
         /* a null sender with more than one recipient: no real bounce has that */
         if (!s->in_mail || s->sender.len > 0 || s->rcpts->len == 0)
             return DUNNO;
@@ -536,18 +761,53 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         pn_buf_printf(reply, "<%s>: %s rejected: Multi-recipient bounce", *subject ? subject : "",
                       what[stage]);
         return REFUSE;
-    }
-    if (strcmp(name, "reject_unlisted_recipient") == 0)
-        return stage >= 3 && unlisted(rcpt, reply) ? REFUSE : DUNNO;
-    if (strcmp(name, "defer_if_permit") == 0 || strcmp(name, "defer_if_reject") == 0) {
-        pn_buf *slot = name[9] == 'p' ? &held.if_permit : &held.if_reject;
-        if (slot->len == 0) {
-            code_reply(slot, PN_P(defer_code), "7.0");
-            pn_buf_printf(slot, "<%s>: %s rejected: %s requested", subject, what[stage], name);
+    case PN_RX_UNAUTH_PIPELINING:
+        /* a command sent ahead of the reply to this one, without EHLO (that offers
+         * PIPELINING), or after DATA */
+        if (s->client == NULL || pn_stream_buffered(s->client) == 0 ||
+            (s->esmtp && stage != STAGE_DATA))
+            return DUNNO;
+        pn_buf_printf(reply, "503 5.5.0 <%s>: %s rejected: Improper use of SMTP command pipelining",
+                      subject, what[stage]);
+        return REFUSE;
+    case PN_RX_LOGIN_MISMATCH:
+        if (!s->in_mail)
+            return DUNNO;
+        return smtpd_check_login(s, r->variant & 1, (r->variant & 2) != 0, (r->variant & 4) != 0,
+                                 reply)
+                   ? REFUSE
+                   : DUNNO;
+    case PN_RX_ACCESS:
+        if (r->table == NULL) {
+            pn_warn("restriction %s requires table argument", name);
+            pn_buf_puts(reply, "451 4.3.5 Server configuration error");
+            return REFUSE;
         }
-        return DUNNO;
+        return check_access(s, r, rcpt, stage, reply);
+    case PN_RX_DNSBL: {
+        const pn_restriction_def *def = pn_restriction_find(name);
+        if (r->arg == NULL) { /* as the reference: a warning, and no decision */
+            pn_warn("restriction %s requires %s argument", name, def->argument);
+            return DUNNO;
+        }
+        int listed_subject = r->variant & ~PN_RX_DNSBL_PERMIT;
+        if (listed_subject == SMTPD_DNSBL_RHS_SENDER && !s->in_mail)
+            return DUNNO;
+        pn_buf txt = PN_BUF_INIT, listed_what = PN_BUF_INIT;
+        int listed = smtpd_dnsbl_check(s, listed_subject, r->arg,
+                                       stage == STAGE_ETRN ? NULL : rcpt, &txt, &listed_what);
+        enum verdict v = DUNNO;
+        if (listed == 1 && (r->variant & PN_RX_DNSBL_PERMIT))
+            v = PERMIT;
+        else if (listed == 1) {
+            smtpd_dnsbl_reply(s, listed_subject, r->arg, txt.data, listed_what.data, rcpt, reply);
+            v = REFUSE;
+        }
+        pn_buf_release(&txt);
+        pn_buf_release(&listed_what);
+        return v;
     }
-    if (strcmp(name, "check_policy_service") == 0) {
+    case PN_RX_POLICY: {
         if (r->arg == NULL) {
             pn_warn("restriction %s requires server name argument", name);
             return DUNNO;
@@ -558,145 +818,16 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         pn_buf_release(&action);
         return v;
     }
-    if (strcmp(name, "permit_sasl_authenticated") == 0)
-        return s->sasl_username.len ? PERMIT : DUNNO;
-    if (strcmp(name, "reject_sender_login_mismatch") == 0)
-        return smtpd_check_login(s, 1, 1, 0, reply) ? REFUSE : DUNNO;
-    if (strcmp(name, "reject_authenticated_sender_login_mismatch") == 0)
-        return smtpd_check_login(s, 1, 0, 0, reply) ? REFUSE : DUNNO;
-    if (strcmp(name, "reject_known_sender_login_mismatch") == 0)
-        return smtpd_check_login(s, 1, 1, 1, reply) ? REFUSE : DUNNO;
-    if (strcmp(name, "reject_unauthenticated_sender_login_mismatch") == 0)
-        return smtpd_check_login(s, 0, 1, 0, reply) ? REFUSE : DUNNO;
-    if (strcmp(name, "reject_unauth_destination") == 0 ||
-        strcmp(name, "defer_unauth_destination") == 0 ||
-        strcmp(name, "permit_auth_destination") == 0) {
-        int flags = resolve_class(rcpt);
-        if (flags < 0) {
-            pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
-            return REFUSE;
-        }
-        int authorized = (flags & PN_RESOLVE_CLASS_MASK) != PN_RESOLVE_CLASS_DEFAULT &&
-                         !(flags & PN_RESOLVE_ROUTED);
-        if (name[0] == 'p')
-            return authorized ? PERMIT : DUNNO;
-        if (authorized)
-            return DUNNO;
-        if (name[0] == 'd')
-            pn_buf_puts(reply, "454 4.7.1 ");
-        else
-            code_reply(reply, PN_P(relay_domains_reject_code), "7.1");
-        pn_buf_printf(reply, "<%s>: Relay access denied", rcpt);
-        return REFUSE;
-    }
-    if (strcmp(name, "reject_invalid_helo_hostname") == 0 ||
-        strcmp(name, "reject_invalid_hostname") == 0) {
-        if (helo && !valid_hostname(helo)) {
-            code_reply(reply, PN_P(invalid_hostname_reject_code), "5.2");
-            pn_buf_printf(reply, "<%s>: Helo command rejected: Invalid name", helo);
-            return REFUSE;
-        }
+    case PN_RX_SLEEP: { /* a pause that impatient bots do not wait out */
+        long seconds = r->arg ? strtol(r->arg, NULL, 10) : -1;
+        if (seconds < 0 || seconds > 3600)
+            pn_warn("restriction sleep requires a number of seconds, not \"%s\"",
+                    r->arg ? r->arg : "");
+        else if (seconds > 0)
+            sleep((unsigned)seconds);
         return DUNNO;
     }
-    if (strcmp(name, "reject_non_fqdn_helo_hostname") == 0 ||
-        strcmp(name, "reject_non_fqdn_hostname") == 0) {
-        if (helo && helo[0] != '[' && strchr(helo, '.') == NULL) {
-            code_reply(reply, PN_P(non_fqdn_reject_code), "5.2");
-            pn_buf_printf(reply, "<%s>: Helo command rejected: need fully-qualified hostname",
-                          helo);
-            return REFUSE;
-        }
-        return DUNNO;
-    }
-    if (strcmp(name, "reject_unknown_recipient_domain") == 0)
-        return unknown_domain(rcpt, 1, reply);
-    if (strcmp(name, "reject_unknown_sender_domain") == 0)
-        return unknown_domain(s->sender.data, 0, reply);
-    if (strcmp(name, "reject_non_fqdn_recipient") == 0 ||
-        strcmp(name, "reject_non_fqdn_sender") == 0) {
-        const char *addr = name[16] == 'r' ? rcpt : s->sender.data;
-        const char *at = pn_addr_at(addr);
-        if (*addr && (at == NULL || strchr(at, '.') == NULL)) {
-            code_reply(reply, PN_P(non_fqdn_reject_code), "5.2");
-            pn_buf_printf(reply, "<%s>: %s rejected: need fully-qualified address", addr,
-                          name[16] == 'r' ? "Recipient address" : "Sender address");
-            return REFUSE;
-        }
-        return DUNNO;
-    }
-    int dnsbl = arg_index(name);
-    if (dnsbl >= 0) {
-        if (r->arg == NULL) { /* as the reference: a warning, and no decision */
-            pn_warn("restriction %s requires %s argument", name, with_arg[dnsbl].wants);
-            return DUNNO;
-        }
-        pn_buf txt = PN_BUF_INIT, listed_what = PN_BUF_INIT;
-        int listed = smtpd_dnsbl_check(s, with_arg[dnsbl].subject, r->arg, &txt, &listed_what);
-        enum verdict v = DUNNO;
-        if (listed == 1 && with_arg[dnsbl].permit)
-            v = PERMIT;
-        else if (listed == 1) {
-            smtpd_dnsbl_reply(s, with_arg[dnsbl].subject, r->arg, txt.data, listed_what.data, rcpt,
-                              reply);
-            v = REFUSE;
-        }
-        pn_buf_release(&txt);
-        pn_buf_release(&listed_what);
-        return v;
-    }
-    if (strcmp(name, "permit_tls_all_clientcerts") == 0)
-        return s->ccert == 2 ? PERMIT : DUNNO;
-    if (strcmp(name, "permit_tls_clientcerts") == 0 || strcmp(name, "check_ccert_access") == 0) {
-        /* a trusted certificate, found by its fingerprint, then its public key's */
-        pn_maps *table = name[0] == 'p' ? relay_clientcerts : r->table;
-        pn_buf value = PN_BUF_INIT;
-        int rc = 0;
-        if (s->ccert == 2 && table && (rc = pn_maps_find(table, s->ccert_fp.data, &value)) == 0)
-            rc = pn_maps_find(table, s->ccert_pkey_fp.data, &value);
-        enum verdict v = rc > 0 ? PERMIT : DUNNO;
-        if (rc < 0) {
-            pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", s->namaddr.data);
-            v = REFUSE;
-        } else if (rc > 0 && name[0] == 'c') {
-            v = access_action(s, value.data, s->namaddr.data, "Client certificate", stage, reply);
-        }
-        pn_buf_release(&value);
-        return v;
-    }
-    if (r->table) {
-        const char *key = strstr(name, "recipient") ? rcpt
-                          : strstr(name, "sender")  ? s->sender.data
-                          : strstr(name, "helo")    ? (helo ? helo : "")
-                                                    : s->addr.data;
-        int address = strstr(name, "recipient") || strstr(name, "sender");
-        pn_buf value = PN_BUF_INIT;
-        int rc = lookup_access(r->table, key, address, &value);
-        enum verdict v = DUNNO;
-        if (rc < 0) {
-            pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", key);
-            v = REFUSE;
-        } else if (rc > 0) {
-            v = access_action(s, value.data, key, what[stage], stage, reply);
-        }
-        pn_buf_release(&value);
-        return v;
-    }
-    if (strcmp(name, "reject_unknown_client_hostname") == 0 ||
-        strcmp(name, "reject_unknown_client") == 0 ||
-        strcmp(name, "reject_unknown_reverse_client_hostname") == 0) {
-        /* the verified name (PTR and forward agree), or for "reverse" any PTR name at all;
-         * a temporary DNS failure is always a 450 */
-        int reverse = strstr(name, "reverse") != NULL;
-        int missing = reverse ? strcmp(s->reverse_name.data, "unknown") == 0 : s->name_status != 0;
-        if (!missing)
-            return DUNNO;
-        long code = s->name_status == 4 ? 450 : pn_config_get_int(PN_P(unknown_client_reject_code));
-        pn_buf_printf(reply, "%ld %c.7.25 Client host rejected: cannot find your %shostname, [%s]",
-                      code, code >= 500 ? '5' : '4', reverse ? "reverse " : "", s->addr.data);
-        return REFUSE;
-    }
-    struct restriction_class *c = class_named(name);
-    if (c) {
+    case PN_RX_CLASS: {
         static int depth;
         if (depth >= 10) {
             pn_warn("restriction class %s: nested too deep", name);
@@ -704,9 +835,10 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             return REFUSE;
         }
         depth++;
-        enum verdict v = run_list(s, &c->list, rcpt, stage, reply);
+        enum verdict v = run_list(s, &r->class->list, rcpt, stage, reply);
         depth--;
         return v;
+    }
     }
     if (pn_restriction_known(name))
         pn_warn("restriction %s is not implemented by Postern", name);
@@ -716,8 +848,9 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
     return REFUSE;
 }
 
-/* unlisted: the recipient does not exist in the table its class is checked against. */
-static int unlisted(const char *rcpt, pn_buf *reply)
+/* unlisted: the address does not exist in the table its class is checked against; 1 with
+ * the reply naming the sender or the recipient. */
+static int unlisted(const char *rcpt, int sender, pn_buf *reply)
 {
     pn_buf moved = PN_BUF_INIT;
     int flags = resolve_rcpt(rcpt, &moved);
@@ -727,7 +860,8 @@ static int unlisted(const char *rcpt, pn_buf *reply)
         return 1;
     }
     if (moved.len) {
-        pn_buf_printf(reply, "550 5.1.6 <%s>: Recipient address rejected: %s", rcpt, moved.data);
+        pn_buf_printf(reply, "550 5.1.6 <%s>: %s address rejected: %s", rcpt,
+                      sender ? "Sender" : "Recipient", moved.data);
         pn_buf_release(&moved);
         return 1;
     }
@@ -778,8 +912,9 @@ static int unlisted(const char *rcpt, pn_buf *reply)
         return 1;
     }
     if (rc == 0 && table) {
-        code_reply(reply, code, "1.1");
-        pn_buf_printf(reply, "<%s>: Recipient address rejected: User unknown in %s", rcpt, table);
+        code_reply(reply, code, sender ? "1.0" : "1.1");
+        pn_buf_printf(reply, "<%s>: %s address rejected: User unknown in %s", rcpt,
+                      sender ? "Sender" : "Recipient", table);
         return 1;
     }
     return 0;
@@ -844,7 +979,7 @@ int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
     int rc = check_stages(s, stages, 5, "RCPT", rcpt, reply);
     if (rc == 0 && pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) &&
         !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
-        unlisted(rcpt, reply))
+        unlisted(rcpt, 0, reply))
         rc = -1;
     smtpd_soften(reply);
     return rc;

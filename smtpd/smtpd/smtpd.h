@@ -176,11 +176,13 @@ enum {
     SMTPD_DNSBL_RHS_CLIENT,  /* its verified name */
     SMTPD_DNSBL_RHS_REVERSE, /* its PTR name */
     SMTPD_DNSBL_RHS_SENDER,  /* the sender's domain */
-    SMTPD_DNSBL_RHS_HELO     /* the HELO name */
+    SMTPD_DNSBL_RHS_HELO,     /* the HELO name */
+    SMTPD_DNSBL_RHS_RECIPIENT /* the recipient's domain */
 };
 /* smtpd_dnsbl_check: is the subject in the list spec ("zone" or "zone=filter")? 1 with the
  * TXT reason in txt and the subject in what, 0 not (or no subject), -1 the lookup failed. */
-int smtpd_dnsbl_check(smtpd_session *s, int subject, const char *spec, pn_buf *txt, pn_buf *what);
+int smtpd_dnsbl_check(smtpd_session *s, int subject, const char *spec, const char *rcpt,
+                      pn_buf *txt, pn_buf *what);
 /* smtpd_dnsbl_reply: the rejection of a listed subject, rbl_reply_maps or default_rbl_reply. */
 void smtpd_dnsbl_reply(smtpd_session *s, int subject, const char *spec, const char *txt,
                        const char *what, const char *rcpt, pn_buf *reply);
