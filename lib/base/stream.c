@@ -229,6 +229,12 @@ size_t pn_stream_buffered(const pn_stream *s)
     return s->rlen - s->rpos + (s->io && s->io->pending ? s->io->pending(s->io_ctx) : 0);
 }
 
+size_t pn_stream_peek(const pn_stream *s, const char **data)
+{
+    *data = s->rbuf ? s->rbuf + s->rpos : "";
+    return s->rlen - s->rpos;
+}
+
 void pn_stream_set_io(pn_stream *s, const pn_stream_io *io, void *ctx)
 {
     s->io = io;

@@ -34,6 +34,8 @@ int pn_stream_flush(pn_stream *stream);
 /* pn_stream_buffered: bytes already read from the descriptor and not yet consumed (an event
  * loop must not wait for readability while these remain). */
 size_t pn_stream_buffered(const pn_stream *stream);
+/* pn_stream_peek: what the buffer holds of that (not what a transport holds), unconsumed. */
+size_t pn_stream_peek(const pn_stream *stream, const char **data);
 
 /* A transport under the buffer (TLS, lib/mail/tls.c): read and write like read(2) and
  * write(2), each within timeout_ms (0 = none; -1 with errno ETIMEDOUT when it passes);

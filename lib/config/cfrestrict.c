@@ -16,6 +16,8 @@ const char *const pn_restriction_params[] = {PN_P(smtpd_client_restrictions),
                                              PN_P(smtpd_relay_restrictions),
                                              PN_P(smtpd_recipient_restrictions),
                                              PN_P(smtpd_etrn_restrictions),
+                                             PN_P(smtpd_data_restrictions),
+                                             PN_P(smtpd_end_of_data_restrictions),
                                              NULL};
 
 /* The variants of the DNS lists are the subjects of smtpd/smtpd/smtpd.h (SMTPD_DNSBL_*). */

@@ -61,6 +61,10 @@ static void parse_filter(void)
 void smtpd_auth_init(void)
 {
     pn_buf why = PN_BUF_INIT;
+    pn_maps_free(login_maps); /* a second init reads the configuration anew */
+    pn_domlist_free(local_domains);
+    login_maps = NULL;
+    local_domains = NULL;
     const char *maps = pn_config_get(PN_P(smtpd_sender_login_maps));
     if (*maps) {
         login_maps = pn_maps_open(PN_P(smtpd_sender_login_maps), maps, PN_DICT_DEFAULT_FLAGS, &why);

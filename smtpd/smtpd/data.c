@@ -54,13 +54,31 @@ static void received_header(smtpd_session *s, pn_buf *out)
         pn_buf_printf(out, ";\n\t%s\n", date);
 }
 
+/* refused: a restriction list's refusal at stage ("DATA", "END-OF-MESSAGE"), replied and
+ * logged; 1 when refused. */
+static int refused(smtpd_session *s, const char *stage, int (*check)(smtpd_session *, pn_buf *))
+{
+    pn_buf reply = PN_BUF_INIT;
+    int rc = check(s, &reply) < 0;
+    if (rc) {
+        smtpd_log_action(s, "reject", stage, reply.data,
+                         s->rcpts->len == 1 ? s->rcpts->items[0] : NULL);
+        s->error_classes |= 1 << ERROR_POLICY;
+        smtpd_reply(s, "%s", reply.data);
+    }
+    pn_buf_release(&reply);
+    return rc;
+}
+
 /* finish: hand the collected message to cleanup and answer the client. */
 static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
 {
     int status = 0;
     pn_buf reason = PN_BUF_INIT;
     const char *host = pn_config_get_hostname(PN_P(myhostname));
-    if (submit_content(s, msg, too_big, &status, &reason) < 0) {
+    if (!too_big && refused(s, "END-OF-MESSAGE", smtpd_check_eod)) {
+        submit_abort(s);
+    } else if (submit_content(s, msg, too_big, &status, &reason) < 0) {
         pn_warn("%s: cleanup: %s", s->queue_id.data, pn_buf_str(&reason));
         smtpd_reply(s, "451 4.3.0 Error: queue file write error");
     } else if (too_big || (status & 0x04)) {
@@ -113,7 +131,7 @@ static int transaction_ready(smtpd_session *s)
 
 void smtpd_cmd_data(smtpd_session *s)
 {
-    if (!transaction_ready(s))
+    if (!transaction_ready(s) || refused(s, "DATA", smtpd_check_data))
         return;
     smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
     const char *mode = pn_config_get(PN_P(smtpd_forbid_bare_newline));
@@ -199,7 +217,8 @@ void smtpd_cmd_bdat(smtpd_session *s, const char *args)
         return;
     }
     long limit = pn_config_get_int(PN_P(message_size_limit));
-    int ok = s->bdat_failed == 0 && (s->bdat_active || transaction_ready(s));
+    int ok = s->bdat_failed == 0 &&
+             (s->bdat_active || (transaction_ready(s) && !refused(s, "DATA", smtpd_check_data)));
     if (!ok)
         s->bdat_failed = 1;
     if (!s->bdat_active && ok) {

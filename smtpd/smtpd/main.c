@@ -93,29 +93,7 @@ static void serve(int fd, void *ctx)
 {
     (void)ctx;
     smtpd_session s;
-    memset(&s, 0, sizeof(s));
-    pn_buf_init(&s.name);
-    pn_buf_init(&s.reverse_name);
-    pn_buf_init(&s.namaddr);
-    pn_buf_init(&s.addr);
-    pn_buf_init(&s.port);
-    pn_buf_init(&s.helo);
-    pn_buf_init(&s.sender);
-    pn_buf_init(&s.queue_id);
-    pn_buf_init(&s.bdat);
-    pn_buf_init(&s.envid);
-    pn_buf_init(&s.transcript);
-    pn_buf_init(&s.sasl_method);
-    pn_buf_init(&s.ccert_pkey_fp);
-    pn_buf_init(&s.ccert_fp);
-    pn_buf_init(&s.ccert_issuer);
-    pn_buf_init(&s.ccert_cn);
-    pn_buf_init(&s.sasl_username);
-    pn_buf_init(&s.sasl_sender);
-    pn_buf_init(&s.anvil_ident);
-    pn_buf_init(&s.policy_instance);
-    s.prepend = pn_argv_new();
-    s.rcpts = pn_argv_new();
+    smtpd_session_init(&s);
     s.client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(s.client, (int)(pn_config_get_time(PN_P(smtpd_timeout)) * 1000));
     peer(fd, &s);
@@ -124,29 +102,7 @@ static void serve(int fd, void *ctx)
     pn_stream_set_io(s.client, NULL, NULL);
     pn_tls_close(s.tls);
     pn_stream_release(s.client);
-    pn_argv_free(s.rcpts);
-    pn_buf_release(&s.name);
-    pn_buf_release(&s.reverse_name);
-    pn_buf_release(&s.namaddr);
-    pn_buf_release(&s.addr);
-    pn_buf_release(&s.port);
-    pn_buf_release(&s.helo);
-    pn_buf_release(&s.sender);
-    pn_buf_release(&s.queue_id);
-    pn_buf_release(&s.bdat);
-    pn_buf_release(&s.envid);
-    pn_buf_release(&s.transcript);
-    smtpd_auth_reset(&s);
-    pn_buf_release(&s.sasl_method);
-    pn_buf_release(&s.ccert_pkey_fp);
-    pn_buf_release(&s.ccert_fp);
-    pn_buf_release(&s.ccert_issuer);
-    pn_buf_release(&s.ccert_cn);
-    pn_buf_release(&s.sasl_username);
-    pn_buf_release(&s.sasl_sender);
-    pn_buf_release(&s.anvil_ident);
-    pn_buf_release(&s.policy_instance);
-    pn_argv_free(s.prepend);
+    smtpd_session_release(&s);
 }
 
 static void pre_jail(void *ctx)

@@ -52,6 +52,8 @@ static rule_list lists[STAGES] = {
     {PN_P(smtpd_sender_restrictions), NULL, 0},    {PN_P(smtpd_relay_restrictions), NULL, 0},
     {PN_P(smtpd_recipient_restrictions), NULL, 0}, {PN_P(smtpd_etrn_restrictions), NULL, 0},
     {PN_P(smtpd_data_restrictions), NULL, 0},      {PN_P(smtpd_end_of_data_restrictions), NULL, 0}};
+/* The clients whose headers get the local rewriting (local_header_rewrite_clients). */
+static rule_list rewrite_clients = {PN_P(local_header_rewrite_clients), NULL, 0};
 static pn_cidr *mynetworks;
 static size_t mynetworks_count;
 static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
@@ -160,6 +162,43 @@ static void parse_classes(void)
     pn_argv_free(names);
 }
 
+static void free_list(rule_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->rules[i].name);
+        free(list->rules[i].arg);
+        if (list->rules[i].table)
+            pn_maps_free(list->rules[i].table);
+    }
+    free(list->rules);
+    list->rules = NULL;
+    list->count = 0;
+}
+
+void smtpd_restrict_free(void)
+{
+    for (size_t i = 0; i < STAGES; i++)
+        free_list(&lists[i]);
+    for (size_t i = 0; i < class_count; i++) {
+        free_list(&classes[i].list);
+        free(classes[i].name);
+    }
+    free(classes);
+    classes = NULL;
+    class_count = 0;
+    free_list(&rewrite_clients);
+    free(mynetworks);
+    mynetworks = NULL;
+    mynetworks_count = 0;
+    pn_maps *maps[] = {local_rcpt_maps, alias_maps, mailbox_maps, relay_rcpt_maps,
+                       relay_clientcerts};
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+        pn_maps_free(maps[i]);
+    local_rcpt_maps = alias_maps = mailbox_maps = relay_rcpt_maps = relay_clientcerts = NULL;
+    pn_resolve_client_free(resolver);
+    resolver = NULL;
+}
+
 void smtpd_restrict_init(void)
 {
     parse_classes();
@@ -191,8 +230,6 @@ void smtpd_restrict_init(void)
     parse_rewrite_clients();
 }
 
-/* The clients whose headers get the local rewriting (local_header_rewrite_clients). */
-static rule_list rewrite_clients = {PN_P(local_header_rewrite_clients), NULL, 0};
 
 int smtpd_local_header_client(const smtpd_session *s)
 {
@@ -754,18 +791,18 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             return rcpt && stage != STAGE_ETRN && unlisted(rcpt, 0, reply) ? REFUSE : DUNNO;
         return s->in_mail && s->sender.len && unlisted(s->sender.data, 1, reply) ? REFUSE : DUNNO;
     case PN_RX_MULTI_RECIPIENT_BOUNCE:
-        /* a null sender with more than one recipient: no real bounce has that */
-        if (!s->in_mail || s->sender.len > 0 || s->rcpts->len == 0)
+        /* a null sender with more than one recipient: no real bounce has that (at RCPT, the
+         * recipients accepted before this one count) */
+        if (!s->in_mail || s->sender.len > 0 ||
+            s->rcpts->len < (stage == STAGE_DATA || stage == STAGE_EOD ? 2u : 1u))
             return DUNNO;
         code_reply(reply, PN_P(multi_recipient_bounce_reject_code), "5.3");
         pn_buf_printf(reply, "<%s>: %s rejected: Multi-recipient bounce", *subject ? subject : "",
                       what[stage]);
         return REFUSE;
     case PN_RX_UNAUTH_PIPELINING:
-        /* a command sent ahead of the reply to this one, without EHLO (that offers
-         * PIPELINING), or after DATA */
-        if (s->client == NULL || pn_stream_buffered(s->client) == 0 ||
-            (s->esmtp && stage != STAGE_DATA))
+        /* the session pipelined where it must not have (session.c) */
+        if (!s->ill_pipelining)
             return DUNNO;
         pn_buf_printf(reply, "503 5.5.0 <%s>: %s rejected: Improper use of SMTP command pipelining",
                       subject, what[stage]);
@@ -973,6 +1010,32 @@ int smtpd_check_etrn(smtpd_session *s, const char *site, pn_buf *reply)
     return rc;
 }
 
+/* the recipient that the DATA and END-OF-MESSAGE stages name: the only one, or none */
+static const char *only_rcpt(const smtpd_session *s)
+{
+    return s->rcpts->len == 1 ? s->rcpts->items[0] : NULL;
+}
+
+int smtpd_check_data(smtpd_session *s, pn_buf *reply)
+{
+    static const int stages[] = {STAGE_DATA};
+    if (lists[STAGE_DATA].count == 0)
+        return 0;
+    int rc = check_stages(s, stages, 1, "DATA", only_rcpt(s), reply);
+    smtpd_soften(reply);
+    return rc;
+}
+
+int smtpd_check_eod(smtpd_session *s, pn_buf *reply)
+{
+    static const int stages[] = {STAGE_EOD};
+    if (lists[STAGE_EOD].count == 0)
+        return 0;
+    int rc = check_stages(s, stages, 1, "END-OF-MESSAGE", only_rcpt(s), reply);
+    smtpd_soften(reply);
+    return rc;
+}
+
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
 {
     static const int stages[] = {0, 1, 2, 3, 4};
@@ -980,6 +1043,10 @@ int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
     if (rc == 0 && pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) &&
         !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
         unlisted(rcpt, 0, reply))
+        rc = -1;
+    if (rc == 0 && pn_config_get_bool(PN_P(smtpd_reject_unlisted_sender)) && s->sender.len &&
+        !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
+        unlisted(s->sender.data, 1, reply))
         rc = -1;
     smtpd_soften(reply);
     return rc;

@@ -167,6 +167,72 @@ void smtpd_reset_transaction(smtpd_session *s)
     pn_buf_reset(&s->policy_instance);
 }
 
+/* ends_group: a command after which a client must wait for the reply (RFC 2920). */
+static int ends_group(const char *line)
+{
+    static const char *const last[] = {"EHLO", "HELO", "DATA", "VRFY", "EXPN", "NOOP",
+                                       "QUIT", "ETRN", "STARTTLS"};
+    size_t len = strcspn(line, " ");
+    for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++)
+        if (len == strlen(last[i]) && strncasecmp(line, last[i], len) == 0)
+            return 1;
+    return 0;
+}
+
+void smtpd_session_init(smtpd_session *s)
+{
+    memset(s, 0, sizeof(*s));
+    pn_buf_init(&s->name);
+    pn_buf_init(&s->reverse_name);
+    pn_buf_init(&s->namaddr);
+    pn_buf_init(&s->addr);
+    pn_buf_init(&s->port);
+    pn_buf_init(&s->helo);
+    pn_buf_init(&s->sender);
+    pn_buf_init(&s->queue_id);
+    pn_buf_init(&s->bdat);
+    pn_buf_init(&s->envid);
+    pn_buf_init(&s->transcript);
+    pn_buf_init(&s->sasl_method);
+    pn_buf_init(&s->ccert_pkey_fp);
+    pn_buf_init(&s->ccert_fp);
+    pn_buf_init(&s->ccert_issuer);
+    pn_buf_init(&s->ccert_cn);
+    pn_buf_init(&s->sasl_username);
+    pn_buf_init(&s->sasl_sender);
+    pn_buf_init(&s->anvil_ident);
+    pn_buf_init(&s->policy_instance);
+    s->prepend = pn_argv_new();
+    s->rcpts = pn_argv_new();
+}
+
+void smtpd_session_release(smtpd_session *s)
+{
+    pn_argv_free(s->rcpts);
+    pn_buf_release(&s->name);
+    pn_buf_release(&s->reverse_name);
+    pn_buf_release(&s->namaddr);
+    pn_buf_release(&s->addr);
+    pn_buf_release(&s->port);
+    pn_buf_release(&s->helo);
+    pn_buf_release(&s->sender);
+    pn_buf_release(&s->queue_id);
+    pn_buf_release(&s->bdat);
+    pn_buf_release(&s->envid);
+    pn_buf_release(&s->transcript);
+    smtpd_auth_reset(s);
+    pn_buf_release(&s->sasl_method);
+    pn_buf_release(&s->ccert_pkey_fp);
+    pn_buf_release(&s->ccert_fp);
+    pn_buf_release(&s->ccert_issuer);
+    pn_buf_release(&s->ccert_cn);
+    pn_buf_release(&s->sasl_username);
+    pn_buf_release(&s->sasl_sender);
+    pn_buf_release(&s->anvil_ident);
+    pn_buf_release(&s->policy_instance);
+    pn_argv_free(s->prepend);
+}
+
 void smtpd_log_action(smtpd_session *s, const char *verb, const char *stage, const char *text,
                       const char *rcpt)
 {
@@ -548,6 +614,10 @@ void smtpd_session_run(smtpd_session *s)
     long hard = pn_config_get_int(PN_P(smtpd_hard_error_limit));
     const char *host = pn_config_get_hostname(PN_P(myhostname));
     while (!s->quit) {
+        /* a reply given before the rest of its command was read (a BDAT chunk) goes out
+         * before the wait for the next command */
+        if (pn_stream_buffered(s->client) == 0 && pn_stream_flush(s->client) < 0)
+            break;
         int rc = pn_stream_get_line(s->client, &line,
                                     (size_t)pn_config_get_int(PN_P(line_length_limit)));
         if (rc == PN_LINE_ERROR) {
@@ -570,10 +640,26 @@ void smtpd_session_run(smtpd_session *s)
         }
         if (line.len && line.data[line.len - 1] == '\r')
             pn_buf_truncate(&line, line.len - 1);
-        if (pn_config_get_bool(PN_P(smtpd_forbid_unauth_pipelining)) && !s->esmtp &&
-            pn_stream_buffered(s->client) > 0) {
-            pn_info("improper command pipelining after %.*s from %s", (int)strcspn(line.data, " "),
-                    line.data, s->namaddr.data);
+        /* a command sent before the reply to this one: without EHLO (that offers
+         * PIPELINING), or after one that must end a group (RFC 2920); reject_unauth_pipelining
+         * refuses the rest of the session */
+        int ahead = pn_stream_buffered(s->client) > 0;
+        if (ahead && !s->ill_pipelining && (!s->esmtp || ends_group(line.data))) {
+            pn_buf early = PN_BUF_INIT; /* what came early, CR and LF shown as \r and \n */
+            const char *data;
+            size_t len = pn_stream_peek(s->client, &data);
+            for (size_t i = 0; i < len && early.len < 100; i++) {
+                if (data[i] == '\r' || data[i] == '\n')
+                    pn_buf_puts(&early, data[i] == '\r' ? "\\r" : "\\n");
+                else
+                    pn_buf_putc(&early, data[i]);
+            }
+            pn_info("improper command pipelining after %.*s from %s: %s",
+                    (int)strcspn(line.data, " "), line.data, s->namaddr.data, pn_buf_str(&early));
+            pn_buf_release(&early);
+            s->ill_pipelining = 1;
+        }
+        if (pn_config_get_bool(PN_P(smtpd_forbid_unauth_pipelining)) && !s->esmtp && ahead) {
             smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
             break;
         }

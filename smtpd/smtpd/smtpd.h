@@ -72,6 +72,7 @@ typedef struct smtpd_session {
     int error_classes;   /* 1 << ERROR_* seen in this session */
     pn_buf anvil_ident;  /* "service:address" when anvil counts this client (limits.c) */
     int limits_checked;  /* ... which was decided */
+    int ill_pipelining;  /* a command came before the reply it had to wait for */
     int limits_exempt;   /* smtpd_client_event_limit_exceptions lists the client */
     int anvil_connected; /* anvil counts this connection */
     const char *last;    /* the last command ("CONNECT" before any), for the log */
@@ -87,6 +88,10 @@ extern pn_tls_server *smtpd_tls;
 extern enum pn_tls_level smtpd_tls_level;
 
 /* session.c */
+/* smtpd_session_init: an empty session (no client yet); smtpd_session_release frees what
+ * it holds, not the client stream. */
+void smtpd_session_init(smtpd_session *s);
+void smtpd_session_release(smtpd_session *s);
 void smtpd_reply(smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void smtpd_session_run(smtpd_session *s);
 /* smtpd_proto: "SMTP" or "ESMTP", as logged and queued; smtpd_received_proto: the same with
@@ -118,9 +123,19 @@ int smtpd_mail_params(smtpd_session *s, const char *params, pn_buf *reply);
 int smtpd_rcpt_params(const char *params, int *notify, pn_buf *orcpt, pn_buf *reply);
 /* restrict.c */
 void smtpd_restrict_init(void);
+/* smtpd_restrict_free: all that init made (to compile the lists anew). */
+void smtpd_restrict_free(void);
+/* smtpd_restrict_resolve_here: resolve addresses with this resolver, in this process, not
+ * through trivial-rewrite (the restriction engine's golden tests). */
+struct pn_resolver;
+void smtpd_restrict_resolve_here(struct pn_resolver *resolver);
 int smtpd_restrict_changed(void);
 /* smtpd_check_rcpt: 0 accept; otherwise the reply was composed into reply. */
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply);
+/* smtpd_check_data, smtpd_check_eod: smtpd_data_restrictions at DATA (and the first BDAT),
+ * smtpd_end_of_data_restrictions once the message is in; 0 or -1 as smtpd_check_rcpt. */
+int smtpd_check_data(smtpd_session *s, pn_buf *reply);
+int smtpd_check_eod(smtpd_session *s, pn_buf *reply);
 /* smtpd_address_resolves: 0 when the rewrite service calls the address malformed ("user@",
  * "user@1.2.3.4"); a lookup failure is no syntax error. */
 int smtpd_address_resolves(const char *addr);

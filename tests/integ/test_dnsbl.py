@@ -30,6 +30,8 @@ CASES = {  # name: the restriction, in smtpd_client_restrictions unless it says 
     "custom": "reject_rbl_client,custom.test",
     "welcome": "permit_dnswl_client,wl.test,reject",
     "sender": "sender:reject_rhsbl_sender,rhs.test",
+    "recipient": "recipient:reject_rhsbl_recipient,rhs.test",
+    "helo": "helo:reject_unknown_helo_hostname",
 }
 
 
@@ -45,6 +47,8 @@ class Dnsbl(test_delivery.Delivery):
             ("2.0.0.127.custom.test", "TXT"): ["why not"],
             ("2.0.0.127.wl.test", "A"): ["127.0.0.2"],
             ("spam.example.rhs.test", "A"): ["127.0.0.2"],
+            ("listed.example.rhs.test", "A"): ["127.0.0.2"],
+            ("mail.known.example", "A"): ["127.0.0.9"],
         }, servfail=["2.0.0.127.sf.test"], silent=["2.0.0.127.silent.test"])
         self.addCleanup(self.dns.close)
         super().setUp()
@@ -52,8 +56,9 @@ class Dnsbl(test_delivery.Delivery):
         master = ""
         for name, spec in CASES.items():
             param = "smtpd_client_restrictions"
-            if spec.startswith("sender:"):
-                param, spec = "smtpd_sender_restrictions", spec[7:]
+            if ":" in spec.split(",")[0]:
+                stage, spec = spec.split(":", 1)
+                param = f"smtpd_{stage}_restrictions"
             master += (f"127.0.0.1:{self.ports[name]} inet n - n - - smtpd "
                        f"-o {param}={spec}\n")
         replies = os.path.join(self.inst.etc, "rbl_replies")
@@ -64,12 +69,12 @@ class Dnsbl(test_delivery.Delivery):
                                             "smtpd_relay_restrictions = permit\n"
                                             f"rbl_reply_maps = texthash:{replies}\n", master)
 
-    def rcpt(self, name):
+    def rcpt(self, name, helo="client.example", to="info@example.org"):
         c = smtplib.SMTP(source_address=(CLIENT, 0), timeout=30)
         c.connect("127.0.0.1", self.ports[name])
-        c.ehlo("client.example")
+        c.ehlo(helo)
         self.assertEqual(c.docmd("MAIL FROM:<x@spam.example>")[0], 250)
-        reply = c.docmd("RCPT TO:<info@example.org>")
+        reply = c.docmd(f"RCPT TO:<{to}>")
         try:
             c.quit()
         except smtplib.SMTPServerDisconnected:
@@ -97,6 +102,15 @@ class Dnsbl(test_delivery.Delivery):
         self.assertEqual(self.rcpt("sender"),
                          (554, b"5.7.1 Service unavailable; Sender address [x@spam.example] "
                                b"blocked using rhs.test"))
+        self.assertEqual(self.rcpt("recipient", to="someone@listed.example"),
+                         (554, b"5.7.1 Service unavailable; Recipient address "
+                               b"[someone@listed.example] blocked using rhs.test"))
+        self.assertEqual(self.rcpt("recipient")[0], 250)
+        # reject_unknown_helo_hostname: no address and no MX record for the name
+        self.assertEqual(self.rcpt("helo"),
+                         (450, b"4.7.1 <client.example>: Helo command rejected: Host not found"))
+        self.assertEqual(self.rcpt("helo", helo="mail.known.example")[0], 250)
+        self.assertEqual(self.rcpt("helo", helo="[127.0.0.2]")[0], 250)
         log = self.inst.log()
         self.assertRegex(log, r"NOQUEUE: reject: RCPT from \S+\[127\.0\.0\.2\]: 554 5\.7\.1 Service "
                               r"unavailable; Client host \[127\.0\.0\.2\] blocked using bl\.test; "

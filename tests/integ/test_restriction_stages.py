@@ -1,0 +1,112 @@
+"""The restriction lists of the later stages, as a client sees them (replies and log lines
+checked against Postfix 3.7): smtpd_data_restrictions at DATA (and BDAT),
+smtpd_end_of_data_restrictions once the message is in (a refused message is not queued), and
+reject_unauth_pipelining for a client that sends commands before it may."""
+import os
+import re
+import smtplib
+import socket
+import unittest
+
+from instance import Instance, free_port, poll
+
+CLIENT = "127.0.0.2"  # outside mynetworks
+
+
+@unittest.skipUnless(os.getuid() == 0, "needs root")
+class Stages(unittest.TestCase):
+    def setUp(self):
+        self.port = free_port()
+        self.inst = Instance(f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
+                             "cleanup unix n - n - 0 cleanup\n"
+                             "qmgr unix n - n 300 1 qmgr\n"
+                             "rewrite unix - - n - - trivial-rewrite\n"
+                             "discard unix - - n - - discard\n")
+        self.addCleanup(self.inst.cleanup)
+        self.inst.write_main(
+            "myhostname = mx.example.org\nmydestination = localhost\nalias_maps =\n"
+            "local_recipient_maps =\nmynetworks = 127.0.0.1/32\n"
+            "default_transport = discard\nlocal_transport = discard\n"
+            "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+            "smtpd_recipient_restrictions = reject_unauth_pipelining\n"
+            "smtpd_forbid_unauth_pipelining = no\n"
+            "smtpd_data_restrictions = reject_multi_recipient_bounce\n"
+            "smtpd_end_of_data_restrictions = "
+            "check_sender_access inline:{ {spam@example.net=REJECT not from you} }\n")
+        self.assertTrue(self.inst.start())
+
+    def client(self):
+        c = smtplib.SMTP(source_address=(CLIENT, 0), timeout=30)
+        c.connect("127.0.0.1", self.port)
+        self.addCleanup(c.close)
+        c.ehlo("client.example")
+        return c
+
+    def test_data_restrictions(self):
+        c = self.client()
+        c.mail("<>")
+        c.rcpt("root@localhost")
+        c.rcpt("postmaster@localhost")
+        self.assertEqual(c.docmd("DATA"),
+                         (550, b"5.5.3 <DATA>: Data command rejected: Multi-recipient bounce"))
+        c.send(b"BDAT 4 LAST\r\ntext")
+        self.assertEqual(c.getreply()[0], 550)
+        c.rset()
+        c.mail("<>")
+        c.rcpt("root@localhost")
+        self.assertEqual(c.data(b"Subject: one bounce\r\n\r\nfine\r\n")[0], 250)
+        log = self.inst.log()
+        self.assertRegex(log, r"[0-9A-F]+: reject: DATA from \S+\[127\.0\.0\.2\]: 550 5\.5\.3 "
+                              r"<DATA>: Data command rejected: Multi-recipient bounce; from=<> "
+                              r"proto=ESMTP helo=<client\.example>\n")
+
+    def test_end_of_data_restrictions(self):
+        c = self.client()
+        c.mail("spam@example.net")
+        c.rcpt("root@localhost")
+        self.assertEqual(c.data(b"Subject: x\r\n\r\nbuy now\r\n"),
+                         (554, b"5.7.1 <spam@example.net>: Sender address rejected: not from you"))
+        c.mail("ham@example.net")
+        c.rcpt("root@localhost")
+        code, text = c.data(b"Subject: y\r\n\r\nhello\r\n")
+        self.assertEqual(code, 250)
+        queued = text.decode().split()[-1]
+        self.assertTrue(poll(lambda: f"{queued}: removed" in self.inst.log()))
+        log = self.inst.log()
+        refused = re.search(r"([0-9A-F]+): reject: END-OF-MESSAGE from \S+\[127\.0\.0\.2\]: 554 "
+                            r"5\.7\.1 <spam@example\.net>: Sender address rejected: not from you; "
+                            r"from=<spam@example\.net> to=<root@localhost> proto=ESMTP "
+                            r"helo=<client\.example>\n", log)
+        self.assertIsNotNone(refused, log)
+        # the refused message never reached the queue manager
+        self.assertNotIn(f"{refused.group(1)}: from=<spam@example.net>", log)
+
+    def test_unauth_pipelining(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=30,
+                                     source_address=(CLIENT, 0))
+        self.addCleanup(s.close)
+        s.recv(1024)
+        s.sendall(b"HELO client.example\r\n")
+        s.recv(1024)
+        # HELO offered no PIPELINING: three commands at once
+        s.sendall(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<root@localhost>\r\nNOOP\r\n")
+        replies = b""
+        while replies.count(b"\r\n") < 3:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            replies += chunk
+        self.assertEqual(replies, b"250 2.1.0 Ok\r\n503 5.5.0 <root@localhost>: Recipient address "
+                                  b"rejected: Improper use of SMTP command pipelining\r\n"
+                                  b"250 2.0.0 Ok\r\n")
+        log = self.inst.log()
+        self.assertIn(f"improper command pipelining after MAIL from unknown[{CLIENT}]: "
+                      "RCPT TO:<root@localhost>\\r\\nNOOP\\r\\n\n", log)
+        # a client that waits for each reply is not refused
+        c = self.client()
+        c.mail("a@example.net")
+        self.assertEqual(c.rcpt("root@localhost")[0], 250)
+
+
+if __name__ == "__main__":
+    unittest.main()
