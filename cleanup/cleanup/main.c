@@ -185,6 +185,19 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
             pn_buf_set(&msg->filter, payload + 15);
             break;
         }
+        /* the actions of smtpd's access tables (HOLD, DISCARD, REDIRECT, BCC) */
+        if (strcmp(payload, "action=hold") == 0 || strcmp(payload, "action=discard") == 0) {
+            *(payload[7] == 'h' ? &msg->hold : &msg->discard) = 1;
+            break;
+        }
+        if (strncmp(payload, "redirect=", 9) == 0) {
+            pn_buf_set(&msg->redirect, payload + 9);
+            break;
+        }
+        if (strncmp(payload, "bcc=", 4) == 0) {
+            pn_argv_add(msg->bcc, payload + 4);
+            break;
+        }
         for (int i = 0; trusted_attrs[i]; i++) {
             size_t n = strlen(trusted_attrs[i]);
             if (strncmp(payload, trusted_attrs[i], n) == 0 && payload[n] == '=')

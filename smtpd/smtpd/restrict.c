@@ -507,6 +507,38 @@ static enum verdict access_action(smtpd_session *s, const char *value, const cha
             pn_argv_add(s->prepend, rest);
         else
             pn_warn("access table: PREPEND action without a header: \"%s\"", value);
+    } else if (IS("HOLD") || IS("DISCARD")) {
+        /* the message goes to the hold queue, or is accepted and dropped (and then nothing
+         * more of the transaction is checked) */
+        int hold = IS("HOLD");
+        if (!(hold ? s->held : s->discarded)) {
+            pn_buf line = PN_BUF_INIT;
+            pn_buf_printf(&line, "<%s>: %s %s", subject, what,
+                          *rest ? rest : hold ? "triggers HOLD action" : "triggers DISCARD action");
+            smtpd_log_action(s, hold ? "hold" : "discard", held.command, line.data, held.rcpt);
+            pn_buf_release(&line);
+            pn_argv_add(s->actions, hold ? "action=hold" : "action=discard");
+            *(hold ? &s->held : &s->discarded) = 1;
+        }
+        v = hold ? DUNNO : PERMIT;
+    } else if (IS("FILTER") || IS("REDIRECT") || IS("BCC")) {
+        /* FILTER transport:destination (content_filter for this message), REDIRECT address
+         * (it replaces every recipient), BCC address (one more recipient) */
+        char verb[16];
+        snprintf(verb, sizeof(verb), "%.*s", (int)word, text);
+        if (*rest == 0 || (IS("FILTER") && strchr(rest, ':') == NULL)) {
+            pn_warn("access table: %s action without a %s for %s", verb,
+                    IS("FILTER") ? "transport:destination" : "address", subject);
+        } else {
+            pn_buf line = PN_BUF_INIT, record = PN_BUF_INIT;
+            pn_buf_printf(&line, "<%s>: %s triggers %s %s", subject, what, verb, rest);
+            smtpd_log_action(s, pn_lowercase(verb), held.command, line.data, held.rcpt);
+            pn_buf_printf(&record, "%s=%s",
+                          IS("FILTER") ? "content_filter" : IS("BCC") ? "bcc" : "redirect", rest);
+            pn_argv_add(s->actions, record.data);
+            pn_buf_release(&line);
+            pn_buf_release(&record);
+        }
     } else if (IS("WARN") || IS("INFO")) {
         smtpd_log_action(s, IS("WARN") ? "warn" : "info", held.command, rest, held.rcpt);
     } else if (IS("DUNNO")) {
@@ -987,7 +1019,7 @@ static int check_stages(smtpd_session *s, const int *stages, int count, const ch
     held.command = command;
     held.rcpt = rcpt;
     int rc = 0;
-    for (int k = 0; k < count && rc == 0; k++)
+    for (int k = 0; k < count && rc == 0 && !s->discarded; k++)
         if (run_list(s, &lists[stages[k]], rcpt, stages[k], reply) == REFUSE)
             rc = -1;
     /* what was held back: a permanent refusal becomes DEFER_IF_REJECT's, an acceptance
@@ -1019,7 +1051,7 @@ static const char *only_rcpt(const smtpd_session *s)
 int smtpd_check_data(smtpd_session *s, pn_buf *reply)
 {
     static const int stages[] = {STAGE_DATA};
-    if (lists[STAGE_DATA].count == 0)
+    if (lists[STAGE_DATA].count == 0 || s->discarded)
         return 0;
     int rc = check_stages(s, stages, 1, "DATA", only_rcpt(s), reply);
     smtpd_soften(reply);
@@ -1029,7 +1061,7 @@ int smtpd_check_data(smtpd_session *s, pn_buf *reply)
 int smtpd_check_eod(smtpd_session *s, pn_buf *reply)
 {
     static const int stages[] = {STAGE_EOD};
-    if (lists[STAGE_EOD].count == 0)
+    if (lists[STAGE_EOD].count == 0 || s->discarded)
         return 0;
     int rc = check_stages(s, stages, 1, "END-OF-MESSAGE", only_rcpt(s), reply);
     smtpd_soften(reply);
@@ -1039,12 +1071,14 @@ int smtpd_check_eod(smtpd_session *s, pn_buf *reply)
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
 {
     static const int stages[] = {0, 1, 2, 3, 4};
+    if (s->discarded) /* DISCARD: whatever comes, accepted and dropped */
+        return 0;
     int rc = check_stages(s, stages, 5, "RCPT", rcpt, reply);
-    if (rc == 0 && pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) &&
+    if (rc == 0 && !s->discarded && pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) &&
         !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
         unlisted(rcpt, 0, reply))
         rc = -1;
-    if (rc == 0 && pn_config_get_bool(PN_P(smtpd_reject_unlisted_sender)) && s->sender.len &&
+    if (rc == 0 && !s->discarded && pn_config_get_bool(PN_P(smtpd_reject_unlisted_sender)) && s->sender.len &&
         !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
         unlisted(s->sender.data, 1, reply))
         rc = -1;

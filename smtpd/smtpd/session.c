@@ -164,6 +164,9 @@ void smtpd_reset_transaction(smtpd_session *s)
     s->bdat_active = s->bdat_failed = 0;
     pn_argv_free(s->prepend);
     s->prepend = pn_argv_new();
+    pn_argv_free(s->actions);
+    s->actions = pn_argv_new();
+    s->held = s->discarded = 0;
     pn_buf_reset(&s->policy_instance);
 }
 
@@ -203,6 +206,7 @@ void smtpd_session_init(smtpd_session *s)
     pn_buf_init(&s->anvil_ident);
     pn_buf_init(&s->policy_instance);
     s->prepend = pn_argv_new();
+    s->actions = pn_argv_new();
     s->rcpts = pn_argv_new();
 }
 
@@ -231,6 +235,7 @@ void smtpd_session_release(smtpd_session *s)
     pn_buf_release(&s->anvil_ident);
     pn_buf_release(&s->policy_instance);
     pn_argv_free(s->prepend);
+    pn_argv_free(s->actions);
 }
 
 void smtpd_log_action(smtpd_session *s, const char *verb, const char *stage, const char *text,

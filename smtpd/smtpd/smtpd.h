@@ -77,6 +77,9 @@ typedef struct smtpd_session {
     int anvil_connected; /* anvil counts this connection */
     const char *last;    /* the last command ("CONNECT" before any), for the log */
     pn_argv *prepend;       /* header lines PREPEND actions gave this transaction */
+    pn_argv *actions;       /* what HOLD, DISCARD, FILTER, REDIRECT, BCC actions ask of cleanup */
+    int held;               /* a HOLD action was taken (logged once) */
+    int discarded;          /* a DISCARD action: the rest of the transaction is not checked */
     pn_buf policy_instance; /* the transaction's "instance" for policy servers */
 } smtpd_session;
 

@@ -64,11 +64,17 @@ int submit_envelope_rcpt(smtpd_session *s, const char *rcpt, const char *orcpt, 
 
 int submit_content(smtpd_session *s, const pn_buf *msg, int too_big, int *status, pn_buf *reason)
 {
-    (void)s;
     if (too_big) {
         pn_cleanup_abort(cleanup);
         *status = PN_CLEANUP_SIZE;
         return 0;
+    }
+    /* what the restrictions' HOLD, DISCARD, FILTER, REDIRECT and BCC actions asked for */
+    for (size_t i = 0; i < s->actions->len; i++) {
+        char *eq = strchr(s->actions->items[i], '=');
+        *eq = 0;
+        pn_cleanup_attr(cleanup, s->actions->items[i], eq + 1);
+        *eq = '=';
     }
     pn_cleanup_content(cleanup);
     pn_cleanup_message(cleanup, msg->data, msg->len);

@@ -28,7 +28,9 @@ class Stages(unittest.TestCase):
             "local_recipient_maps =\nmynetworks = 127.0.0.1/32\n"
             "default_transport = discard\nlocal_transport = discard\n"
             "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
-            "smtpd_recipient_restrictions = reject_unauth_pipelining\n"
+            "smtpd_recipient_restrictions = reject_unauth_pipelining, check_recipient_access "
+            "inline:{ {held@localhost=HOLD}, {dropped@localhost=DISCARD spam}, "
+            "{moved@localhost=REDIRECT other@localhost}, {copied@localhost=BCC copy@localhost} }\n"
             "smtpd_forbid_unauth_pipelining = no\n"
             "smtpd_data_restrictions = reject_multi_recipient_bounce\n"
             "smtpd_end_of_data_restrictions = "
@@ -80,6 +82,38 @@ class Stages(unittest.TestCase):
         self.assertIsNotNone(refused, log)
         # the refused message never reached the queue manager
         self.assertNotIn(f"{refused.group(1)}: from=<spam@example.net>", log)
+
+    def send(self, rcpt):
+        c = self.client()
+        c.mail("a@example.net")
+        self.assertEqual(c.rcpt(rcpt)[0], 250)
+        code, text = c.data(b"Subject: s\r\n\nbody\r\n")
+        self.assertEqual(code, 250, text)
+        c.quit()
+        return text.decode().split()[-1]
+
+    def test_message_actions(self):
+        held = self.send("held@localhost")
+        self.assertTrue(poll(lambda: os.path.exists(os.path.join(self.inst.queue, "hold", held))))
+        dropped = self.send("dropped@localhost")
+        moved = self.send("moved@localhost")
+        copied = self.send("copied@localhost")
+        delivered = r"{}: to=<{}>,.* status=sent"
+        self.assertTrue(poll(lambda: re.search(delivered.format(moved, "other@localhost"),
+                                               self.inst.log())), self.inst.log())
+        self.assertTrue(poll(lambda: re.search(delivered.format(copied, "copy@localhost"),
+                                               self.inst.log())), self.inst.log())
+        log = self.inst.log()
+        self.assertRegex(log, delivered.format(copied, "copied@localhost"))
+        self.assertNotIn(f"{dropped}: from=", log)  # never queued
+        self.assertNotIn(f"{held}: from=", log)     # not until released
+        self.assertRegex(log, r"NOQUEUE: hold: RCPT from \S+\[127\.0\.0\.2\]: <held@localhost>: "
+                              r"Recipient address triggers HOLD action; from=<a@example\.net> "
+                              r"to=<held@localhost> proto=ESMTP helo=<client\.example>\n")
+        self.assertRegex(log, r"NOQUEUE: discard: RCPT from \S+: <dropped@localhost>: Recipient "
+                              r"address spam; ")
+        self.assertRegex(log, r"NOQUEUE: redirect: RCPT from \S+: <moved@localhost>: Recipient "
+                              r"address triggers REDIRECT other@localhost; ")
 
     def test_unauth_pipelining(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=30,

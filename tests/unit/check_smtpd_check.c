@@ -52,6 +52,7 @@ static void set_client(smtpd_session *s, const char *name, const char *addr, con
 static void reset_transaction(smtpd_session *s)
 {
     s->in_mail = 0;
+    s->held = s->discarded = 0;
     pn_buf_reset(&s->sender);
     pn_argv_free(s->rcpts);
     s->rcpts = pn_argv_new();
@@ -134,6 +135,10 @@ static void one_event(smtpd_session *s, pn_resolver **resolver, char *line, pn_b
         pn_buf_printf(out, "prepend: %s\n", s->prepend->items[i]);
     pn_argv_free(s->prepend);
     s->prepend = pn_argv_new();
+    for (size_t i = 0; i < s->actions->len; i++)
+        pn_buf_printf(out, "to cleanup: %s\n", s->actions->items[i]);
+    pn_argv_free(s->actions);
+    s->actions = pn_argv_new();
     pn_buf_release(&reply);
 }
 
