@@ -1033,11 +1033,43 @@ static int check_stages(smtpd_session *s, const int *stages, int count, const ch
     return rc;
 }
 
+/* delayed: smtpd_delay_reject: the client, helo and sender lists wait for RCPT (and ETRN) */
+static int delayed(void)
+{
+    return pn_config_get_bool(PN_P(smtpd_delay_reject));
+}
+
+/* one_stage: without smtpd_delay_reject, a list at its own command. */
+static int one_stage(smtpd_session *s, int stage, const char *command, pn_buf *reply)
+{
+    if (delayed() || lists[stage].count == 0)
+        return 0;
+    int rc = check_stages(s, &stage, 1, command, NULL, reply);
+    smtpd_soften(reply);
+    return rc;
+}
+
+int smtpd_check_connect(smtpd_session *s, pn_buf *reply)
+{
+    return one_stage(s, STAGE_CLIENT, "CONNECT", reply);
+}
+
+int smtpd_check_helo(smtpd_session *s, const char *command, pn_buf *reply)
+{
+    return one_stage(s, STAGE_HELO, command, reply);
+}
+
+int smtpd_check_mail(smtpd_session *s, pn_buf *reply)
+{
+    return one_stage(s, STAGE_SENDER, "MAIL", reply);
+}
+
 int smtpd_check_etrn(smtpd_session *s, const char *site, pn_buf *reply)
 {
     /* with smtpd_delay_reject, the client and helo lists are applied here too */
-    static const int stages[] = {0, 1, STAGE_ETRN};
-    int rc = check_stages(s, stages, 3, "ETRN", site, reply);
+    static const int stages[] = {STAGE_CLIENT, STAGE_HELO, STAGE_ETRN};
+    int rc = delayed() ? check_stages(s, stages, 3, "ETRN", site, reply)
+                       : check_stages(s, stages + 2, 1, "ETRN", site, reply);
     smtpd_soften(reply);
     return rc;
 }
@@ -1070,10 +1102,20 @@ int smtpd_check_eod(smtpd_session *s, pn_buf *reply)
 
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
 {
-    static const int stages[] = {0, 1, 2, 3, 4};
+    /* client, helo, sender (unless each had its own command), then relay and recipient, or
+     * recipient and relay (smtpd_relay_before_recipient_restrictions = no) */
+    int stages[5], count = 0;
+    if (delayed()) {
+        stages[count++] = STAGE_CLIENT;
+        stages[count++] = STAGE_HELO;
+        stages[count++] = STAGE_SENDER;
+    }
+    int relay_first = pn_config_get_bool(PN_P(smtpd_relay_before_recipient_restrictions));
+    stages[count++] = relay_first ? STAGE_RELAY : STAGE_RECIPIENT;
+    stages[count++] = relay_first ? STAGE_RECIPIENT : STAGE_RELAY;
     if (s->discarded) /* DISCARD: whatever comes, accepted and dropped */
         return 0;
-    int rc = check_stages(s, stages, 5, "RCPT", rcpt, reply);
+    int rc = check_stages(s, stages, count, "RCPT", rcpt, reply);
     if (rc == 0 && !s->discarded && pn_config_get_bool(PN_P(smtpd_reject_unlisted_recipient)) &&
         !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
         unlisted(rcpt, 0, reply))

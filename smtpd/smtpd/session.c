@@ -207,6 +207,7 @@ void smtpd_session_init(smtpd_session *s)
     pn_buf_init(&s->policy_instance);
     s->prepend = pn_argv_new();
     s->actions = pn_argv_new();
+    pn_buf_init(&s->access_denied);
     s->rcpts = pn_argv_new();
 }
 
@@ -236,6 +237,7 @@ void smtpd_session_release(smtpd_session *s)
     pn_buf_release(&s->policy_instance);
     pn_argv_free(s->prepend);
     pn_argv_free(s->actions);
+    pn_buf_release(&s->access_denied);
 }
 
 void smtpd_log_action(smtpd_session *s, const char *verb, const char *stage, const char *text,
@@ -312,6 +314,16 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
     }
     smtpd_reset_transaction(s);
     pn_buf_set(&s->helo, arg);
+    s->esmtp = 0; /* until accepted: a refusal logs proto=SMTP */
+    pn_buf refusal = PN_BUF_INIT;
+    if (smtpd_check_helo(s, esmtp ? "EHLO" : "HELO", &refusal) < 0) {
+        reject_log(s, esmtp ? "EHLO" : "HELO", refusal.data, NULL);
+        smtpd_reply(s, "%s", refusal.data);
+        pn_buf_reset(&s->helo);
+        pn_buf_release(&refusal);
+        return;
+    }
+    pn_buf_release(&refusal);
     s->esmtp = esmtp;
     const char *host = pn_config_get_hostname(PN_P(myhostname));
     if (!esmtp) {
@@ -409,8 +421,16 @@ static void cmd_mail(smtpd_session *s, const char *arg)
             pn_buf_set(&s->sender, pn_buf_str(&canon));
             pn_buf_release(&canon);
             s->in_mail = 1;
-            s->counts[CMD_MAIL][0]++;
-            smtpd_reply(s, "250 2.1.0 Ok");
+            if (smtpd_check_mail(s, &reply) < 0) { /* smtpd_delay_reject = no */
+                reject_log(s, "MAIL", reply.data, NULL);
+                smtpd_reply(s, "%s", reply.data);
+                s->in_mail = 0;
+                pn_buf_reset(&s->sender);
+                clear_mail_params(s);
+            } else {
+                s->counts[CMD_MAIL][0]++;
+                smtpd_reply(s, "250 2.1.0 Ok");
+            }
         }
     }
     pn_buf_release(&addr);
@@ -517,6 +537,10 @@ static int dispatch(smtpd_session *s, const char *line)
         }
     s->counts[cmd][1]++;
     int errors_before = s->errors;
+    if (s->access_denied.len && cmd != CMD_QUIT) { /* the client list refused the client */
+        smtpd_reply(s, "%s", s->access_denied.data);
+        return 0;
+    }
     if (s->bdat_active && cmd != CMD_BDAT && cmd != CMD_QUIT && cmd != CMD_RSET) {
         smtpd_reply(s, "503 5.5.1 Error: BDAT command sequence");
         return 0;
@@ -613,7 +637,16 @@ void smtpd_session_run(smtpd_session *s)
         log_disconnect(s);
         return;
     }
-    smtpd_reply(s, "220 %s", pn_config_get(PN_P(smtpd_banner)));
+    pn_buf refusal = PN_BUF_INIT;
+    if (smtpd_check_connect(s, &refusal) < 0) { /* smtpd_delay_reject = no: in its place */
+        reject_log(s, "CONNECT", refusal.data, NULL);
+        smtpd_reply(s, "%s", refusal.data);
+        pn_buf_printf(&s->access_denied, "503 5.7.0 Error: access denied for %s",
+                      s->namaddr.data);
+    } else {
+        smtpd_reply(s, "220 %s", pn_config_get(PN_P(smtpd_banner)));
+    }
+    pn_buf_release(&refusal);
     pn_buf line = PN_BUF_INIT;
     long soft = pn_config_get_int(PN_P(smtpd_soft_error_limit));
     long hard = pn_config_get_int(PN_P(smtpd_hard_error_limit));

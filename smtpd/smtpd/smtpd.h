@@ -80,6 +80,7 @@ typedef struct smtpd_session {
     pn_argv *actions;       /* what HOLD, DISCARD, FILTER, REDIRECT, BCC actions ask of cleanup */
     int held;               /* a HOLD action was taken (logged once) */
     int discarded;          /* a DISCARD action: the rest of the transaction is not checked */
+    pn_buf access_denied;   /* the client list refused the connection: every command's answer */
     pn_buf policy_instance; /* the transaction's "instance" for policy servers */
 } smtpd_session;
 
@@ -135,6 +136,12 @@ void smtpd_restrict_resolve_here(struct pn_resolver *resolver);
 int smtpd_restrict_changed(void);
 /* smtpd_check_rcpt: 0 accept; otherwise the reply was composed into reply. */
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply);
+/* Without smtpd_delay_reject, the client list at the connection (its refusal takes the
+ * greeting's place), the helo list at HELO/EHLO ("HELO" or "EHLO" as command), the sender
+ * list at MAIL; with it (the default) these return 0 and the lists wait for RCPT. */
+int smtpd_check_connect(smtpd_session *s, pn_buf *reply);
+int smtpd_check_helo(smtpd_session *s, const char *command, pn_buf *reply);
+int smtpd_check_mail(smtpd_session *s, pn_buf *reply);
 /* smtpd_check_data, smtpd_check_eod: smtpd_data_restrictions at DATA (and the first BDAT),
  * smtpd_end_of_data_restrictions once the message is in; 0 or -1 as smtpd_check_rcpt. */
 int smtpd_check_data(smtpd_session *s, pn_buf *reply);

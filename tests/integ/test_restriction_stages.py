@@ -16,8 +16,11 @@ CLIENT = "127.0.0.2"  # outside mynetworks
 @unittest.skipUnless(os.getuid() == 0, "needs root")
 class Stages(unittest.TestCase):
     def setUp(self):
-        self.port = free_port()
+        self.port, self.nodelay = free_port(), free_port()
         self.inst = Instance(f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
+                             f"127.0.0.1:{self.nodelay} inet n - n - - smtpd "
+                             "-o smtpd_delay_reject=no -o smtpd_client_restrictions=$nodelay_client "
+                             "-o smtpd_helo_restrictions=reject_non_fqdn_helo_hostname\n"
                              "cleanup unix n - n - 0 cleanup\n"
                              "qmgr unix n - n 300 1 qmgr\n"
                              "rewrite unix - - n - - trivial-rewrite\n"
@@ -33,6 +36,7 @@ class Stages(unittest.TestCase):
             "{moved@localhost=REDIRECT other@localhost}, {copied@localhost=BCC copy@localhost} }\n"
             "smtpd_forbid_unauth_pipelining = no\n"
             "smtpd_data_restrictions = reject_multi_recipient_bounce\n"
+            "nodelay_client = check_client_access inline:{ {127.0.0.3=REJECT go away} }\n"
             "smtpd_end_of_data_restrictions = "
             "check_sender_access inline:{ {spam@example.net=REJECT not from you} }\n")
         self.assertTrue(self.inst.start())
@@ -114,6 +118,35 @@ class Stages(unittest.TestCase):
                               r"address spam; ")
         self.assertRegex(log, r"NOQUEUE: redirect: RCPT from \S+: <moved@localhost>: Recipient "
                               r"address triggers REDIRECT other@localhost; ")
+
+    def test_no_delay_reject(self):
+        # the client list refuses at the connection: its reply is the greeting, then every
+        # command but QUIT is refused
+        s = socket.create_connection(("127.0.0.1", self.nodelay), timeout=30,
+                                     source_address=("127.0.0.3", 0))
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        self.assertEqual(f.readline(),
+                         b"554 5.7.1 <unknown[127.0.0.3]>: Client host rejected: go away\r\n")
+        s.sendall(b"EHLO client.example\r\n")
+        self.assertEqual(f.readline(), b"503 5.7.0 Error: access denied for unknown[127.0.0.3]\r\n")
+        s.sendall(b"QUIT\r\n")
+        self.assertEqual(f.readline(), b"221 2.0.0 Bye\r\n")
+        # the helo list at EHLO
+        c = smtplib.SMTP(source_address=(CLIENT, 0), timeout=30)
+        c.connect("127.0.0.1", self.nodelay)
+        self.addCleanup(c.close)
+        self.assertEqual(c.ehlo("local"),
+                         (504, b"5.5.2 <local>: Helo command rejected: need fully-qualified hostname"))
+        self.assertEqual(c.ehlo("client.example")[0], 250)
+        log = self.inst.log()
+        self.assertIn("NOQUEUE: reject: CONNECT from unknown[127.0.0.3]: 554 5.7.1 "
+                      "<unknown[127.0.0.3]>: Client host rejected: go away; proto=SMTP\n", log)
+        self.assertRegex(log, r"disconnect from unknown\[127\.0\.0\.3\] ehlo=0/1 quit=1 "
+                              r"commands=1/2\n")
+        self.assertIn(f"NOQUEUE: reject: EHLO from unknown[{CLIENT}]: 504 5.5.2 <local>: Helo "
+                      "command rejected: need fully-qualified hostname; proto=SMTP helo=<local>\n",
+                      log)
 
     def test_unauth_pipelining(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=30,

@@ -85,7 +85,7 @@ static void one_event(smtpd_session *s, pn_resolver **resolver, char *line, pn_b
         if (*words[n])
             n++;
     pn_buf reply = PN_BUF_INIT;
-    int rc = 0, checked = 0;
+    int rc = 0, checked = 0, refused = 0;
     const char *arg = n > 1 ? words[1] : "";
     if (strcmp(words[0], "set") == 0 && n > 1) {
         /* "set name = value ...": the value is the rest of the line */
@@ -98,9 +98,11 @@ static void one_event(smtpd_session *s, pn_resolver **resolver, char *line, pn_b
     } else if (strcmp(words[0], "client") == 0 && n >= 3) {
         set_client(s, words[1], words[2], n > 3 ? words[3] : NULL);
         reset_transaction(s);
+        refused = smtpd_check_connect(s, &reply) < 0; /* smtpd_delay_reject = no */
     } else if (strcmp(words[0], "helo") == 0 || strcmp(words[0], "ehlo") == 0) {
         pn_buf_set(&s->helo, arg);
         s->esmtp = words[0][0] == 'e';
+        refused = smtpd_check_helo(s, words[0][0] == 'e' ? "EHLO" : "HELO", &reply) < 0;
     } else if (strcmp(words[0], "login") == 0) {
         pn_buf_set(&s->sasl_username, arg);
         pn_buf_set(&s->sasl_method, "PLAIN");
@@ -108,6 +110,7 @@ static void one_event(smtpd_session *s, pn_resolver **resolver, char *line, pn_b
         reset_transaction(s);
         pn_buf_set(&s->sender, strcmp(arg, "<>") == 0 ? "" : arg);
         s->in_mail = 1;
+        refused = smtpd_check_mail(s, &reply) < 0;
     } else if (strcmp(words[0], "rcpt") == 0) {
         rc = smtpd_check_rcpt(s, arg, &reply);
         checked = 1;
@@ -131,6 +134,8 @@ static void one_event(smtpd_session *s, pn_resolver **resolver, char *line, pn_b
     }
     if (checked)
         pn_buf_printf(out, "%s\n", rc == 0 ? "OK" : reply.data);
+    else if (refused) /* the lists of smtpd_delay_reject = no, at their own command */
+        pn_buf_printf(out, "%s\n", reply.data);
     for (size_t i = 0; i < s->prepend->len; i++)
         pn_buf_printf(out, "prepend: %s\n", s->prepend->items[i]);
     pn_argv_free(s->prepend);
