@@ -110,6 +110,7 @@ static void pre_jail(void *ctx)
     (void)ctx;
     smtpd_restrict_init();
     smtpd_limits_init();
+    smtpd_footer_init();
     smtpd_auth_init();                       /* Cyrus reads its configuration and plug-ins now */
     smtpd_tls = pn_tls_server_prepare();     /* key files may be root's */
     smtpd_tls_level = pn_tls_server_level(); /* asked for every command: looked up once */

@@ -34,6 +34,7 @@ typedef struct rule {
     int variant;
     char *name;     /* as the list names it, lower case: for warnings */
     pn_maps *table; /* check_*_access */
+    char *table_name; /* ... as the list names it (for the permit log) */
     char *arg;      /* DNS list, policy server, seconds */
     struct restriction_class *class;
 } rule;
@@ -59,6 +60,7 @@ static size_t mynetworks_count;
 static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
 static pn_maps *relay_clientcerts; /* fingerprints of the client certificates trusted to relay */
 static pn_resolve_client *resolver;
+static pn_argv *logged_permits; /* smtpd_log_access_permit_actions, split */
 static pn_resolver *local_resolver; /* set: addresses are resolved in this process */
 static int access_parent_flags;     /* parent domains in access tables: "example.com" or ".example.com" */
 static void parse_rewrite_clients(void);
@@ -130,8 +132,10 @@ static void parse_value(rule_list *list, const char *value)
         compile(r, words->items[i]);
         if (!pn_restriction_takes_argument(r->name) || i + 1 >= words->len)
             continue;
-        if (r->op == PN_RX_ACCESS)
-            r->table = open_maps(list->param, words->items[++i]);
+        if (r->op == PN_RX_ACCESS) {
+            r->table_name = pn_strdup(words->items[++i]);
+            r->table = open_maps(list->param, r->table_name);
+        }
         else
             r->arg = pn_strdup(words->items[++i]);
     }
@@ -167,6 +171,7 @@ static void free_list(rule_list *list)
     for (size_t i = 0; i < list->count; i++) {
         free(list->rules[i].name);
         free(list->rules[i].arg);
+        free(list->rules[i].table_name);
         if (list->rules[i].table)
             pn_maps_free(list->rules[i].table);
     }
@@ -177,6 +182,8 @@ static void free_list(rule_list *list)
 
 void smtpd_restrict_free(void)
 {
+    pn_argv_free(logged_permits);
+    logged_permits = NULL;
     for (size_t i = 0; i < STAGES; i++)
         free_list(&lists[i]);
     for (size_t i = 0; i < class_count; i++) {
@@ -454,6 +461,7 @@ static struct {
     pn_buf if_permit, if_reject; /* the replies they would give */
     int warn_next;               /* warn_if_reject: the next restriction's REJECT is a warning */
     const char *command;         /* "RCPT", "ETRN": for the log */
+    int permit_logged;           /* the permit being returned was logged where it was decided */
     const char *rcpt;
 } held;
 
@@ -462,6 +470,35 @@ static enum verdict evaluate(smtpd_session *s, const struct rule *r, const char 
 static int unlisted(const char *addr, int sender, pn_buf *reply);
 static enum verdict run_list(smtpd_session *s, const rule_list *list, const char *rcpt, int stage,
                              pn_buf *reply);
+
+/* smtpd_log_access_permit_actions: which permits are logged ("static:all": every one) */
+
+static int permit_logged(const char *action)
+{
+    if (logged_permits == NULL)
+        logged_permits = pn_argv_split(pn_config_get(PN_P(smtpd_log_access_permit_actions)),
+                                       PN_SEPARATORS);
+    for (size_t i = 0; i < logged_permits->len; i++)
+        if (strcasecmp(logged_permits->items[i], "static:all") == 0 ||
+            strcasecmp(logged_permits->items[i], action) == 0)
+            return 1;
+    return 0;
+}
+
+/* log_permit: "permit: RCPT from ...: action=permit_mynetworks for Client host=NAME[ADDR] ;
+ * from=<...> ...", as the reference logs a permit it was asked to (table: " from TABLE"). */
+static void log_permit(smtpd_session *s, const char *action, const char *what,
+                       const char *subject, const char *table)
+{
+    if (!permit_logged(action))
+        return;
+    pn_buf text = PN_BUF_INIT;
+    pn_buf_printf(&text, "action=%s for %s=%s %s%s", action, what, subject, table ? "from " : "",
+                  table ? table : "");
+    smtpd_log_action(s, "permit", held.command, text.data, held.rcpt);
+    pn_buf_release(&text);
+    held.permit_logged = 1;
+}
 
 /* access_action: an access-map or policy-server result as a verdict (the reference's
  * actions); subject and what name it in a reply ("<a@b>: Recipient address rejected: ..."). */
@@ -684,6 +721,11 @@ static enum verdict check_access(smtpd_session *s, const rule *r, const char *rc
         v = REFUSE;
     } else if (rc > 0) {
         v = access_action(s, value.data, subject, whom, stage, reply);
+        if (v == PERMIT && !held.permit_logged) {
+            char action[32];
+            snprintf(action, sizeof(action), "%.*s", (int)strcspn(value.data, " \t"), value.data);
+            log_permit(s, action, whom, subject, r->table_name);
+        }
     }
     pn_buf_release(&value);
     return v;
@@ -998,7 +1040,15 @@ static enum verdict run_list(smtpd_session *s, const rule_list *list, const char
     for (size_t i = 0; i < list->count; i++) {
         int warn = held.warn_next;
         held.warn_next = 0;
-        enum verdict v = evaluate(s, &list->rules[i], rcpt, stage, reply);
+        held.permit_logged = 0;
+        const rule *r = &list->rules[i];
+        enum verdict v = evaluate(s, r, rcpt, stage, reply);
+        if (v == PERMIT && !held.permit_logged && r->op != PN_RX_CLASS) {
+            /* the client permits name the client, the destination ones the recipient */
+            int of_rcpt = r->op == PN_RX_AUTH_DESTINATION || r->op == PN_RX_PERMIT;
+            log_permit(s, r->name, of_rcpt && rcpt ? what[stage] : "Client host",
+                       of_rcpt && rcpt ? rcpt : s->namaddr.data, NULL);
+        }
         if (v == REFUSE && warn) { /* warn_if_reject: logged, not done */
             smtpd_log_action(s, "reject_warning", held.command, reply->data, rcpt);
             pn_buf_reset(reply);

@@ -32,6 +32,8 @@ void smtpd_reply(smtpd_session *s, const char *fmt, ...)
     va_start(ap, fmt);
     pn_buf_vprintf(&line, fmt, ap);
     va_end(ap);
+    if (line.len > 4 && (line.data[0] == '4' || line.data[0] == '5'))
+        smtpd_footer(s, &line);
     pn_buf_puts(&line, "\r\n");
     transcript_reply(s, line.data, line.len);
     /* replies to pipelined commands go out together: the flush waits until no command the
@@ -421,9 +423,17 @@ static void cmd_mail(smtpd_session *s, const char *arg)
             pn_buf_set(&s->sender, pn_buf_str(&canon));
             pn_buf_release(&canon);
             s->in_mail = 1;
+            pn_buf why = PN_BUF_INIT;
             if (smtpd_check_mail(s, &reply) < 0) { /* smtpd_delay_reject = no */
                 reject_log(s, "MAIL", reply.data, NULL);
                 smtpd_reply(s, "%s", reply.data);
+                s->in_mail = 0;
+                pn_buf_reset(&s->sender);
+                clear_mail_params(s);
+            } else if (!pn_config_get_bool(PN_P(smtpd_delay_open_until_valid_rcpt)) &&
+                       submit_open(s, &why) < 0) { /* the queue file at MAIL, not at RCPT */
+                pn_warn("cleanup: %s", why.data);
+                smtpd_reply(s, "451 4.3.0 Error: queue file write error");
                 s->in_mail = 0;
                 pn_buf_reset(&s->sender);
                 clear_mail_params(s);
@@ -431,6 +441,7 @@ static void cmd_mail(smtpd_session *s, const char *arg)
                 s->counts[CMD_MAIL][0]++;
                 smtpd_reply(s, "250 2.1.0 Ok");
             }
+            pn_buf_release(&why);
         }
     }
     pn_buf_release(&addr);

@@ -170,6 +170,10 @@ void transcript_reply(smtpd_session *s, const char *reply, size_t len);
 /* transcript_send: at the end of a session, the postmaster's copy, when notify_classes asks. */
 void transcript_send(smtpd_session *s);
 
+/* footer.c: smtpd_reject_footer(_maps) after a 4XX or 5XX reply (without its CR LF). */
+void smtpd_footer_init(void);
+void smtpd_footer(smtpd_session *s, pn_buf *reply);
+
 /* smtpd_log_action: "NOQUEUE: VERB: STAGE from host[addr]: TEXT; from=<s> to=<r> proto=P
  * helo=<h>", as the reference logs reject, warn, info, hold and the other actions. */
 void smtpd_log_action(smtpd_session *s, const char *verb, const char *stage, const char *text,

@@ -16,8 +16,10 @@ CLIENT = "127.0.0.2"  # outside mynetworks
 @unittest.skipUnless(os.getuid() == 0, "needs root")
 class Stages(unittest.TestCase):
     def setUp(self):
-        self.port, self.nodelay = free_port(), free_port()
+        self.port, self.nodelay, self.early = free_port(), free_port(), free_port()
         self.inst = Instance(f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
+                             f"127.0.0.1:{self.early} inet n - n - - smtpd "
+                             "-o smtpd_delay_open_until_valid_rcpt=no\n"
                              f"127.0.0.1:{self.nodelay} inet n - n - - smtpd "
                              "-o smtpd_delay_reject=no -o smtpd_client_restrictions=$nodelay_client "
                              "-o smtpd_helo_restrictions=reject_non_fqdn_helo_hostname\n"
@@ -148,6 +150,26 @@ class Stages(unittest.TestCase):
                       "command rejected: need fully-qualified hostname; proto=SMTP helo=<local>\n",
                       log)
 
+    def test_queue_file_at_mail(self):
+        # smtpd_delay_open_until_valid_rcpt = no: the queue file (and its ID) at MAIL
+        c = smtplib.SMTP(source_address=(CLIENT, 0), timeout=30)
+        c.connect("127.0.0.1", self.early)
+        self.addCleanup(c.close)
+        c.ehlo("client.example")
+        c.mail("a@example.net")
+        found = poll(lambda: re.search(rf"([0-9A-F]+): client=unknown\[{re.escape(CLIENT)}\]",
+                                       self.inst.log()))
+        self.assertTrue(found, self.inst.log())
+        queue_id = found.group(1)
+        incoming = os.path.join(self.inst.queue, "incoming")
+        self.assertTrue(any(queue_id in files for _, _, files in os.walk(incoming)))
+        self.assertEqual(c.rcpt("x@elsewhere.example")[0], 554)
+        self.assertIn(f"{queue_id}: reject: RCPT from unknown[{CLIENT}]: 554 5.7.1 "
+                      "<x@elsewhere.example>: Relay access denied", self.inst.log())
+        c.rset()  # no recipient: the file goes again
+        self.assertTrue(poll(lambda: not any(queue_id in files
+                                             for _, _, files in os.walk(incoming))))
+
     def test_unauth_pipelining(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=30,
                                      source_address=(CLIENT, 0))
@@ -173,6 +195,55 @@ class Stages(unittest.TestCase):
         c = self.client()
         c.mail("a@example.net")
         self.assertEqual(c.rcpt("root@localhost")[0], 250)
+
+
+@unittest.skipUnless(os.getuid() == 0, "needs root")
+class Footer(unittest.TestCase):
+    """smtpd_reject_footer after every 4XX and 5XX reply, smtpd_reject_footer_maps by reply
+    (checked against Postfix 3.7)."""
+
+    def setUp(self):
+        self.port, self.joined = free_port(), free_port()
+        self.inst = Instance(f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
+                             f"127.0.0.1:{self.joined} inet n - n - - smtpd "
+                             "-o smtpd_reject_footer=$joined_footer\n"
+                             "cleanup unix n - n - 0 cleanup\n"
+                             "rewrite unix - - n - - trivial-rewrite\n")
+        self.addCleanup(self.inst.cleanup)
+        maps = os.path.join(self.inst.etc, "footers")
+        with open(maps, "w") as fp:
+            fp.write("/Relay access denied/ Relaying is for customers: see https://example.org/relay\n")
+        self.inst.write_main(
+            "myhostname = mx.example.org\nmydestination = localhost\nalias_maps =\n"
+            "mynetworks = 127.0.0.1/32\n"
+            "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+            "smtpd_reject_footer = For help, write to postmaster (client $client_address, "
+            "server $server_name)\\nand quote this text.\n"
+            "joined_footer = \\c. See https://example.org/why?ip=$client_address\n"
+            f"smtpd_reject_footer_maps = regexp:{maps}\n")
+        self.assertTrue(self.inst.start())
+
+    def test_footers(self):
+        c = smtplib.SMTP(source_address=(CLIENT, 0), timeout=30)
+        c.connect("127.0.0.1", self.port)
+        self.addCleanup(c.close)
+        c.ehlo("client.example")
+        c.sock.sendall(b"VRFY\r\n")
+        self.assertEqual(c.sock.recv(4096),
+                         b"501-5.5.4 Syntax: VRFY address\r\n"
+                         b"501-5.5.4 For help, write to postmaster (client 127.0.0.2, server "
+                         b"mx.example.org)\r\n501 5.5.4 and quote this text.\r\n")
+        c.mail("a@example.net")
+        self.assertEqual(c.rcpt("x@elsewhere.example"),
+                         (554, b"5.7.1 <x@elsewhere.example>: Relay access denied\n"
+                               b"5.7.1 Relaying is for customers: see https://example.org/relay"))
+        # the log has the reply alone
+        self.assertIn("Relay access denied; from=<a@example.net>", self.inst.log())
+        d = smtplib.SMTP(source_address=(CLIENT, 0), timeout=30)
+        d.connect("127.0.0.1", self.joined)
+        self.addCleanup(d.close)
+        self.assertEqual(d.docmd("FOO"), (500, b"5.5.2 Error: command not recognized. See "
+                                                b"https://example.org/why?ip=127.0.0.2"))
 
 
 if __name__ == "__main__":
