@@ -380,7 +380,7 @@ PN_PARAM(parent_domain_matches_subdomains, STR, 0, 0, "debug_peer_list,fast_flus
 PN_PARAM(permit_mx_backup_networks, STR, 0, 0, "", PN_R(SMTPD), WARN, 0, 0, NULL)
 PN_PARAM(pickup_service_name, STR, 0, 0, "pickup", PN_R_ALL, WARN, 0, 0, NULL)
 PN_PARAM(pipe_delivery_status_filter, STR, 0, 0, "$default_delivery_status_filter", PN_R_ALL, WARN, 0, 0, NULL)
-PN_PARAM(plaintext_reject_code, INT, 0, 0, "450", PN_R(SMTPD), FATAL, 400, 599, NULL)
+PN_PARAM(plaintext_reject_code, INT, 0, 0, "450", PN_R(SMTPD), IMPL, 400, 599, NULL)
 PN_PARAM(postern_version, STR, 0, 0, "0.1.0", PN_R_ALL, INFO, 0, 0, NULL)
 PN_PARAM(postlog_service_name, STR, 0, 0, "postlog", PN_R_ALL, IMPL, 0, 0, NULL)
 PN_PARAM(postlogd_watchdog_timeout, TIME, 's', 0, "10s", PN_R(POSTLOGD), WARN, 0, 0, NULL)

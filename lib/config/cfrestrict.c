@@ -76,6 +76,9 @@ static const pn_restriction_def implemented[] = {
     {"permit_rhswl_client", PN_RX_DNSBL, DNSBL_RHS_CLIENT | PN_RX_DNSBL_PERMIT, "domain name"},
     {"check_policy_service", PN_RX_POLICY, 0, "server name"},
     {"sleep", PN_RX_SLEEP, 0, "seconds"},
+    {"reject_plaintext_session", PN_RX_PLAINTEXT_SESSION, 0, NULL},
+    {"permit_naked_ip_address", PN_RX_NAKED_IP_ADDRESS, 0, NULL},
+    {"check_sasl_access", PN_RX_ACCESS, PN_RX_KEY_SASL, "table"},
     {NULL, 0, 0, NULL}};
 
 static const char *const others[] = {"permit_mx_backup",
@@ -97,9 +100,6 @@ static const char *const others[] = {"permit_mx_backup",
                                      "check_recipient_a_access",
                                      "check_recipient_mx_access",
                                      "check_recipient_ns_access",
-                                     "check_sasl_access",
-                                     "reject_plaintext_session",
-                                     "permit_naked_ip_address",
                                      "check_etrn_access",
                                      NULL};
 

@@ -37,11 +37,13 @@ enum pn_restriction_op {
     PN_RX_DNSBL,             /* variant: SMTPD_DNSBL_* subject, +16 when a listing permits */
     PN_RX_POLICY,
     PN_RX_SLEEP,
+    PN_RX_PLAINTEXT_SESSION,  /* reject_plaintext_session */
+    PN_RX_NAKED_IP_ADDRESS,   /* permit_naked_ip_address (deprecated, warned) */
     PN_RX_CLASS              /* a name of smtpd_restriction_classes */
 };
 /* What check_*_access looks up. */
 enum { PN_RX_KEY_CLIENT, PN_RX_KEY_REVERSE, PN_RX_KEY_HELO, PN_RX_KEY_SENDER, PN_RX_KEY_RECIPIENT,
-       PN_RX_KEY_CCERT };
+       PN_RX_KEY_CCERT, PN_RX_KEY_SASL };
 #define PN_RX_DNSBL_PERMIT 16
 
 typedef struct pn_restriction_def {

@@ -707,6 +707,13 @@ static enum verdict check_access(smtpd_session *s, const rule *r, const char *rc
         subject = rcpt;
         whom = "Recipient address";
         break;
+    case PN_RX_KEY_SASL:
+        if (s->sasl_username.len == 0)
+            return DUNNO;
+        rc = pn_maps_find(r->table, s->sasl_username.data, &value);
+        subject = s->namaddr.data;
+        whom = "SASL login name";
+        break;
     case PN_RX_KEY_CCERT:
         /* a trusted certificate, found by its fingerprint, then its public key's */
         if (s->ccert == 2 && (rc = pn_maps_find(r->table, s->ccert_fp.data, &value)) == 0)
@@ -937,6 +944,19 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         else if (seconds > 0)
             sleep((unsigned)seconds);
         return DUNNO;
+    }
+    case PN_RX_PLAINTEXT_SESSION:
+        if (s->tls)
+            return DUNNO;
+        code_reply(reply, PN_P(plaintext_reject_code), "7.1");
+        pn_buf_puts(reply, "Session encryption is required");
+        return REFUSE;
+    case PN_RX_NAKED_IP_ADDRESS: { /* a HELO that is an address without its brackets */
+        pn_warn("restriction %s is deprecated. Use permit_mynetworks or "
+                "permit_sasl_authenticated instead",
+                name);
+        pn_inet_addr naked;
+        return helo && helo[0] != '[' && pn_inet_parse(helo, &naked) == 0 ? PERMIT : DUNNO;
     }
     case PN_RX_CLASS: {
         static int depth;
