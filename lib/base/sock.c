@@ -161,6 +161,17 @@ int pn_sock_connect_inet(const char *host, const char *port, int timeout_ms, pn_
     return fd;
 }
 
+void pn_sockaddr_address(const pn_sockaddr *addr, pn_buf *out)
+{
+    char text[INET6_ADDRSTRLEN] = "";
+    if (addr->ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&addr->ss)->sin_addr, text, sizeof(text));
+    else if (addr->ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&addr->ss)->sin6_addr, text,
+                  sizeof(text));
+    pn_buf_puts(out, text);
+}
+
 void pn_sockaddr_format(const pn_sockaddr *addr, pn_buf *out)
 {
     char text[INET6_ADDRSTRLEN];

@@ -46,5 +46,7 @@ int pn_sock_send_fd(int sock, const void *data, size_t len, int fd);
 ssize_t pn_sock_recv_fd(int sock, void *data, size_t len, int *fd);
 /* pn_sockaddr_format: "1.2.3.4:25" or "[::1]:25". */
 void pn_sockaddr_format(const pn_sockaddr *addr, pn_buf *out);
+/* pn_sockaddr_address: the address alone ("192.0.2.1", "2001:db8::1"), appended to out. */
+void pn_sockaddr_address(const pn_sockaddr *addr, pn_buf *out);
 
 #endif

@@ -377,7 +377,7 @@ PN_PARAM(notify_classes, STR, 0, 0, "resource, software", PN_R(BOUNCE)|PN_R(SMTP
 PN_PARAM(openssl_path, STR, 0, 0, "openssl", PN_R_ALL, INFO, 0, 0, NULL)
 PN_PARAM(owner_request_special, BOOL, 0, 0, "yes", PN_R_ALL, IMPL, 0, 0, NULL)
 PN_PARAM(parent_domain_matches_subdomains, STR, 0, 0, "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps", PN_R(TREWRITE)|PN_R(SMTPD), IMPL, 0, 0, NULL)
-PN_PARAM(permit_mx_backup_networks, STR, 0, 0, "", PN_R(SMTPD), WARN, 0, 0, NULL)
+PN_PARAM(permit_mx_backup_networks, STR, 0, 0, "", PN_R(SMTPD), IMPL, 0, 0, NULL)
 PN_PARAM(pickup_service_name, STR, 0, 0, "pickup", PN_R_ALL, WARN, 0, 0, NULL)
 PN_PARAM(pipe_delivery_status_filter, STR, 0, 0, "$default_delivery_status_filter", PN_R_ALL, WARN, 0, 0, NULL)
 PN_PARAM(plaintext_reject_code, INT, 0, 0, "450", PN_R(SMTPD), IMPL, 400, 599, NULL)

@@ -23,6 +23,7 @@ enum pn_restriction_op {
     PN_RX_PERMIT_TLS_CLIENTCERTS,
     PN_RX_PERMIT_TLS_ALL_CLIENTCERTS,
     PN_RX_AUTH_DESTINATION,  /* variant: 'p'ermit_, 'r'eject_un-, 'd'efer_un- */
+    PN_RX_MX_BACKUP,         /* permit_mx_backup */
     PN_RX_INVALID_HELO,      /* reject_invalid_helo_hostname */
     PN_RX_NON_FQDN_HELO,     /* reject_non_fqdn_helo_hostname */
     PN_RX_UNKNOWN_HELO,      /* reject_unknown_helo_hostname */
@@ -34,6 +35,7 @@ enum pn_restriction_op {
     PN_RX_UNAUTH_PIPELINING,
     PN_RX_LOGIN_MISMATCH,    /* variant: bits 1 authenticated, 2 unauthenticated, 4 known only */
     PN_RX_ACCESS,            /* check_*_access; variant: PN_RX_KEY_* */
+    PN_RX_SERVER_ACCESS,     /* check_*_{a,mx,ns}_access; variant: PN_RX_KEY_* | PN_RX_SERVER_* */
     PN_RX_DNSBL,             /* variant: SMTPD_DNSBL_* subject, +16 when a listing permits */
     PN_RX_POLICY,
     PN_RX_SLEEP,
@@ -45,6 +47,11 @@ enum pn_restriction_op {
 enum { PN_RX_KEY_CLIENT, PN_RX_KEY_REVERSE, PN_RX_KEY_HELO, PN_RX_KEY_SENDER, PN_RX_KEY_RECIPIENT,
        PN_RX_KEY_CCERT, PN_RX_KEY_SASL };
 #define PN_RX_DNSBL_PERMIT 16
+/* What check_*_{a,mx,ns}_access look up for the name: its addresses, its MX hosts, its name
+ * servers (then theirs). */
+#define PN_RX_SERVER_A 0x10
+#define PN_RX_SERVER_MX 0x20
+#define PN_RX_SERVER_NS 0x40
 
 typedef struct pn_restriction_def {
     const char *name;

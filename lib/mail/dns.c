@@ -362,6 +362,28 @@ int pn_dns_txt(const char *name, pn_buf *text, pn_buf *why)
     return rc;
 }
 
+int pn_dns_ns(const char *domain, pn_argv *hosts, pn_buf *why)
+{
+    struct answer a;
+    int rc = query(domain, ns_t_ns, &a, why);
+    struct hostent *he = NULL;
+    if (rc == PN_DNS_OK) {
+        int prc = ares_parse_ns_reply(a.abuf, a.alen, &he);
+        if (prc == ARES_ENODATA)
+            rc = PN_DNS_NOTFOUND;
+        else if (prc != ARES_SUCCESS) {
+            pn_buf_printf(why, "bad NS answer for %s: %s", domain, ares_strerror(prc));
+            rc = PN_DNS_RETRY;
+        }
+    }
+    for (int i = 0; he && he->h_aliases && he->h_aliases[i]; i++)
+        pn_argv_add(hosts, he->h_aliases[i]);
+    if (he)
+        ares_free_hostent(he);
+    free(a.abuf);
+    return rc == PN_DNS_OK && hosts->len == 0 ? PN_DNS_NOTFOUND : rc;
+}
+
 /* skip_name: the length of the (compressed) name at p, or -1. */
 static long skip_name(const unsigned char *p, const unsigned char *abuf, int alen)
 {

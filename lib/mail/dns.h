@@ -5,6 +5,7 @@
  * whether its answer was validated ("secure"). */
 #ifndef PN_MAIL_DNS_H
 #define PN_MAIL_DNS_H
+#include "base/argv.h"
 #include "base/buf.h"
 #include "base/inet.h"
 #include "base/sock.h"
@@ -45,6 +46,8 @@ int pn_dns_tlsa(const char *host, int port, pn_tlsa **list, int *count, int *sec
 void pn_dns_tlsa_free(pn_tlsa *list, int count);
 /* pn_dns_a: the IPv4 addresses (at most max) of name, as a DNS list query wants them. */
 int pn_dns_a(const char *name, unsigned char (*addrs)[4], int max, int *n, pn_buf *why);
+/* pn_dns_ns: the name servers of domain, appended to hosts. */
+int pn_dns_ns(const char *domain, pn_argv *hosts, pn_buf *why);
 /* pn_dns_txt: the TXT records of name appended to text, " / " between records. */
 int pn_dns_txt(const char *name, pn_buf *text, pn_buf *why);
 

@@ -57,6 +57,8 @@ static rule_list lists[STAGES] = {
 static rule_list rewrite_clients = {PN_P(local_header_rewrite_clients), NULL, 0};
 static pn_cidr *mynetworks;
 static size_t mynetworks_count;
+static pn_cidr *backup_nets; /* permit_mx_backup_networks */
+static size_t backup_net_count;
 static pn_maps *local_rcpt_maps, *alias_maps, *mailbox_maps, *relay_rcpt_maps;
 static pn_maps *relay_clientcerts; /* fingerprints of the client certificates trusted to relay */
 static pn_resolve_client *resolver;
@@ -132,7 +134,7 @@ static void parse_value(rule_list *list, const char *value)
         compile(r, words->items[i]);
         if (!pn_restriction_takes_argument(r->name) || i + 1 >= words->len)
             continue;
-        if (r->op == PN_RX_ACCESS) {
+        if (r->op == PN_RX_ACCESS || r->op == PN_RX_SERVER_ACCESS) {
             r->table_name = pn_strdup(words->items[++i]);
             r->table = open_maps(list->param, r->table_name);
         }
@@ -197,6 +199,9 @@ void smtpd_restrict_free(void)
     free(mynetworks);
     mynetworks = NULL;
     mynetworks_count = 0;
+    free(backup_nets);
+    backup_nets = NULL;
+    backup_net_count = 0;
     pn_maps *maps[] = {local_rcpt_maps, alias_maps, mailbox_maps, relay_rcpt_maps,
                        relay_clientcerts};
     for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
@@ -223,6 +228,17 @@ void smtpd_restrict_init(void)
             mynetworks_count++;
         else
             pn_warn("mynetworks: %s: ignored", why.data);
+        pn_buf_release(&why);
+    }
+    pn_argv_free(nets);
+    nets = pn_argv_split(pn_config_get(PN_P(permit_mx_backup_networks)), PN_SEPARATORS);
+    backup_nets = pn_calloc(nets->len + 1, sizeof(pn_cidr));
+    for (size_t i = 0; i < nets->len; i++) {
+        pn_buf why = PN_BUF_INIT;
+        if (pn_cidr_parse(nets->items[i], &backup_nets[backup_net_count], &why) == 0)
+            backup_net_count++;
+        else
+            pn_warn("permit_mx_backup_networks: %s: ignored", why.data);
         pn_buf_release(&why);
     }
     pn_argv_free(nets);
@@ -738,6 +754,185 @@ static enum verdict check_access(smtpd_session *s, const rule *r, const char *rc
     return v;
 }
 
+/* host_is: does one of host's addresses satisfy the test (this system's, or in the networks)?
+ * -1 when its addresses cannot be looked up now. */
+static int host_is(const char *host, int (*test)(const pn_inet_addr *))
+{
+    pn_addrlist addrs = {NULL, 0};
+    pn_buf why = PN_BUF_INIT;
+    int rc = pn_dns_addrs(host, 25, &addrs, NULL, &why), yes = 0;
+    for (int k = 0; rc == PN_DNS_OK && k < addrs.count && !yes; k++) {
+        pn_buf text = PN_BUF_INIT;
+        pn_inet_addr addr;
+        pn_sockaddr_address(&addrs.addrs[k], &text);
+        yes = pn_inet_parse(text.data, &addr) == 0 && test(&addr);
+        pn_buf_release(&text);
+    }
+    if (rc == PN_DNS_OK)
+        pn_addrlist_free(&addrs);
+    pn_buf_release(&why);
+    return rc == PN_DNS_RETRY ? -1 : yes;
+}
+
+static int ours(const pn_inet_addr *addr)
+{
+    return pn_inet_is_local(addr, pn_config_get(PN_P(inet_interfaces))) ||
+           (*pn_config_get(PN_P(proxy_interfaces)) &&
+            pn_inet_is_local(addr, pn_config_get(PN_P(proxy_interfaces))));
+}
+
+static int in_backup_networks(const pn_inet_addr *addr)
+{
+    for (size_t i = 0; i < backup_net_count; i++)
+        if (pn_cidr_match(&backup_nets[i], addr))
+            return 1;
+    return 0;
+}
+
+/* mx_backup: permit_mx_backup: this system is an MX host of the recipient's domain, but not
+ * its best one; with permit_mx_backup_networks, every better MX host is in them. */
+static enum verdict mx_backup(smtpd_session *s, const char *rcpt, int stage)
+{
+    int flags = resolve_class(rcpt);
+    if (flags >= 0 && (flags & PN_RESOLVE_CLASS_MASK) != PN_RESOLVE_CLASS_DEFAULT &&
+        !(flags & PN_RESOLVE_ROUTED))
+        return PERMIT; /* an authorized destination */
+    if (flags < 0 || (flags & PN_RESOLVE_ROUTED))
+        return DUNNO;
+    pn_buf domain = PN_BUF_INIT, why = PN_BUF_INIT;
+    pn_addr_domain(rcpt, &domain);
+    pn_mx *mx = NULL;
+    int count = 0, null_mx = 0, rc = PN_DNS_NOTFOUND;
+    if (domain.len && domain.data[0] != '[')
+        rc = pn_dns_mx(domain.data, &mx, &count, &null_mx, NULL, &why);
+    enum verdict v = DUNNO;
+    if (rc == PN_DNS_RETRY && held.if_permit.len == 0) { /* maybe later */
+        pn_buf_printf(&held.if_permit, "450 4.4.4 <%s>: %s rejected: Unable to look up mail "
+                      "exchanger information", rcpt, what[stage]);
+    }
+    for (int i = 0; rc == PN_DNS_OK && i < count; i++) {
+        int local = host_is(mx[i].host, ours);
+        if (local <= 0)
+            continue;
+        if (mx[i].preference == mx[0].preference)
+            break; /* the best MX: mail for it is not backup mail */
+        int trusted = 1;
+        for (int k = 0; backup_net_count && k < count && mx[k].preference < mx[i].preference; k++)
+            trusted = trusted && host_is(mx[k].host, in_backup_networks) > 0;
+        v = trusted ? PERMIT : DUNNO;
+        break;
+    }
+    free(mx);
+    pn_buf_release(&domain);
+    pn_buf_release(&why);
+    (void)s;
+    return v;
+}
+
+/* servers_of: the hosts check_*_{a,mx,ns}_access look at for name: the name itself (A), its
+ * MX hosts or, with none, the name itself (MX), the name servers of the name or of its
+ * nearest parent that has some (NS). PN_DNS_*. */
+static int servers_of(const char *name, int type, pn_argv *hosts)
+{
+    pn_buf why = PN_BUF_INIT;
+    int rc = PN_DNS_OK;
+    if (type == PN_RX_SERVER_A) {
+        pn_argv_add(hosts, name);
+    } else if (type == PN_RX_SERVER_MX) {
+        pn_mx *mx = NULL;
+        int count = 0, null_mx = 0;
+        rc = pn_dns_mx(name, &mx, &count, &null_mx, NULL, &why);
+        for (int i = 0; i < count; i++)
+            pn_argv_add(hosts, mx[i].host);
+        free(mx);
+        if (rc == PN_DNS_NOTFOUND) {
+            pn_argv_add(hosts, name);
+            rc = PN_DNS_OK;
+        }
+    } else {
+        const char *domain = name;
+        while ((rc = pn_dns_ns(domain, hosts, &why)) == PN_DNS_NOTFOUND && strchr(domain, '.'))
+            domain = strchr(domain, '.') + 1;
+    }
+    pn_buf_release(&why);
+    return rc;
+}
+
+/* server_access: check_*_{a,mx,ns}_access: each server's name (and parent domains), then
+ * each of its addresses (and networks), in the table. OK is not taken from such a table
+ * (a server list does not vouch for mail), as in the reference: DUNNO. */
+static enum verdict server_access(smtpd_session *s, const rule *r, const char *rcpt,
+                                  int stage, pn_buf *reply)
+{
+    const char *name = NULL, *subject = NULL, *whom = NULL;
+    pn_buf domain = PN_BUF_INIT;
+    switch (r->variant & 0x0f) {
+    case PN_RX_KEY_CLIENT:
+    case PN_RX_KEY_REVERSE:
+        name = (r->variant & 0x0f) == PN_RX_KEY_CLIENT ? s->name.data : s->reverse_name.data;
+        subject = s->namaddr.data;
+        whom = "Client host";
+        break;
+    case PN_RX_KEY_HELO:
+        name = s->helo.len ? s->helo.data : NULL;
+        subject = name;
+        whom = "Helo command";
+        break;
+    case PN_RX_KEY_SENDER:
+    case PN_RX_KEY_RECIPIENT: {
+        int sender = (r->variant & 0x0f) == PN_RX_KEY_SENDER;
+        const char *addr = sender ? (s->in_mail ? s->sender.data : NULL) : rcpt;
+        if (addr && *addr)
+            pn_addr_domain(addr, &domain);
+        name = domain.len ? domain.data : NULL;
+        subject = addr;
+        whom = sender ? "Sender address" : "Recipient address";
+        break;
+    }
+    }
+    enum verdict v = DUNNO;
+    if (name == NULL || *name == 0 || strcmp(name, "unknown") == 0 || name[0] == '[') {
+        pn_buf_release(&domain);
+        return DUNNO;
+    }
+    pn_argv *hosts = pn_argv_new();
+    pn_buf value = PN_BUF_INIT;
+    int found = 0;
+    if (servers_of(name, r->variant & 0xf0, hosts) == PN_DNS_OK) {
+        for (size_t i = 0; i < hosts->len && found == 0; i++) {
+            found = lookup_host(r->table, hosts->items[i], NULL, &value);
+            pn_addrlist addrs = {NULL, 0};
+            pn_buf why = PN_BUF_INIT;
+            if (found == 0 && pn_dns_addrs(hosts->items[i], 25, &addrs, NULL, &why) == PN_DNS_OK) {
+                for (int k = 0; k < addrs.count && found == 0; k++) {
+                    pn_buf text = PN_BUF_INIT;
+                    pn_sockaddr_address(&addrs.addrs[k], &text);
+                    found = lookup_host(r->table, NULL, text.data, &value);
+                    pn_buf_release(&text);
+                }
+                pn_addrlist_free(&addrs);
+            }
+            pn_buf_release(&why);
+        }
+    }
+    if (found < 0) {
+        pn_buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", subject);
+        v = REFUSE;
+    } else if (found > 0) {
+        size_t word = strcspn(value.data, " \t");
+        if ((word == 2 && strncasecmp(value.data, "OK", 2) == 0) ||
+            (*value.data && strspn(value.data, "0123456789") == strlen(value.data)))
+            pn_warn("access table %s: with %s specify DUNNO instead of %s", r->table_name, r->name,
+                    value.data);
+        else
+            v = access_action(s, value.data, subject, whom, stage, reply);
+    }
+    pn_argv_free(hosts);
+    pn_buf_release(&value);
+    pn_buf_release(&domain);
+    return v;
+}
+
 static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, int stage,
                              pn_buf *reply)
 {
@@ -902,6 +1097,15 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
             return REFUSE;
         }
         return check_access(s, r, rcpt, stage, reply);
+    case PN_RX_MX_BACKUP:
+        return rcpt && stage != STAGE_ETRN ? mx_backup(s, rcpt, stage) : DUNNO;
+    case PN_RX_SERVER_ACCESS:
+        if (r->table == NULL) {
+            pn_warn("restriction %s requires table argument", name);
+            pn_buf_puts(reply, "451 4.3.5 Server configuration error");
+            return REFUSE;
+        }
+        return server_access(s, r, rcpt, stage, reply);
     case PN_RX_DNSBL: {
         const pn_restriction_def *def = pn_restriction_find(name);
         if (r->arg == NULL) { /* as the reference: a warning, and no decision */

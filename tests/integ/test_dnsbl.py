@@ -49,12 +49,30 @@ class Dnsbl(test_delivery.Delivery):
             ("spam.example.rhs.test", "A"): ["127.0.0.2"],
             ("listed.example.rhs.test", "A"): ["127.0.0.2"],
             ("mail.known.example", "A"): ["127.0.0.9"],
+            ("spam.example", "MX"): [(10, "mx.bad.example")],
+            ("mx.bad.example", "A"): ["127.0.0.66"],
+            ("listed.example", "NS"): ["ns.bad.example"],
+            ("backup.example", "MX"): [(10, "primary.elsewhere"), (20, "mx.local.example")],
+            ("primary.example", "MX"): [(10, "mx.local.example")],
+            ("mx.local.example", "A"): ["127.0.0.1"],
+            ("primary.elsewhere", "A"): ["192.0.2.7"],
         }, servfail=["2.0.0.127.sf.test"], silent=["2.0.0.127.silent.test"])
         self.addCleanup(self.dns.close)
         super().setUp()
-        self.ports = {name: free_port() for name in CASES}
+        etc = self.inst.etc
+        with open(os.path.join(etc, "servers.cidr"), "w") as fp:
+            fp.write("127.0.0.66 REJECT bad mx\n127.0.0.9 REJECT helo address\n")
+        with open(os.path.join(etc, "servers"), "w") as fp:
+            fp.write("ns.bad.example REJECT bad ns\nbad.example REJECT mx name\n")
+        cases = dict(CASES, **{
+            "sender_mx": f"sender:check_sender_mx_access,cidr:{etc}/servers.cidr",
+            "sender_mx_name": f"sender:check_sender_mx_access,texthash:{etc}/servers",
+            "recipient_ns": f"recipient:check_recipient_ns_access,texthash:{etc}/servers",
+            "helo_a": f"helo:check_helo_a_access,cidr:{etc}/servers.cidr",
+            "backup": "recipient:permit_mx_backup,reject"})
+        self.ports = {name: free_port() for name in cases}
         master = ""
-        for name, spec in CASES.items():
+        for name, spec in cases.items():
             param = "smtpd_client_restrictions"
             if ":" in spec.split(",")[0]:
                 stage, spec = spec.split(":", 1)
@@ -111,6 +129,21 @@ class Dnsbl(test_delivery.Delivery):
                          (450, b"4.7.1 <client.example>: Helo command rejected: Host not found"))
         self.assertEqual(self.rcpt("helo", helo="mail.known.example")[0], 250)
         self.assertEqual(self.rcpt("helo", helo="[127.0.0.2]")[0], 250)
+        # check_*_{a,mx,ns}_access: the servers of a name and their addresses
+        self.assertEqual(self.rcpt("sender_mx"),
+                         (554, b"5.7.1 <x@spam.example>: Sender address rejected: bad mx"))
+        self.assertEqual(self.rcpt("sender_mx_name"),
+                         (554, b"5.7.1 <x@spam.example>: Sender address rejected: mx name"))
+        self.assertEqual(self.rcpt("recipient_ns", to="a@sub.listed.example"),
+                         (554, b"5.7.1 <a@sub.listed.example>: Recipient address rejected: bad ns"))
+        self.assertEqual(self.rcpt("recipient_ns")[0], 250)
+        self.assertEqual(self.rcpt("helo_a", helo="mail.known.example"),
+                         (554, b"5.7.1 <mail.known.example>: Helo command rejected: helo address"))
+        self.assertEqual(self.rcpt("helo_a")[0], 250)
+        # permit_mx_backup: a backup MX (127.0.0.1 is this system's), not the best one
+        self.assertEqual(self.rcpt("backup", to="a@backup.example")[0], 250)
+        self.assertEqual(self.rcpt("backup", to="a@primary.example")[0], 554)
+        self.assertEqual(self.rcpt("backup", to="a@spam.example")[0], 554)
         log = self.inst.log()
         self.assertRegex(log, r"NOQUEUE: reject: RCPT from \S+\[127\.0\.0\.2\]: 554 5\.7\.1 Service "
                               r"unavailable; Client host \[127\.0\.0\.2\] blocked using bl\.test; "

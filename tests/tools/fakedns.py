@@ -9,7 +9,7 @@ import socket
 import struct
 import threading
 
-TYPES = {"A": 1, "MX": 15, "TXT": 16, "AAAA": 28, "TLSA": 52}
+TYPES = {"A": 1, "NS": 2, "MX": 15, "TXT": 16, "AAAA": 28, "TLSA": 52}
 
 
 def encode_name(name):
@@ -89,6 +89,8 @@ class FakeDns:
             for value in self.records.get((name, tname), []):
                 if tname == "MX":
                     rdata = struct.pack(">H", value[0]) + encode_name(value[1])
+                elif tname == "NS":
+                    rdata = encode_name(value)
                 elif tname == "A":
                     rdata = socket.inet_pton(socket.AF_INET, value)
                 elif tname == "TLSA":
