@@ -410,6 +410,27 @@ static int valid_hostname(const char *name)
     return name[0] != '.' && name[0] != '-';
 }
 
+/* What the actions DEFER_IF_PERMIT and DEFER_IF_REJECT (and the restrictions of those
+ * names) hold back until the check is over, and what warn_if_reject arms; reset for each
+ * check (check_stages). */
+static struct {
+    pn_buf if_permit, if_reject; /* the replies they would give */
+    int warn_next;               /* warn_if_reject: the next restriction's REJECT is a warning */
+    const char *command;         /* "RCPT", "ETRN": for the log */
+    int permit_logged;           /* the permit being returned was logged where it was decided */
+    const char *rcpt;
+} held;
+
+/* tempfail: a DNS failure (reject_tempfail_action: defer_if_permit): the reply is held back
+ * for the end of the check, where a rejection still wins over it. */
+static enum verdict tempfail(pn_buf *text)
+{
+    if (held.if_permit.len == 0)
+        pn_buf_set(&held.if_permit, text->data);
+    pn_buf_reset(text);
+    return DUNNO;
+}
+
 /* unknown_domain: reject_unknown_sender_domain and reject_unknown_recipient_domain. A domain
  * this system is the final destination for is known; any other needs an MX record (not a
  * null MX) or an address record. A DNS failure defers (450), never rejects. */
@@ -443,7 +464,7 @@ static enum verdict unknown_domain(const char *addr, int recipient, pn_buf *repl
         long code = rc == PN_DNS_RETRY ? 450 : pn_config_get_int(PN_P(unknown_address_reject_code));
         pn_buf_printf(reply, "%ld %c.1.%d <%s>: %s rejected: Domain not found", code,
                       code >= 500 ? '5' : '4', recipient ? 2 : 8, addr, what);
-        v = REFUSE;
+        v = rc == PN_DNS_RETRY ? tempfail(reply) : REFUSE;
     }
 out:
     pn_buf_release(&domain);
@@ -470,16 +491,6 @@ void smtpd_soften(pn_buf *reply)
         reply->data[4] = '4';
 }
 
-/* What the actions DEFER_IF_PERMIT and DEFER_IF_REJECT (and the restrictions of those
- * names) hold back until the check is over, and what warn_if_reject arms; reset for each
- * check (check_stages). */
-static struct {
-    pn_buf if_permit, if_reject; /* the replies they would give */
-    int warn_next;               /* warn_if_reject: the next restriction's REJECT is a warning */
-    const char *command;         /* "RCPT", "ETRN": for the log */
-    int permit_logged;           /* the permit being returned was logged where it was decided */
-    const char *rcpt;
-} held;
 
 static enum verdict evaluate(smtpd_session *s, const struct rule *r, const char *rcpt, int stage,
                              pn_buf *reply);
@@ -1029,21 +1040,20 @@ static enum verdict evaluate(smtpd_session *s, const rule *r, const char *rcpt, 
         if (rc == PN_DNS_OK)
             return DUNNO;
         long code = rc == PN_DNS_RETRY ? 450 : pn_config_get_int(PN_P(unknown_hostname_reject_code));
-        pn_buf_printf(reply, "%ld %c.7.1 <%s>: Helo command rejected: %s", code,
-                      code >= 500 ? '5' : '4', helo,
-                      rc == PN_DNS_RETRY ? "Host not found" : "Host not found");
-        return REFUSE;
+        pn_buf_printf(reply, "%ld %c.7.1 <%s>: Helo command rejected: Host not found", code,
+                      code >= 500 ? '5' : '4', helo);
+        return rc == PN_DNS_RETRY ? tempfail(reply) : REFUSE;
     }
     case PN_RX_UNKNOWN_CLIENT: {
         /* the verified name (PTR and forward agree), or for "reverse" any PTR name at all;
-         * a temporary DNS failure is always a 450 */
+         * a temporary DNS failure is a 450 held back (tempfail) */
         int missing = r->variant ? strcmp(s->reverse_name.data, "unknown") == 0 : s->name_status != 0;
         if (!missing)
             return DUNNO;
         long code = s->name_status == 4 ? 450 : pn_config_get_int(PN_P(unknown_client_reject_code));
         pn_buf_printf(reply, "%ld %c.7.25 Client host rejected: cannot find your %shostname, [%s]",
                       code, code >= 500 ? '5' : '4', r->variant ? "reverse " : "", s->addr.data);
-        return REFUSE;
+        return s->name_status == 4 ? tempfail(reply) : REFUSE;
     }
     case PN_RX_NON_FQDN_ADDRESS: {
         const char *addr = r->variant == 'r' ? rcpt : (s->in_mail ? s->sender.data : NULL);

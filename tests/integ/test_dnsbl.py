@@ -56,20 +56,23 @@ class Dnsbl(test_delivery.Delivery):
             ("primary.example", "MX"): [(10, "mx.local.example")],
             ("mx.local.example", "A"): ["127.0.0.1"],
             ("primary.elsewhere", "A"): ["192.0.2.7"],
-        }, servfail=["2.0.0.127.sf.test"], silent=["2.0.0.127.silent.test"])
+        }, servfail=["2.0.0.127.sf.test", "sf.example"], silent=["2.0.0.127.silent.test"])
         self.addCleanup(self.dns.close)
         super().setUp()
         etc = self.inst.etc
         with open(os.path.join(etc, "servers.cidr"), "w") as fp:
             fp.write("127.0.0.66 REJECT bad mx\n127.0.0.9 REJECT helo address\n")
         with open(os.path.join(etc, "servers"), "w") as fp:
-            fp.write("ns.bad.example REJECT bad ns\nbad.example REJECT mx name\n")
+            fp.write("ns.bad.example REJECT bad ns\nbad.example REJECT mx name\n"
+                     "b@sf.example REJECT refused anyway\n")
         cases = dict(CASES, **{
             "sender_mx": f"sender:check_sender_mx_access,cidr:{etc}/servers.cidr",
             "sender_mx_name": f"sender:check_sender_mx_access,texthash:{etc}/servers",
             "recipient_ns": f"recipient:check_recipient_ns_access,texthash:{etc}/servers",
             "helo_a": f"helo:check_helo_a_access,cidr:{etc}/servers.cidr",
-            "backup": "recipient:permit_mx_backup,reject"})
+            "backup": "recipient:permit_mx_backup,reject",
+            "tempfail": "recipient:reject_unknown_recipient_domain,"
+                        f"check_recipient_access,texthash:{etc}/servers"})
         self.ports = {name: free_port() for name in cases}
         master = ""
         for name, spec in cases.items():
@@ -140,6 +143,11 @@ class Dnsbl(test_delivery.Delivery):
         self.assertEqual(self.rcpt("helo_a", helo="mail.known.example"),
                          (554, b"5.7.1 <mail.known.example>: Helo command rejected: helo address"))
         self.assertEqual(self.rcpt("helo_a")[0], 250)
+        # a DNS failure is held back (defer_if_permit): a later rejection wins over it
+        self.assertEqual(self.rcpt("tempfail", to="a@sf.example"),
+                         (450, b"4.1.2 <a@sf.example>: Recipient address rejected: Domain not found"))
+        self.assertEqual(self.rcpt("tempfail", to="b@sf.example"),
+                         (554, b"5.7.1 <b@sf.example>: Recipient address rejected: refused anyway"))
         # permit_mx_backup: a backup MX (127.0.0.1 is this system's), not the best one
         self.assertEqual(self.rcpt("backup", to="a@backup.example")[0], 250)
         self.assertEqual(self.rcpt("backup", to="a@primary.example")[0], 554)
