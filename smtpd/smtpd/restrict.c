@@ -211,11 +211,32 @@ void smtpd_restrict_free(void)
     resolver = NULL;
 }
 
+/* guard_against_open_relay: the relay or the recipient list must be able to refuse mail, or
+ * smtpd does not start (master throttles it): no mail is taken by a server that relays for
+ * everybody. The reference's rule and text. */
+static void guard_against_open_relay(void)
+{
+    static const int stages[] = {STAGE_RELAY, STAGE_RECIPIENT};
+    for (size_t k = 0; k < 2; k++) {
+        const rule_list *list = &lists[stages[k]];
+        for (size_t i = 0; i < list->count; i++) {
+            const rule *r = &list->rules[i];
+            if (r->op == PN_RX_REJECT || r->op == PN_RX_DEFER || r->op == PN_RX_DEFER_IF_PERMIT ||
+                (r->op == PN_RX_AUTH_DESTINATION && r->variant != 'p'))
+                return;
+        }
+    }
+    pn_fatal("in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, specify "
+             "at least one working instance of: reject_unauth_destination, "
+             "defer_unauth_destination, reject, defer, defer_if_permit or check_relay_domains");
+}
+
 void smtpd_restrict_init(void)
 {
     parse_classes();
     for (size_t i = 0; i < STAGES; i++)
         parse_value(&lists[i], pn_config_get(lists[i].param));
+    guard_against_open_relay();
     access_parent_flags =
         pn_config_list_has(PN_P(parent_domain_matches_subdomains), "smtpd_access_maps")
             ? PN_MAPS_PARENT_PLAIN

@@ -87,7 +87,8 @@ class Dnsbl(test_delivery.Delivery):
             fp.write("custom.test 521 4.7.9 custom: $rbl_class [$rbl_what] in $rbl_domain "
                      "($rbl_txt) for $client_address\n")
         start_with_resolver(self, DNS_ADDR, "mynetworks = 127.0.0.1/32\nalias_maps =\n"
-                                            "smtpd_relay_restrictions = permit\n"
+                                            "smtpd_relay_restrictions = check_client_access "
+                                            "inline:{ 127.0.0.2=OK }, reject\n"
                                             f"rbl_reply_maps = texthash:{replies}\n", master)
 
     def rcpt(self, name, helo="client.example", to="info@example.org"):

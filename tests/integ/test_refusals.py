@@ -110,6 +110,29 @@ class Refusals(unittest.TestCase):
         self.assertEqual(self.send(), 250)  # port 25's smtpd is not affected
         self.assertTrue(poll(self.delivered, timeout=15), self.inst.log())
 
+    def test_an_open_relay_does_not_start(self):
+        # neither the relay nor the recipient list can refuse mail: smtpd does not start, as
+        # with the reference, and no mail is taken
+        self.inst.write_main(self.base + "smtpd_relay_restrictions = permit_mynetworks\n")
+        self.assertTrue(self.inst.start())
+        with self.assertRaises((smtplib.SMTPServerDisconnected, ConnectionError)):
+            smtplib.SMTP("127.0.0.1", self.port, timeout=20).quit()
+        self.assertTrue(poll(lambda: "fatal: in parameter smtpd_relay_restrictions or "
+                             "smtpd_recipient_restrictions, specify at least one working instance "
+                             "of: reject_unauth_destination, defer_unauth_destination, reject, "
+                             "defer, defer_if_permit or check_relay_domains" in self.inst.log()),
+                        self.inst.log())
+        self.inst.write_main(self.base + "smtpd_relay_restrictions = permit_mynetworks, "
+                             "reject_unauth_destination\n")
+        self.assertTrue(self.inst.reload())
+        self.assertTrue(poll(lambda: self.send_or_none() == 250, timeout=30), self.inst.log())
+
+    def send_or_none(self):
+        try:
+            return self.send()
+        except (smtplib.SMTPException, OSError):
+            return None
+
     def test_a_bad_value_stops_the_start_with_file_and_line(self):
         self.inst.write_main(self.base + "smtpd_recipient_limit = lots\n")
         res = self.inst.postfix("start")
