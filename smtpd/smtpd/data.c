@@ -54,15 +54,13 @@ static void received_header(smtpd_session *s, pn_buf *out)
         pn_buf_printf(out, ";\n\t%s\n", date);
 }
 
-/* refused: a restriction list's refusal at stage ("DATA", "END-OF-MESSAGE"), replied and
- * logged; 1 when refused. */
-static int refused(smtpd_session *s, const char *stage, int (*check)(smtpd_session *, pn_buf *))
+/* refused: a restriction list's refusal (DATA, END-OF-MESSAGE), replied (the check logged
+ * it); 1 when refused. */
+static int refused(smtpd_session *s, int (*check)(smtpd_session *, pn_buf *))
 {
     pn_buf reply = PN_BUF_INIT;
     int rc = check(s, &reply) < 0;
-    if (rc) {
-        smtpd_log_action(s, "reject", stage, reply.data,
-                         s->rcpts->len == 1 ? s->rcpts->items[0] : NULL);
+    if (rc) { /* logged by the check */
         s->error_classes |= 1 << ERROR_POLICY;
         smtpd_reply(s, "%s", reply.data);
     }
@@ -76,7 +74,7 @@ static void finish(smtpd_session *s, pn_buf *msg, int too_big, int cmd)
     int status = 0;
     pn_buf reason = PN_BUF_INIT;
     const char *host = pn_config_get_hostname(PN_P(myhostname));
-    if (!too_big && refused(s, "END-OF-MESSAGE", smtpd_check_eod)) {
+    if (!too_big && refused(s, smtpd_check_eod)) {
         submit_abort(s);
     } else if (submit_content(s, msg, too_big, &status, &reason) < 0) {
         pn_warn("%s: cleanup: %s", s->queue_id.data, pn_buf_str(&reason));
@@ -131,7 +129,7 @@ static int transaction_ready(smtpd_session *s)
 
 void smtpd_cmd_data(smtpd_session *s)
 {
-    if (!transaction_ready(s) || refused(s, "DATA", smtpd_check_data))
+    if (!transaction_ready(s) || refused(s, smtpd_check_data))
         return;
     smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
     const char *mode = pn_config_get(PN_P(smtpd_forbid_bare_newline));
@@ -218,7 +216,7 @@ void smtpd_cmd_bdat(smtpd_session *s, const char *args)
     }
     long limit = pn_config_get_int(PN_P(message_size_limit));
     int ok = s->bdat_failed == 0 &&
-             (s->bdat_active || (transaction_ready(s) && !refused(s, "DATA", smtpd_check_data)));
+             (s->bdat_active || (transaction_ready(s) && !refused(s, smtpd_check_data)));
     if (!ok)
         s->bdat_failed = 1;
     if (!s->bdat_active && ok) {

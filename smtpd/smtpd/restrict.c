@@ -1344,14 +1344,24 @@ static int delayed(void)
     return pn_config_get_bool(PN_P(smtpd_delay_reject));
 }
 
+/* concluded: the check's end: soft_bounce, and a refusal logged as the reference logs it
+ * ("NOQUEUE: reject: RCPT from ...: REPLY; from=<...> to=<...> ..."). */
+static int concluded(smtpd_session *s, int rc, const char *command, const char *rcpt,
+                     pn_buf *reply)
+{
+    smtpd_soften(reply);
+    if (rc < 0)
+        smtpd_log_action(s, "reject", command, reply->data, rcpt);
+    return rc;
+}
+
 /* one_stage: without smtpd_delay_reject, a list at its own command. */
 static int one_stage(smtpd_session *s, int stage, const char *command, pn_buf *reply)
 {
     if (delayed() || lists[stage].count == 0)
         return 0;
     int rc = check_stages(s, &stage, 1, command, NULL, reply);
-    smtpd_soften(reply);
-    return rc;
+    return concluded(s, rc, command, NULL, reply);
 }
 
 int smtpd_check_connect(smtpd_session *s, pn_buf *reply)
@@ -1375,8 +1385,7 @@ int smtpd_check_etrn(smtpd_session *s, const char *site, pn_buf *reply)
     static const int stages[] = {STAGE_CLIENT, STAGE_HELO, STAGE_ETRN};
     int rc = delayed() ? check_stages(s, stages, 3, "ETRN", site, reply)
                        : check_stages(s, stages + 2, 1, "ETRN", site, reply);
-    smtpd_soften(reply);
-    return rc;
+    return concluded(s, rc, "ETRN", NULL, reply);
 }
 
 /* the recipient that the DATA and END-OF-MESSAGE stages name: the only one, or none */
@@ -1391,8 +1400,7 @@ int smtpd_check_data(smtpd_session *s, pn_buf *reply)
     if (lists[STAGE_DATA].count == 0 || s->discarded)
         return 0;
     int rc = check_stages(s, stages, 1, "DATA", only_rcpt(s), reply);
-    smtpd_soften(reply);
-    return rc;
+    return concluded(s, rc, "DATA", only_rcpt(s), reply);
 }
 
 int smtpd_check_eod(smtpd_session *s, pn_buf *reply)
@@ -1401,8 +1409,7 @@ int smtpd_check_eod(smtpd_session *s, pn_buf *reply)
     if (lists[STAGE_EOD].count == 0 || s->discarded)
         return 0;
     int rc = check_stages(s, stages, 1, "END-OF-MESSAGE", only_rcpt(s), reply);
-    smtpd_soften(reply);
-    return rc;
+    return concluded(s, rc, "END-OF-MESSAGE", only_rcpt(s), reply);
 }
 
 int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
@@ -1429,6 +1436,5 @@ int smtpd_check_rcpt(smtpd_session *s, const char *rcpt, pn_buf *reply)
         !pn_config_list_has(PN_P(receive_override_options), "no_unknown_recipient_checks") &&
         unlisted(s->sender.data, 1, reply))
         rc = -1;
-    smtpd_soften(reply);
-    return rc;
+    return concluded(s, rc, "RCPT", rcpt, reply);
 }

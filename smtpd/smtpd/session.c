@@ -319,7 +319,6 @@ static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
     s->esmtp = 0; /* until accepted: a refusal logs proto=SMTP */
     pn_buf refusal = PN_BUF_INIT;
     if (smtpd_check_helo(s, esmtp ? "EHLO" : "HELO", &refusal) < 0) {
-        reject_log(s, esmtp ? "EHLO" : "HELO", refusal.data, NULL);
         smtpd_reply(s, "%s", refusal.data);
         pn_buf_reset(&s->helo);
         pn_buf_release(&refusal);
@@ -425,7 +424,6 @@ static void cmd_mail(smtpd_session *s, const char *arg)
             s->in_mail = 1;
             pn_buf why = PN_BUF_INIT;
             if (smtpd_check_mail(s, &reply) < 0) { /* smtpd_delay_reject = no */
-                reject_log(s, "MAIL", reply.data, NULL);
                 smtpd_reply(s, "%s", reply.data);
                 s->in_mail = 0;
                 pn_buf_reset(&s->sender);
@@ -470,7 +468,6 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
         s->rcpt_attempts++;
         pn_addr_rewrite_local(addr.data, &canon);
         if (smtpd_check_rcpt(s, canon.data, &reply) < 0) {
-            reject_log(s, "RCPT", reply.data, canon.data);
             smtpd_reply(s, "%s", reply.data);
             if (strncmp(reply.data, "421", 3) == 0 || strncmp(reply.data, "521", 3) == 0)
                 s->quit = 1; /* a reply that closes the session (RFC 5321, RFC 7504) */
@@ -501,7 +498,6 @@ static void smtpd_etrn(smtpd_session *s, const char *site)
     }
     pn_buf refusal = PN_BUF_INIT;
     if (smtpd_check_etrn(s, site, &refusal) < 0) {
-        reject_log(s, "ETRN", refusal.data, NULL);
         smtpd_reply(s, "%s", refusal.data);
         pn_buf_release(&refusal);
         return;
@@ -650,7 +646,6 @@ void smtpd_session_run(smtpd_session *s)
     }
     pn_buf refusal = PN_BUF_INIT;
     if (smtpd_check_connect(s, &refusal) < 0) { /* smtpd_delay_reject = no: in its place */
-        reject_log(s, "CONNECT", refusal.data, NULL);
         smtpd_reply(s, "%s", refusal.data);
         pn_buf_printf(&s->access_denied, "503 5.7.0 Error: access denied for %s",
                       s->namaddr.data);

@@ -101,8 +101,9 @@ static void one_event(smtpd_session *s, pn_resolver **resolver, char *line, pn_b
         refused = smtpd_check_connect(s, &reply) < 0; /* smtpd_delay_reject = no */
     } else if (strcmp(words[0], "helo") == 0 || strcmp(words[0], "ehlo") == 0) {
         pn_buf_set(&s->helo, arg);
-        s->esmtp = words[0][0] == 'e';
+        s->esmtp = 0; /* as smtpd: SMTP until the EHLO is accepted */
         refused = smtpd_check_helo(s, words[0][0] == 'e' ? "EHLO" : "HELO", &reply) < 0;
+        s->esmtp = !refused && words[0][0] == 'e';
     } else if (strcmp(words[0], "login") == 0) {
         pn_buf_set(&s->sasl_username, arg);
         pn_buf_set(&s->sasl_method, "PLAIN");
@@ -117,6 +118,7 @@ static void one_event(smtpd_session *s, pn_resolver **resolver, char *line, pn_b
         if (rc == 0)
             pn_argv_add(s->rcpts, arg);
     } else if (strcmp(words[0], "etrn") == 0) {
+        reset_transaction(s); /* smtpd takes ETRN only outside a mail transaction */
         rc = smtpd_check_etrn(s, arg, &reply);
         checked = 1;
     } else if (strcmp(words[0], "data") == 0) {
