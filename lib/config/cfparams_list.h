@@ -820,7 +820,7 @@ PN_PARAM(unknown_address_reject_code, INT, 0, 0, "450", PN_R(SMTPD), IMPL, 400, 
 PN_PARAM(unknown_address_tempfail_action, STR, 0, 0, "$reject_tempfail_action", PN_R(SMTPD), FATAL, 0, 0, NULL)
 PN_PARAM(unknown_client_reject_code, INT, 0, 0, "450", PN_R(SMTPD), IMPL, 400, 599, NULL)
 PN_PARAM(unknown_helo_hostname_tempfail_action, STR, 0, 0, "$reject_tempfail_action", PN_R(SMTPD), FATAL, 0, 0, NULL)
-PN_PARAM(unknown_hostname_reject_code, INT, 0, 0, "450", PN_R(SMTPD), FATAL, 400, 599, NULL)
+PN_PARAM(unknown_hostname_reject_code, INT, 0, 0, "450", PN_R(SMTPD), IMPL, 400, 599, NULL)
 PN_PARAM(unknown_local_recipient_reject_code, INT, 0, 0, "550", PN_R(SMTPD), IMPL, 400, 599, NULL)
 PN_PARAM(unknown_relay_recipient_reject_code, INT, 0, 0, "550", PN_R(SMTPD), IMPL, 400, 599, NULL)
 PN_PARAM(unknown_virtual_alias_reject_code, INT, 0, 0, "550", PN_R(SMTPD), IMPL, 400, 599, NULL)
