@@ -295,7 +295,9 @@ pn_dict *pn_dict_db_open(const char *type, const char *name, int flags, pn_buf *
         chmod(open_path, (mode_t)mode);
     int fd;
     if (d->db->fd(d->db, &fd) == 0) {
-        d->lock_fd = dup(fd);
+        /* neither descriptor is for the commands that local and pipe run */
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        d->lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         int writer = (flags & (PN_DICT_WRITE | PN_DICT_CREATE)) != 0;
         if (d->lock_fd >= 0 && writer && pn_lock_fd(d->lock_fd, PN_LOCK_EXCLUSIVE) < 0)
             pn_warn("lock %s: %s", open_path, strerror(errno));

@@ -293,6 +293,24 @@ class Policy(Local):
         os.chown(path, self.user.pw_uid, self.user.pw_gid)
         return path
 
+    def test_a_command_inherits_no_descriptor(self):
+        # nothing of the mail system reaches a user's command: not the alias database local
+        # has open, nor any socket or pipe of master's
+        open(self.out, "w").close()
+        os.chown(self.out, self.user.pw_uid, self.user.pw_gid)
+        script = self.user_file("fds", "#!/usr/bin/python3\nimport os\n"
+                                "fds = sorted(os.listdir('/proc/self/fd'), key=int)\n"
+                                f"open('{self.out}', 'w').write(' '.join(fds))\n")
+        os.chmod(script, 0o755)
+        self.user_file(".forward", f"|{script}\n")
+        c = smtplib.SMTP("127.0.0.1", self.port, timeout=20)
+        self.assertEqual(c.sendmail("a@example.com", [f"{USER}@localhost"],
+                                    b"Subject: fds\r\n\r\nHello.\r\n"), {})
+        c.quit()
+        self.assertTrue(poll(lambda: open(self.out).read(), timeout=20), self.inst.log())
+        # standard input, output and error, and the listing's own descriptor (3)
+        self.assertEqual(open(self.out).read(), "0 1 2 3")
+
     def test_forward_path_names_and_the_command_environment(self):
         open(self.out + ".env", "w").close()
         for path in (self.out, self.out + ".env"):
