@@ -38,6 +38,7 @@ typedef struct cleanup_msg {
     pn_buf body;
     int in_content;
     int flags;       /* PN_CLEANUP_FLAG_* of the client */
+    int trusted;     /* the client runs as root or mail_owner: its 'A' records count */
     int discard;     /* a DISCARD action: accepted, not queued */
     int hold;        /* a HOLD action: queued in hold/ */
     pn_buf redirect; /* a REDIRECT action: the one recipient */

@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/codec.h"
 #include "base/log.h"
+#include "base/privs.h"
 #include "base/mem.h"
 #include "base/sock.h"
 #include "base/stream.h"
@@ -181,6 +183,11 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
     long size_limit = pn_config_get_int(PN_P(message_size_limit));
     switch (head[0]) {
     case 'A': {
+        if (!msg->trusted) { /* what a client says of itself counts only from mail_owner */
+            pn_warn("%s: attribute %.*s from an untrusted client ignored", msg->queue_id.data,
+                    (int)strcspn(payload, "="), payload);
+            break;
+        }
         if (strncmp(payload, "content_filter=", 15) == 0) { /* the receiving service's */
             pn_buf_set(&msg->filter, payload + 15);
             break;
@@ -311,15 +318,17 @@ static void reply(pn_stream *client, int status, const char *reason, const char 
     pn_attr_release(&out);
 }
 
-/* one_message: after {req=open}; 0 to go on with the next message, -1 to drop the client. */
-static int one_message(pn_stream *client, int flags)
+/* one_message: after {req=open}; 0 to go on with the next message, -1 to drop the client.
+ * trusted: the client runs as root or mail_owner (its attributes are believed). */
+static int one_message(pn_stream *client, int flags, int trusted)
 {
     long flow_delay = pn_config_get_time(PN_P(in_flow_delay));
     if (flow_delay > 0) /* slower while qmgr falls behind: it keeps the tokens coming */
         pn_flow_take(flow_delay * 1000);
     cleanup_msg msg;
     msg_init(&msg);
-    msg.flags = flags;
+    msg.flags = trusted ? flags : PN_CLEANUP_FLAGS_RECEIVED; /* checks for mail from outside */
+    msg.trusted = trusted;
     pn_buf why = PN_BUF_INIT, path = PN_BUF_INIT;
     msg.fd = pn_queue_create("incoming", pn_config_get_bool(PN_P(enable_long_queue_ids)),
                              &msg.queue_id, &msg.arrival, &why);
@@ -371,9 +380,22 @@ static int one_message(pn_stream *client, int flags)
     return result;
 }
 
+static uid_t mail_owner_uid;
+
+/* trusted_peer: the kernel's word on the client (SO_PEERCRED), not the client's own. */
+static int trusted_peer(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred))
+        return 0;
+    return cred.uid == 0 || cred.uid == mail_owner_uid;
+}
+
 static void serve(int fd, void *ctx)
 {
     (void)ctx;
+    int trusted = trusted_peer(fd);
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, (int)(pn_config_get_time(PN_P(ipc_timeout)) * 1000));
     pn_buf frame = PN_BUF_INIT, why = PN_BUF_INIT, kind = PN_BUF_INIT;
@@ -390,7 +412,7 @@ static void serve(int fd, void *ctx)
                 break;
             }
             pn_attr_get_int(&req, PN_ATTR_FLAGS, &flags);
-            if (one_message(client, (int)flags) < 0 || pn_server_request_done())
+            if (one_message(client, (int)flags, trusted) < 0 || pn_server_request_done())
                 break;
         }
     }
@@ -403,6 +425,8 @@ static void serve(int fd, void *ctx)
 static void pre_jail(void *ctx)
 {
     (void)ctx;
+    gid_t gid;
+    pn_privs_lookup(pn_config_get(PN_P(mail_owner)), &mail_owner_uid, &gid);
     envelope_init();
     checks_init();
     characters_init();

@@ -57,6 +57,48 @@ class Cleanup(unittest.TestCase):
     def incoming(self):
         return os.listdir(os.path.join(self.inst.queue, "incoming"))
 
+    @unittest.skipUnless(os.getuid() == 0, "needs root to become another user")
+    def test_an_untrusted_client_says_nothing_of_itself(self):
+        # a process that is not mail_owner (here nobody, with the postdrop group that
+        # public/ admits) may submit mail, but cleanup believes none of its attributes: the
+        # client, the queue ID it logs under, a content filter, HOLD/DISCARD/REDIRECT/BCC
+        import grp
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        postdrop = grp.getgrnam("postdrop").gr_gid
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_end)
+                os.setgroups([postdrop])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                s = self.session()
+                qid = self.open_message(s)
+                s.sendall(record("A", "client_addr=192.0.2.66") +
+                          record("A", "log_ident=FORGED") +
+                          record("A", "content_filter=smtp:[192.0.2.66]:25") +
+                          record("A", "action=discard") +
+                          record("A", "redirect=thief@example.net") +
+                          record("A", "bcc=thief@example.net") +
+                          record("S", "sender") + rcpt("joe@example.org") + record("M") +
+                          record("H", "Subject: hi") + record("B", "text\n") + record("."))
+                status = get(read_frame(s), "status")
+                os.write(write_end, f"{qid} {status}".encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        qid, status = os.read(read_end, 100).decode().split()
+        os.close(read_end)
+        self.assertEqual(status, "0")
+        q = mq1.read(os.path.join(self.inst.queue, "incoming", qid))  # not discarded
+        self.assertEqual(q["attrs"], {})
+        self.assertEqual([r["addr"] for r in q["rcpts"]], ["joe.smith@example.org"])
+        self.assertTrue(poll(lambda: f"{qid}: attribute redirect from an untrusted client "
+                             "ignored" in self.inst.log()), self.inst.log())
+
     def test_message_is_queued(self):
         s = self.session()
         qid = self.open_message(s)
