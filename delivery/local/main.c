@@ -177,10 +177,14 @@ static int read_as(uid_t uid, gid_t gid, const char *path, pn_buf *out)
 }
 
 /* policy: local never delivers as root; root's mail runs as default_privs. */
-static int policy(uid_t uid, gid_t gid)
+/* the group of mail_spool_directory, the only supplementary group a worker may have (to
+ * write a mailbox there); read at start */
+static long spool_gid = -1;
+
+static int policy(uid_t uid, gid_t gid, long extra_gid)
 {
     (void)gid;
-    return uid == 0 ? -1 : 0;
+    return uid != 0 && (extra_gid == -1 || extra_gid == spool_gid) ? 0 : -1;
 }
 
 static void default_privs(uid_t *uid, gid_t *gid)
@@ -643,7 +647,8 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
     } else {
         const char *spool = pn_config_get(PN_P(mail_spool_directory));
         struct stat st;
-        long extra = stat(spool, &st) == 0 ? (long)st.st_gid : -1;
+        /* the spool's group to write there, never the root group (the spawner refuses it) */
+        long extra = stat(spool, &st) == 0 && st.st_gid != 0 ? (long)st.st_gid : -1;
         pn_buf_printf(&path, "%s/%s", spool, name);
         deliver_to(d, path.data, uid, gid, extra, 1, &n);
     }
@@ -776,6 +781,9 @@ static void pre_jail(void *ctx)
     if (local_domains == NULL)
         pn_fatal("%s", err.data);
     pn_buf_release(&err);
+    struct stat spool;
+    if (stat(pn_config_get(PN_P(mail_spool_directory)), &spool) == 0)
+        spool_gid = (long)spool.st_gid;
     workers = pn_worker_pool_start(policy);
     pn_agent_drop_privileges();
 }

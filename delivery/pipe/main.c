@@ -39,9 +39,9 @@ static pn_agent agent;
 static const char *const per_rcpt[] = {
     "recipient", "original_recipient", "user", "extension", "mailbox", NULL};
 
-static int policy(uid_t uid, gid_t gid)
+static int policy(uid_t uid, gid_t gid, long extra_gid)
 {
-    return uid == pipe_conf.uid && gid == pipe_conf.gid ? 0 : -1;
+    return uid == pipe_conf.uid && gid == pipe_conf.gid && extra_gid == -1 ? 0 : -1;
 }
 
 /* unescape: eol=\r\n as written in master.cf */

@@ -23,10 +23,10 @@ static pn_maps *mailbox_maps, *uid_maps, *gid_maps;
 static pn_worker_pool *workers;
 
 /* policy: the spawner starts workers only for uids at or above virtual_minimum_uid. */
-static int policy(uid_t uid, gid_t gid)
+static int policy(uid_t uid, gid_t gid, long extra_gid)
 {
     (void)gid;
-    return (long)uid >= pn_config_get_int(PN_P(virtual_minimum_uid)) ? 0 : -1;
+    return (long)uid >= pn_config_get_int(PN_P(virtual_minimum_uid)) && extra_gid == -1 ? 0 : -1;
 }
 
 static pn_maps *open_maps(const char *name)

@@ -256,10 +256,15 @@ static void spawner_main(int sock, pn_worker_policy policy)
                 _exit(0); /* the agent is gone */
             got += (size_t)n;
         }
-        int allowed = who.uid != 0 && policy((uid_t)who.uid, (gid_t)who.gid) == 0;
+        /* the request is only a wish: the agent's policy (from its own configuration) and
+         * never root, the root group, or -1 ("unchanged") */
+        int allowed = who.uid != 0 && who.gid != 0 && who.uid != UINT32_MAX &&
+                      who.gid != UINT32_MAX && who.extra_gid != 0 && who.extra_gid >= -1 &&
+                      policy((uid_t)who.uid, (gid_t)who.gid, who.extra_gid) == 0;
         int worker = allowed ? new_worker(&who, 1) : -1;
         if (!allowed)
-            pn_warn("refused to start a worker for uid %u gid %u", who.uid, who.gid);
+            pn_warn("refused to start a worker for uid %u gid %u extra group %d", who.uid,
+                    who.gid, who.extra_gid);
         char answer = worker >= 0 ? 'Y' : 'N';
         pn_sock_send_fd(sock, &answer, 1, worker);
         if (worker >= 0)

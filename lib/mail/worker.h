@@ -12,8 +12,9 @@
 
 typedef struct pn_worker_pool pn_worker_pool;
 
-/* pn_worker_policy: 0 when the identity may be used by this agent. */
-typedef int (*pn_worker_policy)(uid_t uid, gid_t gid);
+/* pn_worker_policy: 0 when the identity may be used by this agent; extra_gid is the one
+ * supplementary group asked for, or -1. (The spawner itself refuses uid 0 and gid 0.) */
+typedef int (*pn_worker_policy)(uid_t uid, gid_t gid, long extra_gid);
 
 /* pn_worker_pool_start: as root (or, without root, workers are plain children). */
 pn_worker_pool *pn_worker_pool_start(pn_worker_policy policy);

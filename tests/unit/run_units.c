@@ -48,6 +48,7 @@ int main(void)
     srunner_add_suite(runner, hdraddr_suite());
     srunner_add_suite(runner, dsn_suite());
     srunner_add_suite(runner, smtpd_check_suite());
+    srunner_add_suite(runner, worker_suite());
     srunner_set_fork_status(runner, CK_NOFORK);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);

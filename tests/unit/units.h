@@ -15,6 +15,7 @@ Suite *log_suite(void);
 Suite *hdraddr_suite(void);
 Suite *dsn_suite(void);
 Suite *smtpd_check_suite(void);
+Suite *worker_suite(void);
 
 /* unit_tmpdir: a fresh private directory for one test (removed by the runner's caller). */
 const char *unit_tmpdir(void);
