@@ -23,6 +23,7 @@
 #include "ipc/flow.h"
 #include "ipc/proto.h"
 #include "ipc/server.h"
+#include "mail/addr.h"
 #include "mail/cleanupclnt.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
@@ -212,11 +213,17 @@ static int take_record(pn_stream *client, cleanup_msg *msg, int *aborted)
         }
         break;
     }
-    case 'S': pn_buf_set(&msg->sender, payload); break;
+    case 'S':
+        if (pn_addr_has_control(payload, len)) /* a new record, log line or SMTP command */
+            msg->status |= CLEANUP_STAT_PROTO;
+        pn_buf_set(&msg->sender, payload);
+        break;
     case 'R': {
         pn_qrcpt r;
         pn_qrcpt_init(&r);
-        if (pn_qfile_rcpt_parse(payload, len, 0, &r) < 0 || r.status != PN_RCPT_TODO)
+        if (pn_qfile_rcpt_parse(payload, len, 0, &r) < 0 || r.status != PN_RCPT_TODO ||
+            pn_addr_has_control(r.addr.data, r.addr.len) ||
+            pn_addr_has_control(pn_buf_str(&r.orcpt), r.orcpt.len))
             msg->status |= CLEANUP_STAT_PROTO;
         else
             envelope_add_rcpt(msg, r.addr.data, r.orcpt.data, r.notify);

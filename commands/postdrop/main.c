@@ -22,6 +22,7 @@
 #include "ipc/trigger.h"
 #include "mail/qfile.h"
 #include "mail/qpath.h"
+#include "mail/addr.h"
 #include "mail/setgidcmd.h"
 
 static char created[128]; /* removed again when we die half-way */
@@ -32,8 +33,9 @@ static void remove_partial(void)
         unlink(created);
 }
 
-/* client_records_only: an envelope with S and R (pending) records and the attributes of
- * sendmail's DSN, report and full-name options (ret, envid, trace_flags, full_name) only. */
+/* client_records_only: an envelope with S and R (pending) records, their addresses free of
+ * control characters, and the attributes of sendmail's DSN, report and full-name options
+ * (ret, envid, trace_flags, full_name) only. */
 static int client_records_only(const pn_qfile *q)
 {
     size_t pos = 0, len;
@@ -42,6 +44,18 @@ static int client_records_only(const pn_qfile *q)
     while (pn_qfile_next(q, &pos, &type, &payload, &len)) {
         if (type == 'R' && (len < 1 || payload[0] != PN_RCPT_TODO))
             return 0;
+        if (type == 'S' && pn_addr_has_control(payload, len))
+            return 0;
+        if (type == 'R') {
+            pn_qrcpt r;
+            pn_qrcpt_init(&r);
+            int bad = pn_qfile_rcpt_parse(payload, len, 0, &r) < 0 ||
+                      pn_addr_has_control(r.addr.data, r.addr.len) ||
+                      pn_addr_has_control(pn_buf_str(&r.orcpt), r.orcpt.len);
+            pn_qrcpt_release(&r);
+            if (bad)
+                return 0;
+        }
         if (type == 'A' && !((len > 4 && memcmp(payload, "ret=", 4) == 0) ||
                              (len > 6 && memcmp(payload, "envid=", 6) == 0) ||
                              (len > 12 && memcmp(payload, "trace_flags=", 12) == 0) ||

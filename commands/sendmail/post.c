@@ -15,6 +15,7 @@
 #include "base/argv.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "mail/addr.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
 #include "mail/qfile.h"
@@ -125,6 +126,15 @@ int post_message(const post_options *o, const char *sender, pn_argv *rcpts, cons
     split_header(msg, o->extract, rcpts, &headers, &body);
     if (rcpts->len == 0) {
         pn_error("No recipient addresses found in message header");
+        pn_buf_release(&headers);
+        pn_buf_release(&body);
+        return 65; /* EX_DATAERR */
+    }
+    int bad = pn_addr_has_control(sender, strlen(sender));
+    for (size_t i = 0; i < rcpts->len && !bad; i++)
+        bad = pn_addr_has_control(rcpts->items[i], strlen(rcpts->items[i]));
+    if (bad) { /* CR LF in an address would be a new record, log line or SMTP command */
+        pn_error("bad address syntax: control characters in an address");
         pn_buf_release(&headers);
         pn_buf_release(&body);
         return 65; /* EX_DATAERR */

@@ -168,3 +168,11 @@ void pn_addr_quote_local(const char *local, pn_buf *out)
     }
     pn_buf_putc(out, '"');
 }
+
+int pn_addr_has_control(const char *addr, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)addr[i] < 0x20 || addr[i] == 0x7f)
+            return 1;
+    return 0;
+}

@@ -8,6 +8,9 @@
 
 /* pn_addr_at: the '@' that separates local part and domain, or NULL. */
 const char *pn_addr_at(const char *addr);
+/* pn_addr_has_control: an envelope address (len bytes) holds a control character (below
+ * 0x20, or DEL): never stored, logged or sent, whoever submits it. */
+int pn_addr_has_control(const char *addr, size_t len);
 /* pn_addr_domain: the domain (lower-cased) or "" when there is none. */
 void pn_addr_domain(const char *addr, pn_buf *out);
 void pn_addr_localpart(const char *addr, pn_buf *out);

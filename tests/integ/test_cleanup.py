@@ -57,6 +57,19 @@ class Cleanup(unittest.TestCase):
     def incoming(self):
         return os.listdir(os.path.join(self.inst.queue, "incoming"))
 
+    def test_an_address_with_control_characters_is_refused(self):
+        # whoever submits it (a local forward, a file left in maildrop by root): no such
+        # address reaches a queue file, a log line or an SMTP command
+        for sender, recipient in (("a\nb@example.org", "joe@example.org"),
+                                  ("a@example.org", "joe\r\nRCPT TO:<x@y>@example.org")):
+            s = self.session()
+            qid = self.open_message(s)
+            s.sendall(record("S", sender) + rcpt(recipient) + record("M") +
+                      record("H", "Subject: hi") + record("B", "text\n") + record("."))
+            self.assertNotEqual(get(read_frame(s), "status"), 0)
+            self.assertNotIn(qid, self.incoming())
+            s.close()
+
     @unittest.skipUnless(os.getuid() == 0, "needs root to become another user")
     def test_an_untrusted_client_says_nothing_of_itself(self):
         # a process that is not mail_owner (here nobody, with the postdrop group that

@@ -36,6 +36,19 @@ class Sendmail(test_delivery.Delivery):
                                           r"from=<s@example\.com>")
         self.assertEqual(os.listdir(os.path.join(self.inst.queue, "maildrop")), [])
 
+    def test_an_address_with_control_characters_is_refused(self):
+        # a line feed in -f would forge log lines and mbox From lines, CR LF would be an SMTP
+        # command in the outbound session: nothing of it is queued
+        forged = "x\nDec  6 00:00:00 mail postfix/smtpd[1]: forged@example.com"
+        res = self.sendmail(["-f", forged, "info@example.org"], "Subject: s\n\nbody\n")
+        self.assertEqual(res.returncode, 65, res)
+        self.assertIn("sendmail: error: bad address syntax: control characters in an address\n",
+                      res.stderr)
+        res = self.sendmail(["-f", "s@example.com", "info\r@example.org"], "Subject: s\n\nb\n")
+        self.assertEqual(res.returncode, 65, res)
+        self.assertEqual(os.listdir(os.path.join(self.inst.queue, "maildrop")), [])
+        self.assertNotIn("forged", self.inst.log())
+
     def test_extract_recipients_and_drop_bcc(self):
         res = self.sendmail(["-t", "-i"], "From: me@example.com\nTo: info@example.org\n"
                                           "Bcc: Box <box@example.org>\nSubject: t\n\n.\nbody\n")
