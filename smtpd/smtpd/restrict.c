@@ -583,7 +583,10 @@ static enum verdict run_list(smtpd_session *s, const rule_list *list, const char
         rx_held.permit_logged = 0;
         const rule *r = &list->rules[i];
         enum verdict v = rx_evaluate(s, r, rcpt, stage, reply);
-        if (v == PERMIT && !rx_held.permit_logged && r->op != PN_RX_CLASS) {
+        /* a permit restriction's own permit (tables, policy servers and classes log theirs,
+         * or not, where they decide) */
+        if (v == PERMIT && !rx_held.permit_logged && r->op != PN_RX_CLASS &&
+            r->op != PN_RX_ACCESS && r->op != PN_RX_SERVER_ACCESS && r->op != PN_RX_POLICY) {
             /* the client permits name the client, the destination ones the recipient */
             int of_rcpt = r->op == PN_RX_AUTH_DESTINATION || r->op == PN_RX_PERMIT;
             rx_log_permit(s, r->name, of_rcpt && rcpt ? rx_what[stage] : "Client host",

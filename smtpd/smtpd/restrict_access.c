@@ -273,11 +273,11 @@ enum verdict rx_check_access(smtpd_session *s, const rule *r, const char *rcpt, 
         v = REFUSE;
     } else if (rc > 0) {
         v = rx_access_action(s, value.data, subject, whom, stage, reply);
-        if (v == PERMIT && !rx_held.permit_logged) {
-            char action[32];
-            snprintf(action, sizeof(action), "%.*s", (int)strcspn(value.data, " \t"), value.data);
+        char action[32]; /* an OK (or all-digits) answer is the table's own permit */
+        snprintf(action, sizeof(action), "%.*s", (int)strcspn(value.data, " \t"), value.data);
+        if (v == PERMIT && !rx_held.permit_logged &&
+            (strcasecmp(action, "OK") == 0 || strspn(action, "0123456789") == strlen(action)))
             rx_log_permit(s, action, whom, subject, r->table_name);
-        }
     }
     pn_buf_release(&value);
     return v;
