@@ -293,6 +293,17 @@ pn_worker_pool *pn_worker_pool_start(pn_worker_policy policy)
     return pool;
 }
 
+void pn_worker_pool_free(pn_worker_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    for (int i = 0; i < pool->count; i++)
+        close(pool->workers[i].sock); /* each worker exits when its socket closes */
+    if (pool->spawner >= 0)
+        close(pool->spawner); /* and so does the spawner */
+    free(pool);
+}
+
 int pn_worker_pool_broken(const pn_worker_pool *pool)
 {
     return pool->broken;

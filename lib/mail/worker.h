@@ -18,6 +18,8 @@ typedef int (*pn_worker_policy)(uid_t uid, gid_t gid, long extra_gid);
 
 /* pn_worker_pool_start: as root (or, without root, workers are plain children). */
 pn_worker_pool *pn_worker_pool_start(pn_worker_policy policy);
+/* pn_worker_pool_free: the workers and the spawner end. */
+void pn_worker_pool_free(pn_worker_pool *pool);
 /* pn_worker_pool_broken: the spawner is gone; the agent must retire (a new one starts a new
  * spawner). */
 int pn_worker_pool_broken(const pn_worker_pool *pool);

@@ -42,6 +42,7 @@ START_TEST(spawner_grants_only_safe_identities)
     chmod(path, 0600);
     ck_assert_int_ne(pn_worker_read(pool, NOBODY, NOBODY, path, &out), 1);
     pn_buf_release(&out);
+    pn_worker_pool_free(pool);
 }
 END_TEST
 
