@@ -124,6 +124,38 @@ static int walk(const pn_attrs *a, size_t *pos, char *type, const char **name, s
     return 1;
 }
 
+/* The names of one level's plain attributes, for the repeated-name check: an open-addressed
+ * table, so that a frame of a million tiny attributes costs a million probes, not 10^12
+ * comparisons. No level may hold more than PN_ATTR_MAX_NAMES of them. */
+#define NAME_SLOTS (2 * PN_ATTR_MAX_NAMES)
+
+struct names_seen {
+    const char *name[NAME_SLOTS];
+    unsigned char len[NAME_SLOTS];
+    int count;
+};
+
+/* first_sighting: 1 when name is new at this level (and now remembered), 0 when repeated,
+ * -1 when the level has too many names. */
+static int first_sighting(struct names_seen *seen, const char *name, size_t nlen)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < nlen; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    for (size_t i = h % NAME_SLOTS;; i = (i + 1) % NAME_SLOTS) {
+        if (seen->name[i] == NULL) {
+            if (seen->count >= PN_ATTR_MAX_NAMES)
+                return -1;
+            seen->name[i] = name;
+            seen->len[i] = (unsigned char)nlen;
+            seen->count++;
+            return 1;
+        }
+        if (seen->len[i] == nlen && memcmp(seen->name[i], name, nlen) == 0)
+            return 0;
+    }
+}
+
 static int validate(const pn_attrs *a, int depth, pn_buf *why)
 {
     size_t pos = 0;
@@ -132,6 +164,8 @@ static int validate(const pn_attrs *a, int depth, pn_buf *why)
     size_t nlen;
     uint32_t vlen;
     int rc;
+    struct names_seen seen; /* cleared at the first plain attribute: groups often have none */
+    seen.count = -1;
     while ((rc = walk(a, &pos, &type, &name, &nlen, &value, &vlen)) > 0) {
         if (!valid_name(name, nlen)) {
             pn_buf_puts(why, "bad attribute name");
@@ -153,18 +187,17 @@ static int validate(const pn_attrs *a, int depth, pn_buf *why)
             pn_buf_printf(why, "unknown attribute type 0x%02x", (unsigned char)type);
             return -1;
         } else {
-            /* A repeated non-group name is an error. */
-            size_t scan = 0;
-            char t2;
-            const char *n2, *v2;
-            size_t l2;
-            uint32_t vl2;
-            while (scan < pos - (2 + nlen + 4 + vlen) &&
-                   walk(a, &scan, &t2, &n2, &l2, &v2, &vl2) > 0) {
-                if (t2 != 'G' && l2 == nlen && memcmp(n2, name, nlen) == 0) {
+            if (seen.count < 0) {
+                memset(seen.name, 0, sizeof(seen.name));
+                seen.count = 0;
+            }
+            int first = first_sighting(&seen, name, nlen); /* a repeated plain name is an error */
+            if (first <= 0) {
+                if (first == 0)
                     pn_buf_printf(why, "repeated attribute %.*s", (int)nlen, name);
-                    return -1;
-                }
+                else
+                    pn_buf_printf(why, "more than %d attributes in a group", PN_ATTR_MAX_NAMES);
+                return -1;
             }
         }
     }

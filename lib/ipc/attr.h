@@ -11,6 +11,7 @@
 
 #define PN_ATTR_MAX_FRAME (1024 * 1024)
 #define PN_ATTR_MAX_DEPTH 4
+#define PN_ATTR_MAX_NAMES 128 /* plain attributes at one level of a frame */
 
 /* Encoder. */
 typedef struct pn_attr_out {

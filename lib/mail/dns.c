@@ -1,5 +1,6 @@
 /* dns.c: a blocking-style c-ares client: submit a query, then drive the channel with
- * ares_fds/select and ares_process until the callback has run or the deadline passed.
+ * ares_getsock/poll and ares_process_fd until the callback has run or the deadline passed
+ * (poll, never select: a descriptor above FD_SETSIZE is as good as any other).
  * Queries are made here (ares_create_query) and sent with ares_send, so that in DNSSEC mode
  * they ask for validation (AD and the EDNS0 DO bit, RFC 6840 5.7) and the answer's AD bit
  * can be read. The resolver is trusted to have validated only when /etc/resolv.conf says
@@ -17,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
-#include <sys/select.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "base/event.h"
@@ -136,6 +137,52 @@ static const char *type_name(int type)
     return type == ns_t_mx ? "MX" : type == ns_t_aaaa ? "AAAA" : type == 52 ? "TLSA" : "A";
 }
 
+/* drive: the channel's sockets are polled and processed until *done is set, the channel has
+ * nothing left to do, or timeout_ms (-1: c-ares's own timeouts only) has passed; a query
+ * still open at the deadline is cancelled. */
+static void drive(int *done, int timeout_ms)
+{
+    long long deadline = timeout_ms >= 0 ? pn_event_now_ms() + timeout_ms : -1;
+    while (!*done) {
+        ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+        int bits = ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
+        struct pollfd fds[ARES_GETSOCK_MAXNUM];
+        int n = 0;
+        for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+            short events = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
+                                   (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+            if (events)
+                fds[n++] = (struct pollfd){.fd = socks[i], .events = events};
+        }
+        if (n == 0)
+            break;
+        struct timeval max, tv, *tvp = NULL;
+        if (deadline >= 0) {
+            long long left = deadline - pn_event_now_ms();
+            if (left <= 0) {
+                ares_cancel(channel);
+                break;
+            }
+            max = (struct timeval){.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
+            tvp = &max;
+        }
+        tvp = ares_timeout(channel, tvp, &tv);
+        int wait_ms = tvp ? (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000) : -1;
+        int ready_count = poll(fds, (nfds_t)n, wait_ms);
+        if (ready_count <= 0) { /* a timeout: c-ares retries or fails its queries */
+            ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            ares_socket_t rfd = fds[i].revents & (POLLIN | POLLERR | POLLHUP) ? fds[i].fd
+                                                                              : ARES_SOCKET_BAD;
+            ares_socket_t wfd = fds[i].revents & (POLLOUT | POLLERR) ? fds[i].fd : ARES_SOCKET_BAD;
+            if (rfd != ARES_SOCKET_BAD || wfd != ARES_SOCKET_BAD)
+                ares_process_fd(channel, rfd, wfd);
+        }
+    }
+}
+
 static int query(const char *name, int type, struct answer *a, pn_buf *why)
 {
     memset(a, 0, sizeof(*a));
@@ -159,17 +206,7 @@ static int query(const char *name, int type, struct answer *a, pn_buf *why)
     }
     ares_send(channel, qbuf, qlen, on_answer, a);
     ares_free_string(qbuf);
-    while (!a->done) {
-        fd_set r, w;
-        FD_ZERO(&r);
-        FD_ZERO(&w);
-        int n = ares_fds(channel, &r, &w);
-        if (n == 0)
-            break;
-        struct timeval tv, *tvp = ares_timeout(channel, NULL, &tv);
-        select(n, &r, &w, NULL, tvp);
-        ares_process(channel, &r, &w);
-    }
+    drive(&a->done, -1);
     if (a->status == ARES_SUCCESS)
         return PN_DNS_OK;
     if (a->status == ARES_ENOTFOUND || a->status == ARES_ENODATA)
@@ -466,25 +503,6 @@ struct host_answer {
     pn_buf *name;
 };
 
-static void drive(int *done, int timeout_ms)
-{
-    long long deadline = pn_event_now_ms() + timeout_ms;
-    while (!*done) {
-        fd_set r, w;
-        FD_ZERO(&r);
-        FD_ZERO(&w);
-        int n = ares_fds(channel, &r, &w);
-        long long left = deadline - pn_event_now_ms();
-        if (left <= 0) {
-            ares_cancel(channel);
-            break;
-        }
-        struct timeval max = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000}, tv;
-        struct timeval *tvp = ares_timeout(channel, &max, &tv);
-        select(n, &r, &w, NULL, tvp);
-        ares_process(channel, &r, &w);
-    }
-}
 
 static void on_host(void *arg, int status, int timeouts, struct hostent *host)
 {

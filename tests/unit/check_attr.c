@@ -1,5 +1,6 @@
 /* check_attr.c: unit tests for the ATTR/1 codec: round trips, every malformation, and random
  * mutations of a valid frame (which must be rejected or accepted, never crash). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,43 @@ START_TEST(malformed_frames)
 }
 END_TEST
 
+/* names: a frame of count plain attributes named n0, n1, ... (with a repeat of n0 at the end
+ * when repeat is set). */
+static void names(pn_buf *frame, int count, int repeat)
+{
+    pn_buf_reset(frame);
+    for (int i = 0; i <= count; i++) {
+        char name[16];
+        int len = snprintf(name, sizeof(name), "n%d", i == count ? 0 : i);
+        if (i == count && !repeat)
+            break;
+        char head[2] = {'S', (char)len};
+        pn_buf_append(frame, head, 2);
+        pn_buf_append(frame, name, (size_t)len);
+        pn_buf_append(frame, "\0\0\0\0", 4);
+    }
+}
+
+START_TEST(repeated_names_among_many)
+{
+    pn_buf frame = PN_BUF_INIT;
+    names(&frame, PN_ATTR_MAX_NAMES, 0);
+    ck_assert_int_eq(parses(frame.data, frame.len), 0);
+    names(&frame, PN_ATTR_MAX_NAMES - 1, 1); /* the repeat is found among the others */
+    ck_assert_int_eq(parses(frame.data, frame.len), -1);
+    /* a frame of 1 MiB of distinct tiny attributes is refused after the first few hundred,
+     * not compared name by name with all that came before */
+    names(&frame, 100000, 0);
+    ck_assert_uint_gt(frame.len, 1000000);
+    pn_attrs a;
+    pn_buf why = PN_BUF_INIT;
+    ck_assert_int_eq(pn_attr_parse(frame.data, frame.len, &a, &why), -1);
+    ck_assert_str_eq(why.data, "more than 128 attributes in a group");
+    pn_buf_release(&why);
+    pn_buf_release(&frame);
+}
+END_TEST
+
 START_TEST(random_mutations_never_crash)
 {
     pn_attr_out o;
@@ -135,6 +173,7 @@ Suite *attr_suite(void)
     TCase *tc = tcase_create("attr");
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, malformed_frames);
+    tcase_add_test(tc, repeated_names_among_many);
     tcase_add_test(tc, random_mutations_never_crash);
     suite_add_tcase(s, tc);
     return s;
