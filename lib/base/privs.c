@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,4 +70,10 @@ void pn_privs_drop_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t coun
     for (int i = 0; root && i < n; i++)
         if (!group_listed(now[i], groups, count))
             pn_panic("group %ld left after dropping privileges", (long)now[i]);
+}
+
+void pn_privs_no_new_privs(void)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        pn_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 }

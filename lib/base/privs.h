@@ -13,5 +13,8 @@ void pn_privs_chroot(const char *dir);
 void pn_privs_drop(uid_t uid, gid_t gid);
 /* pn_privs_drop_groups: the same, keeping exactly these supplementary groups. */
 void pn_privs_drop_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t count);
+/* pn_privs_no_new_privs: no program this process (or a child forked from now on) runs can
+ * gain privileges through set-user-ID or set-group-ID bits or file capabilities. */
+void pn_privs_no_new_privs(void);
 
 #endif

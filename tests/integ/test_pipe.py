@@ -16,6 +16,7 @@ for a in "$@"; do printf '%s\\n' "$a"; done > $out.args
 cat > $out.stdin
 id -u > $out.uid
 ls -l /proc/$$/fd > $out.fds
+grep NoNewPrivs /proc/$$/status > $out.status
 case "$2" in
   temp*) exit 75 ;;
   gone*) echo "5.7.1 go away"; exit 1 ;;
@@ -72,6 +73,9 @@ class Pipe(test_delivery.Delivery):
                   if int(fd) > 2 and what.startswith(("socket:", "pipe:")) and
                   what not in (fds.get("0"), fds.get("1"), fds.get("2"))}
         self.assertEqual(leaked, {}, fds)
+        # pipe itself may gain no privileges, but the command it runs still can: a filter
+        # that hands the message back through sendmail needs the set-group-ID postdrop
+        self.assertEqual(self.read(call, "status").split(), ["NoNewPrivs:", "0"])
 
     def test_macros_and_one_argument_per_recipient(self):
         qid = self.submit("Sender@Example.com", ["A+Ext@Pipe.Example", "b@pipe.example"])
