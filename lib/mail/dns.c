@@ -113,7 +113,9 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
     (void)timeouts;
     a->done = 1;
     a->status = status;
-    if (status != ARES_SUCCESS || abuf == NULL || alen < 12)
+    if (status == ARES_SUCCESS && (abuf == NULL || alen < 12))
+        a->status = ARES_EBADRESP; /* not even a header */
+    if (a->status != ARES_SUCCESS)
         return;
     a->abuf = pn_memdup(abuf, (size_t)alen);
     a->alen = alen;
@@ -183,30 +185,32 @@ static void drive(int *done, int timeout_ms)
     }
 }
 
+static int send_query(const char *name, int type, struct answer *a, pn_buf *why);
+
+/* The answers of a source set by pn_dns_set_source, in place of the resolver's. */
+static pn_dns_source source;
+static void *source_ctx;
+
+void pn_dns_set_source(pn_dns_source fn, void *ctx)
+{
+    source = fn;
+    source_ctx = ctx;
+}
+
 static int query(const char *name, int type, struct answer *a, pn_buf *why)
 {
     memset(a, 0, sizeof(*a));
-    if (!ready && pn_dns_init(why) < 0)
+    if (source) {
+        const unsigned char *abuf;
+        int alen;
+        int status = source(name, type, &abuf, &alen, source_ctx) == 0 ? ARES_SUCCESS
+                                                                        : ARES_ECONNREFUSED;
+        on_answer(a, status, 0, (unsigned char *)abuf, alen);
+    } else if (!ready && pn_dns_init(why) < 0) {
         return PN_DNS_RETRY;
-    unsigned char *qbuf = NULL;
-    int qlen = 0, dnssec = mode == PN_DNS_DNSSEC;
-    /* ares_send keeps the ID it is given: an unpredictable one, against forged answers */
-    unsigned short id = 0;
-    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-        id = (unsigned short)(pn_event_now_ms() ^ (long long)getpid());
-    /* DNSSEC: an OPT record (1232 bytes over UDP) whose DO bit asks for validation */
-    if (ares_create_query(name, ns_c_in, type, id, 1, &qbuf, &qlen, dnssec ? 1232 : 0) !=
-        ARES_SUCCESS) {
-        pn_buf_printf(why, "bad name in a DNS query: %s", name);
+    } else if (send_query(name, type, a, why) < 0) {
         return PN_DNS_NOTFOUND;
     }
-    if (dnssec && qlen > 23) {
-        qbuf[3] |= 0x20;        /* AD */
-        qbuf[qlen - 4] |= 0x80; /* DO: the high bit of the OPT record's flags */
-    }
-    ares_send(channel, qbuf, qlen, on_answer, a);
-    ares_free_string(qbuf);
-    drive(&a->done, -1);
     if (a->status == ARES_SUCCESS)
         return PN_DNS_OK;
     if (a->status == ARES_ENOTFOUND || a->status == ARES_ENODATA)
@@ -218,6 +222,32 @@ static int query(const char *name, int type, struct answer *a, pn_buf *why)
     if (pn_verbose)
         pn_info("%s: %s", name, ares_strerror(a->status));
     return PN_DNS_RETRY;
+}
+
+/* send_query: the query for name and type sent on the channel, and the channel driven until
+ * its answer (or failure) is in a; -1 with why when the name cannot be put in a query. */
+static int send_query(const char *name, int type, struct answer *a, pn_buf *why)
+{
+    unsigned char *qbuf = NULL;
+    int qlen = 0, dnssec = mode == PN_DNS_DNSSEC;
+    /* ares_send keeps the ID it is given: an unpredictable one, against forged answers */
+    unsigned short id = 0;
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+        id = (unsigned short)(pn_event_now_ms() ^ (long long)getpid());
+    /* DNSSEC: an OPT record (1232 bytes over UDP) whose DO bit asks for validation */
+    if (ares_create_query(name, ns_c_in, type, id, 1, &qbuf, &qlen, dnssec ? 1232 : 0) !=
+        ARES_SUCCESS) {
+        pn_buf_printf(why, "bad name in a DNS query: %s", name);
+        return -1;
+    }
+    if (dnssec && qlen > 23) {
+        qbuf[3] |= 0x20;        /* AD */
+        qbuf[qlen - 4] |= 0x80; /* DO: the high bit of the OPT record's flags */
+    }
+    ares_send(channel, qbuf, qlen, on_answer, a);
+    ares_free_string(qbuf);
+    drive(&a->done, -1);
+    return 0;
 }
 
 static int by_preference(const void *x, const void *y)
@@ -265,7 +295,8 @@ int pn_dns_mx(const char *domain, pn_mx **list, int *count, int *null_mx, int *i
         (*list)[i] = (*list)[j];
         (*list)[j] = t;
     }
-    qsort(*list, (size_t)*count, sizeof(pn_mx), by_preference);
+    if (*count > 1)
+        qsort(*list, (size_t)*count, sizeof(pn_mx), by_preference);
     if (*null_mx && *count == 0)
         return PN_DNS_OK;
     return *count ? PN_DNS_OK : PN_DNS_NOTFOUND;

@@ -30,6 +30,12 @@ typedef struct pn_tlsa {
 } pn_tlsa;
 
 int pn_dns_init(pn_buf *why);
+/* A source of answers in place of the resolver (tests that bring their own): for the name
+ * and type asked, the whole DNS message in *abuf (kept by the source) and 0, or -1 for no
+ * answer at all. NULL restores the resolver. Host name lookups by address are not covered. */
+typedef int (*pn_dns_source)(const char *name, int type, const unsigned char **abuf, int *alen,
+                             void *ctx);
+void pn_dns_set_source(pn_dns_source source, void *ctx);
 /* pn_dns_mode_of: the mode a dns_support_level value names ("" and "enabled": enabled). */
 int pn_dns_mode_of(const char *level);
 void pn_dns_set_mode(int mode);
