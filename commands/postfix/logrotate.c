@@ -149,7 +149,7 @@ void logrotate(void)
     if (rename(file, rotated.data) < 0)
         pn_fatal("could not rotate file \"%s\": rename to %s: %s", file, rotated.data,
                  strerror(errno));
-    int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         pn_fatal("could not rotate file \"%s\": %s", file, strerror(errno));
     (void)hand_over(fd);

@@ -146,7 +146,7 @@ void pn_log_set_target(const pn_log_target *t)
     lg.postlog_retry = lg.syslog_retry = 0;
     if (*lg.file) {
         /* opened now: a chrooted process cannot reach the path later */
-        lg.file_fd = open(lg.file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        lg.file_fd = open(lg.file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (!lg.writer && !lg.direct && *lg.socket)
             lg.postlog_fd = connect_dgram(lg.socket);
     } else {
@@ -253,7 +253,7 @@ static void append(const char *dgram, size_t len)
     char stamp[16];
     pn_log_stamp((long)time(NULL), stamp);
     size_t n = pn_log_file_line(line, sizeof(line), stamp, lg.host, dgram, len);
-    int fd = lg.writer ? -1 : open(lg.file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = lg.writer ? -1 : open(lg.file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0) {
         (void)!write(fd, line, n);
         close(fd);

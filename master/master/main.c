@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/privs.h"
+#include "base/safeopen.h"
 #include "config/cflog.h"
 #include "config/cfparams.h"
 #include "master.h"
@@ -36,9 +37,18 @@ static void load_config(void)
 /* lock_file: open and lock path; returns the descriptor or -1 when another holds it. */
 static int lock_file(const char *path, int write_pid)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* master.lock lies in data_directory, which mail_owner may write: never a link planted
+     * there (to truncate what it points to), never a file of anyone but this user */
+    pn_buf why = PN_BUF_INIT;
+    struct stat st;
+    int exists = lstat(path, &st) == 0 || errno != ENOENT;
+    int fd = pn_safe_open(path, exists ? O_RDWR : O_RDWR | O_CREAT, 0644, &st, &why);
     if (fd < 0)
-        pn_fatal("open lock file %s: %s", path, strerror(errno));
+        pn_fatal("lock file: %s", why.data);
+    if (st.st_uid != geteuid())
+        pn_fatal("open lock file %s: owned by uid %ld, not by uid %ld", path, (long)st.st_uid,
+                 (long)geteuid());
+    pn_buf_release(&why);
     if (pn_lock_fd(fd, PN_LOCK_EXCLUSIVE | PN_LOCK_NOWAIT) < 0) {
         close(fd);
         return -1;

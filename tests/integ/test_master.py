@@ -277,6 +277,31 @@ class Privileges(MasterTest):
                          __import__("grp").getgrnam("postdrop").gr_gid)
         self.assertTrue(os.path.exists(os.path.join(inst.queue, "etc", "services")))
 
+    def test_a_link_planted_as_master_lock_is_refused(self):
+        # data_directory is mail_owner's: a link there must not make root truncate its target
+        inst = self.make("echo unix - y y - 1 echo-service\n")
+        victim = os.path.join(inst.dir, "victim")
+        with open(victim, "w") as fp:
+            fp.write("precious\n")
+        data = os.path.join(inst.dir, "data")
+        os.makedirs(data, exist_ok=True)
+        os.symlink(victim, os.path.join(data, "master.lock"))
+        res = inst.postfix("start")
+        self.assertNotEqual(res.rc, 0)
+        self.assertIn("master.lock", res.err + inst.log())
+        self.assertEqual(open(victim).read(), "precious\n")
+        # nor a file that mail_owner made there
+        os.unlink(os.path.join(data, "master.lock"))
+        with open(os.path.join(data, "master.lock"), "w"):
+            pass
+        owner = pwd.getpwnam("postfix")
+        os.chown(os.path.join(data, "master.lock"), owner.pw_uid, owner.pw_gid)
+        res = inst.postfix("start")
+        self.assertNotEqual(res.rc, 0)
+        self.assertIn(f"owned by uid {owner.pw_uid}", res.err + inst.log())
+        os.unlink(os.path.join(data, "master.lock"))
+        inst.start()
+
     def test_without_root(self):
         nobody = pwd.getpwnam("nobody")
         inst = self.make("echo unix - y y - 1 echo-service\n",
