@@ -45,7 +45,7 @@ PN_PARAM(alias_database, STR, 0, 0, "hash:/etc/aliases", PN_R(POSTMAP)|PN_R(POST
 PN_PARAM(alias_maps, STR, 0, 0, "hash:/etc/aliases, nis:mail.aliases", PN_R(LOCAL), IMPL, 0, 0, NULL)
 PN_PARAM(allow_mail_to_commands, STR, 0, 0, "alias, forward", PN_R(LOCAL), IMPL, 0, 0, "*alias forward include")
 PN_PARAM(allow_mail_to_files, STR, 0, 0, "alias, forward", PN_R(LOCAL), IMPL, 0, 0, "*alias forward include")
-PN_PARAM(allow_min_user, BOOL, 0, 0, "no", PN_R_ALL, WARN, 0, 0, NULL)
+PN_PARAM(allow_min_user, BOOL, 0, 0, "no", PN_R(SMTPD) | PN_R(QMGR), IMPL, 0, 0, NULL)
 PN_PARAM(allow_percent_hack, BOOL, 0, 0, "yes", PN_R(TREWRITE), IMPL, 0, 0, NULL)
 PN_PARAM(allow_untrusted_routing, BOOL, 0, 0, "no", PN_R(SMTPD), WARN, 0, 0, NULL)
 PN_PARAM(alternate_config_directories, STR, 0, 0, "", PN_R(POSTDROP)|PN_R(POSTQUEUE), IMPL, 0, 0, NULL)

@@ -86,6 +86,22 @@ static void apply_filter(pending *p, size_t n, const char *filter)
     }
 }
 
+/* refuse_min_users: a recipient that starts with '-' could pass for an option to a command
+ * (pipe's argv, a local "|command"): unless allow_min_user is set it goes to the error
+ * agent, here where every way into the queue (SMTP, sendmail, an alias, a .forward) meets. */
+static void refuse_min_users(pending *p, size_t n)
+{
+    if (pn_config_get_bool(PN_P(allow_min_user)))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].rcpt.addr.data == NULL || p[i].rcpt.addr.data[0] != '-' ||
+            (p[i].flags & PN_RESOLVE_FAIL))
+            continue;
+        pn_buf_set(&p[i].transport, "error");
+        pn_buf_set(&p[i].nexthop, "5.1.3 bad address syntax");
+    }
+}
+
 /* pending_count: recipients still to do, read again from the file, and when a delay
  * warning is due. */
 static int pending_count(int fd, int64_t *warn_time, pn_buf *why)
@@ -302,6 +318,7 @@ void message_activate(const char *id, int64_t active_us)
     if (filter.len)
         apply_filter(p, n, filter.data);
     pn_buf_release(&filter);
+    refuse_min_users(p, n);
     for (size_t i = 0; i < n; i++) {
         if (p[i].taken || (p[i].flags & PN_RESOLVE_FAIL))
             continue;

@@ -308,6 +308,16 @@ static int address_ok(const char *addr)
     return !quoted && strlen(addr) <= 1000;
 }
 
+/* min_user: an address that starts with '-' (it could pass for an option to a command that
+ * gets it as an argument), refused as the reference does unless allow_min_user is set. */
+static int min_user(const smtpd_session *s, const char *command, const char *addr)
+{
+    if (addr[0] != '-' || pn_config_get_bool(PN_P(allow_min_user)))
+        return 0;
+    pn_warn("Illegal address syntax from %s in %s command: <%s>", s->namaddr.data, command, addr);
+    return 1;
+}
+
 static void cmd_helo(smtpd_session *s, const char *arg, int esmtp)
 {
     if (*arg == 0) {
@@ -395,7 +405,8 @@ static void cmd_mail(smtpd_session *s, const char *arg)
         smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
     } else if (parse_path(arg, "FROM:", &addr, &params) < 0) {
         smtpd_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
-    } else if (!address_ok(addr.data) || (addr.len && !smtpd_address_resolves(addr.data))) {
+    } else if (!address_ok(addr.data) || min_user(s, "MAIL", addr.data) ||
+               (addr.len && !smtpd_address_resolves(addr.data))) {
         smtpd_reply(s, "501 5.1.7 Bad sender address syntax");
     } else if (smtpd_limit_mail(s) < 0) {
         /* too much mail from this client: said */
@@ -456,7 +467,8 @@ static void cmd_rcpt(smtpd_session *s, const char *arg)
         smtpd_reply(s, "503 5.5.1 Error: need MAIL command");
     } else if (parse_path(arg, "TO:", &addr, &params) < 0) {
         smtpd_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
-    } else if (addr.len == 0 || !address_ok(addr.data) || !smtpd_address_resolves(addr.data)) {
+    } else if (addr.len == 0 || !address_ok(addr.data) || min_user(s, "RCPT", addr.data) ||
+               !smtpd_address_resolves(addr.data)) {
         smtpd_reply(s, "501 5.1.3 Bad recipient address syntax");
     } else if (smtpd_rcpt_params(params, &notify, &orcpt, &reply) < 0) {
         smtpd_reply(s, "%s", reply.data);

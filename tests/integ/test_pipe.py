@@ -46,7 +46,7 @@ class Pipe(test_delivery.Delivery):
             "$sender $recipient\n"
             f"quoted unix - n n - - pipe flags=q user=nobody argv={script} "
             "${sender} ${recipient}\n"
-            "showq unix n - n - - showq\n")
+            "showq unix n - n - - showq\nerror unix - - n - - error\n")
         with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
             fp.write("transport_maps = inline:{ pipe.example=record:, one.example=single:, "
                      "quote.example=quoted: }\n"
@@ -123,6 +123,25 @@ class Pipe(test_delivery.Delivery):
         res = run([os.path.join(BIN, "mailq")], env={"MAIL_CONFIG": self.inst.etc})
         self.assertIn("\n" + " " * (76 - len("temporary failure")) + "(temporary failure)\n" +
                       " " * 41 + "temp@one.example\n", res.out)
+
+    def test_hostile_addresses_reach_the_command_as_one_argument(self):
+        # shell syntax in an address is data: one argv element each, exactly as queued,
+        # and no process but the command; an address that starts with '-' could pass for
+        # an option and bounces (allow_min_user = no), the command never sees it
+        mark = f"/tmp/pn-injected-{os.getpid()}"
+        self.addCleanup(lambda: os.path.exists(mark) and os.unlink(mark))
+        hostile = ["`touch " + mark + "`@one.example", "$(touch " + mark + ")@one.example",
+                   ";touch " + mark + ";@one.example", "a|touch " + mark + "@one.example",
+                   "x\\ y@one.example"]
+        qid = self.submit("s@example.com", hostile + ["-oxmark@one.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=15),
+                        self.inst.log())
+        got = sorted(self.read(call, "args").split("\n")[1] for call in self.calls())
+        self.assertEqual(got, sorted(hostile))
+        self.assertFalse(os.path.exists(mark))
+        self.assertIn("to=<-oxmark@one.example>", self.inst.log())
+        self.assertRegex(self.inst.log(), r"to=<-oxmark@one\.example>.*dsn=5\.1\.3, "
+                                          r"status=bounced \(bad address syntax\)")
 
     def test_x_flag_decides_delivered_or_relayed(self):
         # NOTIFY=SUCCESS: the success notice says "delivered" only for a command flagged X
