@@ -118,6 +118,14 @@ static void parse_args(int argc, char **argv)
     struct passwd *owner = getpwnam(pn_config_get(PN_P(mail_owner)));
     if (pipe_conf.uid == 0 || (owner && owner->pw_uid == pipe_conf.uid))
         pn_fatal("pipe: user= %s: the command must not run as root or as mail_owner", user);
+    /* nor with a group that opens the mail system: root's, mail_owner's (the queue) or
+     * setgid_group's (maildrop/, public/) */
+    struct group *setgid = getgrnam(pn_config_get(PN_P(setgid_group)));
+    if (pipe_conf.gid == 0 || (owner && owner->pw_gid == pipe_conf.gid) ||
+        (setgid && setgid->gr_gid == pipe_conf.gid))
+        pn_fatal("pipe: user= %s: the command must not run with group id %ld (root's, "
+                 "mail_owner's or setgid_group's)",
+                 user, (long)pipe_conf.gid);
     free(copy);
 }
 

@@ -1,6 +1,7 @@
 """pipe: the seed's kind of master.cf entries: flags, user=, argv= macros (one argument per
 recipient for recipient macros), the message on standard input with the D and R headers, and
 exit codes mapped as the reference does."""
+import grp
 import os
 import pwd
 import unittest
@@ -142,6 +143,26 @@ class Pipe(test_delivery.Delivery):
         self.assertIn("to=<-oxmark@one.example>", self.inst.log())
         self.assertRegex(self.inst.log(), r"to=<-oxmark@one\.example>.*dsn=5\.1\.3, "
                                           r"status=bounced \(bad address syntax\)")
+
+    def test_a_privileged_group_is_refused(self):
+        # root's group, mail_owner's and setgid_group's would open the queue to the command
+        owner_group = grp.getgrgid(pwd.getpwnam("postfix").pw_gid).gr_name
+        groups = {"root": "rootgrp", owner_group: "ownergrp", "postdrop": "dropgrp"}
+        script = os.path.join(self.inst.dir, "record.sh")
+        self.inst.write_master(
+            SERVICES + "error unix - - n - - error\n" +
+            "".join(f"{svc} unix - n n - - pipe user=nobody:{g} argv={script} ${{recipient}}\n"
+                    for g, svc in groups.items()))
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("transport_maps = inline:{ " +
+                     ", ".join(f"{svc}.example={svc}:" for svc in groups.values()) + " }\n")
+        self.assertTrue(self.inst.reload())
+        self.submit("s@example.com", [f"x@{svc}.example" for svc in groups.values()])
+        for g in groups:
+            self.assertTrue(poll(lambda: f"user= nobody:{g}: the command must not run with "
+                                         f"group id" in self.inst.log(), timeout=15),
+                            self.inst.log())
+        self.assertEqual(self.calls(), [])
 
     def test_x_flag_decides_delivered_or_relayed(self):
         # NOTIFY=SUCCESS: the success notice says "delivered" only for a command flagged X
