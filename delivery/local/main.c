@@ -340,7 +340,9 @@ static void deliver_to(struct delivery *d, const char *path, uid_t uid, gid_t gi
                           d->rcpt->orig.data,
                           pn_config_get_int(PN_P(mailbox_size_limit)),
                           mailbox && path[len - 1] != '/' &&
-                              pn_config_get_bool(PN_P(strict_mailbox_ownership))};
+                              pn_config_get_bool(PN_P(strict_mailbox_ownership)),
+                          pn_config_get(PN_P(mailbox_delivery_lock)),
+                          !mailbox};
     int rc = pn_worker_deliver(workers, uid, gid, extra, d->q->fd, &job, &text, &dsn);
     if (rc == MAILBOX_SENT && !mailbox) {
         pn_buf_reset(&text);

@@ -103,6 +103,8 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
                           r->addr.data,
                           r->orig.data, /* empty with enable_original_recipient = no */
                           pn_config_get_int(PN_P(virtual_mailbox_limit)),
+                          0,
+                          pn_config_get(PN_P(virtual_mailbox_lock)),
                           0};
     rc = pn_worker_deliver(workers, (uid_t)uid, (gid_t)gid, -1, q->fd, &job, text, &dsn_text);
     *dsn = pn_buf_str(&dsn_text);

@@ -115,6 +115,8 @@
 #define PN_ATTR_LABEL "label"   /* a command as it is logged */
 #define PN_ATTR_LOOP "loop"     /* 1: check Delivered-To for a loop first */
 #define PN_ATTR_STRICT "strict" /* 1: an mbox must be owned by the worker's user */
+#define PN_ATTR_LOCK "lock"     /* the mbox lock methods */
+#define PN_ATTR_DOTLOCK_MAY_FAIL "dotlock_may_fail"
 
 /* Trigger bytes to public/qmgr and public/pickup. */
 #define PN_TRIGGER_INCOMING 'I' /* scan incoming/ */

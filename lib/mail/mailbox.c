@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/lock.h"
 #include "base/log.h"
 #include "base/stream.h"
 #include "config/cfparams.h"
 #include "mail/mailbox.h"
+#include "mail/mboxlock.h"
 
 static int make_dirs(const char *path)
 {
@@ -104,32 +104,58 @@ out:
     return rc;
 }
 
-static int mbox(const char *path, const char *sender, const pn_buf *msg, long limit,
-                int strict_owner, pn_buf *text)
+static int mbox(const char *path, const char *sender, const pn_buf *msg,
+                const pn_mailbox_job *job, pn_buf *text)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    long limit = job->limit;
+    /* never through a link, never blocked by a FIFO put in the mailbox's place */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0) {
-        pn_buf_printf(text, "cannot open mailbox %s: %s", path, strerror(errno));
+        pn_buf_printf(text, "cannot open mailbox %s: %s", path,
+                      errno == ELOOP ? "file is a symbolic link" : strerror(errno));
         return MAILBOX_DEFER;
     }
     struct stat st;
-    if (fstat(fd, &st) < 0) {
+    if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) < 0) {
         pn_buf_printf(text, "cannot examine mailbox %s: %s", path, strerror(errno));
         close(fd);
         return MAILBOX_DEFER;
     }
-    if (strict_owner && st.st_uid != getuid()) {
+    /* a character device is /dev/null (an alias that discards); anything else but a regular
+     * file with one name is refused: a hard link would let mail be written into a file of the
+     * user's choosing that someone else owns */
+    int device = S_ISCHR(st.st_mode);
+    if ((!S_ISREG(st.st_mode) && !device) || (!device && st.st_nlink != 1)) {
+        if (!S_ISREG(st.st_mode) && !device)
+            pn_buf_printf(text, "cannot open mailbox %s: file is not a regular file", path);
+        else
+            pn_buf_printf(text, "cannot open mailbox %s: file has %ld hard links", path,
+                          (long)st.st_nlink);
+        close(fd);
+        return MAILBOX_DEFER;
+    }
+    if (job->strict_owner && st.st_uid != getuid()) {
         pn_buf_printf(text, "destination %s is not owned by recipient", path);
         pn_warn("specify \"%s = no\" to ignore mailbox ownership mismatch",
                 PN_P(strict_mailbox_ownership));
         close(fd);
         return MAILBOX_DEFER;
     }
-    if (pn_lock_fd(fd, PN_LOCK_EXCLUSIVE) < 0) {
-        pn_buf_printf(text, "cannot lock mailbox %s: %s", path, strerror(errno));
+    if (device) {
+        close(fd);
+        pn_buf_puts(text, "delivered to mailbox");
+        return MAILBOX_SENT;
+    }
+    pn_mbox_lock lock;
+    pn_buf why = PN_BUF_INIT;
+    if (pn_mbox_lock_take(&lock, fd, path, job->lock ? job->lock : "fcntl, dotlock",
+                          job->dotlock_may_fail, &why) < 0) {
+        pn_buf_printf(text, "cannot lock mailbox %s: %s", path, why.data);
+        pn_buf_release(&why);
         close(fd);
         return MAILBOX_DEFER;
     }
+    pn_buf_release(&why);
     fstat(fd, &st); /* its size now that it is locked */
     pn_buf out = PN_BUF_INIT;
     time_t now = time(NULL);
@@ -157,6 +183,7 @@ static int mbox(const char *path, const char *sender, const pn_buf *msg, long li
     } else {
         pn_buf_puts(text, "delivered to mailbox");
     }
+    pn_mbox_lock_release(&lock);
     close(fd);
     pn_buf_release(&out);
     return rc;
@@ -192,7 +219,7 @@ int pn_mailbox_write(int qfd, const pn_mailbox_job *job, pn_buf *text, pn_buf *d
             rc = maildir(path, &msg, text);
         }
     } else {
-        rc = mbox(path, job->sender, &msg, job->limit, job->strict_owner, text);
+        rc = mbox(path, job->sender, &msg, job, text);
     }
     pn_buf_set(dsn, rc == MAILBOX_SENT ? "2.0.0" : rc == MAILBOX_DEFER ? "4.2.0" : "5.2.2");
 out:

@@ -18,6 +18,8 @@ typedef struct pn_mailbox_job {
     const char *orig;      /* X-Original-To, or NULL */
     long limit;            /* bytes, 0 = none: caps an mbox file or a Maildir message */
     int strict_owner;      /* an mbox not owned by this process's user is deferred */
+    const char *lock;      /* the mbox locks (mboxlock.h); NULL: "fcntl, dotlock" */
+    int dotlock_may_fail;  /* a file, not a mailbox: no dotlock where none can be made */
 } pn_mailbox_job;
 
 /* pn_mailbox_write: the message in queue file qfd, in this process and with its identity.

@@ -101,17 +101,27 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
         pn_attr_copy_str(req, PN_ATTR_SENDER, &sender);
         pn_attr_copy_str(req, PN_ATTR_RECIPIENT, &rcpt);
         pn_attr_copy_str(req, PN_ATTR_ORIG, &orig);
-        int64_t limit = 0, strict = 0;
+        int64_t limit = 0, strict = 0, may_fail = 0;
+        pn_buf lock = PN_BUF_INIT;
         pn_attr_get_int(req, PN_ATTR_LIMIT, &limit);
         pn_attr_get_int(req, PN_ATTR_STRICT, &strict);
-        pn_mailbox_job job = {pn_buf_str(&path), pn_buf_str(&sender), pn_buf_str(&rcpt),
-                              pn_buf_str(&orig), (long)limit,         strict != 0};
+        pn_attr_get_int(req, PN_ATTR_DOTLOCK_MAY_FAIL, &may_fail);
+        pn_attr_copy_str(req, PN_ATTR_LOCK, &lock);
+        pn_mailbox_job job = {pn_buf_str(&path),
+                              pn_buf_str(&sender),
+                              pn_buf_str(&rcpt),
+                              pn_buf_str(&orig),
+                              (long)limit,
+                              strict != 0,
+                              lock.len ? pn_buf_str(&lock) : NULL,
+                              may_fail != 0};
         int rc = pn_mailbox_write(fd, &job, &text, &dsn);
         pn_attr_put_int(reply, PN_ATTR_STATUS, rc);
         pn_attr_put_str(reply, PN_ATTR_TEXT, pn_buf_str(&text), text.len);
         pn_attr_put_str(reply, PN_ATTR_DSN, pn_buf_str(&dsn), dsn.len);
         pn_buf_release(&orig);
         pn_buf_release(&dsn);
+        pn_buf_release(&lock);
     } else if (strcmp(pn_buf_str(&kind), "pipe") == 0 && fd >= 0) {
         pn_buf flags = PN_BUF_INIT, orig = PN_BUF_INIT, dir = PN_BUF_INIT, eol = PN_BUF_INIT;
         pn_buf arg = PN_BUF_INIT, dsn = PN_BUF_INIT;
@@ -398,6 +408,9 @@ int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid
         pn_attr_put_cstr(&req, PN_ATTR_ORIG, job->orig);
     pn_attr_put_int(&req, PN_ATTR_LIMIT, job->limit);
     pn_attr_put_int(&req, PN_ATTR_STRICT, job->strict_owner);
+    if (job->lock)
+        pn_attr_put_cstr(&req, PN_ATTR_LOCK, job->lock);
+    pn_attr_put_int(&req, PN_ATTR_DOTLOCK_MAY_FAIL, job->dotlock_may_fail);
     pn_buf storage = PN_BUF_INIT, why = PN_BUF_INIT;
     pn_attrs reply;
     int64_t status = MAILBOX_DEFER;

@@ -442,3 +442,84 @@ class Policy(Local):
     test_forwarding_command_and_both = None
     test_dot_forward_and_unknown_user = None
     test_verification_reports_without_delivering = None
+
+
+class Boundaries(Local):
+    """What a local user can put where mail is written: links, FIFOs, locks held by a mail
+    reader."""
+    test_root_alias_reaches_the_users_maildir = None
+    test_forwarding_command_and_both = None
+    test_dot_forward_and_unknown_user = None
+    test_verification_reports_without_delivering = None
+    configure = Policy.configure
+
+    def spool(self, extra=""):
+        spool = os.path.join(self.inst.dir, "mailspool")
+        os.makedirs(spool, exist_ok=True)
+        os.chmod(spool, 0o1777)
+        self.configure(f"home_mailbox =\nmail_spool_directory = {spool}\n"
+                       "deliver_lock_attempts = 2\ndeliver_lock_delay = 1s\n" + extra)
+        return spool, os.path.join(spool, USER)
+
+    def outcome(self, subject):
+        self.assertEqual(self.send(f"{USER}@localhost", subject)[0], 250)
+        self.assertTrue(poll(lambda: f"to=<{USER}@localhost>, relay=local" in self.inst.log(),
+                             timeout=20), self.inst.log())
+        return [line for line in self.inst.log().splitlines()
+                if f"to=<{USER}@localhost>, relay=local" in line][-1]
+
+    def test_a_mailbox_that_is_a_link_is_never_written_through(self):
+        spool, mailbox = self.spool("strict_mailbox_ownership = no\n")
+        victim = os.path.join(self.inst.dir, "victim")
+        with open(victim, "w") as fp:
+            fp.write("root's\n")
+        os.chmod(victim, 0o666)
+        os.symlink(victim, mailbox)
+        self.assertIn("status=deferred (cannot open mailbox "
+                      f"{mailbox}: file is a symbolic link)", self.outcome("via-symlink"))
+        os.unlink(mailbox)
+        os.link(victim, mailbox)  # a second name for someone else's file
+        self.assertEqual(run(["postqueue", "-c", self.inst.etc, "-f"]).rc, 0)
+        self.assertTrue(poll(lambda: "file has 2 hard links" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertEqual(open(victim).read(), "root's\n")
+
+    def test_a_fifo_as_mailbox_defers_without_blocking_the_agent(self):
+        spool, mailbox = self.spool()
+        os.mkfifo(mailbox, 0o666)
+        os.chown(mailbox, self.user.pw_uid, self.user.pw_gid)
+        self.assertIn("status=deferred (cannot open mailbox", self.outcome("to-a-fifo"))
+        # with a reader on the FIFO, the open succeeds: it is still no mailbox
+        reader = os.open(mailbox, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(os.close, reader)
+        self.assertEqual(run(["postqueue", "-c", self.inst.etc, "-f"]).rc, 0)
+        self.assertTrue(poll(lambda: "file is not a regular file" in self.inst.log(),
+                             timeout=20), self.inst.log())
+        self.assertEqual(os.read(reader, 100), b"")
+
+    def test_a_mailbox_held_by_a_reader_waits_for_it(self):
+        import fcntl
+        spool, mailbox = self.spool()
+        with open(mailbox, "w"):
+            pass
+        os.chown(mailbox, self.user.pw_uid, self.user.pw_gid)
+        fd = os.open(mailbox, os.O_RDWR)
+        self.addCleanup(os.close, fd)
+        fcntl.lockf(fd, fcntl.LOCK_EX)  # a mail reader's fcntl lock
+        line = self.outcome("while-locked")
+        self.assertIn("status=deferred (cannot lock mailbox", line)
+        self.assertIn("the fcntl lock is held by another process", line)
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        # a dot lock of a reader, then a stale one: the first defers, the second is removed
+        lock = mailbox + ".lock"
+        open(lock, "w").close()
+        os.chown(lock, self.user.pw_uid, self.user.pw_gid)  # the spool is sticky: the user's
+        self.assertEqual(run(["postqueue", "-c", self.inst.etc, "-f"]).rc, 0)
+        self.assertTrue(poll(lambda: "the lock file is held by another process" in
+                             self.inst.log(), timeout=20), self.inst.log())
+        self.assertEqual(open(mailbox).read(), "")
+        os.utime(lock, (1, 1))
+        self.assertEqual(run(["postqueue", "-c", self.inst.etc, "-f"]).rc, 0)
+        self.assertTrue(poll(lambda: "Subject: while-locked" in open(mailbox).read(),
+                             timeout=20), self.inst.log())
+        self.assertFalse(os.path.exists(lock))
