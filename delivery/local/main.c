@@ -170,7 +170,8 @@ static void record(struct delivery *d, int outcome, const char *dsn, const char 
     }
 }
 
-/* read_as: a small file as the given identity reads it; 1, 0 absent, -1 error. */
+/* read_as: a small file as the given identity reads it; 1, 0 absent, -1 error,
+ * PN_WORKER_READ_REFUSED (the reason in out). */
 static int read_as(uid_t uid, gid_t gid, const char *path, pn_buf *out)
 {
     return pn_worker_read(workers, uid, gid, path, out);
@@ -502,11 +503,18 @@ static void items(struct delivery *d, const char *value, uid_t uid, gid_t gid, i
         } else if (strncasecmp(item, ":include:", 9) == 0) {
             pn_buf text = PN_BUF_INIT;
             int rc = read_as(uid, gid, item + 9, &text);
-            if (rc > 0 && depth < MAX_DEPTH)
+            if (rc > 0 && depth < MAX_DEPTH) {
                 items(d, text.data, uid, gid, depth + 1, self, FROM_INCLUDE, n);
-            else
+            } else if (rc == PN_WORKER_READ_REFUSED) {
+                pn_buf why = PN_BUF_INIT;
+                pn_warn("include file %s: %s: not used", item + 9, text.data);
+                pn_buf_printf(&why, "cannot use include file %s: %s", item + 9, text.data);
+                record(d, PN_DELIVER_DEFERRED, "4.3.5", why.data);
+                pn_buf_release(&why);
+            } else {
                 record(d, rc == 0 ? PN_DELIVER_BOUNCED : PN_DELIVER_DEFERRED, "5.3.5",
                        "cannot open include file");
+            }
             pn_buf_release(&text);
         } else if (item[0] == '\\') {
             deliver_user(d, item + 1, depth + 1, 1);
@@ -549,7 +557,10 @@ static int forward_file(struct delivery *d, const struct names *n, uid_t uid, gi
     pn_argv *paths = done ? pn_argv_new() : pn_argv_split(expanded.data, ", \t\n");
     for (size_t i = 0; i < paths->len && !done; i++) {
         pn_buf_reset(&text);
-        if (read_as(uid, gid, paths->items[i], &text) > 0 && *pn_trim(text.data)) {
+        int rc = read_as(uid, gid, paths->items[i], &text);
+        if (rc == PN_WORKER_READ_REFUSED) /* as if absent: the mail goes to the mailbox */
+            pn_warn("forward file %s: %s: not used", paths->items[i], text.data);
+        if (rc > 0 && *pn_trim(text.data)) {
             items(d, text.data, uid, gid, depth + 1, n->values[N_USER], FROM_FORWARD, n);
             done = 1;
         }

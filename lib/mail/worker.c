@@ -8,9 +8,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -177,10 +179,27 @@ static void handle(const pn_attrs *req, int fd, pn_attr_out *reply)
         pn_buf_release(&arg);
         pn_buf_release(&dsn);
     } else if (strcmp(pn_buf_str(&kind), "read") == 0) {
-        int file = open(pn_buf_str(&path), O_RDONLY | O_CLOEXEC);
+        /* a file the user controls (.forward, :include:): a regular file (a FIFO must not
+         * block the worker), the user's or root's, that no one else may write */
+        int file = open(pn_buf_str(&path), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         int status = file >= 0 ? 1 : errno == ENOENT ? 0 : -1;
         char data[65536];
-        ssize_t n = file >= 0 ? read(file, data, sizeof(data)) : 0;
+        ssize_t n = 0;
+        struct stat st;
+        if (file >= 0 && fstat(file, &st) < 0) {
+            status = -1;
+        } else if (file >= 0) {
+            if (!S_ISREG(st.st_mode))
+                n = snprintf(data, sizeof(data), "not a regular file");
+            else if (st.st_uid != 0 && st.st_uid != getuid())
+                n = snprintf(data, sizeof(data), "owned by uid %ld", (long)st.st_uid);
+            else if (st.st_mode & S_IWOTH)
+                n = snprintf(data, sizeof(data), "writable by anyone");
+            if (n > 0)
+                status = PN_WORKER_READ_REFUSED;
+            else
+                n = read(file, data, sizeof(data));
+        }
         if (file >= 0)
             close(file);
         pn_attr_put_int(reply, PN_ATTR_STATUS, n < 0 ? -1 : status);

@@ -33,7 +33,10 @@ int pn_worker_deliver(pn_worker_pool *pool, uid_t uid, gid_t gid, long extra_gid
 struct pn_pipe_job;
 int pn_worker_pipe(pn_worker_pool *pool, uid_t uid, gid_t gid, int qfd,
                    const struct pn_pipe_job *job, pn_buf *dsn, pn_buf *text);
-/* pn_worker_read: a small file as that identity sees it: 1 read, 0 absent, -1 error. */
+/* pn_worker_read: a small file as that identity sees it: 1 read, 0 absent, -1 error, or
+ * PN_WORKER_READ_REFUSED with the reason in out: not a regular file, owned by someone other
+ * than root or that user, or writable by anyone. */
+#define PN_WORKER_READ_REFUSED -2
 int pn_worker_read(pn_worker_pool *pool, uid_t uid, gid_t gid, const char *path, pn_buf *out);
 
 #endif

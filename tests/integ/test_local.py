@@ -445,13 +445,14 @@ class Policy(Local):
 
 
 class Boundaries(Local):
-    """What a local user can put where mail is written: links, FIFOs, locks held by a mail
-    reader."""
+    """What a local user can put where mail is written or read: links, FIFOs, locks held by
+    a mail reader, .forward and include files that others could write."""
     test_root_alias_reaches_the_users_maildir = None
     test_forwarding_command_and_both = None
     test_dot_forward_and_unknown_user = None
     test_verification_reports_without_delivering = None
     configure = Policy.configure
+    user_file = Policy.user_file
 
     def spool(self, extra=""):
         spool = os.path.join(self.inst.dir, "mailspool")
@@ -523,3 +524,44 @@ class Boundaries(Local):
         self.assertTrue(poll(lambda: "Subject: while-locked" in open(mailbox).read(),
                              timeout=20), self.inst.log())
         self.assertFalse(os.path.exists(lock))
+
+    def test_forward_and_include_files_anyone_could_write_are_not_used(self):
+        forward = self.user_file(".forward", "info@example.org\n")
+        nobody = pwd.getpwnam("nobody")
+        for how, fix in (("writable by anyone", lambda: os.chmod(forward, 0o666)),
+                         (f"owned by uid {nobody.pw_uid}",
+                          lambda: os.chown(forward, nobody.pw_uid, nobody.pw_gid))):
+            os.chmod(forward, 0o644)
+            os.chown(forward, self.user.pw_uid, self.user.pw_gid)
+            fix()
+            before = len(self.user_mail())
+            self.assertEqual(self.send(f"{USER}@localhost", how)[0], 250)
+            # as if there were no .forward: the mail stays with the user
+            self.assertTrue(poll(lambda: len(self.user_mail()) == before + 1, timeout=20),
+                            self.inst.log())
+            self.assertIn(f"warning: forward file {forward}: {how}: not used", self.inst.log())
+        self.assertEqual(self.virtual_mail(), [])
+        # a FIFO in its place blocks nothing
+        os.unlink(forward)
+        os.mkfifo(forward, 0o644)
+        os.chown(forward, self.user.pw_uid, self.user.pw_gid)
+        self.assertEqual(self.send(f"{USER}@localhost", "fifo")[0], 250)
+        self.assertTrue(poll(lambda: len(self.user_mail()) == 3, timeout=20), self.inst.log())
+        self.assertIn("not a regular file: not used", self.inst.log())
+        # an include file that someone else may write defers the alias that names it
+        include = os.path.join(self.inst.dir, "list")
+        with open(include, "w") as fp:
+            fp.write("info@example.org\n")
+        os.chmod(include, 0o666)
+        aliases = os.path.join(self.inst.etc, "aliases")
+        with open(aliases, "a") as fp:
+            fp.write(f"team: :include:{include}\n")
+        self.assertEqual(run(["postalias", aliases]).rc, 0)
+        self.assertEqual(self.send("team@localhost", "included")[0], 250)
+        self.assertTrue(poll(lambda: "to=<team@localhost>, relay=local" in self.inst.log(),
+                             timeout=20), self.inst.log())
+        self.assertIn(f"status=deferred (cannot use include file {include}: writable by "
+                      "anyone)", self.inst.log())
+        os.chmod(include, 0o644)
+        self.assertEqual(run(["postqueue", "-c", self.inst.etc, "-f"]).rc, 0)
+        self.assertTrue(poll(lambda: len(self.virtual_mail()) == 1, timeout=20), self.inst.log())
