@@ -37,7 +37,9 @@ static void add(pn_domlist *l, char kind, const char *name, pn_maps *table)
 
 static int add_item(pn_domlist *l, const char *item, pn_buf *err)
 {
-    if (item[0] == '/') {
+    int negate = item[0] == '!';
+    if (item[negate] == '/') { /* "!/file": each of its words negated */
+        item += negate;
         pn_stream *s = pn_stream_open(item, O_RDONLY, 0);
         if (s == NULL) {
             pn_buf_printf(err, "%s: open %s: cannot read", l->title, item);
@@ -50,20 +52,24 @@ static int add_item(pn_domlist *l, const char *item, pn_buf *err)
             if (*text == '#')
                 continue;
             pn_argv *words = pn_argv_split(text, PN_SEPARATORS);
-            for (size_t i = 0; i < words->len; i++)
-                add(l, 'n', words->items[i], NULL);
+            for (size_t i = 0; i < words->len; i++) {
+                pn_buf word = PN_BUF_INIT;
+                pn_buf_printf(&word, "%s%s", negate ? "!" : "", words->items[i]);
+                add(l, 'n', word.data, NULL);
+                pn_buf_release(&word);
+            }
             pn_argv_free(words);
         }
         pn_buf_release(&line);
         pn_stream_close(s);
         return 0;
     }
-    const char *colon = strchr(item, ':');
-    if (colon && colon != item && item[0] != '[') {
-        pn_maps *table = pn_maps_open(l->title, item, PN_DICT_DEFAULT_FLAGS, err);
+    const char *colon = strchr(item + negate, ':');
+    if (colon && colon != item + negate && item[negate] != '[') {
+        pn_maps *table = pn_maps_open(l->title, item + negate, PN_DICT_DEFAULT_FLAGS, err);
         if (table == NULL)
             return -1;
-        add(l, 't', NULL, table);
+        add(l, 't', negate ? "!" : NULL, table); /* "!type:table": a key found excludes */
         return 0;
     }
     add(l, 'n', item, NULL);

@@ -1,6 +1,8 @@
 /* domlist.h: domain lists as main.cf writes them (mydestination, relay_domains,
  * virtual_mailbox_domains, ...): names, ".parent" names, "/file/name" (its words are items)
- * and "type:table" (the domain is a key of the table); "!item" negates. */
+ * and "type:table" (the domain is a key of the table); "!item" negates, tables too. The first
+ * item that matches decides. User lists (authorized_submit_users and friends) have the same
+ * grammar and are matched here too, names for domains. */
 #ifndef PN_MAIL_DOMLIST_H
 #define PN_MAIL_DOMLIST_H
 #include "base/argv.h"

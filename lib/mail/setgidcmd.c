@@ -10,7 +10,7 @@
 #include "base/log.h"
 #include "base/strutil.h"
 #include "config/cfparams.h"
-#include "mail/maps.h"
+#include "mail/domlist.h"
 #include "mail/setgidcmd.h"
 
 void pn_setgid_sanitize(void)
@@ -58,17 +58,19 @@ void pn_setgid_check_user(const char *param, const char *what, int admins_too)
     const char *list = pn_config_get(param);
     if (!admins_too && (getuid() == 0 || strcmp(name, pn_config_get(PN_P(mail_owner))) == 0))
         return;
-    if (strstr(list, "static:anyone") != NULL)
-        return;
-    pn_buf err = PN_BUF_INIT, value = PN_BUF_INIT;
-    pn_maps *allowed = pn_maps_open(param, list, 0, &err);
+    /* names, "!name", "/file/name" and "type:table" ("static:anyone" is any name), left
+     * to right: the first that matches decides, none is a refusal */
+    pn_buf err = PN_BUF_INIT;
+    pn_domlist *allowed = pn_domlist_open(param, list, &err);
     if (allowed == NULL)
         pn_fatal("%s", err.data);
-    if (pn_maps_find(allowed, name, &value) <= 0)
+    int rc = pn_domlist_match(allowed, name);
+    if (rc < 0)
+        pn_fatal("%s: table lookup problem for %s", param, name);
+    if (rc == 0)
         pn_fatal("User %s(%ld) is not allowed to %s", name, (long)getuid(), what);
-    pn_maps_free(allowed);
+    pn_domlist_free(allowed);
     pn_buf_release(&err);
-    pn_buf_release(&value);
 }
 
 #ifdef __SANITIZE_ADDRESS__

@@ -103,3 +103,26 @@ class Unprivileged(test_delivery.Delivery):
     test_bounce_notice_reaches_the_sender = None
     test_expired_mail_returns_to_sender = None
     test_delay_warning_is_sent_once = None
+
+    def test_authorized_submit_users_is_read_left_to_right(self):
+        listed = os.path.join(self.inst.dir, "submitters")
+        with open(listed, "w") as fp:
+            fp.write("# who may submit\nalice nobody\n")
+        main_cf = os.path.join(self.inst.etc, "main.cf")
+        base = open(main_cf).read()
+        cases = [("!nobody, static:anyone", False), ("static:anyone, !nobody", True),
+                 ("root, nobody", True), ("root", False), ("", False), (listed, True),
+                 (f"!{listed}, static:anyone", False), ("inline:{ nobody=yes }", True),
+                 ("!inline:{ nobody=yes }, static:anyone", False)]
+        for value, allowed in cases:
+            with self.subTest(authorized_submit_users=value):
+                with open(main_cf, "w") as fp:
+                    fp.write(base + f"authorized_submit_users = {value}\n")
+                res = self.as_user([program("sendmail"), "-t"],
+                                   "To: info@example.org\nSubject: who\n\nbody\n")
+                if allowed:
+                    self.assertEqual(res.returncode, 0, res.stderr)
+                else:
+                    self.assertNotEqual(res.returncode, 0)
+                    self.assertIn(f"User nobody({self.user.pw_uid}) is not allowed to submit "
+                                  "mail", res.stderr)
