@@ -88,6 +88,7 @@ int main(int argc, char **argv)
     pn_config_load();
     pn_config_set_process("postdrop", NULL);
     pn_config_logging("postdrop", 0);
+    pn_setgid_enter_queue();
     pn_setgid_check_user(PN_P(authorized_submit_users), "submit mail", 1);
 
     /* The message: a queue file built by sendmail, read whole (it is bounded). */
@@ -102,8 +103,6 @@ int main(int argc, char **argv)
             pn_fatal("message too large");
         pn_buf_append(&data, chunk, (size_t)n);
     }
-    if (chdir(pn_config_get(PN_P(queue_directory))) < 0)
-        pn_fatal("chdir %s: %s", pn_config_get(PN_P(queue_directory)), strerror(errno));
     pn_buf id = PN_BUF_INIT, why = PN_BUF_INIT, path = PN_BUF_INIT;
     struct timeval tv;
     int fd = pn_queue_create("maildrop", pn_config_get_bool(PN_P(enable_long_queue_ids)), &id, &tv,

@@ -203,6 +203,7 @@ int main(int argc, char **argv)
     pn_config_load();
     pn_config_set_process("postqueue", NULL);
     pn_config_logging("postqueue", 0);
+    pn_setgid_enter_queue();
     if (mode == 'p' || mode == 'j')
         pn_setgid_check_user(PN_P(authorized_mailq_users), "view the mail queue", 0);
     else if (mode == 'f' || mode == 'i' || mode == 's')

@@ -1,4 +1,5 @@
 /* setgidcmd.c: the start of a setgid command (see setgidcmd.h). */
+#include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,13 @@ void pn_setgid_config_directory(const char *dir)
                  dir, PN_CONFIG_DIR);
     pn_config_reset();
     pn_buf_release(&err);
+}
+
+void pn_setgid_enter_queue(void)
+{
+    const char *queue = pn_config_get(PN_P(queue_directory));
+    if (chdir(queue) < 0)
+        pn_fatal("chdir %s: %s", queue, strerror(errno));
 }
 
 void pn_setgid_check_user(const char *param, const char *what, int admins_too)

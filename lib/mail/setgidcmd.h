@@ -10,6 +10,9 @@
 void pn_setgid_sanitize(void);
 /* pn_setgid_config_directory: dies unless dir (NULL: the default) may be used. */
 void pn_setgid_config_directory(const char *dir);
+/* pn_setgid_enter_queue: chdir to queue_directory, before any table is opened: a library
+ * must find nothing of the caller's in the working directory (Berkeley DB's DB_CONFIG). */
+void pn_setgid_enter_queue(void);
 /* pn_setgid_check_user: dies with "User NAME(UID) is not allowed to WHAT" unless the
  * table list in param (authorized_submit_users, ...) has the caller's login name; root and
  * mail_owner always may, unless admins_too. */

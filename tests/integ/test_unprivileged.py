@@ -126,3 +126,31 @@ class Unprivileged(test_delivery.Delivery):
                     self.assertNotEqual(res.returncode, 0)
                     self.assertIn(f"User nobody({self.user.pw_uid}) is not allowed to submit "
                                   "mail", res.stderr)
+
+    def test_tables_are_opened_in_the_queue_directory_not_the_callers(self):
+        # Berkeley DB may read DB_CONFIG from the working directory: postdrop and postqueue
+        # are in the queue directory before they open a table
+        users = os.path.join(self.inst.dir, "users")
+        with open(users, "w") as fp:
+            fp.write("nobody ok\nroot ok\n")
+        self.assertEqual(subprocess.run([program("postmap"), users]).returncode, 0)
+        main_cf = os.path.join(self.inst.etc, "main.cf")
+        with open(main_cf, "a") as fp:
+            fp.write(f"authorized_submit_users = hash:{users}\n"
+                     f"authorized_mailq_users = hash:{users}\n")
+        caller = tempfile.mkdtemp(prefix="postern-caller-")
+        os.chmod(caller, 0o777)
+        self.addCleanup(shutil.rmtree, caller)
+        for name, args in (("postdrop", []), ("postqueue", ["-p"])):
+            trace = os.path.join(caller, f"trace-{name}")
+            # as the user, from a directory of the user's (ptrace leaves the set-group-ID
+            # bit without effect: what is watched is only the order)
+            self.as_user(["sh", "-c", f"cd {caller} && exec strace -f -e trace=chdir,openat "
+                                      f"-o {trace} {os.path.join(self.bin, name)} {' '.join(args)}"],
+                         "")
+            calls = open(trace).read().splitlines()
+            entered = [i for i, line in enumerate(calls)
+                       if f'chdir("{self.inst.queue}")' in line and "= 0" in line]
+            opened = [i for i, line in enumerate(calls) if f"{users}.db" in line]
+            self.assertTrue(entered and opened, calls)
+            self.assertLess(entered[0], opened[0], name)
