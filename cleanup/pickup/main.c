@@ -2,7 +2,8 @@
  * every 60 s). A maildrop file is taken only when complete (mode 0744) and valid; its sender
  * is the submitting user's when the file says nothing else, its content gets a Received line
  * "by HOST (Postern, from userid N)", and it is removed only after cleanup acknowledged the
- * copy (a crash in between gives a duplicate, never a loss). */
+ * copy (a crash in between gives a duplicate, never a loss), or refused it for good: a
+ * malformed file is removed with a warning, a refused message returned to its sender. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -133,7 +134,13 @@ static void pick(const char *name)
     int done = pn_cleanup_finish(cleanup, &status, &why) == 0;
     if (done && status == 0)
         unlink(path.data);
-    else if (done && (status & PERMANENT) && !(status & ~PERMANENT)) {
+    else if (done && (status & PN_CLEANUP_PROTO)) {
+        /* a record cleanup will never take (an address with control characters, a record a
+         * client may not write): trying again cannot help, telling the sender is not safe */
+        pn_warn("%s: message from uid %ld refused as malformed: removed", path.data,
+                (long)st.st_uid);
+        unlink(path.data);
+    } else if (done && (status & PERMANENT) && !(status & ~PERMANENT)) {
         if (returned(path.data, sender.data, pn_buf_str(&why), &content) == 0)
             unlink(path.data);
     } else

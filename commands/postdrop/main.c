@@ -126,7 +126,11 @@ int main(int argc, char **argv)
         pn_fatal("invalid message from sendmail: %s", why.data);
     if (!client_records_only(&q))
         pn_fatal("invalid message from sendmail: records a client may not write");
-    if (limit > 0 && q.content_len > (uint64_t)limit)
+    /* the size the header declares is the sender's word: the content read is what counts */
+    if (q.content_len != content.len)
+        pn_fatal("invalid message from sendmail: %zu content bytes, %llu declared", content.len,
+                 (unsigned long long)q.content_len);
+    if (limit > 0 && content.len > (size_t)limit)
         pn_fatal("message file too big");
     if (fsync(fd) < 0 || fchmod(fd, 0744) < 0 || close(fd) < 0)
         pn_fatal("sync %s: %s", path.data, strerror(errno));

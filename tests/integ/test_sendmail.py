@@ -2,9 +2,11 @@
 feeds it to cleanup with the submitting user's identity in a Received line; -t takes the
 recipients from the header and drops Bcc."""
 import os
+import socket
 import subprocess
 import unittest
 
+import mq1
 import test_delivery
 from harness import program
 from instance import poll
@@ -48,6 +50,40 @@ class Sendmail(test_delivery.Delivery):
         self.assertEqual(res.returncode, 65, res)
         self.assertEqual(os.listdir(os.path.join(self.inst.queue, "maildrop")), [])
         self.assertNotIn("forged", self.inst.log())
+
+    def postdrop(self, data):
+        env = dict(os.environ, MAIL_CONFIG=self.inst.etc, **self.inst.sanitizer_env())
+        return subprocess.run([program("postdrop")], input=data, capture_output=True, env=env,
+                              timeout=30)
+
+    def test_postdrop_reads_sizes_and_pickup_drops_what_cleanup_never_takes(self):
+        maildrop = os.path.join(self.inst.queue, "maildrop")
+        good = mq1.write("s@example.com", ["info@example.org"], ["Subject: dropped"], b"body\n")
+        # the header's content length is a claim: a false one is refused, nothing is left
+        for lie in (1, 10**9):
+            res = self.postdrop(mq1.write("s@example.com", ["info@example.org"],
+                                          ["Subject: lie"], b"body\n", content_len=lie))
+            self.assertNotEqual(res.returncode, 0)
+            self.assertIn(b"content bytes", res.stderr)
+        self.assertEqual(os.listdir(maildrop), [])
+        self.assertEqual(self.postdrop(good).returncode, 0)
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) == 1,
+                             timeout=15), self.inst.log())
+        # a file in maildrop/ that cleanup refuses as malformed (written there by someone who
+        # went around postdrop) is removed with a warning, not retried every minute
+        bad = mq1.write("s\n@example.com", ["info@example.org"], ["Subject: bad"], b"b\n")
+        path = os.path.join(maildrop, "BADF11E")
+        with open(path, "wb") as fp:
+            fp.write(bad)
+        os.chmod(path, 0o744)
+        wake = socket.socket(socket.AF_UNIX)
+        wake.connect(self.inst.unix_path("pickup", private=False))
+        wake.sendall(b"W")
+        wake.close()
+        self.assertTrue(poll(lambda: not os.path.exists(path), timeout=20), self.inst.log())
+        self.assertIn("maildrop/BADF11E: message from uid 0 refused as malformed: removed",
+                      self.inst.log())
+        self.assertEqual(len(self.maildir_files("example.org", "info")), 1)
 
     def test_extract_recipients_and_drop_bcc(self):
         res = self.sendmail(["-t", "-i"], "From: me@example.com\nTo: info@example.org\n"

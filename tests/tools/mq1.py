@@ -45,3 +45,45 @@ def read(path):
     end = data[-17:]
     assert end[0:1] == b"E", "E record"
     return out
+
+
+def _crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def _record(kind, payload=b""):
+    return kind.encode() + struct.pack(">I", len(payload)) + payload
+
+
+def write(sender, rcpts, headers, body, attrs=(), content_len=None, arrival=1700000000):
+    """An MQ1 file as a client (sendmail) would give postdrop: bytes; content_len, when
+    given, is declared in the header instead of the true length."""
+    def s16(text):
+        raw = text.encode()
+        return struct.pack(">H", len(raw)) + raw
+    env = b"".join(_record("A", a.encode()) for a in attrs)
+    env += _record("S", sender.encode())
+    for r in rcpts:
+        env += _record("R", b"T\0" + s16(r) + s16("") + s16(""))
+    content = _record("M")
+    true_len = 1 + len(body)
+    for h in headers:
+        content += _record("H", h.encode())
+        true_len += len(h) + 1
+    if body:
+        content += _record("B", body)
+    content_off = 64 + len(env)
+    extract_off = content_off + len(content)
+    tail = _record("X")
+    size = extract_off + len(tail) + 17
+    end = _record("E", struct.pack(">QI", size - 17, _crc32c(content)))
+    head = b"MQ1\0" + struct.pack(">IqIIQQQIq", 1, arrival, 0, 0, content_off,
+                                  true_len if content_len is None else content_len,
+                                  extract_off, len(rcpts), 0)
+    head += struct.pack(">I", _crc32c(head))
+    return head + env + content + tail + end
