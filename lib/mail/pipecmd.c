@@ -194,11 +194,27 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
     if (in_open)
         close(in[1]);
     close(outp[0]);
-    if (timed_out)
-        kill(-pid, SIGKILL);
+    /* a command that closed its output may still run: it gets what is left of its time */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    pid_t done = 0;
+    while (!timed_out) {
+        done = waitpid(pid, &status, WNOHANG);
+        if (done > 0 || (done < 0 && errno != EINTR))
+            break;
+        if (pn_event_now_ms() >= deadline) {
+            timed_out = 1;
+            break;
+        }
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    if (timed_out) { /* the command and what it started, never the agent in its place */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+    }
+    if (done <= 0)
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
     const char *label = job->label ? job->label : job->argv->items[0];
     char *msg = output.data;
     while (*msg && isspace((unsigned char)*msg))

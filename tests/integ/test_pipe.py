@@ -4,6 +4,7 @@ exit codes mapped as the reference does."""
 import grp
 import os
 import pwd
+import subprocess
 import unittest
 
 import test_delivery
@@ -163,6 +164,29 @@ class Pipe(test_delivery.Delivery):
                                          f"group id" in self.inst.log(), timeout=15),
                             self.inst.log())
         self.assertEqual(self.calls(), [])
+
+    def test_a_command_that_closes_its_output_still_meets_its_time_limit(self):
+        # the command goes quiet but keeps running: at the time limit it (and what it started)
+        # is killed and the recipient bounces, once; the agent is not held
+        marker = os.path.join(self.outdir, "started")
+        self.inst.write_master(
+            SERVICES + "error unix - - n - - error\n"
+            "sleeper unix - n n - - pipe -o command_time_limit=2s user=nobody argv=/bin/sh -c "
+            f"{{touch {marker}; exec >&- 2>&- </dev/null; sleep 31.7}}\n")
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write("transport_maps = inline:{ sleep.example=sleeper: }\n")
+        self.assertTrue(self.inst.reload())
+        qid = self.submit("s@example.com", ["x@sleep.example"])
+        self.assertTrue(poll(lambda: f"{qid}: removed" in self.inst.log(), timeout=20),
+                        self.inst.log())
+        self.assertRegex(self.inst.log(), r"to=<x@sleep\.example>, relay=sleeper, .*"
+                                          r"dsn=5\.3\.0, status=bounced \(command time limit "
+                                          r"exceeded")
+        self.assertEqual(self.inst.log().count("to=<x@sleep.example>"), 1)
+        self.assertTrue(os.path.exists(marker))
+        self.assertTrue(poll(lambda: subprocess.run(["pgrep", "-f", "^sleep 31.7"],
+                                                    capture_output=True).returncode != 0,
+                             timeout=5))
 
     def test_x_flag_decides_delivered_or_relayed(self):
         # NOTIFY=SUCCESS: the success notice says "delivered" only for a command flagged X
