@@ -90,6 +90,8 @@ static void show(int json)
             }
             printf("]}\n");
         } else {
+            /* shown on a terminal: no control character of anyone's reaches it */
+            pn_log_sanitize(sender.data, sender.len);
             if (count == 0)
                 printf(long_ids ? "----Queue ID----- --Size-- ---Arrival Time---- "
                                   "--Sender/Recipient------\n"
@@ -118,7 +120,9 @@ static void show(int json)
             pn_buf_reset(&last);
             while (pn_attr_next_group(&msg, PN_ATTR_RCPT, &rc, &rcpt) > 0) {
                 pn_attr_copy_str(&rcpt, PN_ATTR_ADDR, &addr);
+                pn_log_sanitize(addr.data, addr.len);
                 if (pn_attr_copy_str(&rcpt, PN_ATTR_REASON, &reason) == 1) {
+                    pn_log_sanitize(reason.data, reason.len);
                     const char *why_text = reason.len ? reason.data : "reason unavailable";
                     if (!shown || strcmp(why_text, pn_buf_str(&last)) != 0) {
                         int pad = 76 - (int)strlen(why_text);

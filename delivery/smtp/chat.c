@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/log.h"
 #include "config/cfparams.h"
 #include "smtp.h"
 
@@ -79,6 +80,9 @@ int read_reply(struct session *ss, const char *timeout)
         }
         if (line.len && line.data[line.len - 1] == '\r')
             pn_buf_truncate(&line, line.len - 1);
+        /* the server's text goes into logs, queue files, bounces and mailq: no control
+         * character of its (a CR, an ESC, a NUL) gets that far */
+        pn_log_sanitize(line.data, line.len);
         int digits = line.len >= 3 && isdigit((unsigned char)line.data[0]) &&
                      isdigit((unsigned char)line.data[1]) && isdigit((unsigned char)line.data[2]);
         if (ss->reply.len < REPLY_KEEP) {

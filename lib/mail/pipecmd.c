@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/event.h"
+#include "base/log.h"
 #include "base/sock.h"
 #include "config/cfparams.h"
 #include "mail/dsn.h"
@@ -222,6 +223,7 @@ int pn_pipe_run(int qfd, const pn_pipe_job *job, pn_buf *dsn, pn_buf *text)
     for (char *cp = msg; *cp; cp++)
         if (*cp == '\n' || *cp == '\r')
             *cp = ' ';
+    pn_log_sanitize(msg, strlen(msg)); /* the reason reaches bounces and mailq */
     for (size_t n = strlen(msg); n > 0 && msg[n - 1] == ' ';)
         msg[--n] = 0;
     if (timed_out) {

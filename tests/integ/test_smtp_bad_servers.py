@@ -5,6 +5,7 @@ destination works again, each deferred message arrives exactly once."""
 import os
 import unittest
 
+import mq1
 import test_delivery
 from harness import BIN, run
 from instance import poll
@@ -118,6 +119,59 @@ class BadServers(test_delivery.Delivery):
         body = data.split(b"\r\n\r\n", 1)[1]
         self.assertEqual(body, b"x" * 998 + b"\r\n " + b"x" * 998 + b"\r\n " + b"x" * 504 +
                          b"\r\n")
+
+    def test_hostile_reply_text_injects_nothing(self):
+        # reply text with an ESC, a raw CR, a bare LF that looks like a command, an empty
+        # continuation, a one-byte reply, an encoded line end: each message is deferred or
+        # bounced with a reason that holds no control character, in the log, in the queue
+        # file's logs, in mailq and in the bounce; no record is added
+        replies = {"esc@inj.example": "550 5.1.1 user\x1b[31m unknown\rMAIL FROM:<evil@x>",
+                   "lf@inj.example": "550 5.1.1 bad\nRCPT TO:<evil@x>",
+                   "cont@inj.example": "550-\r\n550 5.1.1 second",
+                   "short@inj.example": "5",
+                   "pct@inj.example": "450 4.2.0 a%0Ab"}
+        sinks = {}
+        for addr, reply in replies.items():
+            sinks[addr] = Sink(rcpt_replies={addr: reply})
+            self.addCleanup(sinks[addr].close)
+        table = ", ".join(f"{addr}=smtp:[127.0.0.1]:{sink.port}" for addr, sink in sinks.items())
+        with open(os.path.join(self.inst.etc, "main.cf"), "a") as fp:
+            fp.write(f"transport_maps = inline:{{ {table} }}\nsmtp_helo_timeout = 3s\n"
+                     "smtp_rcpt_timeout = 3s\n")
+        self.assertTrue(self.inst.reload())
+        ids = {addr: self.submit("info@example.org", [addr]) for addr in replies}
+
+        def settled(qid):
+            return any(f"{qid}: to=<" in line and ("status=deferred" in line or
+                                                   "status=bounced" in line)
+                       for line in self.inst.log().splitlines())
+
+        self.assertTrue(poll(lambda: all(settled(q) for q in ids.values()), timeout=30),
+                        self.inst.log())
+        raw = open(self.inst.log_path, "rb").read()
+        for byte in (b"\x1b", b"\r", b"\x00"):
+            self.assertNotIn(byte, raw)
+        self.assertNotIn(b"\nRCPT TO:<evil", raw)
+        self.assertIn("user?[31m unknown?MAIL FROM:<evil@x>", self.inst.log())
+        res = run([os.path.join(BIN, "mailq")], env={"MAIL_CONFIG": self.inst.etc})
+        self.assertNotRegex(res.out, r"[\x00-\x09\x0b-\x1f\x7f]")
+        self.assertIn("a%0Ab", res.out)
+        # each deferred queue file still holds its one recipient, and nothing else
+        for addr, qid in ids.items():
+            path = os.path.join(self.inst.queue, "deferred", qid[0], qid)
+            if not os.path.exists(path):
+                path = os.path.join(self.inst.queue, "deferred", qid)
+            if os.path.exists(path):
+                q = mq1.read(path)
+                self.assertEqual([r["addr"] for r in q["rcpts"]], [addr])
+                self.assertEqual(q["sender"], "info@example.org")
+        # the bounces that went back to the sender carry the sanitized text only
+        self.assertTrue(poll(lambda: len(self.maildir_files("example.org", "info")) >= 1,
+                             timeout=20), self.inst.log())
+        for name in self.maildir_files("example.org", "info"):
+            data = open(name, "rb").read()
+            self.assertNotIn(b"\x1b", data)
+            self.assertNotIn(b"\rMAIL", data)
 
     test_maildir_and_mbox_delivery = None
     test_unknown_user_bounces_and_unreachable_transport_defers = None
