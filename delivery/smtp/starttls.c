@@ -447,6 +447,9 @@ static int starttls_with(struct session *ss, const char *nexthop, const struct s
         pn_buf_release(&text);
         return -1;
     }
+    /* whatever came in plain text behind the 220 was not said inside TLS: it is dropped,
+     * never read as the answer to what is sent once TLS is on (CVE-2011-0411) */
+    pn_stream_drop_input(ss->s);
     if (handshake(ss, nexthop, &p, why) < 0)
         return -1;
     /* RFC 3207: the server's earlier answers count no more; greet it again */

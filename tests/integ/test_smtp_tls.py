@@ -66,11 +66,13 @@ class ClientTls(unittest.TestCase):
             "selfsigned": Sink(host="127.0.0.5", port=port, tls=selfsigned),
             "mutual": Sink(host="127.0.0.6", port=port, tls=wants_cert),
             "reuse": Sink(host="127.0.0.7", port=port, tls=selfsigned),
+            "inject": Sink(host="127.0.0.8", port=port, tls=selfsigned,
+                           misbehave="starttls-inject"),
         }
         for sink in self.sinks.values():
             self.addCleanup(sink.close)
         hops = {"may": "127.0.0.1", "plain": "127.0.0.2", "encrypt": "127.0.0.4",
-                "verify": "127.0.0.3", "selfsigned": "127.0.0.5"}
+                "verify": "127.0.0.3", "selfsigned": "127.0.0.5", "inject": "127.0.0.8"}
         transports_extra = (f", mutual.test=withcert:[127.0.0.6]:{port}, "
                             f"reuse.test=reusetls:[127.0.0.7]:{port}")
         transports = ", ".join(f"{name}.test=smtp:[{addr}]:{port}" for name, addr in hops.items())
@@ -113,6 +115,15 @@ class ClientTls(unittest.TestCase):
         self.assertIn("status=sent", self.outcome(qid))
         self.assertEqual(self.sinks["may"].resumed, [False, True])
         self.assertTrue(os.path.exists(os.path.join(self.inst.dir, "data", "smtp_scache.db")))
+
+    def test_plaintext_behind_the_220_is_never_a_reply(self):
+        # CVE-2011-0411, the client's side: a reply slipped in behind "220 Ready to start TLS"
+        # is thrown away with the plain text; the reply to EHLO comes inside TLS
+        qid = self.submit("sender@example.org", ["a@inject.test"])
+        line = self.outcome(qid)
+        self.assertIn("status=sent", line)
+        self.assertNotIn("injected", self.inst.log())
+        self.assertEqual(self.sinks["inject"].encrypted, [True])
 
     def test_a_client_certificate_for_a_server_that_asks(self):
         qid = self.submit("sender@example.org", ["f@mutual.test"])

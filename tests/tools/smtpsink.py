@@ -82,7 +82,8 @@ class Sink:
         greets with lines of one byte; "long-lines" sends 100 KB reply lines (legal, if rude);
         "no-final-line" greets with continuation lines and never ends the reply;
         "greeting-554" refuses every session in its greeting;
-        "close-mid-data" drops the connection in the middle of the message."""
+        "close-mid-data" drops the connection in the middle of the message;
+        "starttls-inject" sends a plaintext reply right behind its 220 to STARTTLS."""
         conn.settimeout(30)
         if self.wrapper:
             try:
@@ -181,7 +182,10 @@ class Sink:
                     say(self.data_reply if bad != "long-lines" else
                         self.data_reply + " " + "z" * 100000)
                 elif up == "STARTTLS" and self.tls and not io["tls"]:
-                    say("220 2.0.0 Ready to start TLS")
+                    # "starttls-inject": a plaintext reply in the same packet as the 220, as a
+                    # man in the middle would add it; it must never count once TLS is on
+                    say("220 2.0.0 Ready to start TLS" +
+                        ("\r\n554 5.7.1 injected refusal" if bad == "starttls-inject" else ""))
                     io["conn"] = self.tls.wrap_socket(conn, server_side=True)
                     io["tls"] = True
                     self.resumed.append(io["conn"].session_reused)
