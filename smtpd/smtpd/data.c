@@ -3,6 +3,9 @@
  * whole (read in pieces), and a message over message_size_limit is read to its end and then
  * refused. The Received header goes first; the reply comes only after cleanup has the file
  * on disk. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,14 +207,22 @@ void smtpd_cmd_data(smtpd_session *s)
 
 void smtpd_cmd_bdat(smtpd_session *s, const char *args)
 {
-    char *end;
-    long size = strtol(args, &end, 10);
+    /* digits only, no sign, no blank before them, and a count that fits: anything else and
+     * the chunk's end is unknown, so the stream cannot be followed: 521 and the end */
+    char *end = (char *)args;
+    long size = -1;
+    if (isdigit((unsigned char)*args)) {
+        errno = 0;
+        size = strtol(args, &end, 10);
+        if (errno == ERANGE)
+            size = -1;
+    }
     while (*end == ' ')
         end++;
     int last = strcasecmp(end, "LAST") == 0;
-    if (end == args || size < 0 || (*end && !last)) {
-        smtpd_reply(s, "501 5.5.4 Syntax: BDAT count [LAST]");
-        s->quit = 1; /* the chunk size is unknown: the stream cannot be resynchronised */
+    if (size < 0 || (*end && !last)) {
+        smtpd_reply(s, "521 5.5.4 Syntax: BDAT count [LAST]");
+        s->quit = 1;
         return;
     }
     long limit = pn_config_get_int(PN_P(message_size_limit));
@@ -224,6 +235,8 @@ void smtpd_cmd_bdat(smtpd_session *s, const char *args)
         received_header(s, &s->bdat);
         s->bdat_active = 1;
     }
+    /* what is kept: twice the size limit (CR LF pairs shrink), the rest is read and dropped */
+    size_t cap = limit <= 0 ? SIZE_MAX : (size_t)limit > SIZE_MAX / 2 ? SIZE_MAX : (size_t)limit * 2;
     char chunk[65536];
     long left = size;
     while (left > 0) {
@@ -233,7 +246,7 @@ void smtpd_cmd_bdat(smtpd_session *s, const char *args)
             s->quit = 1;
             return;
         }
-        if (ok && (limit <= 0 || s->bdat.len + (size_t)n <= (size_t)limit * 2))
+        if (ok && (limit <= 0 || s->bdat.len + (size_t)n <= cap))
             pn_buf_append(&s->bdat, chunk, (size_t)n);
         left -= n;
     }

@@ -560,8 +560,14 @@ static int dispatch(smtpd_session *s, const char *line)
         smtpd_reply(s, "%s", s->access_denied.data);
         return 0;
     }
-    if (s->bdat_active && cmd != CMD_BDAT && cmd != CMD_QUIT && cmd != CMD_RSET) {
-        smtpd_reply(s, "503 5.5.1 Error: BDAT command sequence");
+    /* in the middle of a BDAT message: its chunks, or an end to it; questions that touch no
+     * state; the reference's replies to the rest */
+    if (s->bdat_active && cmd != CMD_BDAT && cmd != CMD_QUIT && cmd != CMD_RSET &&
+        cmd != CMD_NOOP && cmd != CMD_VRFY && cmd != CMD_MAIL) {
+        if (cmd == CMD_DATA || cmd == CMD_RCPT)
+            smtpd_reply(s, "503 5.5.1 Error: %s after BDAT", cmd == CMD_DATA ? "DATA" : "RCPT");
+        else
+            smtpd_reply(s, "503 5.5.1 Error: BDAT command sequence");
         return 0;
     }
     /* smtpd_tls_security_level = encrypt: no mail and no questions in plain text */

@@ -134,6 +134,41 @@ class Delivery(Smtp):
         self.assertTrue(self.delivered()[0].endswith("\n\nPart one.\nPart two.\n"))
 
 
+    def test_bdat_arithmetic_and_mixing(self):
+        # the reference's replies: a count that is not plain digits, or does not fit, is a
+        # 521 and the end (the chunk cannot be found); DATA or RCPT in the middle of a BDAT
+        # message are refused, NOOP is not; a chunk larger than the size limit is read,
+        # dropped, and the message refused at its end
+        for count in (b"18446744073709551616", b"+5", b"-5", b"abc", b"5 LAST junk"):
+            out = self.raw(b"BDAT " + count + b"\r\n", wait_for=b"\r\n")
+            self.assertEqual(out, "521 5.5.4 Syntax: BDAT count [LAST]\r\n", count)
+        out = self.raw(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<info@example.org>\r\n"
+                       b"BDAT 5\r\n12345NOOP\r\nDATA\r\nRCPT TO:<info@example.org>\r\n"
+                       b"BDAT 3 LAST\r\nabcQUIT\r\n", wait_for=b"221 2.0.0 Bye\r\n")
+        self.assertEqual(out.splitlines()[2:6], ["250 2.0.0 Ok: 5 bytes", "250 2.0.0 Ok",
+                                                 "503 5.5.1 Error: DATA after BDAT",
+                                                 "503 5.5.1 Error: RCPT after BDAT"])
+        self.assertRegex(out.splitlines()[6], r"^250 2\.0\.0 Ok: queued as ")
+        big = 10240000 * 2 + 100
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        self.addCleanup(s.close)
+        s.recv(1024)
+        s.sendall(b"EHLO c.example\r\n")
+        reply = b""
+        while not reply.endswith(b"CHUNKING\r\n"):
+            reply += s.recv(4096)
+        s.sendall(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<info@example.org>\r\n"
+                  b"BDAT %d LAST\r\n" % big)
+        s.sendall(b"x" * big)
+        reply = b""
+        while not reply.endswith(b"\r\n") or b"552" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        self.assertIn(b"552 5.3.4 Error: message file too big\r\n", reply)
+
+
 class Relocated(Smtp):
     extra = "relocated_maps = inline:{ moved@example.org=new@example.net }\n"
 
