@@ -61,7 +61,10 @@ void envelope_add_rcpt(cleanup_msg *msg, const char *addr, const char *orcpt, in
 void envelope_actions(cleanup_msg *msg);
 void envelope_finish(cleanup_msg *msg);
 int envelope_tables_changed(void);
-/* main.c: cleanup_attr: the value of a client attribute ("client_name", ...), or NULL. */
+/* message.c: a message made empty and released; cleanup_attr: the value of a client
+ * attribute ("client_name", ...), or NULL. */
+void cleanup_msg_init(cleanup_msg *msg);
+void cleanup_msg_release(cleanup_msg *msg);
 const char *cleanup_attr(const cleanup_msg *msg, const char *name);
 /* checks.c: header_checks, mime_header_checks, nested_header_checks, body_checks. */
 void checks_init(void);
@@ -76,6 +79,11 @@ void cleanup_log_action(const cleanup_msg *msg, const char *action, const char *
  * body record (len updated); the first disallowed character rejects the message. */
 void characters_init(void);
 void characters_apply(cleanup_msg *msg, char *record, size_t *len);
+/* records.c: cleanup_take_record: one record from the client into msg; 1 more to come, 0 the
+ * end ('.', or '!' with *aborted set), -1 the client is gone or sent a record too large. A
+ * malformed record marks msg (CLEANUP_STAT_PROTO). */
+struct pn_stream;
+int cleanup_take_record(struct pn_stream *client, cleanup_msg *msg, int *aborted);
 /* headers.c */
 void headers_finish(cleanup_msg *msg);
 
