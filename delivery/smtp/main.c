@@ -173,9 +173,15 @@ static int targets(const char *nexthop, struct target **t, int *n, int *port, in
             rc = PN_DNS_NOTFOUND;
         }
         int group_start = 0; /* targets of better preferences than mx[i]'s */
+        long enough = pn_config_get_int(SMTP_PARAM(mx_address_limit)); /* 0: none */
         for (int i = 0; i < count; i++) {
             if (i > 0 && mx[i].preference != mx[i - 1].preference)
                 group_start = *n;
+            /* addresses enough for smtp_mx_address_limit: the worse MX hosts are never looked
+             * up (a domain with hundreds of them costs a few lookups, not hundreds); a
+             * preference group is finished, so that this host is still seen among its peers */
+            if (enough > 0 && *n >= enough && i > 0 && mx[i].preference != mx[i - 1].preference)
+                break;
             int self = strcasecmp(mx[i].host, me) == 0, found = 0;
             if (!self &&
                 (found = pn_dns_addrs(mx[i].host, *port, &addrs, &secure, why) == PN_DNS_OK))

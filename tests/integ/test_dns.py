@@ -45,18 +45,26 @@ class MxDelivery(test_delivery.Delivery):
                                         "gone@mx.example": "550 5.1.1 gone"})
         self.sink2 = Sink(host="127.0.0.4", port=self.port, data_reply="250 2.0.0 Ok: mx2")
         self.addCleanup(self.sink2.close)
+        # many.example: thirty MX hosts, none of them listening
+        many = [f"--mx-host=many.example,mx{i:02d}.many.example,{10 * i}" for i in range(1, 31)]
+        many += [f"--host-record=mx{i:02d}.many.example,127.0.0.9" for i in range(1, 31)]
+        self.queries = f"/tmp/postern-dns-queries-{os.getpid()}"
+        self.addCleanup(lambda: os.path.exists(self.queries) and os.unlink(self.queries))
         dns = subprocess.Popen(
             ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-dhcp-interface=",
              f"--listen-address={DNS_ADDR}", "--bind-interfaces", "--port=53",
              "--mx-host=mx.example,mx1.mx.example,10", "--mx-host=mx.example,mx2.mx.example,20",
              "--host-record=mx1.mx.example,127.0.0.3", "--host-record=mx2.mx.example,127.0.0.4",
-             "--host-record=plain.example,127.0.0.4", "--local=/example/", "--pid-file="],
+             "--host-record=plain.example,127.0.0.4", "--local=/example/", "--pid-file=",
+             "--log-queries", f"--log-facility={self.queries}"] + many,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(lambda: (dns.terminate(), dns.wait(10)))
         super().setUp()
         start_with_resolver(self, DNS_ADDR,
                             f"transport_maps = inline:{{ mx.example=smtp:mx.example:{self.port}, "
-                            f"plain.example=smtp:plain.example:{self.port} }}\n")
+                            f"plain.example=smtp:plain.example:{self.port}, "
+                            f"many.example=smtp:many.example:{self.port} }}\n"
+                            "smtp_mx_address_limit = 2\nsmtp_connect_timeout = 2s\n")
 
     def test_4xx_tries_the_next_mx_and_5xx_is_final(self):
         qid = self.submit("info@example.org", ["ok@mx.example", "busy@mx.example",
@@ -75,6 +83,18 @@ class MxDelivery(test_delivery.Delivery):
                       f"{self.port}", log)
         self.assertIn("dsn=5.1.1, status=bounced (host mx1.mx.example[127.0.0.3] said: "
                       "550 5.1.1 gone (in reply to RCPT TO command))", log)
+
+    def test_only_the_mx_hosts_within_the_address_limit_are_looked_up(self):
+        # a domain of thirty MX hosts costs the lookups smtp_mx_address_limit needs, not thirty
+        qid = self.submit("info@example.org", ["someone@many.example"])
+        self.assertTrue(poll(lambda: f"{qid}: to=<someone@many.example>" in self.inst.log(),
+                             timeout=30), self.inst.log())
+        looked_up = set()
+        for line in open(self.queries, errors="replace"):
+            for word in line.split():
+                if word.endswith(".many.example"):
+                    looked_up.add(word)
+        self.assertEqual(looked_up, {"mx01.many.example", "mx02.many.example"})
 
     def test_mx_preference_and_fallback(self):
         qid = self.submit("info@example.org", ["someone@mx.example"])
