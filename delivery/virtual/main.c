@@ -4,6 +4,9 @@
  * its owner (virtual_uid_maps, virtual_gid_maps, at least virtual_minimum_uid) and has the
  * kept worker of that identity write it (worker.c); then it logs the outcome and marks the
  * recipient done in the queue file. */
+#include <grp.h>
+#include <pwd.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,11 +25,26 @@
 static pn_maps *mailbox_maps, *uid_maps, *gid_maps;
 static pn_worker_pool *workers;
 
-/* policy: the spawner starts workers only for uids at or above virtual_minimum_uid. */
+/* The groups no mailbox is written with: root's, mail_owner's (the queue) and
+ * setgid_group's (maildrop/, public/); found before the jail. */
+static long system_gids[3] = {0, -1, -1};
+
+static int system_gid(long gid)
+{
+    for (size_t i = 0; i < sizeof(system_gids) / sizeof(system_gids[0]); i++)
+        if (gid == system_gids[i])
+            return 1;
+    return 0;
+}
+
+/* policy: the spawner starts workers only for uids at or above virtual_minimum_uid, with no
+ * group of the mail system's and no extra group. */
 static int policy(uid_t uid, gid_t gid, long extra_gid)
 {
-    (void)gid;
-    return (long)uid >= pn_config_get_int(PN_P(virtual_minimum_uid)) && extra_gid == -1 ? 0 : -1;
+    return (long)uid >= pn_config_get_int(PN_P(virtual_minimum_uid)) && !system_gid((long)gid) &&
+                   extra_gid == -1
+               ? 0
+               : -1;
 }
 
 static pn_maps *open_maps(const char *name)
@@ -47,8 +65,9 @@ static long lookup_id(pn_maps *maps, const char *addr)
     int rc = pn_maps_find_addr(maps, addr, pn_config_get(PN_P(recipient_delimiter)), 0, &value);
     if (rc < 0)
         id = -2;
-    else if (rc > 0 && pn_parse_long(pn_trim(value.data), &id) < 0)
-        id = -1;
+    else if (rc > 0 && (pn_parse_long(pn_trim(value.data), &id) < 0 || id < 0 ||
+                        id >= (long)UINT32_MAX))
+        id = -1; /* and never a number that would wrap into another id */
     pn_buf_release(&value);
     return id;
 }
@@ -80,11 +99,12 @@ static int deliver_one(const pn_delivreq *req, const pn_delivreq_rcpt *r, const 
     }
     long uid = lookup_id(uid_maps, r->addr.data), gid = lookup_id(gid_maps, r->addr.data);
     long minimum = pn_config_get_int(PN_P(virtual_minimum_uid));
-    if (uid < 0 || gid < 0 || uid < minimum) {
+    if (uid < 0 || gid < 0 || uid < minimum || system_gid(gid)) {
         *dsn = "4.3.5";
         pn_buf_printf(text, "mail system configuration error: %s for \"%s\"",
                       uid < 0 || uid < minimum ? "bad or missing uid in virtual_uid_maps"
-                                               : "bad or missing gid in virtual_gid_maps",
+                      : gid < 0                ? "bad or missing gid in virtual_gid_maps"
+                                               : "a group of the mail system in virtual_gid_maps",
                       r->addr.data);
         goto out;
     }
@@ -136,6 +156,10 @@ static void pre_jail(void *ctx)
 {
     (void)ctx;
     mailbox_maps = open_maps(PN_P(virtual_mailbox_maps));
+    struct passwd *owner = getpwnam(pn_config_get(PN_P(mail_owner)));
+    struct group *setgid = getgrnam(pn_config_get(PN_P(setgid_group)));
+    system_gids[1] = owner ? (long)owner->pw_gid : -1;
+    system_gids[2] = setgid ? (long)setgid->gr_gid : -1;
     uid_maps = open_maps(PN_P(virtual_uid_maps));
     gid_maps = open_maps(PN_P(virtual_gid_maps));
     workers = pn_worker_pool_start(policy);

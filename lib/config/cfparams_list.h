@@ -495,7 +495,7 @@ PN_PARAM(sendmail_fix_line_endings, STR, 0, 0, "always", PN_R_ALL, WARN, 0, 0, N
 PN_PARAM(sendmail_path, STR, 0, 0, "/usr/sbin/sendmail", PN_R_ALL, INFO, 0, 0, NULL)
 PN_PARAM(service_name, STR, 0, PN_PF_DYN | PN_PF_RO, "", PN_R_ALL, INFO, 0, 0, NULL)
 PN_PARAM(service_throttle_time, TIME, 's', 0, "60s", PN_R(MASTER), IMPL, 1, 0, NULL)
-PN_PARAM(setgid_group, STR, 0, 0, "postdrop", PN_R(POSTFIX) | PN_R(PIPE), IMPL, 0, 0, NULL)
+PN_PARAM(setgid_group, STR, 0, 0, "postdrop", PN_R(POSTFIX) | PN_R(PIPE) | PN_R(VIRTUAL), IMPL, 0, 0, NULL)
 PN_PARAM(shlib_directory, STR, 0, 0, "/usr/lib/postfix", PN_R_ALL, INFO, 0, 0, NULL)
 PN_PARAM(show_user_unknown_table_name, BOOL, 0, 0, "yes", PN_R_ALL, WARN, 0, 0, NULL)
 PN_PARAM(showq_service_name, STR, 0, 0, "showq", PN_R_ALL, WARN, 0, 0, NULL)

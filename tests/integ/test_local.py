@@ -2,6 +2,7 @@
 back through cleanup, a ~/.forward with a backslashed copy, an alias command, and unknown local
 users rejected at RCPT time; a verification (sendmail -bv) reports where each address would
 go without delivering."""
+import grp
 import os
 import pwd
 import smtplib
@@ -565,3 +566,18 @@ class Boundaries(Local):
         os.chmod(include, 0o644)
         self.assertEqual(run(["postqueue", "-c", self.inst.etc, "-f"]).rc, 0)
         self.assertTrue(poll(lambda: len(self.virtual_mail()) == 1, timeout=20), self.inst.log())
+
+    def test_virtual_never_writes_with_a_group_of_the_mail_system(self):
+        # virtual_gid_maps naming postdrop's group would let a mailbox owner write maildrop/;
+        # a uid that wraps round to 0 would be root's
+        postdrop = grp.getgrnam("postdrop").gr_gid
+        for setting, why in ((f"virtual_gid_maps = static:{postdrop}\n",
+                              "a group of the mail system in virtual_gid_maps"),
+                             ("virtual_uid_maps = static:4294967296\n",
+                              "bad or missing uid in virtual_uid_maps")):
+            self.configure(setting)
+            self.assertEqual(self.send("info@example.org", why)[0], 250)
+            self.assertTrue(poll(lambda: f"mail system configuration error: {why} for "
+                                         "\"info@example.org\"" in self.inst.log(), timeout=20),
+                            self.inst.log())
+        self.assertEqual(self.virtual_mail(), [])
