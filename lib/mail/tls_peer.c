@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "base/log.h"
 #include "mail/tls_internal.h"
 
 int pn_tls_peer_present(const pn_tls_session *t)
@@ -51,11 +52,22 @@ int pn_tls_peer_matches(const pn_tls_session *t, const char *name)
     return X509_check_host(cert, name, 0, 0, NULL) == 1;
 }
 
+/* common_name: the CN of name, or nothing when it holds a NUL or a control character: the
+ * peer chose it, and it goes into Received headers, policy requests and logs, where a line
+ * end would start something new. */
 static void common_name(X509_NAME *name, pn_buf *out)
 {
     char cn[256] = "";
-    if (name && X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn)) >= 0)
-        pn_buf_puts(out, cn);
+    int len = name ? X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn)) : -1;
+    if (len < 0)
+        return;
+    for (int i = 0; i < len; i++) {
+        if ((unsigned char)cn[i] < 0x20 || cn[i] == 0x7f) {
+            pn_warn("peer certificate has a malformed CommonName: ignored");
+            return;
+        }
+    }
+    pn_buf_puts(out, cn);
 }
 
 void pn_tls_peer_names(const pn_tls_session *t, pn_buf *subject_cn, pn_buf *issuer_cn)

@@ -290,6 +290,10 @@ void smtpd_cmd_auth(smtpd_session *s, const char *arg)
     if (status == PN_SASL_DONE && (login == NULL || *login == 0)) {
         status = PN_SASL_FAIL; /* nobody to be: not an authentication */
         pn_buf_set(&text, "no user name from the authentication server");
+    } else if (status == PN_SASL_DONE && pn_addr_has_control(login, strlen(login))) {
+        /* the name goes into headers, queue files, logs and policy requests */
+        status = PN_SASL_FAIL;
+        pn_buf_set(&text, "a user name with control characters");
     }
     if (status == PN_SASL_DONE) {
         pn_buf_set(&s->sasl_method, mech);

@@ -123,6 +123,36 @@ class ClientCertificates(unittest.TestCase):
                                    '(not verified))',
                                    "(Client did not present a certificate)"])
 
+    def test_a_common_name_with_a_line_end_is_no_name(self):
+        # the client chose its certificate's CN: with a line end in it, it would add a header
+        # field to the message (and an attribute to a policy request)
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evil\nX-Injected: yes")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(4711)
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+        with open(os.path.join(self.pki, "evil.pem"), "wb") as fp:
+            fp.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(os.path.join(self.pki, "evil.key"), "wb") as fp:
+            fp.write(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.TraditionalOpenSSL,
+                                       serialization.NoEncryption()))
+        self.session(self.ask, "evil", rcpt="info@example.org",
+                     data=b"Subject: evil cn\r\n\r\nhello\r\n")
+        self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        [text] = self.delivered()
+        self.assertNotIn("\nX-Injected:", text)
+        self.assertIn('(Client CN "", Issuer "" (not verified))', text)
+        self.assertIn("warning: peer certificate has a malformed CommonName: ignored",
+                      self.inst.log())
+
     def test_a_required_certificate(self):
         for cert, problem in (("self", "Client certificate not trusted"),
                               (None, "No client certificate presented")):
