@@ -89,7 +89,13 @@ static int connect_to(const char *spec, int timeout_ms, pn_buf *why)
 
 static void attr(pn_buf *req, const char *name, const char *value)
 {
+    /* one attribute a line: a line end (or other control character) in a value the client
+     * chose, as its HELO, would start another attribute */
+    size_t start = req->len + strlen(name) + 1;
     pn_buf_printf(req, "%s=%s\n", name, value ? value : "");
+    for (size_t i = start; i + 1 < req->len; i++)
+        if ((unsigned char)req->data[i] < 0x20 || req->data[i] == 0x7f)
+            req->data[i] = '?';
 }
 
 /* request: the attributes of the session, as the reference sends them. */

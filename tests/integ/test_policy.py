@@ -159,6 +159,23 @@ class Policy(test_delivery.Delivery):
         self.assertEqual(head[start], "X-Policy: checked")
         self.assertTrue(head[start + 1].startswith("Received: from client.example"), head)
 
+    def test_a_helo_with_a_line_end_adds_no_attribute(self):
+        # a CR in the middle of HELO (its LF would end the command) reaches the policy
+        # request as '?', never as the start of an attribute of the client's choosing
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=20)
+        self.addCleanup(s.close)
+        s.recv(1024)
+        s.sendall(b"HELO client.example\rsender=forged@example.org\r\n")
+        s.recv(1024)
+        s.sendall(b"MAIL FROM:<s@example.org>\r\n")
+        s.recv(1024)
+        s.sendall(b"RCPT TO:<info@example.org>\r\n")
+        s.recv(1024)
+        self.assertTrue(poll(lambda: self.server.requests, timeout=10))
+        attrs = self.server.requests[0]
+        self.assertEqual(dict(attrs)["helo_name"], "client.example?sender=forged@example.org")
+        self.assertEqual([v for n, v in attrs if n == "sender"], ["s@example.org"])
+
     def test_server_down(self):
         c = smtplib.SMTP("127.0.0.1", self.down, local_hostname="client.example", timeout=30)
         c.ehlo()
