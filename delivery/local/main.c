@@ -623,7 +623,10 @@ static void deliver_user(struct delivery *d, const char *name, int depth, int sk
     }
     struct names n;
     names_init(&n, recipient.data, pw);
-    if (!skip_forward && depth < MAX_DEPTH && forward_file(d, &n, uid, gid, depth))
+    /* a user's .forward is followed once per recipient: two that name each other end in a
+     * mailbox at the second visit, not in a chain of MAX_DEPTH lookups */
+    if (!skip_forward && depth < MAX_DEPTH && first_time(d, "forward", name) &&
+        forward_file(d, &n, uid, gid, depth))
         goto out;
     pn_buf transport_value = PN_BUF_INIT;
     const char *transport =

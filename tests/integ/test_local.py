@@ -581,3 +581,23 @@ class Boundaries(Local):
                                          "\"info@example.org\"" in self.inst.log(), timeout=20),
                             self.inst.log())
         self.assertEqual(self.virtual_mail(), [])
+
+    def test_two_forward_files_naming_each_other_deliver_once(self):
+        other = "postern-mia"
+        subprocess.run(["userdel", "-r", other], capture_output=True)
+        subprocess.run(["useradd", "-m", "-d", os.path.join(self.home, other), "-s",
+                        "/usr/sbin/nologin", other], check=True)
+        self.addCleanup(subprocess.run, ["userdel", "-r", other], capture_output=True)
+        mia = pwd.getpwnam(other)
+        self.user_file(".forward", f"{other}\n")
+        forward = os.path.join(mia.pw_dir, ".forward")
+        with open(forward, "w") as fp:
+            fp.write(f"{USER}\n")
+        os.chown(forward, mia.pw_uid, mia.pw_gid)
+        self.assertEqual(self.send(f"{USER}@localhost", "ping-pong")[0], 250)
+        self.assertTrue(poll(lambda: f"to=<{USER}@localhost>, relay=local" in self.inst.log(),
+                             timeout=20), self.inst.log())
+        # at its second visit a user's .forward is not followed again: one copy, in the
+        # mailbox of the user the chain came back to
+        self.assertEqual(len(self.user_mail()), 1)
+        self.assertEqual(self.maildir(os.path.join(mia.pw_dir, "Maildir")), [])
