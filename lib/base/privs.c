@@ -5,7 +5,12 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -76,4 +81,51 @@ void pn_privs_no_new_privs(void)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         pn_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+}
+
+/* The architecture whose system call numbers the filter below is written with; elsewhere
+ * there is no filter (and a warning). */
+#if defined(__x86_64__)
+#define PN_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define PN_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+void pn_privs_forbid_exec(void)
+{
+#ifdef PN_AUDIT_ARCH
+    /* refused with EPERM: running a program, and the calls that reach into other processes
+     * or the kernel's configuration; a call of another architecture's numbering (or of the
+     * x32 ABI) is refused whole */
+    static const int denied[] = {
+        __NR_execve, __NR_execveat, __NR_process_vm_readv, __NR_process_vm_writev, __NR_bpf,
+        __NR_kexec_load,
+#ifndef __SANITIZE_ADDRESS__ /* LeakSanitizer stops the world with ptrace at exit */
+        __NR_ptrace,
+#endif
+    };
+    enum { DENIED = sizeof(denied) / sizeof(denied[0]) };
+    struct sock_filter filter[7 + DENIED];
+    size_t n = 0;
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, arch));
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PN_AUDIT_ARCH, 1, 0);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, nr));
+    /* each test jumps, when it matches, to the refusal at the end */
+    filter[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000,
+                                             (unsigned char)(DENIED + 1), 0);
+    n++;
+    for (size_t i = 0; i < DENIED; i++, n++)
+        filter[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)denied[i],
+                                                 (unsigned char)(DENIED - i), 0);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = filter};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        pn_fatal("prctl(PR_SET_SECCOMP): %s", strerror(errno));
+#else
+    pn_warn("no system call filter for this architecture");
+#endif
 }

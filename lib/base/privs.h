@@ -16,5 +16,9 @@ void pn_privs_drop_groups(uid_t uid, gid_t gid, const gid_t *groups, size_t coun
 /* pn_privs_no_new_privs: no program this process (or a child forked from now on) runs can
  * gain privileges through set-user-ID or set-group-ID bits or file capabilities. */
 void pn_privs_no_new_privs(void);
+/* pn_privs_forbid_exec: from now on this process (and what it forks) cannot run a program,
+ * trace or read another process, load BPF programs or a kernel: a seccomp filter makes those
+ * calls fail with EPERM. Needs pn_privs_no_new_privs (or root) first. */
+void pn_privs_forbid_exec(void);
 
 #endif

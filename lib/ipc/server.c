@@ -213,9 +213,11 @@ static void server_init(int argc, char **argv, pn_server *s)
     if (sk.unpriv && root)
         pn_privs_drop(uid, gid);
     /* From here on no daemon runs a program: those that do (local, pipe) run them from the
-     * worker spawner they started in pre_jail, which is not bound by this, so that a command
-     * can still run sendmail and with it the set-group-ID postdrop. */
+     * worker spawner they started in pre_jail, which is bound by neither of these, so that a
+     * command can still run sendmail and with it the set-group-ID postdrop. A daemon taken
+     * over cannot start a shell either. */
     pn_privs_no_new_privs();
+    pn_privs_forbid_exec();
     if (s->post_jail)
         s->post_jail(s->ctx);
     sk.max_use = s->max_use >= 0 ? s->max_use : pn_config_get_int(PN_P(max_use));

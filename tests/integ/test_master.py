@@ -263,6 +263,10 @@ class Privileges(MasterTest):
         master = int(open(os.path.join(inst.queue, "pid", "master.pid")).read())
         master_status = dict(line.split(":", 1) for line in open(f"/proc/{master}/status"))
         self.assertEqual(master_status["NoNewPrivs"].strip(), "0")
+        # and it can run no program (a seccomp filter): master can
+        self.assertEqual(status["Seccomp"].strip(), "2")
+        self.assertEqual(master_status["Seccomp"].strip(), "0")
+        self.assertEqual(converse(inst.unix_path("jail"), ["exec"]), ["denied"])
         st = os.stat(inst.unix_path("jail"))
         self.assertEqual((st.st_uid, st.st_gid), (owner.pw_uid, owner.pw_gid))
         pid = int(converse(inst.unix_path("free"), ["pid"])[0])

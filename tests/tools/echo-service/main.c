@@ -1,13 +1,16 @@
 /* main.c: echo-service, a tiny daemon for testing master and the server skeletons. It
  * answers one line per request: "param NAME" (the value as the daemon sees it), "pid",
- * "sleep MS", "quit", and logs each request (a wakeup from master shows as "request: W").
+ * "sleep MS", "exec" (whether a program can be run: "ran", or the error), "quit", and logs
+ * each request (a wakeup from master shows as "request: W").
  * Arguments: "multi" runs it as a multi-client server, "trigger" as a trigger server that
  * logs what it receives, "die-at-start" makes it fail before serving anyone. It stays small:
  * it shows what a daemon built on the skeletons looks like. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/event.h"
@@ -32,6 +35,20 @@ static void answer(pn_stream *client, const char *request)
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         pn_stream_puts(client, "done\n");
+    } else if (strcmp(request, "exec") == 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            char *argv[] = {"true", NULL};
+            execv("/bin/true", argv);
+            _exit(errno == EPERM ? 3 : 4);
+        }
+        int status = 0;
+        if (pid > 0)
+            waitpid(pid, &status, 0);
+        pn_stream_puts(client, pid < 0                  ? "fork failed\n"
+                               : WEXITSTATUS(status) == 0 ? "ran\n"
+                               : WEXITSTATUS(status) == 3 ? "denied\n"
+                                                          : "failed\n");
     } else {
         pn_stream_puts(client, "unknown request\n");
     }
