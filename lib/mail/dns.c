@@ -147,12 +147,13 @@ static void drive(int *done, int timeout_ms)
     long long deadline = timeout_ms >= 0 ? pn_event_now_ms() + timeout_ms : -1;
     while (!*done) {
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-        int bits = ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
+        /* the bits as unsigned: c-ares's own macros shift a signed 1 into the sign bit */
+        unsigned bits = (unsigned)ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
         struct pollfd fds[ARES_GETSOCK_MAXNUM];
         int n = 0;
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short events = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                                   (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+            short events = (short)((bits & (1u << i) ? POLLIN : 0) |
+                                   (bits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
             if (events)
                 fds[n++] = (struct pollfd){.fd = socks[i], .events = events};
         }
