@@ -126,6 +126,15 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
+/* open_log_file: maillog_file for appending, never through a link an unprivileged user could
+ * have planted; a /dev/ path (/dev/stdout, the way a container logs) is the system's own and
+ * is followed. */
+static int open_log_file(const char *path)
+{
+    int follow = strncmp(path, "/dev/", 5) == 0;
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | (follow ? 0 : O_NOFOLLOW) | O_CLOEXEC, 0644);
+}
+
 void pn_log_set_target(const pn_log_target *t)
 {
     const char *file = t->maillog_file ? t->maillog_file : "";
@@ -146,7 +155,7 @@ void pn_log_set_target(const pn_log_target *t)
     lg.postlog_retry = lg.syslog_retry = 0;
     if (*lg.file) {
         /* opened now: a chrooted process cannot reach the path later */
-        lg.file_fd = open(lg.file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        lg.file_fd = open_log_file(lg.file);
         if (!lg.writer && !lg.direct && *lg.socket)
             lg.postlog_fd = connect_dgram(lg.socket);
     } else {
@@ -253,7 +262,7 @@ static void append(const char *dgram, size_t len)
     char stamp[16];
     pn_log_stamp((long)time(NULL), stamp);
     size_t n = pn_log_file_line(line, sizeof(line), stamp, lg.host, dgram, len);
-    int fd = lg.writer ? -1 : open(lg.file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = lg.writer ? -1 : open_log_file(lg.file);
     if (fd >= 0) {
         (void)!write(fd, line, n);
         close(fd);
