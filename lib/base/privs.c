@@ -1,5 +1,6 @@
-/* privs.c: the one place that changes identity. Every drop is verified: a process that
- * believes it gave up root and did not is worse than one that stops. */
+/* privs.c: the one place that changes identity and gives up rights: chroot, uid and groups
+ * (every drop verified: a process that believes it gave up root and did not is worse than one
+ * that stops), no_new_privs and the seccomp filter of the jailed daemons. */
 #include "base/privs.h"
 
 #include <errno.h>

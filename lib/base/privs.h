@@ -1,5 +1,5 @@
 /* privs.h: giving up privileges for good: chroot, then supplementary groups, gid and uid,
- * with no way back. */
+ * with no way back; then the right to gain any (no_new_privs) or to run a program at all. */
 #ifndef PN_BASE_PRIVS_H
 #define PN_BASE_PRIVS_H
 #include <sys/types.h>
