@@ -5,12 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/argv.h"
+#include "base/lock.h"
 #include "config/cfparams.h"
 
 /* try_kernel: one non-blocking attempt at an fcntl or flock lock; 1 taken, 0 busy, -1 error. */
@@ -21,7 +21,7 @@ static int try_kernel(int fd, int use_fcntl)
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
         rc = fcntl(fd, F_SETLK, &fl);
     } else {
-        rc = flock(fd, LOCK_EX | LOCK_NB);
+        rc = pn_lock_fd(fd, PN_LOCK_EXCLUSIVE | PN_LOCK_NOWAIT);
     }
     if (rc == 0)
         return 1;
@@ -52,7 +52,7 @@ static void release_kernel(int fd, int use_fcntl)
         struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
         fcntl(fd, F_SETLK, &fl);
     } else {
-        flock(fd, LOCK_UN);
+        pn_lock_fd(fd, PN_LOCK_NONE);
     }
 }
 

@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 
 #include "base/log.h"
+#include "mail/addr.h"
 #include "mail/tls_internal.h"
 
 int pn_tls_peer_present(const pn_tls_session *t)
@@ -61,11 +62,9 @@ static void common_name(X509_NAME *name, pn_buf *out)
     int len = name ? X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn)) : -1;
     if (len < 0)
         return;
-    for (int i = 0; i < len; i++) {
-        if ((unsigned char)cn[i] < 0x20 || cn[i] == 0x7f) {
-            pn_warn("peer certificate has a malformed CommonName: ignored");
-            return;
-        }
+    if (pn_addr_has_control(cn, (size_t)len)) {
+        pn_warn("peer certificate has a malformed CommonName: ignored");
+        return;
     }
     pn_buf_puts(out, cn);
 }
