@@ -81,6 +81,9 @@ class Extensions(Smtp):
         self.assertEqual(c.sendmail("a@example.com", ["alias+tag@example.org"],
                                     "Subject: t\r\n\r\nx\r\n"), {})
         self.assertTrue(poll(lambda: len(self.delivered()) == 1, timeout=15), self.inst.log())
+        # the agent logs its line after the file is in place: wait for it too
+        self.assertTrue(poll(lambda: "relay=virtual" in self.inst.log(), timeout=15),
+                        self.inst.log())
 
     def test_an_unmatched_extension_goes_along(self):
         # alias@example.org=info@example.org matched alias+tag: the target keeps +tag
