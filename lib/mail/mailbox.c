@@ -107,7 +107,6 @@ out:
 static int mbox(const char *path, const char *sender, const pn_buf *msg,
                 const pn_mailbox_job *job, pn_buf *text)
 {
-    long limit = job->limit;
     /* never through a link, never blocked by a FIFO put in the mailbox's place */
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -125,8 +124,8 @@ static int mbox(const char *path, const char *sender, const pn_buf *msg,
      * file with one name is refused: a hard link would let mail be written into a file of the
      * user's choosing that someone else owns */
     int device = S_ISCHR(st.st_mode);
-    if ((!S_ISREG(st.st_mode) && !device) || (!device && st.st_nlink != 1)) {
-        if (!S_ISREG(st.st_mode) && !device)
+    if (!device && (!S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+        if (!S_ISREG(st.st_mode))
             pn_buf_printf(text, "cannot open mailbox %s: file is not a regular file", path);
         else
             pn_buf_printf(text, "cannot open mailbox %s: file has %ld hard links", path,
@@ -172,7 +171,7 @@ static int mbox(const char *path, const char *sender, const pn_buf *msg,
     }
     pn_buf_putc(&out, '\n');
     int rc = MAILBOX_SENT;
-    if (limit > 0 && (long)st.st_size + (long)out.len > limit) {
+    if (job->limit > 0 && (long)st.st_size + (long)out.len > job->limit) {
         pn_buf_printf(text, "cannot update mailbox %s: file too large", path);
         rc = MAILBOX_BOUNCE;
     } else if (pn_write_all(fd, out.data, out.len) < 0 || fsync(fd) < 0) {
