@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -56,6 +57,40 @@ static void free_derived(void *ptr)
     free(def);
 }
 
+/* The front: daemons ask for a few parameters on every command, mostly by the one literal
+ * PN_P gives each name. A direct-mapped table keyed by the name's address, checked against
+ * its own copy of the name (an address may be a buffer used again for another name), answers
+ * them, typed values parsed once, without hashing; a miss goes to the cache behind it. It is
+ * emptied with that cache, whose strings it points into. */
+#define FRONT_SLOTS 256
+enum { FRONT_INT = 1, FRONT_BOOL = 2, FRONT_TIME = 4 };
+static struct front {
+    const char *name;
+    char copy[56];
+    const char *value;
+    int parsed; /* FRONT_*: which of the numbers below hold the value */
+    long number, flag, seconds;
+} front[FRONT_SLOTS];
+
+/* front_hit: the slot of name, when it holds name's value; else NULL. */
+static struct front *front_hit(const char *name)
+{
+    uintptr_t key = (uintptr_t)name;
+    struct front *slot = &front[(key ^ (key >> 9)) % FRONT_SLOTS];
+    return slot->name == name && strcmp(slot->copy, name) == 0 ? slot : NULL;
+}
+
+static void front_fill(const char *name, const char *value)
+{
+    uintptr_t key = (uintptr_t)name;
+    struct front *slot = &front[(key ^ (key >> 9)) % FRONT_SLOTS];
+    size_t len = strlen(name);
+    if (len >= sizeof(slot->copy))
+        return;
+    *slot = (struct front){.name = name, .value = value};
+    memcpy(slot->copy, name, len + 1);
+}
+
 static void init_once(void)
 {
     if (cf.index)
@@ -84,6 +119,7 @@ void pn_config_reset(void)
         pn_htable_free(cf.saved, free);
     pn_htable_free(cf.dynamic, free);
     pn_htable_free(cf.cache, free);
+    memset(front, 0, sizeof(front));
     pn_htable_free(cf.referenced, NULL);
     pn_htable_free(cf.derived, free_derived);
     free(cf.config_dir);
@@ -97,6 +133,7 @@ static void clear_cache(void)
 {
     pn_htable_free(cf.cache, free);
     cf.cache = pn_htable_new(128);
+    memset(front, 0, sizeof(front));
 }
 
 void pn_config_set_directory(const char *dir)
@@ -291,6 +328,12 @@ void pn_config_set_process(const char *process_name, const char *service_name)
     clear_cache();
 }
 
+void pn_config_new_process(void)
+{
+    init_once();
+    free(pn_htable_remove(cf.dynamic, PN_P(process_id)));
+}
+
 static const char *const derived_suffixes[][2] = {
     {"delivery_slot_cost", "$default_delivery_slot_cost"},
     {"delivery_slot_discount", "$default_delivery_slot_discount"},
@@ -458,7 +501,19 @@ static void where(pn_buf *out, const char *name)
         pn_buf_printf(out, "%s, line %d: ", pn_config_main_path(), line);
 }
 
+static const char *expanded(const char *name);
+
 const char *pn_config_get(const char *name)
+{
+    struct front *slot = front_hit(name);
+    if (slot)
+        return slot->value;
+    const char *value = expanded(name);
+    front_fill(name, value);
+    return value;
+}
+
+static const char *expanded(const char *name)
 {
     init_once();
     const char *cached = pn_htable_get(cf.cache, name);
@@ -491,18 +546,32 @@ static void bad_value(const char *kind, const char *name, const char *value)
 long pn_config_get_int(const char *name)
 {
     const char *value = pn_config_get(name);
+    struct front *slot = front_hit(name);
+    if (slot && (slot->parsed & FRONT_INT))
+        return slot->number;
     long out;
     if (pn_parse_long(value, &out) < 0)
         bad_value("numerical", name, value);
+    if (slot) {
+        slot->number = out;
+        slot->parsed |= FRONT_INT;
+    }
     return out;
 }
 
 int pn_config_get_bool(const char *name)
 {
     const char *value = pn_config_get(name);
+    struct front *slot = front_hit(name);
+    if (slot && (slot->parsed & FRONT_BOOL))
+        return (int)slot->flag;
     int out;
     if (pn_parse_bool(value, &out) < 0)
         bad_value("boolean", name, value);
+    if (slot) {
+        slot->flag = out;
+        slot->parsed |= FRONT_BOOL;
+    }
     return out;
 }
 
@@ -539,11 +608,18 @@ int pn_config_list_has(const char *name, const char *word)
 
 long pn_config_get_time(const char *name)
 {
-    const pn_param_def *def = pn_param_find(name);
     const char *value = pn_config_get(name);
+    struct front *slot = front_hit(name);
+    if (slot && (slot->parsed & FRONT_TIME))
+        return slot->seconds;
+    const pn_param_def *def = pn_param_find(name);
     long out;
     if (pn_parse_time(value, def && def->unit ? def->unit : 's', &out) < 0)
         bad_value("time", name, value);
+    if (slot) {
+        slot->seconds = out;
+        slot->parsed |= FRONT_TIME;
+    }
     return out;
 }
 
