@@ -43,6 +43,37 @@ START_TEST(queue_ids)
 }
 END_TEST
 
+/* crc32c_bitwise: the definition, one bit at a time, to check the fast forms against. */
+static uint32_t crc32c_bitwise(uint32_t crc, const unsigned char *p, size_t len)
+{
+    crc = ~crc;
+    while (len--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return ~crc;
+}
+
+START_TEST(crc32c_every_length_and_alignment)
+{
+    unsigned char data[4200];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 131 + (i >> 7));
+    for (size_t start = 0; start < 8; start++) {
+        for (size_t len = 0; len <= 64; len++)
+            ck_assert_uint_eq(pn_crc32c(0, data + start, len),
+                              crc32c_bitwise(0, data + start, len));
+        size_t len = sizeof(data) - start;
+        ck_assert_uint_eq(pn_crc32c(0, data + start, len), crc32c_bitwise(0, data + start, len));
+        /* continued over two pieces: the same as over the whole */
+        uint32_t half = pn_crc32c(0, data + start, 1001);
+        ck_assert_uint_eq(pn_crc32c(half, data + start + 1001, len - 1001),
+                          crc32c_bitwise(0, data + start, len));
+    }
+}
+END_TEST
+
 static void build(pn_qwriter *w, size_t body_size)
 {
     struct timeval tv = {1700000000, 42};
@@ -199,6 +230,7 @@ Suite *queue_suite(void)
     Suite *s = suite_create("queue");
     TCase *tc = tcase_create("queue");
     tcase_add_test(tc, queue_ids);
+    tcase_add_test(tc, crc32c_every_length_and_alignment);
     tcase_add_test(tc, round_trip_and_marks);
     tcase_add_test(tc, corruption_is_detected);
     tcase_add_test(tc, dsn_parameters);
