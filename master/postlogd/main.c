@@ -1,8 +1,7 @@
 /* main.c: postlogd, the one writer of maillog_file (doc/logging.md). Daemons and commands
  * send it datagrams "tag[pid]: text" on public/postlog. It reads what is waiting with
  * recvmmsg, turns each datagram into a line (time, host, text with control characters
- * replaced) and appends the batch with one write; it never fsyncs. Under load, when lines
- * come one by one, it lets them gather for BUSY_MS before it reads (below). A datagram that starts
+ * replaced) and appends the batch with one write; it never fsyncs. A datagram that starts
  * with a NUL byte is a control message: "\0reopen" carries (SCM_RIGHTS) the new file that
  * postfix logrotate opened and a pipe whose closing tells it the old file is done with. */
 #include <errno.h>
@@ -15,7 +14,6 @@
 #include <unistd.h>
 
 #include "base/buf.h"
-#include "base/event.h"
 #include "base/log.h"
 #include "config/cflog.h"
 #include "config/cfparams.h"
@@ -23,12 +21,6 @@
 
 #define BATCH 64
 #define MAX_BATCHES 16 /* per wakeup: then the skeleton's retirement checks run */
-/* A wakeup that comes less than BUSY_MS after the last one waits BUSY_MS before it reads, so
- * that one read and one write take the lines that would each have cost a wakeup, a read and
- * a write. Meanwhile they wait in the socket (a postlogd that dies loses none), at most
- * BUSY_MS longer; the socket holds net.unix.max_dgram_qlen of them (512 by default), far
- * more than the busiest service sends in that time. */
-#define BUSY_MS 5
 
 static char data[BATCH][PN_LOG_DGRAM_MAX];
 static char controls[BATCH][CMSG_SPACE(2 * sizeof(int))];
@@ -96,13 +88,6 @@ static void datagrams(int listener, void *ctx)
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     size_t used = 0;
-    static long long last_wakeup;
-    long long now = pn_event_now_ms();
-    if (now - last_wakeup < BUSY_MS) {
-        struct timespec pause = {0, BUSY_MS * 1000000L};
-        nanosleep(&pause, NULL);
-    }
-    last_wakeup = now;
     for (int batch = 0; batch < MAX_BATCHES; batch++) {
         memset(msgs, 0, sizeof(msgs));
         for (int i = 0; i < BATCH; i++) {
