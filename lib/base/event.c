@@ -75,27 +75,6 @@ void pn_event_reset_after_fork(void)
     }
 }
 
-void pn_event_own_set_after_fork(void)
-{
-    if (epoll_fd < 0)
-        return;
-    close(epoll_fd);
-    epoll_fd = -1;
-    init();
-    for (int fd = 0; fd < watch_cap; fd++) {
-        if (watches[fd].fn == NULL)
-            continue;
-        struct epoll_event ev;
-        memset(&ev, 0, sizeof(ev));
-        ev.data.fd = fd;
-        ev.events = ((watches[fd].events & PN_EVENT_READ) ? EPOLLIN : 0) |
-                    ((watches[fd].events & PN_EVENT_WRITE) ? EPOLLOUT : 0) |
-                    ((watches[fd].events & PN_EVENT_EXCLUSIVE) ? EPOLLEXCLUSIVE : 0);
-        if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
-            pn_fatal("epoll_ctl fd %d: %s", fd, strerror(errno));
-    }
-}
-
 void pn_event_watch(int fd, int events, pn_event_fn fn, void *ctx)
 {
     init();

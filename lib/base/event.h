@@ -30,8 +30,5 @@ void pn_event_run_once(long max_wait_ms);
 long long pn_event_now_ms(void);
 /* pn_event_reset_after_fork: a child must not share the parent's epoll set. */
 void pn_event_reset_after_fork(void);
-/* pn_event_own_set_after_fork: a child that goes on with the parent's watches and timers gets
- * an epoll set of its own holding the same watches. */
-void pn_event_own_set_after_fork(void);
 
 #endif

@@ -39,9 +39,6 @@ static struct {
     int facility;
     int syslog_fd;
     time_t syslog_retry;
-    /* pn_log_set_pid */
-    long shown_pid;
-    long shown_by; /* the process that shows shown_pid; any other shows its own */
 } lg = {.progname = "postern",
         .tag = "postfix/postern",
         .destinations = PN_LOG_STDERR,
@@ -49,18 +46,6 @@ static struct {
         .postlog_fd = -1,
         .facility = LOG_MAIL,
         .syslog_fd = -1};
-
-void pn_log_set_pid(long pid)
-{
-    lg.shown_pid = pid;
-    lg.shown_by = (long)getpid();
-}
-
-static long shown_pid(void)
-{
-    long pid = (long)getpid();
-    return lg.shown_pid && pid == lg.shown_by ? lg.shown_pid : pid;
-}
 
 void pn_log_set_prefix(const char *prefix)
 {
@@ -336,7 +321,7 @@ static void to_syslog(int priority, const char *text)
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
     int n = snprintf(record, sizeof(record), "<%d>%s %s[%ld]: %s", lg.facility | priority, stamp,
-                     lg.tag, shown_pid(), text);
+                     lg.tag, (long)getpid(), text);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof(record))
@@ -362,7 +347,7 @@ static void emit_text(int priority, const char *level, const char *message)
         return;
     }
     char dgram[PN_LOG_DGRAM_MAX];
-    n = snprintf(dgram, sizeof(dgram), "%s[%ld]: %.*s", lg.tag, shown_pid(), (int)len, text);
+    n = snprintf(dgram, sizeof(dgram), "%s[%ld]: %.*s", lg.tag, (long)getpid(), (int)len, text);
     size_t dlen = n < 0 ? 0 : (size_t)n >= sizeof(dgram) ? sizeof(dgram) - 1 : (size_t)n;
     if (lg.writer || !to_postlogd(dgram, dlen))
         append(dgram, dlen);

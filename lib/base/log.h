@@ -21,9 +21,6 @@ void pn_log_init(const char *progname, int destinations);
 void pn_log_set_tag(const char *syslog_name, const char *process_name);
 /* pn_log_set_full_tag: the whole tag, as postlog -t gives it. */
 void pn_log_set_full_tag(const char *tag);
-/* pn_log_set_pid: the pid this process's lines show, instead of its own (a copy forked by a
- * keeper shows the keeper's, the pid master knows); a process it forks shows its own. */
-void pn_log_set_pid(long pid);
 /* pn_log_set_prefix: what stderr lines start with, when it is not the program name. */
 void pn_log_set_prefix(const char *prefix);
 /* pn_log_set_stderr_level: 0 = every message on stderr (when enabled), 1 = warnings and

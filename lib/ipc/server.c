@@ -5,10 +5,7 @@
  * Retirement (doc/processes.md): max_use, a changed table, a reload or master's absence is
  * noticed between two requests, also on kept connections; a retiring process tells master
  * at once that it takes no more clients, ends its connections at a request boundary and
- * exits, so no client ever waits on a process that will not serve it.
- * Renewal (doc/processes.md): the process master started keeps a copy of itself as it was
- * before its first client and serves through forked copies of it; a copy that retires
- * because of max_use alone is replaced by a fresh one, without a new exec. */
+ * exits, so no client ever waits on a process that will not serve it. */
 #include "ipc/server.h"
 
 #include <errno.h>
@@ -21,11 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,13 +60,7 @@ static struct {
     int retiring;
     int master_lost;
     long conn_requests; /* requests served on the current connection (single servers) */
-    pid_t status_pid;   /* the pid master knows: this process's, or its keeper's */
-    int renewed;        /* a copy forked by the keeper: max_use alone asks for a successor */
 } sk;
-
-/* The exit status of a copy that served max_use uses and nothing else ended: its keeper forks
- * a successor. Any other status ends the keeper with the same status. */
-#define RENEW_STATUS 117
 
 /* How long a retiring multi server may finish work in flight (qmgr's deliveries). */
 #define DRAIN_LIMIT_MS (10 * 1000)
@@ -81,7 +69,7 @@ static void report(int state)
 {
     if (!sk.have_status)
         return;
-    pn_status_record rec = {(int32_t)sk.status_pid, sk.generation, state};
+    pn_status_record rec = {(int32_t)getpid(), sk.generation, state};
     if (write(PN_MASTER_STATUS_FD, &rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
         if (errno == EPIPE)
             sk.master_lost = 1; /* master went away or reloaded: retire at the next boundary */
@@ -234,7 +222,6 @@ static void server_init(int argc, char **argv, pn_server *s)
         s->post_jail(s->ctx);
     sk.max_use = s->max_use >= 0 ? s->max_use : pn_config_get_int(PN_P(max_use));
     sk.max_idle = s->max_idle >= 0 ? s->max_idle : pn_config_get_time(PN_P(max_idle));
-    sk.status_pid = getpid();
 }
 
 /* master_gone: the status pipe has no reader any more: master exited, or a reload replaced
@@ -260,77 +247,6 @@ static int retire_due(void)
     if (sk.server->must_retire && sk.server->must_retire(sk.server->ctx))
         return 1;
     return master_gone();
-}
-
-/* exit_status: how a single server that must serve no further request ends: a copy that
- * reached max_use, with nothing else due, asks its keeper for a successor. It leaves at
- * once: what exit() would tear down (OpenSSL's tables, the libraries' finalisers) is the
- * keeper's, and the successor starts from the keeper's copy anyway. Built with the address
- * sanitizer it takes the long way, so that the leak check still runs. */
-static int exit_status(void)
-{
-    if (!sk.renewed || sk.retiring || sk.max_use <= 0 || sk.uses < sk.max_use)
-        return 0;
-    if (sk.server->must_retire && sk.server->must_retire(sk.server->ctx))
-        return 0;
-    if (master_gone())
-        return 0;
-#ifndef __SANITIZE_ADDRESS__
-    fflush(NULL);
-    _exit(RENEW_STATUS);
-#endif
-    return RENEW_STATUS;
-}
-
-/* end_like: end the keeper the way its copy ended, so that master sees (and logs) what it would
- * have seen of a process that it started itself. */
-static void end_like(int status)
-{
-    if (WIFSIGNALED(status)) {
-        struct rlimit none = {0, 0};
-        setrlimit(RLIMIT_CORE, &none); /* the copy's core is the one worth having */
-        signal(WTERMSIG(status), SIG_DFL);
-        raise(WTERMSIG(status));
-        _exit(1);
-    }
-    _exit(WIFEXITED(status) && WEXITSTATUS(status) != RENEW_STATUS ? WEXITSTATUS(status) : 0);
-}
-
-/* keep_renewing: from here on this process (the keeper) only forks copies of itself, one at a
- * time, and waits for each; it returns in each copy. A copy ends with its keeper
- * (PR_SET_PDEATHSIG), so that master's SIGTERM to the process it knows reaches the one that
- * serves. Without max_use, or without master, there is nothing to renew. */
-static void keep_renewing(void)
-{
-    if (!sk.have_status || sk.max_use <= 0)
-        return;
-    pid_t keeper = getpid();
-    for (;;) {
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0) {
-            pn_warn("fork: %s: serving without renewal", strerror(errno));
-            return;
-        }
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            if (getppid() != keeper)
-                _exit(0);
-            sk.renewed = 1;
-            pn_log_set_pid((long)keeper);
-            pn_config_new_process();
-            pn_event_own_set_after_fork();
-            return;
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0) {
-            if (errno != EINTR)
-                pn_fatal("waitpid: %s", strerror(errno));
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != RENEW_STATUS || master_gone())
-            end_like(status);
-        report(PN_STATUS_AVAILABLE); /* the copy said taken last: its successor is free */
-    }
 }
 
 int pn_server_process_limit(void)
@@ -432,13 +348,12 @@ int pn_single_server_main(int argc, char **argv, pn_server *s)
         s->serve(0, s->ctx);
         return 0;
     }
-    keep_renewing();
     for (;;) {
         /* a table may have changed, or a reload come, while this process waited: the
          * client then goes to a fresh process */
         int which = wait_for_client();
         if (which < 0 || retire_due())
-            return exit_status();
+            return 0;
         report(PN_STATUS_TAKEN);
         int fd = accept4(PN_MASTER_LISTEN_FD + which, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -452,7 +367,7 @@ int pn_single_server_main(int argc, char **argv, pn_server *s)
             pn_warn("accept: %s", strerror(errno));
         }
         if (retire_due())
-            return exit_status();
+            return 0;
         report(PN_STATUS_AVAILABLE);
     }
 }

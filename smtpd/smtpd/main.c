@@ -121,16 +121,6 @@ static void pre_jail(void *ctx)
     pn_buf_release(&why);
 }
 
-/* post_jail: the TLS context is built before the first client, inside the jail as at a
- * session's STARTTLS, so that every copy the keeper forks (doc/processes.md, "Renewal") starts
- * with it instead of building its own; a broken one is logged now, once. */
-static void post_jail(void *ctx)
-{
-    (void)ctx;
-    if (smtpd_tls_level != PN_TLS_NONE || pn_config_get_bool(PN_P(smtpd_tls_wrappermode)))
-        (void)pn_tls_server_usable(smtpd_tls);
-}
-
 static int must_retire(void *ctx)
 {
     (void)ctx;
@@ -141,7 +131,6 @@ int main(int argc, char **argv)
 {
     static pn_server server = {.serve = serve,
                                .pre_jail = pre_jail,
-                               .post_jail = post_jail,
                                .must_retire = must_retire,
                                .max_use = -1,
                                .max_idle = -1,

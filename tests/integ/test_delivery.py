@@ -106,16 +106,11 @@ class Delivery(unittest.TestCase):
         # privilege separation: the agent runs as mail_owner, a root spawner parses nothing,
         # and one kept worker per mailbox identity did the writing (no process per message)
         # (a process master has just forked is root until it drops privileges: look again)
-        # An agent is the process master started and the copy its keeper forked
-        # (doc/processes.md, "Renewal"), both mail_owner.
-        def uid(pid):
-            return int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
-
         deadline = time.monotonic() + 10
         while True:
-            uids = sorted(uid(pid) for pid in self.inst.processes("virtual"))
-            agents = [uid(pid) for pid in self.inst.processes("virtual", master_children=True)
-                      ].count(pwd.getpwnam("postfix").pw_uid)
+            uids = sorted(int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
+                          for pid in self.inst.processes("virtual"))
+            agents = uids.count(pwd.getpwnam("postfix").pw_uid)
             if uids.count(0) == agents or time.monotonic() > deadline:
                 break
             time.sleep(0.1)

@@ -120,9 +120,7 @@ class Tls(unittest.TestCase):
                               r"mail=1 rcpt=1 data=1 quit=1 commands=7/8")
 
     def test_a_ticket_from_one_smtpd_resumes_with_another(self):
-        # max_use=1: every session is a new smtpd process (a new copy, doc/processes.md,
-        # "Renewal"; the process that issued a ticket is gone when it comes back), and the
-        # ticket keys come from tlsmgr
+        # max_use=1: every session is a new smtpd process; the ticket keys come from tlsmgr
         ctx = client_context()
         session, reused = None, []
         for _ in range(3):
@@ -140,6 +138,8 @@ class Tls(unittest.TestCase):
             c.quit()
         self.assertEqual(reused, [False, True, True])
         self.assertTrue(poll(lambda: self.inst.log().count("disconnect from") >= 3, timeout=10))
+        pids = set(re.findall(r"postfix/smtpd\[(\d+)\]: disconnect from", self.inst.log()))
+        self.assertEqual(len(pids), 3, self.inst.log())
 
     def test_a_session_id_from_the_cache_without_tickets(self):
         # TLS 1.2 without tickets: smtpd_scache (kept by tlsmgr) knows the session ID

@@ -160,10 +160,8 @@ class Instance:
         except (OSError, ValueError):
             return None
 
-    def processes(self, name=None, master_children=False):
-        """pids of live processes started from this instance (by their process group);
-        master_children: only those master started itself, not the copies a single server's
-        keeper forks (doc/processes.md, "Renewal")."""
+    def processes(self, name=None):
+        """pids of live processes started from this instance (by their process group)."""
         pid = self.master_pid()
         found = []
         for entry in os.listdir("/proc"):
@@ -173,8 +171,6 @@ class Instance:
                 with open(f"/proc/{entry}/stat") as fp:
                     fields = fp.read().rsplit(")", 1)[1].split()
                 if fields[0] == "Z" or pid is None or int(fields[2]) != pid:
-                    continue
-                if master_children and int(fields[1]) != pid:
                     continue
                 with open(f"/proc/{entry}/cmdline", "rb") as fp:
                     argv = fp.read().split(b"\0")

@@ -1,6 +1,6 @@
 /* main.c: echo-service, a tiny daemon for testing master and the server skeletons. It
  * answers one line per request: "param NAME" (the value as the daemon sees it), "pid",
- * "served" (how many connections this process has had), "sleep MS", "exec" (whether a program can be run: "ran", or the error), "quit", and logs
+ * "sleep MS", "exec" (whether a program can be run: "ran", or the error), "quit", and logs
  * each request (a wakeup from master shows as "request: W").
  * Arguments: "multi" runs it as a multi-client server, "trigger" as a trigger server that
  * logs what it receives, "die-at-start" makes it fail before serving anyone. It stays small:
@@ -20,8 +20,6 @@
 #include "config/cfparams.h"
 #include "ipc/server.h"
 
-static long served; /* connections this process has had */
-
 static void answer(pn_stream *client, const char *request)
 {
     long ms;
@@ -32,8 +30,6 @@ static void answer(pn_stream *client, const char *request)
                                                                         : "(unknown parameter)");
     } else if (strcmp(request, "pid") == 0) {
         pn_stream_printf(client, "%ld\n", (long)getpid());
-    } else if (strcmp(request, "served") == 0) {
-        pn_stream_printf(client, "%ld\n", served);
     } else if (pn_has_prefix(request, "sleep ") && pn_parse_long(request + 6, &ms) == 0 &&
                ms >= 0 && ms <= 60000) {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -82,7 +78,6 @@ static void serve(int fd, void *ctx)
     (void)ctx;
     pn_stream *client = pn_stream_fdopen(fd);
     pn_stream_set_timeout(client, 30000);
-    served++;
     while (one_request(client))
         ;
     pn_stream_release(client);
