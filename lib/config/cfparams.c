@@ -328,12 +328,6 @@ void pn_config_set_process(const char *process_name, const char *service_name)
     clear_cache();
 }
 
-void pn_config_new_process(void)
-{
-    init_once();
-    free(pn_htable_remove(cf.dynamic, PN_P(process_id)));
-}
-
 static const char *const derived_suffixes[][2] = {
     {"delivery_slot_cost", "$default_delivery_slot_cost"},
     {"delivery_slot_discount", "$default_delivery_slot_discount"},

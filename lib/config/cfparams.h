@@ -27,9 +27,6 @@ int pn_config_is_override(const char *name);
 void pn_config_push_overrides(const pn_argv *settings);
 void pn_config_pop_overrides(void);
 void pn_config_set_process(const char *process_name, const char *service_name);
-/* pn_config_new_process: this is a forked copy of the process that read the configuration:
- * $process_id is its own. */
-void pn_config_new_process(void);
 /* pn_config_add_service: tell the registry about a master.cf service, so that the names
  * derived from it (relay_destination_concurrency_limit, ...) are known. */
 void pn_config_add_service(const char *service, const char *command);
