@@ -115,15 +115,9 @@ static int set_keys(const struct ticket_key *k, EVP_MAC_CTX *hmac)
     return EVP_MAC_CTX_set_params(hmac, params) == 1 ? 0 : -1;
 }
 
-/* ticket_cipher: AES-256-CBC fetched once; the static EVP_aes_256_cbc() would be looked up
- * by name in the provider tables at every handshake. */
-static const EVP_CIPHER *ticket_cipher(void)
-{
-    static EVP_CIPHER *aes;
-    if (aes == NULL)
-        aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
-    return aes;
-}
+/* AES-256-CBC, fetched once when tickets are enabled: the static EVP_aes_256_cbc() would be
+ * looked up by name in the provider tables at every handshake. */
+static EVP_CIPHER *ticket_aes;
 
 /* ticket_key_cb: OpenSSL's hook; enc: a new ticket (name and IV out), else one to open. */
 static int ticket_key_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cipher,
@@ -132,25 +126,26 @@ static int ticket_key_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_C
     (void)ssl;
     if (enc) {
         const struct ticket_key *k = for_encryption();
-        const EVP_CIPHER *aes = ticket_cipher();
-        if (k == NULL || aes == NULL || RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) != 1)
+        if (k == NULL || ticket_aes == NULL ||
+            RAND_bytes(iv, EVP_CIPHER_get_iv_length(ticket_aes)) != 1)
             return -1;
         memcpy(name, k->name, NAME_LEN);
-        if (set_keys(k, hmac) < 0 || EVP_EncryptInit_ex(cipher, aes, NULL, k->aes, iv) != 1)
+        if (set_keys(k, hmac) < 0 || EVP_EncryptInit_ex(cipher, ticket_aes, NULL, k->aes, iv) != 1)
             return -1;
         return 1;
     }
     const struct ticket_key *k = for_decryption(name);
     if (k == NULL)
         return 0; /* unknown or expired: a full handshake */
-    if (ticket_cipher() == NULL || set_keys(k, hmac) < 0 ||
-        EVP_DecryptInit_ex(cipher, ticket_cipher(), NULL, k->aes, iv) != 1)
+    if (ticket_aes == NULL || set_keys(k, hmac) < 0 ||
+        EVP_DecryptInit_ex(cipher, ticket_aes, NULL, k->aes, iv) != 1)
         return -1;
     return k->expires > time(NULL) ? 1 : 2; /* 2: accepted, and a new ticket is issued */
 }
 
 void pn_tls_tickets_enable(SSL_CTX *ctx)
 {
-    (void)ticket_cipher(); /* before the first client: every renewed copy has it */
+    if (ticket_aes == NULL)
+        ticket_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb);
 }
