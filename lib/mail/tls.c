@@ -306,6 +306,7 @@ static int build(pn_tls_server *srv)
     long lifetime = pn_config_get_time(PN_P(smtpd_tls_session_cache_timeout));
     if (lifetime > 0) { /* resumption with tickets that any smtpd process opens */
         SSL_CTX_set_timeout(ctx, lifetime);
+        SSL_CTX_set_num_tickets(ctx, 1); /* TLS 1.3: one, as the reference issues (not 2) */
         pn_tls_tickets_enable(ctx);
         if (*pn_config_get(PN_P(smtpd_tls_session_cache_database)))
             pn_tls_cache_server_enable(ctx);

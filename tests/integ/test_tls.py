@@ -176,6 +176,20 @@ class Tls(unittest.TestCase):
         self.assertIn("certificate verification failed for 127.0.0.1[127.0.0.1]:"
                       f"{self.may}: self-signed certificate", res.err)
 
+    def test_one_ticket_after_a_full_handshake_none_after_resumption(self):
+        # TLS 1.3: the reference issues one ticket after a full handshake, and none when the
+        # client resumed with a ticket whose key is still the current one
+        sess = os.path.join(self.inst.dir, "session.pem")
+        counts = []
+        for extra in (["-sess_out", sess], ["-sess_in", sess, "-sess_out", sess + ".2"]):
+            res = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.may}",
+                                  "-starttls", "smtp", "-tls1_3", "-ign_eof"] + extra,
+                                 input="QUIT\r\n", capture_output=True, text=True, timeout=30)
+            self.assertIn("221 2.0.0 Bye", res.stdout, res.stderr)
+            counts.append((res.stdout.count("Post-Handshake New Session Ticket arrived"),
+                           res.stdout.count("\nReused, TLSv1.3")))
+        self.assertEqual(counts, [(1, 0), (0, 1)])
+
     def test_tls12_as_openssl_s_client_speaks_it(self):
         res = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.may}",
                               "-starttls", "smtp", "-tls1_2", "-quiet"],
